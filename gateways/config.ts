@@ -1,0 +1,11 @@
+// Composes each gateway's own config schema under [gateway.<name>].
+import { z } from 'zod';
+import { coapConfigSchema } from './coap/config.js';
+import { mqttsnConfigSchema } from './mqttsn/config.js';
+
+export const gatewayConfigSchema = z
+  .strictObject({
+    coap: coapConfigSchema,
+    mqttsn: mqttsnConfigSchema,
+  })
+  .prefault({});

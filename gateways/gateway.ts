@@ -1,0 +1,158 @@
+// The only door from a gateway into the broker. A gateway module imports this file and its own
+// folder, nothing else; the broker side (src/broker/gateway-host.ts) implements GatewayContext.
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { Message } from '../src/broker/message.js';
+import type { AuthRequest } from '../src/broker/hooks.js';
+import type { Clock, Delivery, DisconnectReason, MessageProperties, QoS, SubscriptionOptions } from '../src/broker/types.js';
+import type { Store } from '../src/store/store.js';
+
+export type { Clock, Delivery, DisconnectReason, Message, MessageProperties, QoS, SubscriptionOptions, Store };
+
+/** What a gateway knows about a device when it asks to open a session. */
+export interface DeviceInfo {
+  clientId: string;
+  username: string | null;
+  peerHost: string;
+  peerPort: number;
+  /** Listener id, e.g. 'udp:default'. */
+  listener: string;
+  /** Extra placeholders for the mountpoint (`${endpoint_name}` for LwM2M). */
+  endpointName?: string;
+  /** Protocol version string for client lists ('1.2' for MQTT-SN, '1.0' for CoAP …). */
+  protoVer?: string;
+  keepalive?: number;
+}
+
+export type AuthOutcome =
+  | { ok: true; superuser: boolean; username: string | null }
+  | { ok: false; reason: 'bad_username_or_password' | 'not_authorized' | 'banned' | 'server_unavailable' };
+
+export interface OpenSessionOptions {
+  /** false resumes an existing session of this client id (subscriptions and queued messages kept). */
+  cleanStart: boolean;
+  /** Seconds the session outlives its connection; 0 ends it with the connection. */
+  expiryInterval: number;
+  will?: WillMessage | null;
+  /** Max unacknowledged QoS 1/2 deliveries in flight to the device (default: the broker's max_inflight). */
+  inflightWindow?: number;
+}
+
+export interface WillMessage {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  props?: MessageProperties | null;
+  delayInterval?: number;
+}
+
+/** Where the broker sends a device's deliveries while it is attached. */
+export interface DeliverySink {
+  /** One delivery. QoS 1/2 deliveries stay inflight until acknowledged through the session. */
+  deliver(d: Delivery): void;
+  /** The broker ends this device's connection: kicked, taken over, banned, session discarded. */
+  kick(reason: DisconnectReason): void;
+}
+
+export type PublishOutcome =
+  /** Accepted. `durable` true means wait for `whenDurable` before acknowledging the device. */
+  | { ok: true; durable: boolean; matched: number }
+  | { ok: false; reason: 'not_authorized' | 'topic_invalid' | 'quota_exceeded' | 'packet_too_large' | 'qos_not_supported' };
+
+export type SubscribeOutcome = { ok: true; qos: QoS } | { ok: false; reason: 'not_authorized' | 'topic_filter_invalid' | 'quota_exceeded' };
+
+/** A device's session in the broker: first-class, listed, kickable, ACL-checked like any MQTT client. */
+export interface GatewaySession {
+  readonly clientId: string;
+  readonly username: string | null;
+  /** true when CONNECT resumed a stored session (session present). */
+  readonly resumed: boolean;
+  /** Publish with the gateway's mountpoint applied; authorization, rewrite and limits as for MQTT. */
+  publish(topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; props?: MessageProperties | null }): PublishOutcome;
+  subscribe(filter: string, opts: Partial<SubscriptionOptions> & { qos: QoS }): SubscribeOutcome;
+  unsubscribe(filter: string): boolean;
+  /** Current subscriptions (filters without mountpoint). */
+  subscriptions(): { filter: string; opts: SubscriptionOptions }[];
+  /** QoS 1 delivery acknowledged by the device (PUBACK). */
+  ack(pid: number): void;
+  /** QoS 2 delivery: device sent PUBREC; the broker keeps the pid until complete(). */
+  received(pid: number): void;
+  /** QoS 2 delivery: device sent PUBCOMP. */
+  complete(pid: number): void;
+  /** The device refused or could not take a delivery; the broker re-queues or re-dispatches it. */
+  reject(pid: number): void;
+  setWill(will: WillMessage | null): void;
+  setInflightWindow(n: number): void;
+  /** Messages buffered for the device and not yet handed to deliver(), and those inflight. */
+  queuedCount(): number;
+  inflightCount(): number;
+  /** Keepalive seen (for client lists); gateways run their own keepalive timers. */
+  touch(): void;
+  /**
+   * Detach the device but keep the session (sleep, or a lost link with expiry > 0): deliveries queue
+   * up durably until attach(). The will is not sent.
+   */
+  detach(): void;
+  /** Re-attach after detach(); queued and inflight messages are delivered again (inflight with dup). */
+  attach(sink: DeliverySink): void;
+  /**
+   * End the connection. `sendWill` publishes the will (abnormal end). The session itself lives on
+   * for its expiry interval, or ends now when it is 0.
+   */
+  close(reason: DisconnectReason, opts?: { sendWill?: boolean }): void;
+}
+
+export interface GatewayMetrics {
+  inc(name: string, by?: number): void;
+}
+
+/** The broker, as a gateway sees it. */
+export interface GatewayContext {
+  /** Gateway name as in config and $SYS topics: 'coap', 'mqttsn', … */
+  readonly name: string;
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** The node name used in $SYS topics. */
+  readonly node: string;
+  /** For gateways with durable state of their own (registrations, predefined topic ids). */
+  readonly store: Store;
+  /** Same user database, client certificates, HTTP auth and bans as MQTT clients. */
+  authenticate(req: Omit<AuthRequest, 'protocol'>): Promise<AuthOutcome>;
+  /**
+   * Open or resume the session of `device.clientId`, taking over any other connection with that
+   * id. Emits the connected event ($SYS/brokers/{node}/gateway/{name}/clients/{id}/connected).
+   */
+  openSession(device: DeviceInfo, opts: OpenSessionOptions, sink: DeliverySink): GatewaySession;
+  /** Publish without a session (MQTT-SN QoS -1): ACL-checked as `clientId` (may be empty). */
+  publishAnonymous(device: Omit<DeviceInfo, 'keepalive'>, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean }): PublishOutcome;
+  /**
+   * Run `fn` once everything accepted so far is durable (group commit). Gateways acknowledge
+   * QoS 1/2 publishes whose outcome says `durable: true` from here.
+   */
+  whenDurable(fn: () => void): void;
+  metrics: GatewayMetrics;
+}
+
+export interface ListenerInfo {
+  id: string;
+  type: 'udp' | 'dtls' | 'tcp' | 'ssl' | 'serial';
+  bind: string;
+  running: boolean;
+}
+
+/** A running gateway. */
+export interface Gateway {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Apply new settings live where possible; throw to keep the old ones. */
+  reload?(config: unknown): Promise<void>;
+  listeners(): ListenerInfo[];
+}
+
+/** What a gateway folder exports from its index.ts. */
+export interface GatewayModule<S extends z.ZodType = z.ZodType> {
+  name: string;
+  configSchema: S;
+  create(ctx: GatewayContext, config: z.infer<S>): Gateway;
+}

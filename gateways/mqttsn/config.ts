@@ -1,0 +1,3 @@
+import { z } from 'zod';
+// PLACEHOLDER until the mqttsn gateway lands.
+export const mqttsnConfigSchema = z.strictObject({ enable: z.boolean().default(false) }).prefault({});

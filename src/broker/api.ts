@@ -1,0 +1,116 @@
+// The broker's surface for the front ends that are not connections: bridges, the admin API, the
+// CLI, $SYS. The Broker class (broker.ts) implements it; helpers code against this interface.
+import type { Logger } from 'pino';
+import type { Message } from './message.js';
+import type { Metrics } from './metrics.js';
+import type { Clock, DisconnectReason, QoS, SubscriptionOptions } from './types.js';
+import type { Store } from '../store/store.js';
+
+/**
+ * Sees every accepted message after authorization and rewrite, before routing. Returns true when
+ * it buffered a durable write this tick (the bridge log), so the publisher's QoS 1/2 ack must wait
+ * for the group commit.
+ */
+export interface PublishInterceptor {
+  onPublish(msg: Message): boolean;
+}
+
+export interface ClientSummary {
+  clientId: string;
+  username: string | null;
+  protocol: string;
+  protoName: string;
+  protoVer: number | string;
+  listener: string;
+  peerHost: string;
+  peerPort: number;
+  connected: boolean;
+  keepalive: number;
+  cleanStart: boolean;
+  /** Seconds. */
+  expiryInterval: number;
+  createdAt: number;
+  connectedAt: number;
+  disconnectedAt: number;
+  subscriptionsCount: number;
+  inflightCount: number;
+  inflightMax: number;
+  mqueueLen: number;
+  mqueueMax: number;
+  mqueueDropped: number;
+  awaitingRelCount: number;
+  recvMsg: number;
+  sendMsg: number;
+  recvOct: number;
+  sendOct: number;
+  mountpoint: string;
+  isBridge: boolean;
+}
+
+export interface SubscriptionSummary {
+  clientId: string;
+  /** As subscribed, including $share/{group}/ or $queue/. */
+  topic: string;
+  opts: SubscriptionOptions;
+}
+
+export type PublishResult =
+  | { ok: true; matched: number; durable: boolean }
+  | { ok: false; reason: 'topic_invalid' | 'not_authorized' | 'packet_too_large' | 'quota_exceeded' };
+
+export interface BrokerStats {
+  'connections.count': number;
+  'connections.max': number;
+  'live_connections.count': number;
+  'sessions.count': number;
+  'topics.count': number;
+  'subscriptions.count': number;
+  'subscriptions.shared.count': number;
+  'subscribers.count': number;
+  'retained.count': number;
+  'delayed.count': number;
+  'mqueue.total': number;
+  'inflight.total': number;
+}
+
+export interface BrokerEvents {
+  /** A client (MQTT or gateway) connected / disconnected; reason as in EMQX's disconnected event. */
+  onClientConnected?(c: ClientSummary): void;
+  onClientDisconnected?(c: ClientSummary, reason: DisconnectReason): void;
+}
+
+export interface BrokerApi {
+  readonly node: string;
+  readonly version: string;
+  readonly startedAt: number;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  readonly store: Store;
+
+  /** Publish a message built with createMessage(); origin set for bridge ingress. Not ACL-checked. */
+  publish(msg: Message): PublishResult;
+  addInterceptor(i: PublishInterceptor): void;
+  removeInterceptor(i: PublishInterceptor): void;
+  addEventListener(l: BrokerEvents): void;
+
+  clients(): Iterable<ClientSummary>;
+  client(clientId: string): ClientSummary | null;
+  /** Kick: v5 clients get DISCONNECT 0x98; the session is discarded. false when unknown. */
+  kick(clientId: string): boolean;
+  subscriptions(clientId?: string): SubscriptionSummary[];
+  /** Subscribe on behalf of a client (API); false when the client has no session. */
+  subscribeFor(clientId: string, filter: string, opts: SubscriptionOptions): boolean;
+  unsubscribeFor(clientId: string, filter: string): boolean;
+  /** Topics with routes (filters subscribed by anyone). */
+  topics(): string[];
+  retained: {
+    list(filter?: string): Message[];
+    get(topic: string): Message | null;
+    delete(topic: string): boolean;
+    count(): number;
+  };
+  stats(): BrokerStats;
+}
+
+export type { QoS };

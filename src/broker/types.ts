@@ -1,0 +1,111 @@
+// The data plane's shared vocabulary. Everything here is protocol-agnostic: MQTT, gateways, bridges
+// and the admin API all speak in these terms.
+import type { Message } from './message.js';
+
+export type QoS = 0 | 1 | 2;
+
+/** v5 user properties as mqtt-packet represents them (a repeated key becomes an array). */
+export type UserProperties = Record<string, string | string[]>;
+
+/** The v5 properties that travel with an application message (MQTT 5 §3.3.2.3). */
+export interface MessageProperties {
+  payloadFormatIndicator?: boolean;
+  contentType?: string;
+  responseTopic?: string;
+  correlationData?: Buffer;
+  userProperties?: UserProperties;
+}
+
+/** Subscription options (MQTT 5 §3.8.3.1); v3 subscriptions use nl/rap false and rh 0. */
+export interface SubscriptionOptions {
+  qos: QoS;
+  nl: boolean;
+  rap: boolean;
+  rh: 0 | 1 | 2;
+  /** v5 subscription identifier, 0 when absent. */
+  subId: number;
+}
+
+/** One delivery handed to a session's outlet. pid is 0 for QoS 0. */
+export interface Delivery {
+  message: Message;
+  qos: QoS;
+  pid: number;
+  dup: boolean;
+  /** Retain flag as it goes on the wire (retain-as-published / retained-on-subscribe rules applied). */
+  retain: boolean;
+  /** Subscription identifiers of every matching subscription of this session (v5). */
+  subIds: readonly number[] | null;
+  /** The filter of the subscription that matched, without $share/$queue prefix and mountpoint. */
+  filter: string;
+}
+
+/**
+ * Where a session sends deliveries while a connection (MQTT channel or gateway channel) is attached.
+ * The broker never touches sockets: it calls these synchronously.
+ */
+export interface Outlet {
+  /** Send one delivery. QoS 1/2 deliveries stay inflight until the session's ack methods are called. */
+  deliver(d: Delivery): void;
+  /** The broker ends this connection: takeover, kick, session discarded. The outlet closes its transport. */
+  kick(reason: DisconnectReason): void;
+  /** Optional: the most a peer accepts in one packet (v5 Maximum-Packet-Size); larger deliveries are dropped. */
+  readonly maxPacketSize?: number;
+}
+
+/** Why a connection ended; names follow EMQX's disconnected-event reasons. */
+export type DisconnectReason =
+  | 'normal'
+  | 'tcp_closed'
+  | 'sock_closed'
+  | 'keepalive_timeout'
+  | 'idle_timeout'
+  | 'kicked'
+  | 'discarded'
+  | 'takenover'
+  | 'protocol_error'
+  | 'frame_too_large'
+  | 'malformed_packet'
+  | 'not_authorized'
+  | 'banned'
+  | 'quota_exceeded'
+  | 'server_shutdown'
+  | 'session_expired'
+  | 'internal_error';
+
+/** Who a client is, as authentication and authorization see it. */
+export interface ClientIdentity {
+  clientId: string;
+  username: string | null;
+  peerHost: string;
+  peerPort: number;
+  /** 'mqtt' or the gateway name ('coap', 'mqttsn', …). */
+  protocol: string;
+  /** The listener id, e.g. 'tcp:default' or 'coap:udp'. */
+  listener: string;
+  /** Client certificate common name, when the transport has one. */
+  certCommonName?: string;
+  superuser: boolean;
+}
+
+/** Result of authorizing one action. 'disconnect' is a deny whose configured deny_action is disconnect. */
+export type AuthzDecision = 'allow' | 'deny' | 'disconnect';
+
+export type AuthzAction = 'publish' | 'subscribe';
+
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(h: TimerHandle): void;
+}
+export type TimerHandle = { readonly __timer: unique symbol } | NodeJS.Timeout;
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};

@@ -1,0 +1,148 @@
+// The config schema: the one place where defaults live. Components own their sections (each
+// exports its zod shape from its folder); this file composes them. Every object is strict, so an
+// unknown key is an error that names its dotted path.
+import { z } from 'zod';
+import { authConfigShape } from '../auth/config.js';
+import { bridgesConfigShape } from '../bridge/config.js';
+import { apiConfigShape } from '../admin/config.js';
+import { gatewayConfigSchema } from '../../gateways/config.js';
+
+const port = z.number().int().min(0).max(65535);
+const seconds = z.number().int().min(0);
+
+export const SHARED_STRATEGIES = ['random', 'round_robin', 'round_robin_per_group', 'sticky', 'local', 'hash_clientid', 'hash_topic'] as const;
+export type SharedStrategy = (typeof SHARED_STRATEGIES)[number];
+
+export const nodeSchema = z
+  .strictObject({
+    /** Node name in $SYS topics and the API (EMQX: emqx@127.0.0.1). */
+    name: z.string().min(1).default('outpost@127.0.0.1'),
+    /** Where the database and runtime files live; overridden by --data-dir. */
+    data_dir: z.string().min(1).default('./data'),
+  })
+  .prefault({});
+
+export const mqttSchema = z
+  .strictObject({
+    enable: z.boolean().default(true),
+    bind: z.string().default('0.0.0.0'),
+    port: port.default(1883),
+    max_connections: z.number().int().min(0).default(0),
+    max_packet_size: z.number().int().min(64).max(268435455).default(1048576),
+    max_clientid_len: z.number().int().min(23).max(65535).default(65535),
+    max_topic_levels: z.number().int().min(1).max(65535).default(128),
+    max_qos_allowed: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(2),
+    max_topic_alias: z.number().int().min(0).max(65535).default(65535),
+    retain_available: z.boolean().default(true),
+    wildcard_subscription: z.boolean().default(true),
+    shared_subscription: z.boolean().default(true),
+    shared_subscription_strategy: z.enum(SHARED_STRATEGIES).default('round_robin'),
+    /** Per-group strategy overrides: { group = "sticky" }. */
+    shared_subscription_group: z.record(z.string(), z.enum(SHARED_STRATEGIES)).default({}),
+    exclusive_subscription: z.boolean().default(false),
+    /** Seconds a TCP connection may stay without CONNECT. */
+    idle_timeout: z.number().min(0.1).default(15),
+    keepalive_multiplier: z.number().min(1).default(1.5),
+    /** 0: honour the client's keepalive; otherwise the v5 Server-Keep-Alive to impose. */
+    server_keepalive: seconds.max(65535).default(0),
+    /** Clients asking for more get this back as v5 Server-Keep-Alive (v3: accepted as is). */
+    max_keepalive: seconds.max(65535).default(65535),
+    max_inflight: z.number().int().min(0).max(65535).default(32),
+    /** 0 = unlimited. */
+    max_mqueue_len: z.number().int().min(0).default(1000),
+    /** Bytes of payload queued per session; 0 = unlimited. */
+    max_mqueue_bytes: z.number().int().min(0).default(0),
+    mqueue_store_qos0: z.boolean().default(true),
+    max_awaiting_rel: z.number().int().min(0).default(100),
+    await_rel_timeout: seconds.default(300),
+    /** Session expiry for v3 clients with clean session = 0 (EMQX: 2 h). */
+    session_expiry_interval: seconds.default(7200),
+    /** Largest session expiry accepted from v5 clients; 0 = no cap. */
+    max_session_expiry_interval: seconds.default(0),
+    /** Default expiry for messages without a v5 Message-Expiry-Interval; 0 = never. */
+    message_expiry_interval: seconds.default(0),
+    /** 0 = unlimited. */
+    max_subscriptions: z.number().int().min(0).default(0),
+    upgrade_qos: z.boolean().default(false),
+    ignore_loop_deliver: z.boolean().default(false),
+    /** Resend unacked QoS 1/2 while connected after this many seconds; 0 = only on resume (EMQX 5.8). */
+    retry_interval: seconds.default(0),
+    use_username_as_clientid: z.boolean().default(false),
+  })
+  .prefault({});
+
+export const storeSchema = z
+  .strictObject({
+    /** Database file, relative to node.data_dir. */
+    file: z.string().min(1).default('outpost.db'),
+    /**
+     * NORMAL survives a crash of the process (kill -9); FULL also survives a power cut at the cost
+     * of an fsync per commit (commits are grouped per tick, so per batch, not per message).
+     */
+    synchronous: z.enum(['OFF', 'NORMAL', 'FULL']).default('NORMAL'),
+  })
+  .prefault({});
+
+export const retainerSchema = z
+  .strictObject({
+    enable: z.boolean().default(true),
+    max_payload_size: z.number().int().min(0).default(1048576),
+    /** 0 = unlimited; when full, new topics are not retained (existing ones can be replaced). */
+    max_retained_messages: z.number().int().min(0).default(0),
+    /** Expiry for retained messages without their own, seconds; 0 = never. */
+    msg_expiry_interval: seconds.default(0),
+    stop_publish_clear_msg: z.boolean().default(false),
+  })
+  .prefault({});
+
+export const sysTopicsSchema = z
+  .strictObject({
+    /** Seconds between stats/metrics publishes; 0 disables them. */
+    sys_msg_interval: seconds.default(60),
+    sys_heartbeat_interval: seconds.default(30),
+    client_connected: z.boolean().default(true),
+    client_disconnected: z.boolean().default(true),
+    client_subscribed: z.boolean().default(false),
+    client_unsubscribed: z.boolean().default(false),
+  })
+  .prefault({});
+
+export const delayedSchema = z
+  .strictObject({
+    enable: z.boolean().default(true),
+    max_delayed_messages: z.number().int().min(0).default(0),
+  })
+  .prefault({});
+
+export const rewriteRuleSchema = z.strictObject({
+  action: z.enum(['publish', 'subscribe', 'all']),
+  source_topic: z.string().min(1),
+  re: z.string().min(1),
+  dest_topic: z.string().min(1),
+});
+
+export const logSchema = z
+  .strictObject({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    /** Repeated warnings (e.g. queue drops) are written once per window with a count. */
+    throttle_window: seconds.default(60),
+  })
+  .prefault({});
+
+export const configSchema = z.strictObject({
+  node: nodeSchema,
+  mqtt: mqttSchema,
+  store: storeSchema,
+  retainer: retainerSchema,
+  sys_topics: sysTopicsSchema,
+  delayed: delayedSchema,
+  rewrite: z.array(rewriteRuleSchema).default([]),
+  log: logSchema,
+  ...authConfigShape,
+  ...bridgesConfigShape,
+  ...apiConfigShape,
+  gateway: gatewayConfigSchema,
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type MqttConfig = Config['mqtt'];

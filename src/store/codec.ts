@@ -1,0 +1,67 @@
+// Row <-> Message conversion for the store. v5 properties are rare and small, so they are kept as
+// JSON text; everything on the hot path (topic, payload, flags) has its own column.
+import { Message } from '../broker/message.js';
+import type { MessageProperties, QoS } from '../broker/types.js';
+
+export interface MessageRow {
+  msg_id: number;
+  topic: string;
+  payload: Buffer;
+  qos: number;
+  retain: number;
+  props: string | null;
+  from_client: string;
+  from_username: string | null;
+  origin: string | null;
+  ts: number;
+  expires_at: number;
+}
+
+export function encodeProps(p: MessageProperties | null): string | null {
+  if (!p) return null;
+  const o: Record<string, unknown> = {};
+  if (p.payloadFormatIndicator !== undefined) o.pfi = p.payloadFormatIndicator;
+  if (p.contentType !== undefined) o.ct = p.contentType;
+  if (p.responseTopic !== undefined) o.rt = p.responseTopic;
+  if (p.correlationData !== undefined) o.cd = p.correlationData.toString('base64');
+  if (p.userProperties !== undefined) o.up = p.userProperties;
+  return JSON.stringify(o);
+}
+
+export function decodeProps(s: string | null): MessageProperties | null {
+  if (!s) return null;
+  const o = JSON.parse(s) as { pfi?: boolean; ct?: string; rt?: string; cd?: string; up?: MessageProperties['userProperties'] };
+  const p: MessageProperties = {};
+  if (o.pfi !== undefined) p.payloadFormatIndicator = o.pfi;
+  if (o.ct !== undefined) p.contentType = o.ct;
+  if (o.rt !== undefined) p.responseTopic = o.rt;
+  if (o.cd !== undefined) p.correlationData = Buffer.from(o.cd, 'base64');
+  if (o.up !== undefined) p.userProperties = o.up;
+  return p;
+}
+
+export function rowToMessage(r: MessageRow): Message {
+  return new Message(
+    r.msg_id,
+    r.topic,
+    r.payload,
+    r.qos as QoS,
+    r.retain === 1,
+    decodeProps(r.props),
+    r.from_client,
+    r.from_username,
+    r.origin,
+    r.ts,
+    r.expires_at,
+  );
+}
+
+/** Parameters in MessageRow column order, for prepared INSERTs. */
+export function messageParams(m: Message): [number, string, Buffer, number, number, string | null, string, string | null, string | null, number, number] {
+  return [m.id, m.topic, m.payload, m.qos, m.retain ? 1 : 0, encodeProps(m.props), m.from, m.fromUsername, m.origin, m.ts, m.expiresAt];
+}
+
+export const MESSAGE_COLUMNS = 'msg_id, topic, payload, qos, retain, props, from_client, from_username, origin, ts, expires_at';
+export const MESSAGE_COLUMN_DEFS =
+  'msg_id INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, ' +
+  'props TEXT, from_client TEXT NOT NULL, from_username TEXT, origin TEXT, ts INTEGER NOT NULL, expires_at INTEGER NOT NULL';

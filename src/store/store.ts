@@ -1,0 +1,466 @@
+// One SQLite file (WAL) holds everything that must survive a restart. Writes are buffered for the
+// current tick and committed in one transaction (group commit); whoever must not answer before
+// the data is durable (a QoS 1/2 PUBACK) registers a CommitListener and is called after COMMIT.
+import Database from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import { existsSync, renameSync, statSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { Message } from '../broker/message.js';
+import type { QoS, SubscriptionOptions } from '../broker/types.js';
+import { MESSAGE_COLUMNS, MESSAGE_COLUMN_DEFS, messageParams, rowToMessage, type MessageRow } from './codec.js';
+
+export type Synchronous = 'OFF' | 'NORMAL' | 'FULL';
+
+export interface StoreOptions {
+  /** File path, or ':memory:' for tests. */
+  path: string;
+  synchronous: Synchronous;
+  log: Logger;
+  /** Skip the integrity check on open (only for benchmarks of huge files). */
+  skipIntegrityCheck?: boolean;
+}
+
+/** Something that adds its own buffered writes to the tick's transaction (the bridge log, the user DB). */
+export interface CommitParticipant {
+  writePending(db: Db): void;
+}
+
+/** Called once after the transaction holding everything queued before it has committed. */
+export interface CommitListener {
+  committed(): void;
+}
+
+export interface StoredSessionMeta {
+  clientId: string;
+  protocol: string;
+  username: string | null;
+  /** Session expiry interval in seconds (0xFFFFFFFF = never). */
+  expiryInterval: number;
+  createdAt: number;
+  /** 0 while connected. */
+  disconnectedAt: number;
+}
+
+export interface StoredQueueEntry {
+  seq: number;
+  message: Message;
+  /** Delivery QoS (subscription QoS applied). */
+  qos: QoS;
+  pid: number;
+  /** 0 queued, 1 sent and awaiting PUBACK/PUBREC, 2 PUBREL sent awaiting PUBCOMP. */
+  state: 0 | 1 | 2;
+  /** Subscription identifiers of the matching subscriptions, comma-joined, '' for none. */
+  subIds: string;
+  retainFlag: boolean;
+  filter: string;
+}
+
+export interface StoredSession extends StoredSessionMeta {
+  subscriptions: { filter: string; opts: SubscriptionOptions }[];
+  queue: StoredQueueEntry[];
+}
+
+export interface QuarantineInfo {
+  movedTo: string;
+  reason: string;
+  at: number;
+}
+
+const enum OpKind {
+  Enqueue,
+  Update,
+  Dequeue,
+  SaveSession,
+  DeleteSession,
+  SaveSub,
+  DeleteSub,
+  SaveRetained,
+  DeleteRetained,
+}
+
+/** One buffered write. A fixed shape so the hot path allocates one small object per durable step. */
+class Op {
+  cancelled = false;
+  constructor(
+    public kind: OpKind,
+    public clientId: string,
+    public seq: number,
+    public pid: number,
+    public state: number,
+    public message: Message | null,
+    public extra: unknown,
+  ) {}
+}
+
+const CORE_MIGRATIONS = [
+  `CREATE TABLE sessions (client_id TEXT PRIMARY KEY, protocol TEXT NOT NULL, username TEXT,
+     expiry_interval INTEGER NOT NULL, created_at INTEGER NOT NULL, disconnected_at INTEGER NOT NULL);
+   CREATE TABLE subscriptions (client_id TEXT NOT NULL, filter TEXT NOT NULL, qos INTEGER NOT NULL,
+     nl INTEGER NOT NULL, rap INTEGER NOT NULL, rh INTEGER NOT NULL, sub_id INTEGER NOT NULL,
+     PRIMARY KEY (client_id, filter)) WITHOUT ROWID;
+   CREATE TABLE queue (client_id TEXT NOT NULL, seq INTEGER NOT NULL, dqos INTEGER NOT NULL, pid INTEGER NOT NULL,
+     state INTEGER NOT NULL, sub_ids TEXT NOT NULL, retain_flag INTEGER NOT NULL, filter TEXT NOT NULL,
+     ${MESSAGE_COLUMN_DEFS}, PRIMARY KEY (client_id, seq)) WITHOUT ROWID;
+   CREATE TABLE retained (topic TEXT PRIMARY KEY, ${MESSAGE_COLUMN_DEFS.replace('topic TEXT NOT NULL, ', '')});`,
+];
+
+export class Store {
+  readonly db: Db;
+  readonly path: string;
+  readonly quarantined: QuarantineInfo | null;
+  commits = 0;
+  lastCommitMs = 0;
+  maxCommitMs = 0;
+
+  private readonly log: Logger;
+  private ops: Op[] = [];
+  /** Pending Enqueue ops by client+seq so an ack in the same tick cancels the insert instead of writing twice. */
+  private readonly pendingInserts = new Map<string, Op>();
+  private participants: CommitParticipant[] = [];
+  private listeners: CommitListener[] = [];
+  private scheduled = false;
+  private closed = false;
+  private readonly commitBound = () => this.commit();
+  private st!: {
+    enqueue: Statement;
+    update: Statement;
+    dequeue: Statement;
+    saveSession: Statement;
+    delSession: Statement;
+    delSessionSubs: Statement;
+    delSessionQueue: Statement;
+    saveSub: Statement;
+    delSub: Statement;
+    saveRetained: Statement;
+    delRetained: Statement;
+  };
+
+  static open(opts: StoreOptions): Store {
+    return new Store(opts);
+  }
+
+  private constructor(opts: StoreOptions) {
+    this.log = opts.log;
+    this.path = opts.path;
+    let quarantined: QuarantineInfo | null = null;
+    let db: Db;
+    try {
+      db = this.openChecked(opts);
+    } catch (err) {
+      if (opts.path === ':memory:') throw err;
+      quarantined = this.quarantine(opts.path, (err as Error).message);
+      db = this.openChecked(opts);
+    }
+    this.db = db;
+    this.quarantined = quarantined;
+    this.prepare();
+  }
+
+  private openChecked(opts: StoreOptions): Db {
+    const db = new Database(opts.path);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${opts.synchronous}`);
+      db.pragma('foreign_keys = OFF');
+      // Checkpoint in bigger steps: fewer, larger writes are kinder to SD cards.
+      db.pragma('wal_autocheckpoint = 4000');
+      if (!opts.skipIntegrityCheck && opts.path !== ':memory:') {
+        const r = db.pragma('quick_check', { simple: true });
+        if (r !== 'ok') throw new Error(`integrity check failed: ${String(r)}`);
+      }
+      this.runMigrations(db, 'core', CORE_MIGRATIONS);
+      return db;
+    } catch (err) {
+      try {
+        db.close();
+      } catch {
+        /* already unusable */
+      }
+      throw err;
+    }
+  }
+
+  /** Move a broken database (and its WAL/SHM) aside, keep it for inspection, and start fresh. */
+  private quarantine(path: string, reason: string): QuarantineInfo {
+    const at = Date.now();
+    const movedTo = `${path}.corrupt-${new Date(at).toISOString().replace(/[:.]/g, '-')}`;
+    for (const suffix of ['', '-wal', '-shm']) {
+      if (existsSync(path + suffix)) renameSync(path + suffix, movedTo + suffix);
+    }
+    this.log.error({ path, movedTo, reason }, 'store_quarantined: database could not be opened; moved aside, starting with a fresh one');
+    return { movedTo, reason, at };
+  }
+
+  private runMigrations(db: Db, component: string, steps: readonly string[]): void {
+    db.exec('CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)');
+    const row = db.prepare('SELECT version FROM schema_versions WHERE component = ?').get(component) as { version: number } | undefined;
+    const have = row?.version ?? 0;
+    if (have > steps.length) throw new Error(`store schema for ${component} is version ${have}, newer than this build (${steps.length})`);
+    for (let v = have; v < steps.length; v++) {
+      db.transaction(() => {
+        db.exec(steps[v]!);
+        db.prepare('INSERT INTO schema_versions (component, version) VALUES (?, ?) ON CONFLICT(component) DO UPDATE SET version = excluded.version').run(component, v + 1);
+      })();
+    }
+  }
+
+  /** Components (auth, bridge, gateways) keep their own tables with their own numbered migrations. */
+  migrate(component: string, steps: readonly string[]): void {
+    this.runMigrations(this.db, component, steps);
+  }
+
+  private prepare(): void {
+    const db = this.db;
+    this.st = {
+      enqueue: db.prepare(
+        `INSERT OR REPLACE INTO queue (client_id, seq, dqos, pid, state, sub_ids, retain_flag, filter, ${MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+      ),
+      update: db.prepare('UPDATE queue SET pid = ?, state = ? WHERE client_id = ? AND seq = ?'),
+      dequeue: db.prepare('DELETE FROM queue WHERE client_id = ? AND seq = ?'),
+      saveSession: db.prepare(
+        'INSERT OR REPLACE INTO sessions (client_id, protocol, username, expiry_interval, created_at, disconnected_at) VALUES (?,?,?,?,?,?)',
+      ),
+      delSession: db.prepare('DELETE FROM sessions WHERE client_id = ?'),
+      delSessionSubs: db.prepare('DELETE FROM subscriptions WHERE client_id = ?'),
+      delSessionQueue: db.prepare('DELETE FROM queue WHERE client_id = ?'),
+      saveSub: db.prepare('INSERT OR REPLACE INTO subscriptions (client_id, filter, qos, nl, rap, rh, sub_id) VALUES (?,?,?,?,?,?,?)'),
+      delSub: db.prepare('DELETE FROM subscriptions WHERE client_id = ? AND filter = ?'),
+      saveRetained: db.prepare(`INSERT OR REPLACE INTO retained (${MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)`),
+      delRetained: db.prepare('DELETE FROM retained WHERE topic = ?'),
+    };
+  }
+
+  // ---- reads (startup only) ----
+
+  loadSessions(): StoredSession[] {
+    const sessions = this.db.prepare('SELECT * FROM sessions').all() as {
+      client_id: string;
+      protocol: string;
+      username: string | null;
+      expiry_interval: number;
+      created_at: number;
+      disconnected_at: number;
+    }[];
+    const subsStmt = this.db.prepare('SELECT * FROM subscriptions WHERE client_id = ?');
+    const queueStmt = this.db.prepare('SELECT * FROM queue WHERE client_id = ? ORDER BY seq');
+    return sessions.map((s) => ({
+      clientId: s.client_id,
+      protocol: s.protocol,
+      username: s.username,
+      expiryInterval: s.expiry_interval,
+      createdAt: s.created_at,
+      disconnectedAt: s.disconnected_at,
+      subscriptions: (subsStmt.all(s.client_id) as { filter: string; qos: number; nl: number; rap: number; rh: number; sub_id: number }[]).map((r) => ({
+        filter: r.filter,
+        opts: { qos: r.qos as QoS, nl: r.nl === 1, rap: r.rap === 1, rh: r.rh as 0 | 1 | 2, subId: r.sub_id },
+      })),
+      queue: (queueStmt.all(s.client_id) as (MessageRow & { seq: number; dqos: number; pid: number; state: number; sub_ids: string; retain_flag: number; filter: string })[]).map(
+        (r) => ({
+          seq: r.seq,
+          message: rowToMessage(r),
+          qos: r.dqos as QoS,
+          pid: r.pid,
+          state: r.state as 0 | 1 | 2,
+          subIds: r.sub_ids,
+          retainFlag: r.retain_flag === 1,
+          filter: r.filter,
+        }),
+      ),
+    }));
+  }
+
+  loadRetained(): Message[] {
+    return (this.db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM retained`).all() as MessageRow[]).map(rowToMessage);
+  }
+
+  // ---- buffered writes ----
+
+  private push(op: Op): void {
+    this.ops.push(op);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (!this.scheduled && !this.closed) {
+      this.scheduled = true;
+      setImmediate(this.commitBound);
+    }
+  }
+
+  enqueue(clientId: string, e: StoredQueueEntry): void {
+    const op = new Op(OpKind.Enqueue, clientId, e.seq, e.pid, e.state, e.message, e);
+    this.pendingInserts.set(clientId + '\u0000' + e.seq, op);
+    this.push(op);
+  }
+
+  updateQueued(clientId: string, seq: number, pid: number, state: 0 | 1 | 2): void {
+    const pending = this.pendingInserts.get(clientId + '\u0000' + seq);
+    if (pending) {
+      pending.pid = pid;
+      pending.state = state;
+      return;
+    }
+    this.push(new Op(OpKind.Update, clientId, seq, pid, state, null, null));
+  }
+
+  dequeue(clientId: string, seq: number): void {
+    const key = clientId + '\u0000' + seq;
+    const pending = this.pendingInserts.get(key);
+    if (pending) {
+      // Inserted and acknowledged within one tick: nothing ever reaches the disk.
+      pending.cancelled = true;
+      this.pendingInserts.delete(key);
+      return;
+    }
+    this.push(new Op(OpKind.Dequeue, clientId, seq, 0, 0, null, null));
+  }
+
+  saveSession(meta: StoredSessionMeta): void {
+    this.push(new Op(OpKind.SaveSession, meta.clientId, 0, 0, 0, null, { ...meta }));
+  }
+
+  /** Removes the session with its subscriptions and queue. */
+  deleteSession(clientId: string): void {
+    for (const [k, op] of this.pendingInserts) {
+      if (op.clientId === clientId) {
+        op.cancelled = true;
+        this.pendingInserts.delete(k);
+      }
+    }
+    this.push(new Op(OpKind.DeleteSession, clientId, 0, 0, 0, null, null));
+  }
+
+  saveSubscription(clientId: string, filter: string, opts: SubscriptionOptions): void {
+    this.push(new Op(OpKind.SaveSub, clientId, 0, 0, 0, null, { filter, opts }));
+  }
+
+  deleteSubscription(clientId: string, filter: string): void {
+    this.push(new Op(OpKind.DeleteSub, clientId, 0, 0, 0, null, filter));
+  }
+
+  saveRetained(m: Message): void {
+    this.push(new Op(OpKind.SaveRetained, '', 0, 0, 0, m, null));
+  }
+
+  deleteRetained(topic: string): void {
+    this.push(new Op(OpKind.DeleteRetained, '', 0, 0, 0, null, topic));
+  }
+
+  /** A participant's pending writes go into the next transaction. Call once per tick with work. */
+  join(p: CommitParticipant): void {
+    if (!this.participants.includes(p)) this.participants.push(p);
+    this.schedule();
+  }
+
+  /** Call `l.committed()` after everything buffered so far is durable. Registering twice per tick calls once. */
+  afterCommit(l: CommitListener): void {
+    if (this.ops.length === 0 && this.participants.length === 0 && !this.scheduled) {
+      // Nothing pending: answer on the next tick to keep call order uniform.
+      this.listeners.push(l);
+      this.schedule();
+      return;
+    }
+    if (!this.listeners.includes(l)) this.listeners.push(l);
+  }
+
+  get hasPendingWrites(): boolean {
+    return this.ops.length > 0 || this.participants.length > 0;
+  }
+
+  /** Commit now (synchronously); used on shutdown and by tests. */
+  flush(): void {
+    this.commit();
+  }
+
+  private commit(): void {
+    this.scheduled = false;
+    if (this.closed) return;
+    const ops = this.ops;
+    const participants = this.participants;
+    const listeners = this.listeners;
+    this.ops = [];
+    this.participants = [];
+    this.listeners = [];
+    this.pendingInserts.clear();
+    if (ops.length > 0 || participants.length > 0) {
+      const t0 = performance.now();
+      this.db.transaction(() => {
+        for (const op of ops) if (!op.cancelled) this.apply(op);
+        for (const p of participants) p.writePending(this.db);
+      })();
+      const ms = performance.now() - t0;
+      this.commits++;
+      this.lastCommitMs = ms;
+      if (ms > this.maxCommitMs) this.maxCommitMs = ms;
+    }
+    for (const l of listeners) l.committed();
+  }
+
+  private apply(op: Op): void {
+    const st = this.st;
+    switch (op.kind) {
+      case OpKind.Enqueue: {
+        const e = op.extra as StoredQueueEntry;
+        st.enqueue.run(op.clientId, op.seq, e.qos, op.pid, op.state, e.subIds, e.retainFlag ? 1 : 0, e.filter, ...messageParams(op.message!));
+        break;
+      }
+      case OpKind.Update:
+        st.update.run(op.pid, op.state, op.clientId, op.seq);
+        break;
+      case OpKind.Dequeue:
+        st.dequeue.run(op.clientId, op.seq);
+        break;
+      case OpKind.SaveSession: {
+        const m = op.extra as StoredSessionMeta;
+        st.saveSession.run(m.clientId, m.protocol, m.username, m.expiryInterval, m.createdAt, m.disconnectedAt);
+        break;
+      }
+      case OpKind.DeleteSession:
+        st.delSession.run(op.clientId);
+        st.delSessionSubs.run(op.clientId);
+        st.delSessionQueue.run(op.clientId);
+        break;
+      case OpKind.SaveSub: {
+        const { filter, opts } = op.extra as { filter: string; opts: SubscriptionOptions };
+        st.saveSub.run(op.clientId, filter, opts.qos, opts.nl ? 1 : 0, opts.rap ? 1 : 0, opts.rh, opts.subId);
+        break;
+      }
+      case OpKind.DeleteSub:
+        st.delSub.run(op.clientId, op.extra as string);
+        break;
+      case OpKind.SaveRetained:
+        st.saveRetained.run(...messageParams(op.message!));
+        break;
+      case OpKind.DeleteRetained:
+        st.delRetained.run(op.extra as string);
+        break;
+    }
+  }
+
+  sizeBytes(): number {
+    if (this.path === ':memory:') return 0;
+    let n = 0;
+    for (const s of ['', '-wal']) {
+      try {
+        n += statSync(this.path + s).size;
+      } catch {
+        /* no WAL yet */
+      }
+    }
+    return n;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.commit();
+    this.closed = true;
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch (err) {
+      this.log.warn({ err }, 'store_checkpoint_failed');
+    }
+    this.db.close();
+  }
+}
+
+export type { Db as SqliteDatabase };
