@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { authConfigShape } from '../auth/config.js';
 import { bridgesConfigShape } from '../bridge/config.js';
 import { apiConfigShape } from '../admin/config.js';
+import { listenersConfigShape } from '../mqtt/listeners/config.js';
 import { gatewayConfigSchema } from '../../gateways/config.js';
 
 const port = z.number().int().min(0).max(65535);
@@ -138,6 +139,7 @@ export const configSchema = z.strictObject({
   delayed: delayedSchema,
   rewrite: z.array(rewriteRuleSchema).default([]),
   log: logSchema,
+  ...listenersConfigShape,
   ...authConfigShape,
   ...bridgesConfigShape,
   ...apiConfigShape,

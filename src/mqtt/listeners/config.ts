@@ -1,0 +1,2 @@
+// PLACEHOLDER until the TLS/WebSocket listeners land: [listeners.ssl.*], [listeners.ws.*], [listeners.wss.*].
+export const listenersConfigShape = {};
