@@ -1,11 +1,75 @@
-// PLACEHOLDER until the coap gateway lands.
-import type { GatewayModule } from '../gateway.js';
-import { coapConfigSchema } from './config.js';
+// The CoAP gateway (EMQX 5 compatible, specs/coap-gateway.md): config schema plus start/stop of
+// its UDP listener. The runtime calls coapGateway.create(ctx, config) and then start().
+import { randomInt } from 'node:crypto';
+import type { Clock, Gateway, GatewayContext, GatewayModule, ListenerInfo } from '../gateway.js';
+import { type CoapConfig, coapConfigSchema } from './config.js';
+import { CoapEndpoint } from './endpoint.js';
+import { type SocketFactory, bindUdp } from './transport.js';
+import type { DeviceRequest, DeviceResponse } from './types.js';
+
+export { coapConfigSchema, type CoapConfig } from './config.js';
+export type { DeviceRequest, DeviceResponse } from './types.js';
+export type { DatagramSocket, SocketFactory } from './transport.js';
+
+/** Listener id as reported by listeners(); the runtime keys it as "coap:udp". */
+export const UDP_LISTENER_ID = 'udp';
+
+export interface CoapGatewayOptions {
+  /** Replaces node:dgram (a DTLS socket later, an in-memory pair in tests). */
+  socketFactory?: SocketFactory;
+  clock?: Clock;
+  random?: () => number;
+}
+
+/** A running CoAP gateway; `request` backs POST /api/v5/gateways/coap/clients/{clientid}/request. */
+export interface CoapGateway extends Gateway {
+  request(clientId: string, req: DeviceRequest): Promise<DeviceResponse>;
+  /** Number of live device channels. */
+  channelCount(): number;
+}
+
+/** Crypto-grade randomness for login tokens and ids (they guard connection-mode sessions). */
+const secureRandom = (): number => randomInt(0, 2 ** 32) / 2 ** 32;
+
+export function createCoapGateway(ctx: GatewayContext, config: CoapConfig, opts: CoapGatewayOptions = {}): CoapGateway {
+  const l = config.listeners.udp;
+  let endpoint: CoapEndpoint | null = null;
+  let closeSocket: (() => Promise<void>) | null = null;
+  let bound = `${l.bind}:${l.port}`;
+  const listener = `${ctx.name}:${UDP_LISTENER_ID}`;
+
+  return {
+    async start() {
+      if (!l.enable || endpoint !== null) return;
+      const socket = await (opts.socketFactory ?? bindUdp)(l.bind, l.port);
+      const addr = socket.address();
+      bound = `${addr.address}:${addr.port}`;
+      endpoint = new CoapEndpoint(ctx, config, socket, { listener, clock: opts.clock ?? ctx.clock, random: opts.random ?? secureRandom });
+      closeSocket = () => socket.close();
+      ctx.log.info({ msg: 'listener_started', gw: 'coap', listener, bind: bound, mode: config.connection_required ? 'connection' : 'connectionless' });
+    },
+    async stop() {
+      if (endpoint === null) return;
+      endpoint.closeAll('server_shutdown');
+      endpoint = null;
+      const c = closeSocket;
+      closeSocket = null;
+      if (c !== null) await c();
+    },
+    listeners(): ListenerInfo[] {
+      if (!l.enable) return [];
+      return [{ id: UDP_LISTENER_ID, type: 'udp', bind: bound, running: endpoint !== null }];
+    },
+    request(clientId, req) {
+      if (endpoint === null) return Promise.resolve({ ok: false, reason: 'not_found' });
+      return endpoint.request(clientId, req);
+    },
+    channelCount: () => endpoint?.channelCount ?? 0,
+  };
+}
 
 export const coapGateway: GatewayModule<typeof coapConfigSchema> = {
   name: 'coap',
   configSchema: coapConfigSchema,
-  create() {
-    throw new Error('coap gateway not built yet');
-  },
+  create: (ctx, config) => createCoapGateway(ctx, config),
 };

@@ -1,0 +1,244 @@
+// One CoAP listener: decodes datagrams, finds the device's channel (by UDP peer in connectionless
+// mode, by `clientid` query in connection mode, specs/coap-gateway.md §1) and runs the channel's
+// effects: sends, named timers on the injected clock, auth, group-commit waits.
+import type { Logger } from 'pino';
+import type { Clock, DeliverySink, GatewayContext } from '../gateway.js';
+import { type ChannelEffect, CoapChannel, type Peer, type TimerName } from './channel.js';
+import type { CoapConfig } from './config.js';
+import { type CoapFrame, Code, decode, emptyFrame, encode, format, isRequestCode } from './frame.js';
+import type { DatagramSocket, RemoteInfo } from './transport.js';
+import { type CoapCounter, type DeviceRequest, type DeviceResponse, MSG } from './types.js';
+import { parseQuery, uriPath } from './uri.js';
+
+interface Entry {
+  ch: CoapChannel;
+  timers: Map<TimerName, ReturnType<Clock['setTimeout']>>;
+  peerKey: string;
+  clientKey: string;
+  closed: boolean;
+}
+
+export interface EndpointOptions {
+  listener: string;
+  clock: Clock;
+  random: () => number;
+}
+
+const peerKey = (host: string, port: number): string => `${host}|${port}`;
+
+export class CoapEndpoint {
+  private readonly byPeer = new Map<string, Entry>();
+  private readonly byClient = new Map<string, Entry>();
+  private readonly pending = new Map<number, (r: DeviceResponse) => void>();
+  private nextRequest = 1;
+  private mid: number;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly ctx: GatewayContext,
+    private readonly config: CoapConfig,
+    private readonly socket: DatagramSocket,
+    private readonly opts: EndpointOptions,
+  ) {
+    this.mid = Math.floor(opts.random() * 0x10000);
+    this.log = ctx.log.child({ gw: 'coap', listener: opts.listener });
+    socket.onMessage((msg, from) => this.onDatagram(msg, from));
+    socket.onError((err) => this.log.warn({ msg: 'socket_error', reason: (err as NodeJS.ErrnoException).code ?? err.message }));
+  }
+
+  get channelCount(): number {
+    return new Set([...this.byPeer.values(), ...this.byClient.values()]).size;
+  }
+
+  /** Channel of a device by client id (connection mode ids, or the random connectionless ones). */
+  channel(clientId: string): CoapChannel | null {
+    return this.byClient.get(clientId)?.ch ?? null;
+  }
+
+  /** Sends a CON request to a device and resolves with its response (§7 device-request API). */
+  request(clientId: string, req: DeviceRequest): Promise<DeviceResponse> {
+    const e = this.byClient.get(clientId);
+    if (e === undefined) return Promise.resolve({ ok: false, reason: 'not_found' });
+    const id = this.nextRequest++;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      this.run(e, e.ch.handleDeviceRequest(id, req));
+    });
+  }
+
+  /** Ends every channel (sessions closed with `reason`) and stops their timers. */
+  closeAll(reason: 'server_shutdown' | 'normal' = 'server_shutdown'): void {
+    const entries = new Set([...this.byPeer.values(), ...this.byClient.values()]);
+    for (const e of entries) this.run(e, e.ch.stop(reason));
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  private onDatagram(buf: Buffer, from: RemoteInfo): void {
+    this.inc('coap.datagrams.received');
+    const peer: Peer = { host: from.address, port: from.port };
+    const pk = peerKey(from.address, from.port);
+    const r = decode(buf);
+    if (r.kind === 'error') {
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ msg: 'frame_decode_failed', reason: r.code, detail: r.detail, hex: buf.subarray(0, 64).toString('hex') });
+      const e = this.byPeer.get(pk);
+      if (e !== undefined) return this.run(e, e.ch.handleFrameError(r, peer));
+      this.inc('coap.frames.malformed');
+      if (r.header !== null && r.header.type === 'CON' && r.code !== 'bad_version') this.sendFrame(emptyFrame('RST', r.header.messageId), peer);
+      return;
+    }
+    const f = r.frame;
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ msg: 'frame_in', peer: `${peer.host}:${peer.port}`, frame: format(f) });
+    let e: Entry | undefined;
+    if (this.config.connection_required && isRequestCode(f.code)) {
+      e = this.routeByClientId(f, peer);
+      if (e === undefined) return;
+    } else {
+      e = this.byPeer.get(pk);
+      if (e === undefined) {
+        // Only a request opens a channel; stray ACK/RST are ignored, a stray CON gets a RST (RFC 7252 §4.2).
+        if (!isRequestCode(f.code) || this.config.connection_required) {
+          if (f.type === 'CON') this.sendFrame(emptyFrame('RST', f.messageId), peer);
+          return;
+        }
+        e = this.open(peer, null, f);
+        if (e === undefined) return;
+      }
+    }
+    this.run(e, e.ch.handleFrame(f, peer));
+  }
+
+  /** Connection mode: the request's `clientid` picks the channel (§1), so NAT rebinding keeps the session. */
+  private routeByClientId(f: CoapFrame, peer: Peer): Entry | undefined {
+    const clientId = parseQuery(f).get('clientid');
+    const path = uriPath(f);
+    const isConnection = path.length === 2 && path[0] === 'mqtt' && path[1] === 'connection';
+    if (clientId === undefined || clientId === '') {
+      const text = isConnection && f.code === Code.POST ? MSG.clientIdRequired : MSG.missingToken;
+      this.directReply(f, peer, Code.BAD_REQUEST, text);
+      return undefined;
+    }
+    const e = this.byClient.get(clientId);
+    if (e !== undefined) return e;
+    if (isConnection && f.code === Code.POST) return this.open(peer, clientId, f);
+    // §3.2: DELETE for a client that has no channel answers 2.02; anything else needs a login first.
+    if (isConnection && f.code === Code.DELETE) this.directReply(f, peer, Code.DELETED, '');
+    else this.directReply(f, peer, Code.BAD_REQUEST, MSG.missingToken);
+    return undefined;
+  }
+
+  private open(peer: Peer, clientId: string | null, f: CoapFrame): Entry | undefined {
+    if (this.channelCount >= this.config.max_connections) {
+      this.inc('coap.channels.rejected');
+      this.directReply(f, peer, Code.SERVICE_UNAVAILABLE, '');
+      return undefined;
+    }
+    const e = { timers: new Map(), peerKey: peerKey(peer.host, peer.port), clientKey: '', closed: false } as unknown as Entry;
+    const sink: DeliverySink = {
+      deliver: (d) => this.run(e, e.ch.handleDeliver(d)),
+      kick: (reason) => this.run(e, e.ch.handleKick(reason)),
+    };
+    e.ch = new CoapChannel({ ctx: this.ctx, config: this.config, clock: this.opts.clock, random: this.opts.random, sink, listener: this.opts.listener, peer });
+    this.byPeer.set(e.peerKey, e);
+    // Connection mode keys by the requested id; connectionless by the channel's random id (API lookups).
+    e.clientKey = clientId ?? e.ch.clientId;
+    this.byClient.set(e.clientKey, e);
+    this.run(e, e.ch.start());
+    return e;
+  }
+
+  private run(e: Entry, effects: ChannelEffect[]): void {
+    for (const eff of effects) {
+      switch (eff.type) {
+        case 'send':
+          this.sendFrame(eff.frame, eff.to);
+          break;
+        case 'set-timer': {
+          const old = e.timers.get(eff.name);
+          if (old !== undefined) this.opts.clock.clearTimeout(old);
+          if (e.closed) break;
+          const name = eff.name;
+          e.timers.set(
+            name,
+            this.opts.clock.setTimeout(() => {
+              e.timers.delete(name);
+              if (!e.closed) this.run(e, e.ch.handleTimer(name));
+            }, eff.ms),
+          );
+          break;
+        }
+        case 'cancel-timer': {
+          const old = e.timers.get(eff.name);
+          if (old !== undefined) this.opts.clock.clearTimeout(old);
+          e.timers.delete(eff.name);
+          break;
+        }
+        case 'authenticate':
+          this.ctx.authenticate(eff.request).then(
+            (outcome) => this.run(e, e.ch.handleAuthResult(outcome)),
+            (err: unknown) => {
+              this.log.warn({ msg: 'auth_error', reason: err instanceof Error ? err.message : String(err) });
+              this.run(e, e.ch.handleAuthResult({ ok: false, reason: 'server_unavailable' }));
+            },
+          );
+          break;
+        case 'await-durable': {
+          const id = eff.id;
+          this.ctx.whenDurable(() => this.run(e, e.ch.handleDurable(id)));
+          break;
+        }
+        case 'request-done': {
+          const resolve = this.pending.get(eff.id);
+          this.pending.delete(eff.id);
+          resolve?.(eff.result);
+          break;
+        }
+        case 'close':
+          this.remove(e);
+          this.log.info({ msg: 'channel_closed', reason: eff.reason, clientid: e.ch.clientId, peer: `${e.ch.peer.host}:${e.ch.peer.port}` });
+          break;
+      }
+    }
+    if (!e.closed) this.reindexPeer(e);
+  }
+
+  /** The device moved (NAT rebinding): ACKs and RSTs from its new address must find the channel. */
+  private reindexPeer(e: Entry): void {
+    const k = peerKey(e.ch.peer.host, e.ch.peer.port);
+    if (k === e.peerKey) return;
+    if (this.byPeer.get(e.peerKey) === e) this.byPeer.delete(e.peerKey);
+    const other = this.byPeer.get(k);
+    // Another channel last seen at this address keeps its own key only for routing; the newest owner wins.
+    if (other !== undefined && other !== e) other.peerKey = '';
+    this.byPeer.set(k, e);
+    e.peerKey = k;
+  }
+
+  private remove(e: Entry): void {
+    e.closed = true;
+    for (const t of e.timers.values()) this.opts.clock.clearTimeout(t);
+    e.timers.clear();
+    if (this.byPeer.get(e.peerKey) === e) this.byPeer.delete(e.peerKey);
+    if (this.byClient.get(e.clientKey) === e) this.byClient.delete(e.clientKey);
+  }
+
+  /** A reply from the endpoint itself, for requests no channel takes (§1, §3.2). */
+  private directReply(req: CoapFrame, to: Peer, c: number, text: string): void {
+    const payload = text === '' ? Buffer.alloc(0) : Buffer.from(text);
+    this.mid = (this.mid + 1) & 0xffff;
+    const frame: CoapFrame =
+      req.type === 'CON'
+        ? { type: 'ACK', code: c, messageId: req.messageId, token: req.token, options: [], payload }
+        : { type: 'NON', code: c, messageId: this.mid, token: req.token, options: [], payload };
+    this.sendFrame(frame, to);
+  }
+
+  private sendFrame(f: CoapFrame, to: Peer): void {
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ msg: 'frame_out', peer: `${to.host}:${to.port}`, frame: format(f) });
+    this.socket.send(encode(f), to.port, to.host);
+  }
+
+  private inc(name: CoapCounter): void {
+    this.ctx.metrics.inc(name);
+  }
+}
