@@ -1,27 +1,185 @@
-// PLACEHOLDER until the auth work lands: allow-all services so the broker core runs alone.
+// Access control and connection protection, composed from the config: the authenticator chain,
+// the ACL authorizer, bans + flapping detection, per-client rate limits and the global connection
+// cap. The runtime creates this once (createAuth) and hands the parts to the broker and front ends;
+// the CLI and HTTP API manage users, rules and bans through `users`, `acl` and `bans`.
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { allowAllAuthenticator, allowAllAuthorizer, noGuard, type Authenticator, type Authorizer, type ConnectionGuard, type RateLimits } from '../broker/hooks.js';
-import type { Clock } from '../broker/types.js';
+import type { ConnectionGuard, RateLimits } from '../broker/hooks.js';
+import type { Metrics } from '../broker/metrics.js';
+import type { ClientIdentity, Clock, TimerHandle } from '../broker/types.js';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../store/store.js';
+import { DEFAULT_ACL, normalizeIp, parseAcl, type AclRule } from './acl.js';
+import { AclDb } from './acl-db.js';
+import { ChainAuthenticator, type CertAsLookup } from './authenticator.js';
+import { AclAuthorizer } from './authorizer.js';
+import { BanList } from './ban-list.js';
+import { FlappingDetector } from './flapping.js';
+import { AUTH_MIGRATIONS } from './migrations.js';
+import { ConnectionCounter, bucketFor } from './rate-limit.js';
+import { UserDb } from './user-db.js';
+
+export { authConfigShape } from './config.js';
+export type { HashAlgorithm } from './config.js';
+export { UserDb, type ExportedUser, type ImportOptions, type ImportResult, type ListUsersQuery, type UserInfo } from './user-db.js';
+export { AclDb, type AclWhoType, type StoredAclRule } from './acl-db.js';
+export { BanList, BAN_KINDS, type Ban, type BanKind } from './ban-list.js';
+export { AuthError, AUTH_ERRORS, type AuthErrorCode } from './errors.js';
+export { parseAcl, DEFAULT_ACL } from './acl.js';
+export { ConnectionCounter, TokenBucket, parseRate, bucketFor } from './rate-limit.js';
+export { hashPassword, verifyPassword } from './hash.js';
 
 export interface AuthServices {
-  authenticator: Authenticator;
-  authorizer: Authorizer;
+  authenticator: ChainAuthenticator;
+  authorizer: AclAuthorizer;
   guard: ConnectionGuard;
   rateLimits: RateLimits;
-  /** Apply a new, already validated config live (users, ACL rules, limits). */
+  /** Built-in user database (CLI `users`, API `/authentication/…/users`). */
+  users: UserDb;
+  /** Per-user/client/all ACL rules (API `/authorization/sources/built_in_database/rules`). */
+  acl: AclDb;
+  /** Banned clients (CLI `banned`, API `/banned`). */
+  bans: BanList;
+  /** Global cap over every listener: take a slot at accept, release it on close. */
+  connections: ConnectionCounter;
+  /** True when unknown/anonymous clients are let in right now. */
+  anonymousAllowed(): boolean;
+  /**
+   * Log a loud warning for every listener bound beyond loopback while anonymous access is on;
+   * returns the ids warned about. Call after the listeners are bound, and after a reload.
+   */
+  warnAnonymousExposure(listeners: readonly { id: string; bind: string }[]): string[];
+  /** Apply a new, already validated config live (users, ACL rules, limits). Throws on a bad ACL file, keeping the old rules. */
   reload(config: Config): void;
   close(): void;
 }
 
-export function createAuth(_config: Config, _store: Store, _log: Logger, _clock: Clock): AuthServices {
-  return {
-    authenticator: allowAllAuthenticator,
-    authorizer: allowAllAuthorizer,
-    guard: noGuard,
-    rateLimits: { messages: () => null, bytes: () => null },
-    reload() {},
-    close() {},
+/** True for 127.0.0.0/8, ::1, localhost (a bind that nothing off the box can reach). */
+export function isLoopbackBind(bind: string): boolean {
+  const b = normalizeIp(bind.replace(/^\[|\]$/g, ''));
+  return b === 'localhost' || b === '::1' || /^127\.\d+\.\d+\.\d+$/.test(b);
+}
+
+function loadFileRules(config: Config): AclRule[] {
+  const f = config.authorization.file;
+  if (!f.enable) return [];
+  if (f.path === '') return parseAcl(DEFAULT_ACL, 'default-acl');
+  const path = isAbsolute(f.path) ? f.path : resolve(config.node.data_dir, f.path);
+  return parseAcl(readFileSync(path, 'utf8'), path);
+}
+
+function certAsLookup(getConfig: () => Config): CertAsLookup {
+  return (listener) => {
+    const [type, name] = listener.split(':');
+    if (!name || (type !== 'ssl' && type !== 'wss')) return null;
+    const l = getConfig().listeners[type][name];
+    if (!l || (l.peer_cert_as_username === 'disabled' && l.peer_cert_as_clientid === 'disabled')) return null;
+    return { username: l.peer_cert_as_username, clientId: l.peer_cert_as_clientid };
   };
+}
+
+export function createAuth(config: Config, store: Store, log: Logger, clock: Clock, metrics?: Metrics): AuthServices {
+  store.migrate('auth', AUTH_MIGRATIONS);
+  let cfg = config;
+  const now = () => clock.now();
+  const alog = log.child({ component: 'auth' });
+
+  const users = new UserDb(store.db, { algorithm: cfg.authentication.password_hash_algorithm, importAlgorithm: cfg.authentication.import_hash_algorithm, now });
+  const acl = new AclDb(store.db);
+  const bans = new BanList(store.db, now);
+  if (cfg.banned.bootstrap_file !== '') {
+    const r = bans.importCsv(readFileSync(cfg.banned.bootstrap_file, 'utf8'));
+    alog.info({ file: cfg.banned.bootstrap_file, ...r }, 'banned_bootstrap_imported');
+  }
+  const flapping = new FlappingDetector(cfg.flapping_detect);
+  const connections = new ConnectionCounter(cfg.limiter.max_connections);
+  const authenticator = new ChainAuthenticator(cfg.authentication, users, bans, certAsLookup(() => cfg), alog, now, metrics);
+  const fileRules = loadFileRules(cfg);
+  const authorizer = new AclAuthorizer(cfg.authorization, fileRules, acl, alog, now, metrics);
+
+  const guard: ConnectionGuard = {
+    checkBanned(clientId, username, peerHost) {
+      const b = bans.find(clientId, username, peerHost);
+      if (!b) return null;
+      metrics?.inc('client.banned');
+      const reason = `banned as ${b.as} by ${b.by}${b.reason ? ': ' + b.reason : ''}`;
+      alog.info({ clientid: clientId, username, peerhost: peerHost, reason }, 'client_banned');
+      return reason;
+    },
+    onDisconnected(client: ClientIdentity, at: number) {
+      authorizer.clearCache(client.clientId);
+      const hit = flapping.disconnected(client.clientId, client.peerHost, at);
+      if (!hit) return;
+      alog.warn({ clientid: hit.clientId, peer_host: hit.peerHost, detect_cnt: hit.count, wind_time_in_ms: hit.windowMs }, 'flapping_detected');
+      metrics?.inc('client.flapping');
+      bans.add({ as: 'clientid', who: hit.clientId, by: 'flapping detector', reason: 'flapping is detected', at, until: hit.until });
+    },
+    onBan(listener) {
+      bans.onBan(listener);
+    },
+  };
+
+  const rateLimits: RateLimits = {
+    messages: () => bucketFor(cfg.limiter.messages_rate, cfg.limiter.messages_burst, clock.now()),
+    bytes: () => bucketFor(cfg.limiter.bytes_rate, cfg.limiter.bytes_burst, clock.now()),
+  };
+
+  let timer: TimerHandle | null = null;
+  let closed = false;
+  const sweep = () => {
+    timer = null;
+    if (closed) return;
+    const t = clock.now();
+    const n = bans.sweep();
+    if (n > 0) alog.info({ expired: n }, 'banned_expired');
+    flapping.sweep(t);
+    authenticator.sweep(t);
+    timer = clock.setTimeout(sweep, cfg.banned.cleanup_interval * 1000);
+  };
+  timer = clock.setTimeout(sweep, cfg.banned.cleanup_interval * 1000);
+
+  const services: AuthServices = {
+    authenticator,
+    authorizer,
+    guard,
+    rateLimits,
+    users,
+    acl,
+    bans,
+    connections,
+    anonymousAllowed: () => authenticator.anonymousAllowed(),
+    warnAnonymousExposure(listeners) {
+      if (!authenticator.anonymousAllowed()) return [];
+      const exposed = listeners.filter((l) => !isLoopbackBind(l.bind));
+      for (const l of exposed) {
+        alog.warn(
+          { listener: l.id, bind: l.bind, allow_anonymous: cfg.authentication.allow_anonymous, users: users.count() },
+          'anonymous_access_on_public_listener: any client on the network can connect without credentials; add a user (outpostctl users add) or set authentication.allow_anonymous = false',
+        );
+      }
+      return exposed.map((l) => l.id);
+    },
+    reload(next: Config) {
+      // Parse the ACL first: a broken file throws here and nothing changes.
+      const rules = loadFileRules(next);
+      cfg = next;
+      users.setOptions({ algorithm: next.authentication.password_hash_algorithm, importAlgorithm: next.authentication.import_hash_algorithm, now });
+      authenticator.update(next.authentication);
+      authorizer.update(next.authorization, rules);
+      flapping.update(next.flapping_detect);
+      connections.setMax(next.limiter.max_connections);
+      alog.info({ acl_rules: rules.length }, 'auth_reloaded');
+    },
+    close() {
+      closed = true;
+      if (timer) clock.clearTimeout(timer);
+      timer = null;
+    },
+  };
+  alog.info(
+    { users: users.count(), bans: bans.size(), acl_file_rules: fileRules.length, anonymous: authenticator.anonymousAllowed(), no_match: cfg.authorization.no_match },
+    'auth_started',
+  );
+  return services;
 }

@@ -1,2 +1,83 @@
-// PLACEHOLDER until the TLS/WebSocket listeners land: [listeners.ssl.*], [listeners.ws.*], [listeners.wss.*].
-export const listenersConfigShape = {};
+// [listeners.ssl.<name>], [listeners.ws.<name>], [listeners.wss.<name>] as in EMQX 5 (ports 8883,
+// 8083, 8084). The plain TCP listener is [mqtt]. Every listener is declared off: a TLS listener
+// needs certificates, and fixed ports would collide when several daemons run side by side.
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const RATE_RE = /^\s*(\d+(?:\.\d+)?)\s*\/\s*(\d+(?:\.\d+)?)?\s*(ms|s|m|h)\s*$/i;
+const connRate = z
+  .string()
+  .refine((s) => s === 'infinity' || RATE_RE.test(s), { message: 'expected "infinity" or a rate like "1000/s"' });
+const certAs = z.enum(['disabled', 'cn', 'dn', 'san']).default('disabled');
+
+export const TLS_VERSIONS = ['tlsv1.3', 'tlsv1.2', 'tlsv1.1', 'tlsv1'] as const;
+
+export const sslOptionsSchema = z
+  .strictObject({
+    certfile: z.string().default(''),
+    keyfile: z.string().default(''),
+    /** CA bundle used to verify client certificates (verify_peer). */
+    cacertfile: z.string().default(''),
+    /** Passphrase of an encrypted keyfile. */
+    password: z.string().default(''),
+    /** Accepted versions; the lowest and highest set the range (EMQX default tlsv1.3 + tlsv1.2). */
+    versions: z.array(z.enum(TLS_VERSIONS)).min(1).default(['tlsv1.3', 'tlsv1.2']),
+    /** OpenSSL cipher names (TLS 1.2 and 1.3 alike); empty = Node's defaults. */
+    ciphers: z.array(z.string().min(1)).default([]),
+    verify: z.enum(['verify_none', 'verify_peer']).default('verify_none'),
+    /** With verify_peer: refuse clients that send no certificate (mTLS). */
+    fail_if_no_peer_cert: z.boolean().default(false),
+    /** Seconds for the TLS handshake. */
+    handshake_timeout: z.number().min(0.1).default(15),
+  })
+  .prefault({});
+
+export const websocketSchema = z
+  .strictObject({
+    mqtt_path: z.string().startsWith('/').default('/mqtt'),
+    /** Offered subprotocols we accept (MQTT.js sends "mqtt" for v3.1.1/v5 and "mqttv3.1" for v3.1). */
+    supported_subprotocols: z.array(z.string().min(1)).default(['mqtt', 'mqttv3.1', 'mqttv5', 'mqtt-v3', 'mqtt-v3.1.1', 'mqtt-v5']),
+    /** Refuse the upgrade when the client offers none of them (EMQX default true). */
+    fail_if_no_subprotocol: z.boolean().default(true),
+    /** Largest WebSocket message in bytes; 0 = unlimited (the MQTT max_packet_size still applies). */
+    max_frame_size: z.number().int().min(0).default(0),
+    check_origin_enable: z.boolean().default(false),
+    check_origins: z.array(z.string()).default([]),
+    /** Behind a reverse proxy: take the client address from this header (e.g. "x-forwarded-for"); empty = off. */
+    proxy_address_header: z.string().default(''),
+  })
+  .prefault({});
+
+const base = {
+  enable: z.boolean().default(true),
+  bind: z.string().min(1).default('0.0.0.0'),
+  /** 0 = infinity. */
+  max_connections: z.number().int().min(0).default(0),
+  /** New connections per time (EMQX "1000/s"); excess connections wait before they are served. */
+  max_conn_rate: connRate.default('infinity'),
+  peer_cert_as_username: certAs,
+  peer_cert_as_clientid: certAs,
+};
+
+export const sslListenerSchema = z.strictObject({ ...base, port: port.default(8883), ssl_options: sslOptionsSchema });
+export const wsListenerSchema = z.strictObject({ ...base, port: port.default(8083), websocket: websocketSchema });
+export const wssListenerSchema = z.strictObject({ ...base, port: port.default(8084), ssl_options: sslOptionsSchema, websocket: websocketSchema });
+
+const name = z.string().regex(/^[A-Za-z0-9_-]+$/, 'listener names are letters, digits, _ and -');
+
+export const listenersSchema = z
+  .strictObject({
+    ssl: z.record(name, sslListenerSchema).prefault({ default: { enable: false } }),
+    ws: z.record(name, wsListenerSchema).prefault({ default: { enable: false } }),
+    wss: z.record(name, wssListenerSchema).prefault({ default: { enable: false } }),
+  })
+  .prefault({});
+
+export const listenersConfigShape = { listeners: listenersSchema };
+
+export type SslOptions = z.infer<typeof sslOptionsSchema>;
+export type WebsocketOptions = z.infer<typeof websocketSchema>;
+export type SslListenerConfig = z.infer<typeof sslListenerSchema>;
+export type WsListenerConfig = z.infer<typeof wsListenerSchema>;
+export type WssListenerConfig = z.infer<typeof wssListenerSchema>;
+export type ListenersConfig = z.infer<typeof listenersSchema>;

@@ -1,0 +1,11 @@
+// The auth component's tables in the shared SQLite file (store.migrate('auth', …)). Append new
+// steps; never edit a released one.
+export const AUTH_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE auth_users (user_id TEXT PRIMARY KEY, password_hash TEXT NOT NULL, salt TEXT NOT NULL,
+     algorithm TEXT NOT NULL, is_superuser INTEGER NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE TABLE auth_acl (id INTEGER PRIMARY KEY AUTOINCREMENT, who_type TEXT NOT NULL, who TEXT NOT NULL,
+     permission TEXT NOT NULL, action TEXT NOT NULL, topic TEXT NOT NULL, qos TEXT NOT NULL, retain TEXT NOT NULL);
+   CREATE INDEX auth_acl_who ON auth_acl (who_type, who);
+   CREATE TABLE auth_banned (as_type TEXT NOT NULL, who TEXT NOT NULL, by TEXT NOT NULL, reason TEXT NOT NULL,
+     at INTEGER NOT NULL, until INTEGER, PRIMARY KEY (as_type, who)) WITHOUT ROWID;`,
+];
