@@ -1,0 +1,204 @@
+// The per-peer channel map shared by the datagram and serial drivers: decode, demux (forwarder
+// encapsulation), find or open the channel, batch the replies of one tick, sweep idle channels
+// with one coarse timer instead of a timer per peer (style anchors §4, §7).
+import type { Codec, CodecResult, Link, MuxOptions, Peer, TransportChannel } from './types.js';
+import type { Clock } from '../gateway.js';
+
+type TimerHandle = ReturnType<Clock['setTimeout']>;
+
+/** Writes bytes to a peer; the driver's socket side. */
+export type RawWriter = (peer: Peer, bufs: Buffer[]) => void;
+
+interface Entry<F, C> {
+  link: MuxLink<F>;
+  channel: C | null;
+  lastSeen: number;
+}
+
+export function peerKey(peer: Peer): string {
+  return peer.family === 'IPv6' ? `[${peer.address}]:${peer.port}` : peer.family === 'serial' ? peer.address : `${peer.address}:${peer.port}`;
+}
+
+class MuxLink<F> implements Link<F> {
+  closed = false;
+  constructor(
+    readonly key: string,
+    readonly peer: Peer,
+    readonly sub: string | null,
+    readonly listener: string,
+    private readonly mux: ChannelMux<F, TransportChannel<F>>,
+    readonly wrap: ((b: Buffer) => Buffer) | null,
+  ) {}
+  send(frame: F): void {
+    if (this.closed) return;
+    this.mux.enqueue(this, frame);
+  }
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.mux.forget(this);
+  }
+}
+
+export class ChannelMux<F, C extends TransportChannel<F>> {
+  private readonly entries = new Map<string, Entry<F, C>>();
+  private readonly pending = new Map<string, { peer: Peer; bufs: Buffer[] }>();
+  private flushScheduled = false;
+  private sweepTimer: TimerHandle | null = null;
+  private stopped = false;
+  private readonly codec: Codec<F>;
+
+  constructor(
+    private readonly opts: MuxOptions<F, C>,
+    private readonly writer: RawWriter,
+    /** Runs the batch flush after the current tick's work (setImmediate in production). */
+    private readonly defer: (fn: () => void) => void = setImmediate,
+  ) {
+    this.codec = opts.codec;
+    this.armSweep();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  channels(): C[] {
+    const out: C[] = [];
+    for (const e of this.entries.values()) if (e.channel) out.push(e.channel);
+    return out;
+  }
+
+  /** One datagram from `peer`. */
+  inputDatagram(peer: Peer, buf: Buffer): void {
+    this.inputDecoded(peer, this.codec.decode(buf), buf);
+  }
+
+  /** One decoded result (the serial driver decodes the stream itself). */
+  inputDecoded(peer: Peer, r: CodecResult<F>, raw: Buffer): void {
+    if (this.stopped) return;
+    const key = peerKey(peer);
+    if (r.kind !== 'frame') {
+      this.frameError(key, r.kind === 'more' ? 'truncated' : r.code, r.kind === 'more' ? 'incomplete message' : r.detail, raw);
+      return;
+    }
+    let frame = r.frame;
+    let sub: string | null = null;
+    let wrap: ((b: Buffer) => Buffer) | null = null;
+    const u = this.opts.demux?.unwrap(frame) ?? null;
+    if (u) {
+      sub = u.sub;
+      wrap = u.wrap;
+      const inner = this.codec.decode(u.inner);
+      if (inner.kind !== 'frame') {
+        this.frameError(`${key}/${sub}`, inner.kind === 'error' ? inner.code : 'truncated', inner.kind === 'error' ? inner.detail : '', u.inner);
+        return;
+      }
+      frame = inner.frame;
+    }
+    const fullKey = sub === null ? key : `${key}/${sub}`;
+    this.opts.count?.('transport.frames_in');
+    let e = this.entries.get(fullKey);
+    if (!e) {
+      const link = new MuxLink<F>(fullKey, peer, sub, this.opts.listener, this as unknown as ChannelMux<F, TransportChannel<F>>, wrap);
+      if (this.opts.stateless?.(frame, link)) return;
+      if (this.opts.maxChannels > 0 && this.entries.size >= this.opts.maxChannels) {
+        this.opts.count?.('transport.channel_limit');
+        this.opts.log.warn({ peer: fullKey, reason: 'max_connections' }, 'channel_refused');
+        return;
+      }
+      e = { link, channel: null, lastSeen: this.opts.clock.now() };
+      this.entries.set(fullKey, e);
+      const ch = this.opts.open(link);
+      if (!ch) {
+        this.entries.delete(fullKey);
+        link.closed = true;
+        return;
+      }
+      e.channel = ch;
+      this.opts.count?.('transport.channel_open');
+    }
+    e.lastSeen = this.opts.clock.now();
+    e.channel?.handleFrame(frame);
+  }
+
+  private frameError(key: string, code: string, detail: string, raw: Buffer): void {
+    this.opts.count?.('transport.frame_error');
+    if (this.opts.log.isLevelEnabled('debug')) this.opts.log.debug({ peer: key, code, detail, hex: raw.toString('hex') }, 'frame_decode_failed');
+    const e = this.entries.get(key);
+    if (e?.channel) {
+      e.lastSeen = this.opts.clock.now();
+      e.channel.handleFrameError(code, detail);
+    }
+  }
+
+  /** @internal Queue an encoded frame for the peer; flushed once per tick. */
+  enqueue(link: MuxLink<F>, frame: F): void {
+    let buf = this.codec.encode(frame);
+    if (link.wrap) buf = link.wrap(buf);
+    this.opts.count?.('transport.frames_out');
+    if (this.opts.log.isLevelEnabled('debug')) this.opts.log.debug({ peer: link.key, frame: this.codec.format(frame) }, 'frame_out');
+    this.sendRaw(link.peer, buf);
+  }
+
+  /** Queue raw bytes to any peer (gateway-level messages such as ADVERTISE or stateless replies). */
+  sendRaw(peer: Peer, buf: Buffer): void {
+    const k = peerKey(peer);
+    let p = this.pending.get(k);
+    if (!p) {
+      p = { peer, bufs: [] };
+      this.pending.set(k, p);
+    }
+    p.bufs.push(buf);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      this.defer(() => this.flush());
+    }
+  }
+
+  /** Write everything queued this tick: one writer call per peer. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.pending.size === 0) return;
+    const batch = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of batch) this.writer(p.peer, p.bufs);
+  }
+
+  /** @internal */
+  forget(link: MuxLink<F>): void {
+    const e = this.entries.get(link.key);
+    if (e && e.link === link) this.entries.delete(link.key);
+  }
+
+  private armSweep(): void {
+    if (this.opts.idleMs <= 0 || this.stopped) return;
+    // Half the idle time: a channel is dropped between idleMs and 1.5 x idleMs after its last input.
+    this.sweepTimer = this.opts.clock.setTimeout(() => this.sweep(), Math.max(50, this.opts.idleMs / 2));
+  }
+
+  /** Ask channels without input for idleMs whether they go; run by the sweep timer. */
+  sweep(): void {
+    const now = this.opts.clock.now();
+    for (const e of [...this.entries.values()]) {
+      if (now - e.lastSeen < this.opts.idleMs) continue;
+      if (!e.channel || e.channel.handleIdle(now - e.lastSeen)) {
+        this.opts.count?.('transport.channel_idle_close');
+        e.link.close();
+      }
+    }
+    this.armSweep();
+  }
+
+  /** Stop: every channel hears handleTransportClosed, pending writes are flushed. */
+  close(): void {
+    if (this.stopped) return;
+    for (const e of [...this.entries.values()]) {
+      e.channel?.handleTransportClosed();
+      e.link.close();
+    }
+    this.flush();
+    this.stopped = true;
+    if (this.sweepTimer) this.opts.clock.clearTimeout(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+}
