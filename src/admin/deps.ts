@@ -1,0 +1,105 @@
+// What the admin API needs from the rest of the process. The broker comes as BrokerApi; everything
+// else is a small structural interface that the runtime adapts its real services to. An absent
+// optional dependency makes its endpoints answer 501 NOT_SUPPORTED rather than pretend.
+import type { Logger } from 'pino';
+import type { BrokerApi } from '../broker/api.js';
+import type { TraceService } from './trace.js';
+
+/** One user of the built-in database authenticator (EMQX users API). */
+export interface UserRecord {
+  userId: string;
+  isSuperuser: boolean;
+}
+
+export interface UserDbAdmin {
+  list(): UserRecord[];
+  get(userId: string): UserRecord | null;
+  /** false when the user already exists. */
+  add(userId: string, password: string, isSuperuser: boolean): boolean;
+  /** false when unknown. */
+  remove(userId: string): boolean;
+  /** Change password and/or superuser flag; false when unknown. */
+  update(userId: string, changes: { password?: string; isSuperuser?: boolean }): boolean;
+}
+
+export type BanKind = 'clientid' | 'username' | 'peerhost' | 'clientid_re' | 'username_re' | 'peerhost_net';
+
+/** A ban as EMQX shows it; times in ms since epoch, `until` 0 for never. */
+export interface BanRecord {
+  as: BanKind;
+  who: string;
+  by: string;
+  reason: string;
+  at: number;
+  until: number;
+}
+
+export interface BanAdmin {
+  list(): BanRecord[];
+  /** false when a ban for (as, who) already exists. Kicking banned connected clients is the service's job. */
+  add(ban: BanRecord): boolean;
+  remove(as: BanKind, who: string): boolean;
+  clear(): void;
+}
+
+export interface BridgeStatus {
+  /** EMQX action id, e.g. 'mqtt:upstream'. */
+  id: string;
+  name: string;
+  type: string;
+  enable: boolean;
+  status: 'connected' | 'connecting' | 'disconnected' | 'stopped';
+  statusReason?: string;
+  /** Counters named as EMQX action metrics (matched, success, failed, dropped, queuing, inflight, received, …). */
+  metrics: Record<string, number>;
+}
+
+export interface BridgeAdmin {
+  list(): BridgeStatus[];
+  /** false when unknown. */
+  restart(id: string): Promise<boolean>;
+}
+
+export interface ListenerSummary {
+  /** e.g. 'tcp:default', 'ws:default'. */
+  id: string;
+  type: string;
+  /** 'host:port' as bound. */
+  bind: string;
+  running: boolean;
+  currentConnections: number;
+  maxConnections: number;
+}
+
+export interface GatewaySummary {
+  name: string;
+  status: 'running' | 'stopped' | 'unloaded';
+  createdAt: number;
+  startedAt: number;
+  maxConnections: number;
+  listeners: { id: string; type: string; bind: string; running: boolean }[];
+}
+
+export interface GatewayAdmin {
+  list(): GatewaySummary[];
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  error?: string;
+}
+
+export interface AdminDeps {
+  broker: BrokerApi;
+  /** Parent logger; the API logs as a child { component: 'admin' }. */
+  log: Logger;
+  users?: UserDbAdmin;
+  bans?: BanAdmin;
+  bridges?: BridgeAdmin;
+  gateways?: GatewayAdmin;
+  listeners?: () => ListenerSummary[];
+  /** Re-read and apply the config file (same as SIGHUP). */
+  reload?: () => Promise<ReloadResult>;
+  /** When absent, startAdmin creates one writing under <data_dir>/trace. */
+  trace?: TraceService;
+}

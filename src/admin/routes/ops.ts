@@ -1,0 +1,190 @@
+// Listeners, gateways and their clients, bridges, reload and traces (emqx_mgmt_api_listeners.erl,
+// emqx_gateway_api*.erl, emqx_bridge_api.erl, emqx_trace_api.erl).
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { BridgeAdmin, BridgeStatus, GatewayAdmin, GatewaySummary } from '../deps.js';
+import { ApiError } from '../errors.js';
+import { paginate, parseBody, parseTime, rfc3339 } from '../http-util.js';
+import type { RouteContext } from '../server.js';
+import { TraceError, TRACE_TYPES, type TraceInfo } from '../trace.js';
+import { clientFilter, clientItem, requireClient, subscribeBody, subscribeFor, subscriptionItem } from './clients.js';
+
+const traceBody = z.object({
+  name: z.string().min(1),
+  type: z.enum(TRACE_TYPES),
+  clientid: z.string().optional(),
+  topic: z.string().optional(),
+  ip_address: z.string().optional(),
+  start_at: z.union([z.string(), z.number()]).optional(),
+  end_at: z.union([z.string(), z.number()]).optional(),
+});
+
+function traceItem(t: TraceInfo, node: string): Record<string, unknown> {
+  return {
+    name: t.name,
+    type: t.type,
+    [t.type]: t.filter,
+    start_at: rfc3339(t.startAt),
+    end_at: rfc3339(t.endAt),
+    status: t.status,
+    log_size: { [node]: t.logSize },
+  };
+}
+
+function bridgeItem(b: BridgeStatus, node: string): Record<string, unknown> {
+  return {
+    id: b.id,
+    type: b.type,
+    name: b.name,
+    enable: b.enable,
+    status: b.status,
+    status_reason: b.statusReason ?? null,
+    node_status: [{ node, status: b.status, status_reason: b.statusReason ?? null }],
+  };
+}
+
+export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const broker = ctx.deps.broker;
+  const node = broker.node;
+
+  const gateways = (): GatewayAdmin => {
+    if (!ctx.deps.gateways) throw new ApiError('NOT_SUPPORTED', 'gateways are not available on this node');
+    return ctx.deps.gateways;
+  };
+  const bridges = (): BridgeAdmin => {
+    if (!ctx.deps.bridges) throw new ApiError('NOT_SUPPORTED', 'bridges are not available on this node');
+    return ctx.deps.bridges;
+  };
+  const findGateway = (name: string): GatewaySummary => {
+    const g = gateways()
+      .list()
+      .find((x) => x.name === name);
+    if (!g) throw new ApiError('GATEWAY_NOT_FOUND', `gateway ${name} not found`);
+    return g;
+  };
+  const findBridge = (id: string): BridgeStatus => {
+    const b = bridges()
+      .list()
+      .find((x) => x.id === id || x.name === id);
+    if (!b) throw new ApiError('BRIDGE_NOT_FOUND', `bridge ${id} not found`);
+    return b;
+  };
+  const gatewayItem = (g: GatewaySummary): Record<string, unknown> => {
+    let current = 0;
+    for (const c of broker.clients()) if (c.protocol === g.name && c.connected) current++;
+    return {
+      name: g.name,
+      status: g.status,
+      created_at: rfc3339(g.createdAt),
+      started_at: rfc3339(g.startedAt),
+      max_connections: g.maxConnections,
+      current_connections: current,
+      listeners: g.listeners.map((l) => ({ id: l.id, type: l.type, name: l.id.split(':').pop(), bind: l.bind, running: l.running })),
+      node_status: [{ node, status: g.status, max_connections: g.maxConnections, current_connections: current }],
+    };
+  };
+
+  app.get('/api/v5/listeners', async () => {
+    if (!ctx.deps.listeners) throw new ApiError('NOT_SUPPORTED', 'listener information is not available on this node');
+    return ctx.deps.listeners().map((l) => ({
+      id: l.id,
+      type: l.type,
+      name: l.id.split(':').pop(),
+      bind: l.bind,
+      running: l.running,
+      enable: true,
+      current_connections: l.currentConnections,
+      max_connections: l.maxConnections === 0 ? 'infinity' : l.maxConnections,
+      node,
+    }));
+  });
+
+  app.get('/api/v5/gateways', async () => gateways().list().map(gatewayItem));
+  app.get<{ Params: { name: string } }>('/api/v5/gateways/:name', async (req) => gatewayItem(findGateway(req.params.name)));
+
+  app.get<{ Params: { name: string } }>('/api/v5/gateways/:name/clients', async (req) => {
+    findGateway(req.params.name);
+    const q = req.query as Record<string, unknown>;
+    const keep = clientFilter(q, node);
+    const items: Record<string, unknown>[] = [];
+    for (const c of broker.clients()) if (c.protocol === req.params.name && keep(c)) items.push(clientItem(c, node, ctx.config));
+    return paginate(items, q);
+  });
+  app.get<{ Params: { name: string; id: string } }>('/api/v5/gateways/:name/clients/:id', async (req) => {
+    findGateway(req.params.name);
+    return clientItem(requireClient(broker, req.params.id, req.params.name), node, ctx.config);
+  });
+  app.delete<{ Params: { name: string; id: string } }>('/api/v5/gateways/:name/clients/:id', async (req, reply) => {
+    findGateway(req.params.name);
+    requireClient(broker, req.params.id, req.params.name);
+    broker.kick(req.params.id);
+    return reply.status(204).send();
+  });
+  app.get<{ Params: { name: string; id: string } }>('/api/v5/gateways/:name/clients/:id/subscriptions', async (req) => {
+    findGateway(req.params.name);
+    requireClient(broker, req.params.id, req.params.name);
+    return broker.subscriptions(req.params.id).map((s) => subscriptionItem(s, node));
+  });
+  app.post<{ Params: { name: string; id: string } }>('/api/v5/gateways/:name/clients/:id/subscriptions', async (req, reply) => {
+    findGateway(req.params.name);
+    requireClient(broker, req.params.id, req.params.name);
+    return reply.status(201).send(subscribeFor(broker, req.params.id, parseBody(subscribeBody, req.body)));
+  });
+  app.delete<{ Params: { name: string; id: string; topic: string } }>('/api/v5/gateways/:name/clients/:id/subscriptions/:topic', async (req, reply) => {
+    findGateway(req.params.name);
+    requireClient(broker, req.params.id, req.params.name);
+    broker.unsubscribeFor(req.params.id, req.params.topic);
+    return reply.status(204).send();
+  });
+
+  app.get('/api/v5/bridges', async () => bridges().list().map((b) => bridgeItem(b, node)));
+  app.get<{ Params: { id: string } }>('/api/v5/bridges/:id', async (req) => bridgeItem(findBridge(req.params.id), node));
+  app.get<{ Params: { id: string } }>('/api/v5/bridges/:id/metrics', async (req) => {
+    const b = findBridge(req.params.id);
+    return { metrics: b.metrics, node_metrics: [{ node, metrics: b.metrics }] };
+  });
+  app.post<{ Params: { id: string; op: string } }>('/api/v5/bridges/:id/:op', async (req, reply) => {
+    if (req.params.op !== 'restart') throw new ApiError('BAD_REQUEST', `operation ${req.params.op} is not supported (restart)`);
+    const b = findBridge(req.params.id);
+    if (!(await bridges().restart(b.id))) throw new ApiError('BRIDGE_NOT_FOUND');
+    ctx.log.info({ bridge: b.id, by: req.principal?.name }, 'bridge_restarted_by_api');
+    return reply.status(204).send();
+  });
+
+  app.post('/api/v5/reload', async (req) => {
+    if (!ctx.deps.reload) throw new ApiError('NOT_SUPPORTED', 'reload is not available on this node');
+    const r = await ctx.deps.reload();
+    ctx.log.info({ ok: r.ok, error: r.error, by: req.principal?.name }, 'reload_by_api');
+    if (!r.ok) throw new ApiError('RELOAD_FAILED', r.error ?? 'reload failed');
+    return { ok: true };
+  });
+
+  const trace = ctx.trace;
+  app.get('/api/v5/trace', async (req) => paginate(trace.list().map((t) => traceItem(t, node)), req.query as Record<string, unknown>));
+  app.post('/api/v5/trace', async (req) => {
+    const b = parseBody(traceBody, req.body);
+    const filter = b[b.type];
+    if (filter === undefined || filter === '') throw new ApiError('BAD_REQUEST', `${b.type} is required for a ${b.type} trace`);
+    try {
+      const startAt = parseTime(b.start_at, 'start_at');
+      const endAt = parseTime(b.end_at, 'end_at');
+      return traceItem(trace.start({ name: b.name, type: b.type, filter, ...(startAt !== undefined && { startAt }), ...(endAt !== undefined && { endAt }) }), node);
+    } catch (err) {
+      if (err instanceof TraceError) throw new ApiError(err.code === 'OUTPOST_ERR_TRACE_EXISTS' ? 'ALREADY_EXISTS' : 'BAD_REQUEST', err.message);
+      throw err;
+    }
+  });
+  app.put<{ Params: { name: string } }>('/api/v5/trace/:name/stop', async (req) => {
+    if (!trace.stop(req.params.name)) throw new ApiError('TRACE_NOT_FOUND');
+    return traceItem(trace.get(req.params.name)!, node);
+  });
+  app.delete<{ Params: { name: string } }>('/api/v5/trace/:name', async (req, reply) => {
+    if (!trace.delete(req.params.name)) throw new ApiError('TRACE_NOT_FOUND');
+    return reply.status(204).send();
+  });
+  app.get<{ Params: { name: string } }>('/api/v5/trace/:name/log', async (req, reply) => {
+    const log = trace.readLog(req.params.name);
+    if (log === null) throw new ApiError('TRACE_NOT_FOUND');
+    return reply.type('text/plain; charset=utf-8').send(log);
+  });
+}

@@ -1,0 +1,104 @@
+// Health, login, node info, stats, metrics and the Prometheus scrape (emqx_mgmt_api_status.erl,
+// emqx_dashboard_api.erl, emqx_mgmt_api_nodes.erl, _stats.erl, _metrics.erl, emqx_prometheus_api.erl).
+import { cpus, freemem, loadavg, totalmem } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { ApiError } from '../errors.js';
+import { parseBody, parseBool } from '../http-util.js';
+import type { RouteContext } from '../server.js';
+
+const loginBody = z.object({ username: z.string().min(1), password: z.string().min(1) });
+
+export function registerStatusRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const broker = ctx.deps.broker;
+
+  const status = async (req: { query: unknown }, reply: { type(t: string): unknown; send(b: unknown): unknown }) => {
+    const q = req.query as Record<string, unknown>;
+    if (q.format === 'json') return { node_name: broker.node, broker_status: 'started', app_status: 'running' };
+    reply.type('text/plain; charset=utf-8');
+    return `Node ${broker.node} is started\noutpost is running`;
+  };
+  app.get('/status', status);
+  app.get('/api/v5/status', status);
+
+  app.post('/api/v5/login', async (req) => {
+    const b = parseBody(loginBody, req.body);
+    const r = await ctx.credentials.login(b.username, b.password);
+    if (!r) {
+      ctx.log.warn({ username: b.username, peer: req.ip }, 'api_login_failed');
+      throw new ApiError('BAD_USERNAME_OR_PWD');
+    }
+    return { token: r.token, version: broker.version, license: { edition: 'opensource' }, role: 'administrator' };
+  });
+
+  app.post('/api/v5/logout', async (req, reply) => {
+    const h = req.headers.authorization ?? '';
+    if (h.toLowerCase().startsWith('bearer ')) ctx.credentials.logout(h.slice(7).trim());
+    return reply.status(204).send();
+  });
+
+  const nodeInfo = () => {
+    const stats = broker.stats();
+    const mem = process.memoryUsage();
+    const [l1, l5, l15] = loadavg();
+    return {
+      node: broker.node,
+      node_status: 'running',
+      version: broker.version,
+      edition: 'Opensource',
+      role: 'core',
+      uptime: Math.max(0, broker.clock.now() - broker.startedAt),
+      connections: stats['connections.count'],
+      live_connections: stats['live_connections.count'],
+      memory_used: mem.rss,
+      memory_total: totalmem(),
+      memory_free: freemem(),
+      heap_used: mem.heapUsed,
+      load1: Number(l1!.toFixed(2)),
+      load5: Number(l5!.toFixed(2)),
+      load15: Number(l15!.toFixed(2)),
+      cpus: cpus().length,
+      node_version: process.version,
+      pid: process.pid,
+    };
+  };
+  const ownNode = (name: string) => {
+    if (name !== broker.node) throw new ApiError('NOT_FOUND', `node ${name} not found`);
+  };
+
+  app.get('/api/v5/nodes', async () => [nodeInfo()]);
+  app.get<{ Params: { node: string } }>('/api/v5/nodes/:node', async (req) => {
+    ownNode(req.params.node);
+    return nodeInfo();
+  });
+  app.get<{ Params: { node: string } }>('/api/v5/nodes/:node/stats', async (req) => {
+    ownNode(req.params.node);
+    return broker.stats();
+  });
+  app.get<{ Params: { node: string } }>('/api/v5/nodes/:node/metrics', async (req) => {
+    ownNode(req.params.node);
+    return broker.metrics.snapshot();
+  });
+
+  // aggregate=true: one object; otherwise one entry per node, as EMQX's default.
+  app.get('/api/v5/stats', async (req) => {
+    const aggregate = parseBool((req.query as Record<string, unknown>).aggregate, 'aggregate');
+    const s = broker.stats();
+    return aggregate ? s : [{ node: broker.node, ...s }];
+  });
+  app.get('/api/v5/metrics', async (req) => {
+    const aggregate = parseBool((req.query as Record<string, unknown>).aggregate, 'aggregate');
+    const m = broker.metrics.snapshot();
+    return aggregate ? m : [{ node: broker.node, ...m }];
+  });
+
+  const scrape = async (req: { headers: Record<string, string | string[] | undefined>; query: unknown }, reply: { type(t: string): unknown }) => {
+    const q = req.query as Record<string, unknown>;
+    const accept = String(req.headers.accept ?? '');
+    if (q.format === 'json' || (accept.includes('application/json') && !accept.includes('text/plain'))) return ctx.prometheus.json();
+    reply.type(ctx.prometheus.contentType);
+    return ctx.prometheus.text();
+  };
+  app.get('/api/v5/prometheus/stats', scrape);
+  app.get('/metrics', scrape);
+}

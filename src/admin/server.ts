@@ -1,0 +1,178 @@
+// The HTTP API on 18083: EMQX's /api/v5 shapes (shared/specs/emqx-broker-behaviour.md §9), API keys
+// and bearer tokens, Prometheus text. Routes live in routes/*.ts; this file owns the fastify
+// instance, authentication and the error envelope.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { isLoopback } from './config.js';
+import { CredentialFileError, Credentials, parseApiKeyFile, roleAllows, type Principal } from './credentials.js';
+import type { AdminDeps } from './deps.js';
+import { ApiError, API_ERRORS } from './errors.js';
+import { PrometheusExporter } from './prometheus.js';
+import { registerAccessRoutes } from './routes/access.js';
+import { registerClientRoutes } from './routes/clients.js';
+import { registerOpsRoutes } from './routes/ops.js';
+import { registerPublishRoutes } from './routes/publish.js';
+import { registerStatusRoutes } from './routes/status.js';
+import { TraceService } from './trace.js';
+
+export interface AdminService {
+  /** Bound port (0 when the API is disabled). */
+  port: number;
+  close(): Promise<void>;
+}
+
+/** What every route module gets. */
+export interface RouteContext {
+  deps: AdminDeps;
+  config: Config;
+  log: Logger;
+  credentials: Credentials;
+  trace: TraceService;
+  prometheus: PrometheusExporter;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+const PUBLIC_PATHS = new Set(['/status', '/api/v5/status', '/api/v5/login']);
+const PROMETHEUS_PATHS = new Set(['/metrics', '/api/v5/prometheus/stats']);
+
+function loadApiKeys(config: Config): ReturnType<typeof parseApiKeyFile> {
+  const file = config.api.api_key_bootstrap_file;
+  if (!file) return [];
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CredentialFileError(`api.api_key_bootstrap_file: cannot read ${file}: ${(err as Error).message}`);
+  }
+  return parseApiKeyFile(text, file);
+}
+
+function authenticate(req: FastifyRequest, ctx: RouteContext): Principal {
+  const h = req.headers.authorization;
+  if (!h) throw new ApiError('BAD_USERNAME_OR_PWD', 'Authorization required: HTTP Basic with an API key, or a bearer token from POST /api/v5/login');
+  const sp = h.indexOf(' ');
+  const scheme = (sp > 0 ? h.slice(0, sp) : h).toLowerCase();
+  const value = sp > 0 ? h.slice(sp + 1).trim() : '';
+  if (scheme === 'basic') {
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    const p = colon > 0 ? ctx.credentials.checkBasic(decoded.slice(0, colon), decoded.slice(colon + 1)) : null;
+    if (!p) throw new ApiError('BAD_API_KEY_OR_SECRET');
+    return p;
+  }
+  if (scheme === 'bearer') {
+    const p = ctx.credentials.checkBearer(value);
+    if (p === 'expired') throw new ApiError('TOKEN_TIME_OUT');
+    if (!p) throw new ApiError('BAD_USERNAME_OR_PWD', 'Invalid token');
+    return p;
+  }
+  throw new ApiError('BAD_USERNAME_OR_PWD', `Unsupported authorization scheme ${scheme}`);
+}
+
+export interface BuiltAdmin {
+  app: FastifyInstance;
+  credentials: Credentials;
+  trace: TraceService;
+  /** true when the trace service was created here (and must be closed here). */
+  ownTrace: boolean;
+}
+
+/** The fastify app without listening: tests drive it with inject(). */
+export function buildAdmin(deps: AdminDeps, config: Config): BuiltAdmin {
+  if (!config.api.auth && !isLoopback(config.api.bind)) {
+    // The schema refuses this already; a hand-built config must not slip past it either.
+    throw new CredentialFileError(`api.auth = false is only allowed with a loopback bind (bind is ${config.api.bind})`);
+  }
+  const log = deps.log.child({ component: 'admin' });
+  const dataDir = config.node.data_dir;
+  const credentials = new Credentials(loadApiKeys(config), dataDir, config.api.token_ttl * 1000, () => deps.broker.clock.now());
+  const ownTrace = !deps.trace;
+  const trace = deps.trace ?? new TraceService({ dir: join(dataDir, 'trace'), log, now: () => deps.broker.clock.now() });
+  if (ownTrace) trace.attach(deps.broker);
+  const ctx: RouteContext = { deps, config, log, credentials, trace, prometheus: new PrometheusExporter(deps.broker) };
+
+  const app = fastify({ logger: false, bodyLimit: 4 * 1024 * 1024, routerOptions: { ignoreTrailingSlash: true } });
+  app.decorateRequest('principal', null);
+
+  app.addHook('onRequest', async (req) => {
+    const path = req.url.split('?', 1)[0]!;
+    if (PUBLIC_PATHS.has(path)) return;
+    if (PROMETHEUS_PATHS.has(path) && !config.api.prometheus_auth) return;
+    if (!config.api.auth) {
+      req.principal = { name: 'loopback', role: 'administrator', via: 'none' };
+      return;
+    }
+    const p = authenticate(req, ctx);
+    if (!roleAllows(p.role, req.method, path)) throw new ApiError('FORBIDDEN', `role ${p.role} may not ${req.method} ${path}`);
+    req.principal = p;
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof ApiError) {
+      if (err.status === 401) reply.header('www-authenticate', 'Basic realm="outpost"');
+      return reply.status(err.status).send({ code: err.code, message: err.message });
+    }
+    const e = err as { statusCode?: number; message?: string; code?: string };
+    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+      // fastify's own 4xx (malformed JSON, body too large, wrong content type).
+      return reply.status(e.statusCode).send({ code: 'BAD_REQUEST', message: e.message ?? API_ERRORS.BAD_REQUEST.message });
+    }
+    log.error({ err: e.message, method: req.method, url: req.url }, 'api_internal_error');
+    return reply.status(500).send({ code: 'INTERNAL_ERROR', message: e.message ?? API_ERRORS.INTERNAL_ERROR.message });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send({ code: 'NOT_FOUND', message: `Request path not found: ${req.method} ${req.url.split('?', 1)[0]}` });
+  });
+
+  registerStatusRoutes(app, ctx);
+  registerClientRoutes(app, ctx);
+  registerPublishRoutes(app, ctx);
+  registerAccessRoutes(app, ctx);
+  registerOpsRoutes(app, ctx);
+  return { app, credentials, trace, ownTrace };
+}
+
+/**
+ * Start the HTTP API (config section [api]). Call once the broker is up; close() before the
+ * broker stops. Returns port 0 and does nothing when api.enable is false.
+ */
+export async function startAdmin(deps: AdminDeps, config: Config): Promise<AdminService> {
+  if (!config.api.enable) return { port: 0, close: async () => {} };
+  mkdirSync(config.node.data_dir, { recursive: true });
+  const built = buildAdmin(deps, config);
+  const { app, credentials, trace } = built;
+  const log = deps.log.child({ component: 'admin' });
+  credentials.writeLocalKey();
+  try {
+    await app.listen({ host: config.api.bind, port: config.api.port });
+  } catch (err) {
+    credentials.removeLocalKey();
+    throw err;
+  }
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.api.port;
+  if (config.api.auth && !config.api.api_key_bootstrap_file && !isLoopback(config.api.bind)) {
+    log.warn({ bind: config.api.bind }, 'api_without_api_keys: only dashboard users (outpostctl admin passwd) and the local key can log in');
+  }
+  log.info({ bind: config.api.bind, port, auth: config.api.auth }, 'api_listening');
+  let closed = false;
+  return {
+    port,
+    async close() {
+      if (closed) return;
+      closed = true;
+      credentials.removeLocalKey();
+      await app.close();
+      if (built.ownTrace) await trace.close();
+    },
+  };
+}
