@@ -49,8 +49,8 @@ export interface Outlet {
   deliver(d: Delivery): void;
   /** The broker ends this connection: takeover, kick, session discarded. The outlet closes its transport. */
   kick(reason: DisconnectReason): void;
-  /** Optional: the most a peer accepts in one packet (v5 Maximum-Packet-Size); larger deliveries are dropped. */
-  readonly maxPacketSize?: number;
+  /** Resend PUBREL for a QoS 2 delivery the peer already received (session resume). */
+  release?(pid: number): void;
 }
 
 /** Why a connection ended; names follow EMQX's disconnected-event reasons. */

@@ -1,0 +1,294 @@
+// The broker side of gateways/gateway.ts: one GatewayContext per gateway. Gateway devices get
+// ordinary broker sessions (listed, kickable, ACL-checked, $SYS events under gateway/{name}/),
+// with the gateway's mountpoint applied on the way in and stripped on the way out.
+import type { Logger } from 'pino';
+import type {
+  AuthOutcome,
+  DeliverySink,
+  DeviceInfo,
+  GatewayContext,
+  GatewayMetrics,
+  GatewaySession,
+  OpenSessionOptions,
+  PublishOutcome,
+  SubscribeOutcome,
+  WillMessage,
+} from '../../gateways/gateway.js';
+import type { Broker } from './broker.js';
+import type { AuthRequest, Authenticator } from './hooks.js';
+import { createMessage } from './message.js';
+import type { Session, WillSpec } from './session.js';
+import { isValidFilter, isValidTopicName, levelCount, parseFilter, renderPlaceholders } from './topic.js';
+import type { Delivery, DisconnectReason, MessageProperties, Outlet, QoS, SubscriptionOptions } from './types.js';
+
+export interface GatewayHostOptions {
+  name: string;
+  broker: Broker;
+  authenticator: () => Authenticator;
+  log: Logger;
+  /** Mountpoint template with ${clientid}, ${username}, ${endpoint_name}. */
+  mountpoint: string;
+}
+
+class SinkOutlet implements Outlet {
+  constructor(
+    public sink: DeliverySink,
+    private readonly session: Session,
+  ) {}
+  deliver(d: Delivery): void {
+    const mp = this.session.mountpoint;
+    if (mp && d.message.topic.startsWith(mp)) {
+      // Gateways see topics without their mountpoint.
+      const m = d.message.with({ topic: d.message.topic.slice(mp.length) });
+      this.sink.deliver({ message: m, qos: d.qos, pid: d.pid, dup: d.dup, retain: d.retain, subIds: d.subIds, filter: d.filter });
+    } else this.sink.deliver(d);
+  }
+  kick(reason: DisconnectReason): void {
+    this.sink.kick(reason);
+  }
+}
+
+function toWill(w: WillMessage | null | undefined): WillSpec | null {
+  if (!w) return null;
+  return { topic: w.topic, payload: w.payload, qos: w.qos, retain: w.retain, props: w.props ?? null, delay: w.delayInterval ?? 0, expiry: 0 };
+}
+
+class HostedSession implements GatewaySession {
+  private outlet: SinkOutlet;
+  private closed = false;
+
+  constructor(
+    private readonly host: GatewayHost,
+    private readonly s: Session,
+    sink: DeliverySink,
+    readonly resumed: boolean,
+  ) {
+    this.outlet = new SinkOutlet(sink, s);
+  }
+
+  get outletForAttach(): SinkOutlet {
+    return this.outlet;
+  }
+  get clientId(): string {
+    return this.s.clientId;
+  }
+  get username(): string | null {
+    return this.s.username;
+  }
+
+  publish(topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; props?: MessageProperties | null }): PublishOutcome {
+    return this.host.publishAs(this.s, topic, payload, opts);
+  }
+
+  subscribe(filter: string, opts: Partial<SubscriptionOptions> & { qos: QoS }): SubscribeOutcome {
+    const broker = this.host.broker;
+    const s = this.s;
+    const parsed = parseFilter(filter);
+    if (!parsed || !isValidFilter(parsed.filter)) return { ok: false, reason: 'topic_filter_invalid' };
+    const mp = s.mountpoint;
+    const mounted = mp + parsed.filter;
+    const raw = parsed.group === null ? (parsed.exclusive ? `$exclusive/${mounted}` : mounted) : parsed.group === '$queue' && filter.startsWith('$queue/') ? `$queue/${mounted}` : `$share/${parsed.group}/${mounted}`;
+    const d = broker.authorize(s, 'subscribe', mounted, opts.qos, false);
+    if (d !== 'allow') {
+      this.host.log.info({ clientid: s.clientId, topic: mounted }, 'authorization_denied: subscribe');
+      return { ok: false, reason: 'not_authorized' };
+    }
+    const r = broker.subscribe(s, broker.rewriteTopic('subscribe', raw, s), { qos: opts.qos, nl: opts.nl ?? false, rap: opts.rap ?? false, rh: opts.rh ?? 0, subId: opts.subId ?? 0 });
+    if (r.rc >= 0x80) return { ok: false, reason: r.rc === 0x97 ? 'quota_exceeded' : r.rc === 0x87 ? 'not_authorized' : 'topic_filter_invalid' };
+    if ('retained' in r && r.retained.length) {
+      // After the gateway has answered the subscribe request.
+      const sub = r.sub;
+      const msgs = r.retained;
+      setImmediate(() => {
+        if (!this.closed) broker.deliverRetained(s, sub, msgs);
+      });
+    }
+    return { ok: true, qos: r.rc as QoS };
+  }
+
+  unsubscribe(filter: string): boolean {
+    const parsed = parseFilter(filter);
+    if (!parsed) return false;
+    const mp = this.s.mountpoint;
+    const raw = parsed.group === null ? mp + parsed.filter : parsed.group === '$queue' && filter.startsWith('$queue/') ? `$queue/${mp}${parsed.filter}` : `$share/${parsed.group}/${mp}${parsed.filter}`;
+    return this.host.broker.unsubscribe(this.s, this.host.broker.rewriteTopic('subscribe', raw, this.s));
+  }
+
+  subscriptions(): { filter: string; opts: SubscriptionOptions }[] {
+    const mp = this.s.mountpoint;
+    return [...this.s.subs.values()].map((sub) => ({ filter: mp && sub.filter.startsWith(mp) ? sub.filter.slice(mp.length) : sub.filter, opts: { ...sub.opts } }));
+  }
+
+  ack(pid: number): void {
+    this.s.puback(pid);
+  }
+  received(pid: number): void {
+    this.s.pubrec(pid);
+  }
+  complete(pid: number): void {
+    this.s.pubcomp(pid);
+  }
+  reject(pid: number): void {
+    this.s.requeue(pid);
+  }
+  setWill(will: WillMessage | null): void {
+    this.s.will = toWill(will);
+  }
+  setInflightWindow(n: number): void {
+    this.s.window = Math.max(1, n);
+    this.s.pump();
+  }
+  queuedCount(): number {
+    return this.s.queuedCount();
+  }
+  inflightCount(): number {
+    return this.s.inflight.size;
+  }
+  touch(): void {
+    this.s.lastSeen = this.host.broker.now();
+  }
+  detach(): void {
+    if (this.s.outlet === this.outlet) this.s.detach();
+  }
+  attach(sink: DeliverySink): void {
+    if (this.closed) return;
+    this.outlet.sink = sink;
+    if (this.s.outlet === null) this.s.attach(this.outlet, this.s.window);
+  }
+  close(reason: DisconnectReason, opts?: { sendWill?: boolean }): void {
+    if (this.closed) return;
+    this.closed = true;
+    const s = this.s;
+    if (s.outlet === null && this.host.broker.sessions.get(s.clientId) === s && s.connectedAt > 0 && s.disconnectedAt === 0) {
+      // Detached (asleep) but still ours: re-link so the broker can close it properly.
+      s.outlet = this.outlet;
+    }
+    this.host.broker.connectionClosed(s, this.outlet, reason, opts?.sendWill ?? false);
+  }
+}
+
+export class GatewayHost implements GatewayContext {
+  readonly name: string;
+  readonly log: Logger;
+  readonly broker: Broker;
+  readonly metrics: GatewayMetrics;
+  private mountpointTpl: string;
+  private readonly authenticator: () => Authenticator;
+
+  constructor(o: GatewayHostOptions) {
+    this.name = o.name;
+    this.broker = o.broker;
+    this.log = o.log;
+    this.mountpointTpl = o.mountpoint;
+    this.authenticator = o.authenticator;
+    const prefix = `gateway.${o.name}.`;
+    this.metrics = { inc: (n, by = 1) => o.broker.metrics.inc(prefix + n, by) };
+  }
+
+  get clock() {
+    return this.broker.clock;
+  }
+  get node(): string {
+    return this.broker.node;
+  }
+  get store() {
+    return this.broker.store;
+  }
+
+  setMountpoint(tpl: string): void {
+    this.mountpointTpl = tpl;
+  }
+
+  async authenticate(req: Omit<AuthRequest, 'protocol'>): Promise<AuthOutcome> {
+    const banned = this.broker.guard.checkBanned(req.clientId, req.username, req.peerHost);
+    if (banned) {
+      this.log.info({ clientid: req.clientId, reason: banned }, 'client_banned');
+      return { ok: false, reason: 'banned' };
+    }
+    try {
+      const r = await this.authenticator().authenticate({ ...req, protocol: this.name });
+      if (!r.ok) {
+        this.broker.metrics.c['authentication.failure']++;
+        return { ok: false, reason: r.reason };
+      }
+      this.broker.metrics.c['authentication.success']++;
+      return { ok: true, superuser: r.superuser, username: r.username !== undefined ? r.username : req.username };
+    } catch (err) {
+      this.log.error({ err }, 'authenticator_failed');
+      return { ok: false, reason: 'server_unavailable' };
+    }
+  }
+
+  openSession(device: DeviceInfo, opts: OpenSessionOptions, sink: DeliverySink): GatewaySession {
+    const mp = renderPlaceholders(this.mountpointTpl, { clientid: device.clientId, username: device.username, endpoint_name: device.endpointName ?? null }) ?? '';
+    const { session, present } = this.broker.openSession({
+      clientId: device.clientId,
+      username: device.username,
+      superuser: false,
+      protocol: this.name,
+      protoName: this.name.toUpperCase(),
+      protoVer: device.protoVer ?? '1.0',
+      listener: device.listener,
+      peerHost: device.peerHost,
+      peerPort: device.peerPort,
+      sockPort: 0,
+      keepalive: device.keepalive ?? 0,
+      cleanStart: opts.cleanStart,
+      expiryInterval: opts.expiryInterval,
+      will: toWill(opts.will),
+      mountpoint: mp,
+    });
+    const hs = new HostedSession(this, session, sink, present);
+    this.broker.attach(session, hs.outletForAttach, opts.inflightWindow ?? 65535);
+    return hs;
+  }
+
+  publishAs(s: Session, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; props?: MessageProperties | null }): PublishOutcome {
+    const broker = this.broker;
+    const cfg = broker.settings.mqtt;
+    const full = s.mountpoint + topic;
+    if (!isValidTopicName(full) || levelCount(full) > cfg.max_topic_levels) return { ok: false, reason: 'topic_invalid' };
+    if (opts.qos > cfg.max_qos_allowed) return { ok: false, reason: 'qos_not_supported' };
+    if (payload.length > cfg.max_packet_size) return { ok: false, reason: 'packet_too_large' };
+    const d = broker.authorize(s, 'publish', full, opts.qos, opts.retain);
+    if (d !== 'allow') {
+      this.log.info({ clientid: s.clientId, topic: full }, 'authorization_denied: publish');
+      return { ok: false, reason: 'not_authorized' };
+    }
+    s.recvMsg++;
+    s.recvOct += payload.length;
+    const msg = createMessage({
+      topic: broker.rewriteTopic('publish', full, s),
+      payload,
+      qos: opts.qos,
+      retain: opts.retain,
+      props: opts.props ?? null,
+      from: s.clientId,
+      fromUsername: s.username,
+      expiryInterval: cfg.message_expiry_interval,
+      now: broker.now(),
+    });
+    const r = broker.publish(msg);
+    if (!r.ok) return { ok: false, reason: r.reason === 'not_authorized' ? 'not_authorized' : r.reason === 'packet_too_large' ? 'packet_too_large' : r.reason === 'quota_exceeded' ? 'quota_exceeded' : 'topic_invalid' };
+    return { ok: true, durable: r.durable, matched: r.matched };
+  }
+
+  publishAnonymous(device: Omit<DeviceInfo, 'keepalive'>, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean }): PublishOutcome {
+    const broker = this.broker;
+    const mp = renderPlaceholders(this.mountpointTpl, { clientid: device.clientId, username: device.username, endpoint_name: device.endpointName ?? null }) ?? '';
+    const full = mp + topic;
+    if (!isValidTopicName(full)) return { ok: false, reason: 'topic_invalid' };
+    const ident = { clientId: device.clientId, username: device.username, peerHost: device.peerHost, peerPort: device.peerPort, protocol: this.name, listener: device.listener, superuser: false };
+    const d = broker.authorizer.authorize(ident, 'publish', full, opts.qos, opts.retain);
+    if (d !== 'allow') {
+      broker.metrics.c['authorization.deny']++;
+      return { ok: false, reason: 'not_authorized' };
+    }
+    const r = broker.publish(createMessage({ topic: full, payload, qos: opts.qos, retain: opts.retain, from: device.clientId, fromUsername: device.username, now: broker.now() }));
+    return r.ok ? { ok: true, durable: r.durable, matched: r.matched } : { ok: false, reason: 'topic_invalid' };
+  }
+
+  whenDurable(fn: () => void): void {
+    this.broker.store.afterCommit({ committed: fn });
+  }
+}

@@ -1,0 +1,439 @@
+// One client's session: subscriptions, the inflight window and the message queue behind it,
+// packet ids, and (for persistent sessions) their durable copy in the store. Synchronous and
+// protocol-agnostic: an Outlet (MQTT channel or gateway channel) is attached while connected.
+import type { Message } from './message.js';
+import type { Subscriber, Subscription } from './router.js';
+import type { Delivery, DisconnectReason, MessageProperties, Outlet, QoS, SubscriptionOptions, TimerHandle } from './types.js';
+import type { Store } from '../store/store.js';
+import type { Metrics } from './metrics.js';
+
+export interface SessionLimits {
+  /** Effective inflight window cap (min with the client's Receive-Maximum is applied on connect). */
+  maxInflight: number;
+  /** 0 = unlimited. */
+  maxMqueueLen: number;
+  /** 0 = unlimited. */
+  maxMqueueBytes: number;
+  storeQos0: boolean;
+  maxAwaitingRel: number;
+}
+
+export type DropReason = 'queue_full' | 'expired' | 'qos0_msg' | 'too_large';
+
+/** What a session needs from the broker. */
+export interface SessionHost {
+  readonly store: Store;
+  readonly metrics: Metrics;
+  now(): number;
+  onDrop(session: Session, msg: Message, reason: DropReason): void;
+}
+
+export interface WillSpec {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  props: MessageProperties | null;
+  /** Seconds (v5 Will-Delay-Interval). */
+  delay: number;
+  /** Message-Expiry-Interval of the will, seconds, 0 none. */
+  expiry: number;
+}
+
+/** A message on its way to this session: queued, inflight, or handed straight to the outlet (QoS 0). */
+export class QueueEntry implements Delivery {
+  pid = 0;
+  /** 0 queued, 1 sent awaiting PUBACK/PUBREC, 2 PUBREL sent awaiting PUBCOMP. */
+  state: 0 | 1 | 2 = 0;
+  dup = false;
+  sentAt = 0;
+  constructor(
+    readonly seq: number,
+    readonly message: Message,
+    readonly qos: QoS,
+    readonly retain: boolean,
+    readonly subIds: readonly number[] | null,
+    /** The matching subscription as subscribed (with $share/ prefix), for re-dispatch. */
+    readonly sub: string,
+    /** Filter without share prefix and mountpoint, for the outlet. */
+    readonly filter: string,
+  ) {}
+}
+
+const NEVER = 0xffffffff;
+
+export class Session implements Subscriber {
+  readonly clientId: string;
+  username: string | null = null;
+  superuser = false;
+  protocol = 'mqtt';
+  protoName = 'MQTT';
+  protoVer: number | string = 4;
+  listener = '';
+  peerHost = '';
+  peerPort = 0;
+  sockPort = 0;
+  keepalive = 0;
+  cleanStart = true;
+  mountpoint = '';
+  /** Seconds; 0 ends with the connection, 0xFFFFFFFF never expires. */
+  expiryInterval = 0;
+  readonly createdAt: number;
+  connectedAt = 0;
+  disconnectedAt = 0;
+  lastSeen = 0;
+  /** Whether a durable row for this session exists (it was persistent at some point). */
+  stored = false;
+
+  outlet: Outlet | null = null;
+  readonly subs = new Map<string, Subscription<Session>>();
+  readonly inflight = new Map<number, QueueEntry>();
+  private queue: QueueEntry[] = [];
+  private qHead = 0;
+  private qBytes = 0;
+  window: number;
+  private nextPid = 1;
+  private seq = 0;
+  /** Inbound QoS 2 packet ids awaiting PUBREL, with arrival time [MQTT-4.3.3]. */
+  readonly awaitingRel = new Map<number, number>();
+
+  will: WillSpec | null = null;
+  willTimer: TimerHandle | null = null;
+  expiryTimer: TimerHandle | null = null;
+
+  recvMsg = 0;
+  sendMsg = 0;
+  recvOct = 0;
+  sendOct = 0;
+  dropped = 0;
+
+  /** Router de-duplication scratch (one delivery per session per publish). */
+  matchGen = 0;
+  matchIdx = 0;
+
+  constructor(
+    clientId: string,
+    private readonly host: SessionHost,
+    readonly limits: SessionLimits,
+    now: number,
+  ) {
+    this.clientId = clientId;
+    this.window = limits.maxInflight === 0 ? 65535 : limits.maxInflight;
+    this.createdAt = now;
+  }
+
+  isConnected(): boolean {
+    return this.outlet !== null;
+  }
+
+  isPersistent(): boolean {
+    return this.expiryInterval > 0;
+  }
+
+  neverExpires(): boolean {
+    return this.expiryInterval >= NEVER;
+  }
+
+  queuedCount(): number {
+    return this.queue.length - this.qHead;
+  }
+
+  queuedBytes(): number {
+    return this.qBytes;
+  }
+
+  /** Restore the sequence counter after loading stored entries. */
+  restoreSeq(seq: number): void {
+    if (seq > this.seq) this.seq = seq;
+  }
+
+  /** Would an offered QoS>0 message be accepted without dropping anything? (shared-group re-dispatch) */
+  canTakeMore(): boolean {
+    if (this.outlet && this.inflight.size < this.window && this.queuedCount() === 0) return true;
+    if (!this.outlet && !this.isPersistent()) return false;
+    const max = this.limits.maxMqueueLen;
+    return max === 0 || this.queuedCount() < max;
+  }
+
+  /**
+   * Offer a routed message. Returns true when it made a durable write this tick (the publisher's
+   * ack must wait for the commit).
+   */
+  offer(msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | null, sub: string, filter: string): boolean {
+    const host = this.host;
+    if (qos === 0) {
+      if (this.outlet) {
+        this.send(new QueueEntry(0, msg, 0, retain, subIds, sub, filter));
+        return false;
+      }
+      if (!this.limits.storeQos0 || !this.isPersistent()) {
+        host.onDrop(this, msg, 'qos0_msg');
+        return false;
+      }
+    }
+    const e = new QueueEntry(++this.seq, msg, qos, retain, subIds, sub, filter);
+    const durable = this.isPersistent();
+    if (durable) {
+      this.stored = true;
+      host.store.enqueue(this.clientId, {
+        seq: e.seq,
+        message: msg,
+        qos,
+        pid: 0,
+        state: 0,
+        subIds: subIds ? subIds.join(',') : '',
+        retainFlag: retain,
+        filter: sub,
+      });
+    }
+    if (this.outlet && this.inflight.size < this.window && this.queuedCount() === 0) {
+      this.send(e);
+      return durable;
+    }
+    this.push(e);
+    return durable;
+  }
+
+  /** Put back an entry loaded from the store (startup). */
+  restoreEntry(e: QueueEntry): void {
+    if (e.state === 0) this.push(e);
+    else {
+      this.inflight.set(e.pid, e);
+      if (e.pid >= this.nextPid) this.nextPid = e.pid === 65535 ? 1 : e.pid + 1;
+    }
+    if (e.seq > this.seq) this.seq = e.seq;
+  }
+
+  private push(e: QueueEntry): void {
+    const max = this.limits.maxMqueueLen;
+    const maxBytes = this.limits.maxMqueueBytes;
+    this.queue.push(e);
+    this.qBytes += e.message.payload.length;
+    // Drop the oldest on overflow (EMQX drop policy), each drop counted and logged.
+    while ((max > 0 && this.queuedCount() > max) || (maxBytes > 0 && this.qBytes > maxBytes && this.queuedCount() > 1)) {
+      const old = this.shift()!;
+      this.forget(old);
+      this.dropped++;
+      this.host.onDrop(this, old.message, 'queue_full');
+    }
+  }
+
+  private shift(): QueueEntry | undefined {
+    if (this.qHead >= this.queue.length) return undefined;
+    const e = this.queue[this.qHead]!;
+    this.queue[this.qHead] = undefined as unknown as QueueEntry;
+    this.qHead++;
+    this.qBytes -= e.message.payload.length;
+    if (this.qHead > 1024 && this.qHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.qHead);
+      this.qHead = 0;
+    }
+    return e;
+  }
+
+  /** Remove an entry's durable copy. */
+  private forget(e: QueueEntry): void {
+    if (e.seq !== 0 && this.stored) this.host.store.dequeue(this.clientId, e.seq);
+  }
+
+  private allocPid(): number {
+    for (let i = 0; i < 65535; i++) {
+      const pid = this.nextPid;
+      this.nextPid = pid === 65535 ? 1 : pid + 1;
+      if (!this.inflight.has(pid)) return pid;
+    }
+    return 0;
+  }
+
+  private send(e: QueueEntry): void {
+    const now = this.host.now();
+    if (e.message.isExpired(now)) {
+      this.forget(e);
+      this.host.onDrop(this, e.message, 'expired');
+      return;
+    }
+    if (e.qos > 0) {
+      e.pid = this.allocPid();
+      e.state = 1;
+      e.sentAt = now;
+      this.inflight.set(e.pid, e);
+      if (this.stored && e.seq !== 0) this.host.store.updateQueued(this.clientId, e.seq, e.pid, 1);
+    } else if (e.seq !== 0) {
+      // A queued QoS 0 message is done once handed over: nothing to acknowledge.
+      this.forget(e);
+    }
+    this.sendMsg++;
+    this.sendOct += e.message.payload.length;
+    this.outlet!.deliver(e);
+  }
+
+  /** Move queued messages into the window while there is room. */
+  pump(): void {
+    while (this.outlet && this.inflight.size < this.window) {
+      const e = this.shift();
+      if (!e) break;
+      this.send(e);
+    }
+  }
+
+  /** PUBACK for a QoS 1 delivery; false when the pid is unknown. */
+  puback(pid: number): boolean {
+    const e = this.inflight.get(pid);
+    if (!e || e.qos !== 1) return false;
+    this.inflight.delete(pid);
+    this.forget(e);
+    this.host.metrics.c['messages.acked']++;
+    this.pump();
+    return true;
+  }
+
+  /** PUBREC for a QoS 2 delivery; the caller sends PUBREL. A v5 PUBREC >= 0x80 ends the flow [MQTT-4.3.3-4]. */
+  pubrec(pid: number, failed = false): boolean {
+    const e = this.inflight.get(pid);
+    if (!e || e.qos !== 2) return false;
+    if (failed) {
+      this.inflight.delete(pid);
+      this.forget(e);
+      this.pump();
+      return true;
+    }
+    if (e.state !== 2) {
+      e.state = 2;
+      if (this.stored && e.seq !== 0) this.host.store.updateQueued(this.clientId, e.seq, pid, 2);
+    }
+    return true;
+  }
+
+  pubcomp(pid: number): boolean {
+    const e = this.inflight.get(pid);
+    if (!e || e.qos !== 2) return false;
+    this.inflight.delete(pid);
+    this.forget(e);
+    this.host.metrics.c['messages.acked']++;
+    this.pump();
+    return true;
+  }
+
+  /** The outlet could not deliver an inflight message (too large for the peer): drop it, free the slot. */
+  abandon(pid: number, reason: DropReason): void {
+    const e = this.inflight.get(pid);
+    if (!e) return;
+    this.inflight.delete(pid);
+    this.forget(e);
+    this.host.onDrop(this, e.message, reason);
+  }
+
+  /** Take back an inflight delivery and put it at the head of the queue (gateway refused it for now). */
+  requeue(pid: number): void {
+    const e = this.inflight.get(pid);
+    if (!e) return;
+    this.inflight.delete(pid);
+    e.state = 0;
+    e.pid = 0;
+    if (this.stored && e.seq !== 0) this.host.store.updateQueued(this.clientId, e.seq, 0, 0);
+    if (this.qHead > 0) this.queue[--this.qHead] = e;
+    else this.queue.unshift(e);
+    this.qBytes += e.message.payload.length;
+  }
+
+  /** Attach a connection: resend inflight (DUP, or PUBREL for received QoS 2), then the queue [MQTT-4.4.0-1]. */
+  attach(outlet: Outlet, window: number): void {
+    this.outlet = outlet;
+    this.window = Math.max(1, Math.min(window, this.limits.maxInflight === 0 ? 65535 : this.limits.maxInflight));
+    const now = this.host.now();
+    for (const e of [...this.inflight.values()]) {
+      if (!this.outlet) return;
+      if (e.state === 2) {
+        if (outlet.release) outlet.release(e.pid);
+        else this.pubcomp(e.pid);
+        continue;
+      }
+      if (e.message.isExpired(now)) {
+        this.inflight.delete(e.pid);
+        this.forget(e);
+        this.host.onDrop(this, e.message, 'expired');
+        continue;
+      }
+      e.dup = true;
+      e.sentAt = now;
+      outlet.deliver(e);
+    }
+    this.pump();
+  }
+
+  detach(): void {
+    this.outlet = null;
+  }
+
+  /** Resend inflight messages older than `olderThan` (retry_interval while connected). */
+  retry(olderThan: number): void {
+    const outlet = this.outlet;
+    if (!outlet) return;
+    for (const e of this.inflight.values()) {
+      if (e.sentAt > olderThan) continue;
+      e.sentAt = this.host.now();
+      if (e.state === 2) outlet.release?.(e.pid);
+      else {
+        e.dup = true;
+        outlet.deliver(e);
+      }
+    }
+  }
+
+  /** Drain everything (session end); returns QoS>0 entries of shared subscriptions for re-dispatch. */
+  drainForRedispatch(): QueueEntry[] {
+    const out: QueueEntry[] = [];
+    for (const e of this.inflight.values()) if (e.state === 1 && e.sub.charCodeAt(0) === 36 && e.qos > 0) out.push(e);
+    for (let i = this.qHead; i < this.queue.length; i++) {
+      const e = this.queue[i]!;
+      if (e.qos > 0 && e.sub.charCodeAt(0) === 36) out.push(e);
+    }
+    this.inflight.clear();
+    this.queue = [];
+    this.qHead = 0;
+    this.qBytes = 0;
+    return out;
+  }
+
+  /** Entries for admin listing (mqueue then inflight). */
+  queuedEntries(): QueueEntry[] {
+    return this.queue.slice(this.qHead);
+  }
+
+  saveSubscription(raw: string, opts: SubscriptionOptions): void {
+    if (this.isPersistent()) {
+      this.ensureStored();
+      this.host.store.saveSubscription(this.clientId, raw, opts);
+    }
+  }
+
+  deleteSubscription(raw: string): void {
+    if (this.stored) this.host.store.deleteSubscription(this.clientId, raw);
+  }
+
+  /** Write the session row (and every subscription the first time it becomes persistent). */
+  ensureStored(): void {
+    if (!this.isPersistent()) return;
+    const first = !this.stored;
+    this.stored = true;
+    this.host.store.saveSession({
+      clientId: this.clientId,
+      protocol: this.protocol,
+      username: this.username,
+      expiryInterval: this.expiryInterval,
+      createdAt: this.createdAt,
+      disconnectedAt: this.outlet ? 0 : this.disconnectedAt || this.host.now(),
+    });
+    if (first) for (const [raw, s] of this.subs) this.host.store.saveSubscription(this.clientId, raw, s.opts);
+  }
+
+  /** Drop the durable copy (session ended). */
+  unstore(): void {
+    if (this.stored) {
+      this.host.store.deleteSession(this.clientId);
+      this.stored = false;
+    }
+  }
+}
+
+export type { DisconnectReason };

@@ -1,0 +1,131 @@
+// $SYS/brokers/{node}/… : version, uptime, datetime, stats and metrics on an interval, and the
+// client connected/disconnected/subscribed/unsubscribed events with EMQX's JSON fields.
+import type { DisconnectReason, SubscriptionOptions } from './types.js';
+import type { Session } from './session.js';
+
+export interface SysSettings {
+  sys_msg_interval: number;
+  sys_heartbeat_interval: number;
+  client_connected: boolean;
+  client_disconnected: boolean;
+  client_subscribed: boolean;
+  client_unsubscribed: boolean;
+}
+
+export interface SysSink {
+  readonly node: string;
+  readonly version: string;
+  readonly startedAt: number;
+  now(): number;
+  publishSys(topic: string, payload: string, retain: boolean): void;
+  statsForSys(): Record<string, number>;
+  metricsForSys(): Record<string, number>;
+}
+
+export class SysPublisher {
+  private timers: NodeJS.Timeout[] = [];
+  private readonly prefix: string;
+
+  constructor(
+    private readonly sink: SysSink,
+    private settings: SysSettings,
+  ) {
+    this.prefix = `$SYS/brokers/${sink.node}`;
+  }
+
+  start(): void {
+    const s = this.sink;
+    s.publishSys('$SYS/brokers', s.node, true);
+    s.publishSys(`${this.prefix}/version`, s.version, true);
+    s.publishSys(`${this.prefix}/sysdescr`, 'Outpost IoT edge gateway', true);
+    this.heartbeat();
+    if (this.settings.sys_heartbeat_interval > 0) {
+      const t = setInterval(() => this.heartbeat(), this.settings.sys_heartbeat_interval * 1000);
+      t.unref();
+      this.timers.push(t);
+    }
+    if (this.settings.sys_msg_interval > 0) {
+      const t = setInterval(() => this.tick(), this.settings.sys_msg_interval * 1000);
+      t.unref();
+      this.timers.push(t);
+    }
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+
+  heartbeat(): void {
+    const s = this.sink;
+    s.publishSys(`${this.prefix}/uptime`, String(s.now() - s.startedAt), false);
+    s.publishSys(`${this.prefix}/datetime`, new Date(s.now()).toISOString(), false);
+  }
+
+  tick(): void {
+    const s = this.sink;
+    for (const [k, v] of Object.entries(s.statsForSys())) s.publishSys(`${this.prefix}/stats/${k.replace(/\./g, '/')}`, String(v), false);
+    for (const [k, v] of Object.entries(s.metricsForSys())) s.publishSys(`${this.prefix}/metrics/${k.replace(/\./g, '/')}`, String(v), false);
+  }
+
+  private base(sess: Session): string {
+    return sess.protocol === 'mqtt' ? `${this.prefix}/clients/${sess.clientId}` : `${this.prefix}/gateway/${sess.protocol}/clients/${sess.clientId}`;
+  }
+
+  private common(sess: Session, now: number) {
+    return {
+      clientid: sess.clientId,
+      username: sess.username,
+      ipaddress: sess.peerHost,
+      sockport: sess.sockPort,
+      protocol: sess.protocol,
+      proto_name: sess.protoName,
+      proto_ver: sess.protoVer,
+      connected_at: sess.connectedAt,
+      ts: now,
+    };
+  }
+
+  connected(sess: Session): void {
+    if (!this.settings.client_connected) return;
+    const now = this.sink.now();
+    const body = {
+      ...this.common(sess, now),
+      keepalive: sess.keepalive,
+      clean_start: sess.cleanStart,
+      expiry_interval: sess.expiryInterval >= 0xffffffff ? 0xffffffff * 1000 : sess.expiryInterval * 1000,
+    };
+    this.sink.publishSys(`${this.base(sess)}/connected`, JSON.stringify(body), false);
+  }
+
+  disconnected(sess: Session, reason: DisconnectReason): void {
+    if (!this.settings.client_disconnected) return;
+    const now = this.sink.now();
+    const body = { ...this.common(sess, now), reason, disconnected_at: now };
+    this.sink.publishSys(`${this.base(sess)}/disconnected`, JSON.stringify(body), false);
+  }
+
+  subscribed(sess: Session, topic: string, opts: SubscriptionOptions, isNew: boolean): void {
+    if (!this.settings.client_subscribed) return;
+    const body = {
+      clientid: sess.clientId,
+      username: sess.username,
+      protocol: sess.protocol,
+      topic,
+      subopts: { qos: opts.qos, nl: opts.nl ? 1 : 0, rap: opts.rap ? 1 : 0, rh: opts.rh, is_new: isNew, sub_props: opts.subId ? { 'Subscription-Identifier': opts.subId } : {} },
+      ts: this.sink.now(),
+    };
+    this.sink.publishSys(`${this.base(sess)}/subscribed`, JSON.stringify(body), false);
+  }
+
+  unsubscribed(sess: Session, topic: string): void {
+    if (!this.settings.client_unsubscribed) return;
+    const body = { clientid: sess.clientId, username: sess.username, protocol: sess.protocol, topic, ts: this.sink.now() };
+    this.sink.publishSys(`${this.base(sess)}/unsubscribed`, JSON.stringify(body), false);
+  }
+
+  alarm(name: string, activate: boolean, details: Record<string, unknown>): void {
+    const body = { name, message: String(details.message ?? name), details, activate_at: this.sink.now(), activated: activate };
+    this.sink.publishSys(`${this.prefix}/alarms/${activate ? 'activate' : 'deactivate'}`, JSON.stringify(body), false);
+  }
+}

@@ -1,0 +1,704 @@
+// One MQTT connection: bytes in -> packets -> broker calls, deliveries -> bytes out. Implements
+// the v3.1 / v3.1.1 / v5 rules (CONNECT, QoS flows, topic aliases, limits, reason codes). The
+// socket is any Duplex (TCP, TLS, WebSocket stream).
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { generate, parser as makeParser, type IConnectPacket, type IDisconnectPacket, type IPublishPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet, type Parser } from 'mqtt-packet';
+import type { Logger } from 'pino';
+import type { Broker } from '../broker/broker.js';
+import type { AuthResult, Authenticator, RateLimiter, RateLimits } from '../broker/hooks.js';
+import { createMessage } from '../broker/message.js';
+import type { Session, WillSpec } from '../broker/session.js';
+import { isValidTopicName, levelCount, parseFilter } from '../broker/topic.js';
+import type { Clock, Delivery, DisconnectReason, MessageProperties, Outlet, QoS, TimerHandle } from '../broker/types.js';
+import type { MqttConfig } from '../config/schema.js';
+import { FrameSplitter } from './frame.js';
+import type { AcceptedConnection } from './listener.js';
+import { encodePublish, encodePublishCached, type PublishExtras } from './publish-codec.js';
+import { RC, disconnectCode, v3ConnackCode } from './reason-codes.js';
+
+export interface ChannelDeps {
+  broker: Broker;
+  authenticator: Authenticator;
+  rateLimits: RateLimits;
+  log: Logger;
+  clock: Clock;
+  mqtt: () => MqttConfig;
+  onClosed(ch: MqttChannel): void;
+}
+
+type State = 'awaiting_connect' | 'authenticating' | 'connected' | 'closed';
+
+/** Socket buffer above which QoS 0 deliveries to a slow consumer are dropped rather than buffered. */
+const MAX_QOS0_BACKLOG = 4 * 1024 * 1024;
+
+export class MqttChannel implements Outlet {
+  state: State = 'awaiting_connect';
+  session: Session | null = null;
+  private readonly socket: Duplex;
+  private readonly splitter: FrameSplitter;
+  private parser: Parser | null;
+  private version: 3 | 4 | 5 = 4;
+  private v5 = false;
+  private clientId = '';
+  private log: Logger;
+  private keepaliveMs = 0;
+  private lastSeen = 0;
+  private timer: TimerHandle | null = null;
+  private corked = false;
+  private readonly uncork = () => {
+    this.corked = false;
+    this.socket.uncork();
+  };
+  /** v5 limits the peer set in CONNECT. */
+  private peerMaxPacket = 0;
+  private peerAliasMax = 0;
+  /** Outbound topic aliases (topic -> alias) when the peer allows them. */
+  private outAliases: Map<string, number> | null = null;
+  /** Inbound topic aliases [MQTT-3.3.2-8]. */
+  private inAliases: Map<number, string> | null = null;
+  /** Acks held until the store commits (group commit); kept in order [MQTT-4.6.0-2]. */
+  private heldAcks: Buffer[] = [];
+  private awaitingCommit = false;
+  private readonly pendingPackets: Packet[] = [];
+  private msgLimiter: RateLimiter | null = null;
+  private byteLimiter: RateLimiter | null = null;
+  private paused = false;
+  private sendWillOnClose = true;
+  private readonly conn: AcceptedConnection;
+
+  constructor(
+    conn: AcceptedConnection,
+    private readonly deps: ChannelDeps,
+  ) {
+    this.conn = conn;
+    this.socket = conn.socket;
+    const cfg = deps.mqtt();
+    this.splitter = new FrameSplitter(cfg.max_packet_size);
+    this.parser = makeParser();
+    this.parser.on('packet', (p: Packet) => this.onPacket(p));
+    this.parser.on('error', (err: Error) => this.protocolViolation('malformed_packet', err.message));
+    this.log = deps.log.child({ peer: `${conn.peerHost}:${conn.peerPort}`, listener: conn.listener });
+    this.lastSeen = deps.clock.now();
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('error', (err: Error) => {
+      this.log.debug({ err: err.message, clientid: this.clientId }, 'socket_error');
+      this.onSocketClosed('sock_closed');
+    });
+    this.socket.on('close', () => this.onSocketClosed('tcp_closed'));
+    // A connection that never sends CONNECT is closed after idle_timeout (EMQX mqtt.idle_timeout).
+    this.timer = deps.clock.setTimeout(() => this.onIdleTimeout(), cfg.idle_timeout * 1000);
+  }
+
+  // ---------------------------------------------------------------- input
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.lastSeen = this.deps.clock.now();
+    const s = this.session;
+    if (s) s.recvOct += chunk.length;
+    this.deps.broker.metrics.c['bytes.received'] += chunk.length;
+    if (this.byteLimiter) {
+      const wait = this.byteLimiter.consume(chunk.length, this.lastSeen);
+      if (wait > 0) this.pauseFor(wait);
+    }
+    this.splitter.push(chunk);
+    this.drainFrames();
+  }
+
+  private drainFrames(): void {
+    while (this.state !== 'closed' && this.state !== 'authenticating' && !this.paused) {
+      const r = this.splitter.next();
+      if (r.kind === 'more') return;
+      if (r.kind === 'error') {
+        if (r.code === 'packet_too_large') this.protocolViolation('frame_too_large', 'packet exceeds max_packet_size');
+        else this.protocolViolation('malformed_packet', 'bad remaining length');
+        return;
+      }
+      this.deps.broker.metrics.c['packets.received']++;
+      this.parser!.parse(r.frame);
+    }
+  }
+
+  private pauseFor(ms: number): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+    this.log.debug({ clientid: this.clientId, ms }, 'socket_receive_paused_by_rate_limit');
+    const t = setTimeout(() => {
+      this.paused = false;
+      if (this.state === 'closed') return;
+      this.socket.resume();
+      this.drainFrames();
+    }, ms);
+    t.unref();
+  }
+
+  private onPacket(p: Packet): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'authenticating') {
+      this.pendingPackets.push(p);
+      return;
+    }
+    if (this.state === 'awaiting_connect') {
+      if (p.cmd !== 'connect') return this.protocolViolation('protocol_error', `first packet was ${p.cmd}, not CONNECT`);
+      return this.onConnect(p);
+    }
+    switch (p.cmd) {
+      case 'publish':
+        return this.onPublish(p);
+      case 'puback':
+        if (!this.session!.puback(p.messageId ?? 0)) this.log.debug({ clientid: this.clientId, pid: p.messageId }, 'puback_unknown_packet_id');
+        return;
+      case 'pubrec': {
+        const pid = p.messageId ?? 0;
+        const failed = this.v5 && (p.reasonCode ?? 0) >= 0x80;
+        const known = this.session!.pubrec(pid, failed);
+        if (!failed) this.write(generate({ cmd: 'pubrel', messageId: pid, ...(this.v5 && !known ? { reasonCode: RC.PACKET_ID_NOT_FOUND } : {}) }, { protocolVersion: this.version }));
+        return;
+      }
+      case 'pubcomp':
+        this.session!.pubcomp(p.messageId ?? 0);
+        return;
+      case 'pubrel': {
+        const pid = p.messageId ?? 0;
+        const known = this.session!.awaitingRel.delete(pid);
+        this.ack(generate({ cmd: 'pubcomp', messageId: pid, ...(this.v5 && !known ? { reasonCode: RC.PACKET_ID_NOT_FOUND } : {}) }, { protocolVersion: this.version }));
+        return;
+      }
+      case 'subscribe':
+        return this.onSubscribe(p);
+      case 'unsubscribe':
+        return this.onUnsubscribe(p);
+      case 'pingreq':
+        this.write(PINGRESP);
+        return;
+      case 'disconnect':
+        return this.onDisconnect(p);
+      case 'connect':
+        // [MQTT-3.1.0-2] a second CONNECT is a protocol violation
+        return this.protocolViolation('protocol_error', 'second CONNECT');
+      case 'auth':
+        return this.protocolViolation('protocol_error', 'enhanced authentication is not supported');
+      default:
+        return this.protocolViolation('protocol_error', `unexpected ${p.cmd} from client`);
+    }
+  }
+
+  // ---------------------------------------------------------------- CONNECT
+
+  private onConnect(p: IConnectPacket): void {
+    const cfg = this.deps.mqtt();
+    const broker = this.deps.broker;
+    broker.metrics.c['packets.connect.received']++;
+    broker.metrics.c['client.connect']++;
+    this.version = (p.protocolVersion ?? 4) as 3 | 4 | 5;
+    this.v5 = this.version === 5;
+    let clientId = p.clientId ?? '';
+    const username = p.username ?? null;
+    let assigned = false;
+    if (cfg.use_username_as_clientid && username) clientId = username;
+    if (clientId.length === 0) {
+      // [MQTT-3.1.3-8] v3.1.1 needs clean session for an empty id; v3.1 has no empty ids
+      if (this.version === 3 || (this.version === 4 && p.clean === false)) return this.refuse(RC.CLIENT_ID_NOT_VALID, 'empty client id');
+      clientId = `outpost-${randomBytes(8).toString('hex')}`;
+      assigned = true;
+    }
+    this.clientId = clientId;
+    this.log = this.log.child({ clientid: clientId });
+    if (Buffer.byteLength(clientId) > cfg.max_clientid_len) return this.refuse(RC.CLIENT_ID_NOT_VALID, 'client id too long');
+    const banned = broker.guard.checkBanned(clientId, username, this.conn.peerHost);
+    if (banned) return this.refuse(RC.BANNED, `banned: ${banned}`);
+    if (p.will) {
+      const wq = (p.will.qos ?? 0) as QoS;
+      if (!isValidTopicName(p.will.topic, cfg.max_topic_levels)) return this.refuse(RC.TOPIC_NAME_INVALID, 'invalid will topic');
+      if (wq > cfg.max_qos_allowed) return this.refuse(RC.QOS_NOT_SUPPORTED, 'will QoS above max_qos_allowed');
+      if (p.will.retain && !cfg.retain_available) return this.refuse(RC.RETAIN_NOT_SUPPORTED, 'will retain not available');
+    }
+    this.state = 'authenticating';
+    const req = {
+      clientId,
+      username,
+      password: p.password ?? null,
+      peerHost: this.conn.peerHost,
+      peerPort: this.conn.peerPort,
+      protocol: 'mqtt',
+      listener: this.conn.listener,
+      ...(this.conn.cert ? { cert: this.conn.cert } : {}),
+    };
+    let r: AuthResult | Promise<AuthResult>;
+    try {
+      r = this.deps.authenticator.authenticate(req);
+    } catch (err) {
+      this.log.error({ err }, 'authenticator_failed');
+      r = { ok: false, reason: 'server_unavailable' };
+    }
+    if (r instanceof Promise) {
+      this.socket.pause();
+      r.then(
+        (res) => this.afterAuth(p, res, assigned),
+        (err: unknown) => {
+          this.log.error({ err }, 'authenticator_failed');
+          this.afterAuth(p, { ok: false, reason: 'server_unavailable' }, assigned);
+        },
+      );
+    } else this.afterAuth(p, r, assigned);
+  }
+
+  private afterAuth(p: IConnectPacket, r: AuthResult, assigned: boolean): void {
+    if (this.state === 'closed') return;
+    this.socket.resume();
+    const broker = this.deps.broker;
+    if (!r.ok) {
+      broker.metrics.c['authentication.failure']++;
+      const code =
+        r.reason === 'bad_username_or_password' ? RC.BAD_USERNAME_OR_PASSWORD : r.reason === 'banned' ? RC.BANNED : r.reason === 'server_unavailable' ? RC.SERVER_UNAVAILABLE : RC.NOT_AUTHORIZED;
+      return this.refuse(code, `authentication failed: ${r.reason}`);
+    }
+    broker.metrics.c['authentication.success']++;
+    if (r.clientId) this.clientId = r.clientId;
+    const cfg = this.deps.mqtt();
+    const props = p.properties ?? {};
+    // Keepalive: server_keepalive overrides; above max_keepalive the client gets the maximum [MQTT-3.2.2-21].
+    let keepalive = p.keepalive ?? 0;
+    let serverKeepalive: number | undefined;
+    if (cfg.server_keepalive > 0) serverKeepalive = keepalive = cfg.server_keepalive;
+    else if (keepalive > cfg.max_keepalive || (keepalive === 0 && cfg.max_keepalive < 65535)) serverKeepalive = keepalive = cfg.max_keepalive;
+    let expiry: number;
+    if (this.v5) {
+      expiry = props.sessionExpiryInterval ?? 0;
+      if (cfg.max_session_expiry_interval > 0 && expiry > cfg.max_session_expiry_interval) expiry = cfg.max_session_expiry_interval;
+    } else expiry = p.clean === false ? cfg.session_expiry_interval : 0;
+    this.peerMaxPacket = props.maximumPacketSize ?? 0;
+    this.peerAliasMax = this.v5 ? (props.topicAliasMaximum ?? 0) : 0;
+    const window = this.v5 && props.receiveMaximum ? props.receiveMaximum : 65535;
+    let will: WillSpec | null = null;
+    if (p.will) {
+      const wp = p.will.properties ?? {};
+      const payload = typeof p.will.payload === 'string' ? Buffer.from(p.will.payload) : p.will.payload;
+      will = {
+        topic: p.will.topic,
+        payload,
+        qos: (p.will.qos ?? 0) as QoS,
+        retain: p.will.retain ?? false,
+        props: this.v5 ? messageProps(wp) : null,
+        delay: wp.willDelayInterval ?? 0,
+        expiry: wp.messageExpiryInterval ?? 0,
+      };
+    }
+    const username = r.username !== undefined ? r.username : (p.username ?? null);
+    const { session, present } = broker.openSession({
+      clientId: this.clientId,
+      username,
+      superuser: r.superuser,
+      protocol: 'mqtt',
+      protoName: this.version === 3 ? 'MQIsdp' : 'MQTT',
+      protoVer: this.version,
+      listener: this.conn.listener,
+      peerHost: this.conn.peerHost,
+      peerPort: this.conn.peerPort,
+      sockPort: this.conn.sockPort,
+      keepalive,
+      cleanStart: p.clean !== false,
+      expiryInterval: expiry,
+      will,
+    });
+    this.session = session;
+    this.state = 'connected';
+    const lim = this.deps.rateLimits;
+    this.msgLimiter = lim.messages();
+    this.byteLimiter = lim.bytes();
+    const connack: Packet = { cmd: 'connack', sessionPresent: present, ...(this.v5 ? { reasonCode: 0 } : { returnCode: 0 }) };
+    if (this.v5) {
+      const cp: NonNullable<import('mqtt-packet').IConnackPacket['properties']> = {
+        topicAliasMaximum: cfg.max_topic_alias,
+        maximumPacketSize: cfg.max_packet_size,
+        retainAvailable: cfg.retain_available,
+        wildcardSubscriptionAvailable: cfg.wildcard_subscription,
+        sharedSubscriptionAvailable: cfg.shared_subscription,
+        subscriptionIdentifiersAvailable: true,
+        receiveMaximum: Math.max(1, Math.min(cfg.max_awaiting_rel || 65535, 65535)),
+      };
+      if (cfg.max_qos_allowed < 2) cp.maximumQoS = cfg.max_qos_allowed;
+      if (assigned) cp.assignedClientIdentifier = this.clientId;
+      if (serverKeepalive !== undefined) cp.serverKeepAlive = serverKeepalive;
+      if (cfg.max_session_expiry_interval > 0 && (props.sessionExpiryInterval ?? 0) > expiry) cp.sessionExpiryInterval = expiry;
+      connack.properties = cp;
+    }
+    this.write(generate(connack, { protocolVersion: this.version }));
+    broker.metrics.c['client.connack']++;
+    this.keepaliveMs = keepalive > 0 ? keepalive * 1000 * cfg.keepalive_multiplier : 0;
+    this.armKeepalive();
+    broker.attach(session, this, window);
+    this.log.debug({ proto_ver: this.version, clean_start: p.clean !== false, keepalive, session_present: present }, 'client_connected');
+    // Packets that arrived while authenticating are processed in order now.
+    const pending = this.pendingPackets.splice(0);
+    for (const q of pending) this.onPacket(q);
+    this.drainFrames();
+  }
+
+  /** CONNACK with a failure code, then close [MQTT-3.2.2-5]. */
+  private refuse(v5code: number, why: string): void {
+    this.log.info({ reason: why, code: v5code }, 'client_connect_refused');
+    const pkt: Packet = this.v5
+      ? { cmd: 'connack', sessionPresent: false, reasonCode: v5code }
+      : { cmd: 'connack', sessionPresent: false, returnCode: v3ConnackCode(v5code) };
+    this.write(generate(pkt, { protocolVersion: this.version }));
+    this.shutdown();
+  }
+
+  // ---------------------------------------------------------------- PUBLISH in
+
+  private onPublish(p: IPublishPacket): void {
+    const cfg = this.deps.mqtt();
+    const broker = this.deps.broker;
+    const s = this.session!;
+    broker.metrics.c['packets.publish.received']++;
+    s.recvMsg++;
+    const qos = p.qos;
+    const pid = p.messageId ?? 0;
+    if (this.msgLimiter) {
+      const wait = this.msgLimiter.consume(1, this.lastSeen);
+      if (wait > 0) this.pauseFor(wait);
+    }
+    if (qos > cfg.max_qos_allowed) return this.protocolViolation('protocol_error', `QoS ${qos} above max_qos_allowed`, RC.QOS_NOT_SUPPORTED);
+    if (p.retain && !cfg.retain_available) return this.protocolViolation('protocol_error', 'retain not available', RC.RETAIN_NOT_SUPPORTED);
+    let topic = p.topic;
+    const props = p.properties;
+    if (this.v5 && props?.topicAlias !== undefined) {
+      const alias = props.topicAlias;
+      if (alias === 0 || alias > cfg.max_topic_alias) return this.protocolViolation('protocol_error', `topic alias ${alias} out of range`, RC.TOPIC_ALIAS_INVALID);
+      this.inAliases ??= new Map();
+      if (topic.length > 0) this.inAliases.set(alias, topic);
+      else {
+        const t = this.inAliases.get(alias);
+        if (t === undefined) return this.protocolViolation('protocol_error', `unknown topic alias ${alias}`);
+        topic = t;
+      }
+    }
+    if (!isValidTopicName(topic) || levelCount(topic) > cfg.max_topic_levels) {
+      if (!this.v5) return this.protocolViolation('protocol_error', `invalid topic name ${JSON.stringify(topic)}`);
+      this.log.info({ topic }, 'publish_topic_invalid');
+      if (qos === 1) this.ack(generate({ cmd: 'puback', messageId: pid, reasonCode: RC.TOPIC_NAME_INVALID }, { protocolVersion: 5 }));
+      else if (qos === 2) this.ack(generate({ cmd: 'pubrec', messageId: pid, reasonCode: RC.TOPIC_NAME_INVALID }, { protocolVersion: 5 }));
+      return;
+    }
+    if (qos === 2) {
+      // A resent QoS 2 PUBLISH is acknowledged again but not delivered twice [MQTT-4.3.3-9].
+      if (s.awaitingRel.has(pid)) {
+        this.ack(generate({ cmd: 'pubrec', messageId: pid }, { protocolVersion: this.version }));
+        return;
+      }
+      if (cfg.max_awaiting_rel > 0 && s.awaitingRel.size >= cfg.max_awaiting_rel) {
+        this.log.warn({ max: cfg.max_awaiting_rel }, 'dropped_qos2_packet: awaiting_rel_full');
+        broker.metrics.c['messages.dropped']++;
+        if (this.v5) this.ack(generate({ cmd: 'pubrec', messageId: pid, reasonCode: RC.RECEIVE_MAXIMUM_EXCEEDED }, { protocolVersion: 5 }));
+        return;
+      }
+    }
+    const decision = broker.authorize(s, 'publish', topic, qos, p.retain);
+    if (decision !== 'allow') {
+      this.log.info({ topic, qos, retain: p.retain }, 'authorization_denied: publish');
+      if (decision === 'disconnect') return this.protocolViolation('not_authorized', `publish to ${topic} denied`, RC.NOT_AUTHORIZED);
+      if (qos === 1) this.ack(generate({ cmd: 'puback', messageId: pid, ...(this.v5 ? { reasonCode: RC.NOT_AUTHORIZED } : {}) }, { protocolVersion: this.version }));
+      else if (qos === 2) {
+        if (!this.v5) s.awaitingRel.set(pid, this.lastSeen);
+        this.ack(generate({ cmd: 'pubrec', messageId: pid, ...(this.v5 ? { reasonCode: RC.NOT_AUTHORIZED } : {}) }, { protocolVersion: this.version }));
+      }
+      return;
+    }
+    const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
+    const msg = createMessage({
+      topic: broker.rewriteTopic('publish', topic, s),
+      payload,
+      qos,
+      retain: p.retain,
+      props: this.v5 && props ? messageProps(props) : null,
+      from: s.clientId,
+      fromUsername: s.username,
+      expiryInterval: (this.v5 ? props?.messageExpiryInterval : undefined) ?? cfg.message_expiry_interval,
+      now: this.lastSeen,
+    });
+    const r = broker.publish(msg);
+    if (qos === 0) return;
+    let rc = 0;
+    if (!r.ok) rc = r.reason === 'topic_invalid' ? RC.TOPIC_NAME_INVALID : r.reason === 'not_authorized' ? RC.NOT_AUTHORIZED : RC.UNSPECIFIED_ERROR;
+    else if (r.matched === 0) rc = RC.NO_MATCHING_SUBSCRIBERS;
+    const rcPart = this.v5 && rc !== 0 ? { reasonCode: rc } : {};
+    if (qos === 2) s.awaitingRel.set(pid, this.lastSeen);
+    const pkt = generate({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: pid, ...rcPart }, { protocolVersion: this.version });
+    if (r.ok && r.durable) this.holdAck(pkt);
+    else this.ack(pkt);
+  }
+
+  /** Send an ack now, unless earlier acks are still waiting for the commit (ack order). */
+  private ack(pkt: Buffer): void {
+    if (this.heldAcks.length > 0) this.heldAcks.push(pkt);
+    else this.write(pkt);
+  }
+
+  /** Hold an ack until the store's group commit makes the message durable. */
+  private holdAck(pkt: Buffer): void {
+    this.heldAcks.push(pkt);
+    if (!this.awaitingCommit) {
+      this.awaitingCommit = true;
+      this.deps.broker.store.afterCommit(this);
+    }
+  }
+
+  /** CommitListener: everything accepted so far is durable. */
+  committed(): void {
+    this.awaitingCommit = false;
+    if (this.state === 'closed') {
+      this.heldAcks = [];
+      return;
+    }
+    const acks = this.heldAcks;
+    this.heldAcks = [];
+    for (const a of acks) this.write(a);
+  }
+
+  // ---------------------------------------------------------------- SUBSCRIBE / UNSUBSCRIBE
+
+  private onSubscribe(p: ISubscribePacket): void {
+    const broker = this.deps.broker;
+    const s = this.session!;
+    const subId = this.v5 ? (p.properties?.subscriptionIdentifier ?? 0) : 0;
+    const codes: number[] = [];
+    const retainedQueue: [import('../broker/router.js').Subscription<Session>, import('../broker/message.js').Message[]][] = [];
+    for (const sub of p.subscriptions) {
+      const parsed = parseFilter(sub.topic);
+      if (this.v5 && parsed?.group && sub.nl) {
+        // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error
+        return this.protocolViolation('protocol_error', 'no-local on a shared subscription');
+      }
+      const aclTopic = parsed ? parsed.filter : sub.topic;
+      const decision = parsed ? broker.authorize(s, 'subscribe', aclTopic, sub.qos, false) : 'allow';
+      if (decision !== 'allow') {
+        this.log.info({ topic: sub.topic }, 'authorization_denied: subscribe');
+        if (decision === 'disconnect') return this.protocolViolation('not_authorized', `subscribe to ${sub.topic} denied`, RC.NOT_AUTHORIZED);
+        codes.push(this.v5 ? RC.NOT_AUTHORIZED : 0x80);
+        continue;
+      }
+      const raw = rewriteRaw(sub.topic, parsed, (t) => broker.rewriteTopic('subscribe', t, s));
+      const r = broker.subscribe(s, raw, { qos: sub.qos, nl: this.v5 ? !!sub.nl : false, rap: this.v5 ? !!sub.rap : false, rh: (this.v5 ? (sub.rh ?? 0) : 0) as 0 | 1 | 2, subId });
+      if (r.rc >= 0x80) codes.push(this.v5 ? r.rc : 0x80);
+      else {
+        codes.push(r.rc);
+        if ('retained' in r && r.retained.length) retainedQueue.push([r.sub, r.retained]);
+      }
+    }
+    this.write(generate({ cmd: 'suback', messageId: p.messageId ?? 0, granted: codes }, { protocolVersion: this.version }));
+    // Retained messages follow the SUBACK [MQTT-3.8.4-4].
+    for (const [sub, msgs] of retainedQueue) broker.deliverRetained(s, sub, msgs);
+  }
+
+  private onUnsubscribe(p: IUnsubscribePacket): void {
+    const broker = this.deps.broker;
+    const s = this.session!;
+    const codes: number[] = [];
+    for (const t of p.unsubscriptions) {
+      const parsed = parseFilter(t);
+      const raw = rewriteRaw(t, parsed, (x) => broker.rewriteTopic('subscribe', x, s));
+      codes.push(broker.unsubscribe(s, raw) ? RC.SUCCESS : RC.NO_SUBSCRIPTION_EXISTED);
+    }
+    const pkt: Packet = this.v5 ? { cmd: 'unsuback', messageId: p.messageId ?? 0, granted: codes } : { cmd: 'unsuback', messageId: p.messageId ?? 0, granted: [] };
+    this.write(generate(pkt, { protocolVersion: this.version }));
+  }
+
+  // ---------------------------------------------------------------- DISCONNECT / close
+
+  private onDisconnect(p: IDisconnectPacket): void {
+    const s = this.session!;
+    const code = p.reasonCode ?? 0;
+    if (this.v5 && p.properties?.sessionExpiryInterval !== undefined) {
+      // [MQTT-3.14.2-2] expiry cannot be set on DISCONNECT when CONNECT had 0
+      if (s.expiryInterval === 0 && p.properties.sessionExpiryInterval > 0) return this.protocolViolation('protocol_error', 'session expiry set on DISCONNECT after 0 in CONNECT');
+      s.expiryInterval = p.properties.sessionExpiryInterval;
+    }
+    // Normal DISCONNECT suppresses the will; v5 reason 0x04 asks for it [MQTT-3.14.4-3].
+    const sendWill = this.v5 && code === RC.DISCONNECT_WITH_WILL;
+    this.finish('normal', sendWill);
+  }
+
+  private onIdleTimeout(): void {
+    this.timer = null;
+    if (this.state === 'awaiting_connect' || this.state === 'authenticating') {
+      this.log.info('idle_timeout: no CONNECT');
+      this.shutdown();
+    }
+  }
+
+  private armKeepalive(): void {
+    if (this.timer) this.deps.clock.clearTimeout(this.timer);
+    this.timer = null;
+    if (this.keepaliveMs <= 0) return;
+    this.timer = this.deps.clock.setTimeout(() => this.checkKeepalive(), this.keepaliveMs);
+  }
+
+  /** One timer per connection, re-armed only when it fires: no timer churn per packet. */
+  private checkKeepalive(): void {
+    this.timer = null;
+    if (this.state !== 'connected') return;
+    const idle = this.deps.clock.now() - this.lastSeen;
+    if (idle >= this.keepaliveMs) {
+      this.log.info({ keepalive_ms: this.keepaliveMs }, 'keepalive_timeout');
+      this.closeWith('keepalive_timeout', true);
+      return;
+    }
+    this.timer = this.deps.clock.setTimeout(() => this.checkKeepalive(), this.keepaliveMs - idle);
+  }
+
+  /** Close for a protocol violation: v5 DISCONNECT with a reason code, log line naming the cause. */
+  private protocolViolation(reason: DisconnectReason, detail: string, v5code?: number): void {
+    if (this.state === 'closed') return;
+    if (reason === 'malformed_packet' || reason === 'frame_too_large') this.deps.broker.metrics.c['packets.malformed']++;
+    this.log.warn({ reason, detail }, 'connection_closed_protocol_violation');
+    if (this.state === 'awaiting_connect' || this.state === 'authenticating') {
+      if (this.v5 && reason === 'frame_too_large') this.write(generate({ cmd: 'connack', sessionPresent: false, reasonCode: RC.PACKET_TOO_LARGE }, { protocolVersion: 5 }));
+      this.shutdown();
+      return;
+    }
+    this.closeWith(reason, true, v5code);
+  }
+
+  /** Server-initiated close of a connected client: DISCONNECT (v5), then session bookkeeping. */
+  private closeWith(reason: DisconnectReason, sendWill: boolean, v5code?: number): void {
+    if (this.state === 'closed') return;
+    if (this.v5) this.write(generate({ cmd: 'disconnect', reasonCode: v5code ?? disconnectCode(reason) }, { protocolVersion: 5 }));
+    this.finish(reason, sendWill);
+  }
+
+  private finish(reason: DisconnectReason, sendWill: boolean): void {
+    if (this.state === 'closed') return;
+    const s = this.session;
+    this.shutdown();
+    if (s) this.deps.broker.connectionClosed(s, this, reason, sendWill);
+  }
+
+  private onSocketClosed(reason: DisconnectReason): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'connected') {
+      this.log.debug({ reason }, 'client_disconnected');
+      this.finish(reason, this.sendWillOnClose);
+    } else this.shutdown();
+  }
+
+  /** Stop everything on this connection; does not touch the session. */
+  private shutdown(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.timer) this.deps.clock.clearTimeout(this.timer);
+    this.timer = null;
+    this.parser?.removeAllListeners();
+    this.parser = null;
+    if (this.corked) this.uncork();
+    this.socket.end();
+    // Give the peer a moment to read the final packet, then make sure the fd is released.
+    const t = setTimeout(() => this.socket.destroy(), 2000);
+    t.unref();
+    this.deps.onClosed(this);
+  }
+
+  // ---------------------------------------------------------------- Outlet (deliveries)
+
+  deliver(d: Delivery): void {
+    if (this.state !== 'connected') return;
+    const m = d.message;
+    const s = this.session!;
+    const now = this.deps.clock.now();
+    const expiry = this.v5 ? m.remainingExpiry(now) : -1;
+    let buf: Buffer;
+    let alias = 0;
+    let aliasOnly = false;
+    if (this.peerAliasMax > 0) {
+      this.outAliases ??= new Map();
+      const a = this.outAliases.get(m.topic);
+      if (a !== undefined) {
+        alias = a;
+        aliasOnly = true;
+      } else if (this.outAliases.size < this.peerAliasMax) {
+        alias = this.outAliases.size + 1;
+        this.outAliases.set(m.topic, alias);
+      }
+    }
+    if (!this.v5 || (expiry < 0 && d.subIds === null && alias === 0)) {
+      buf = encodePublishCached(m, this.v5, d.qos, d.retain, d.dup, d.pid);
+    } else {
+      const x: PublishExtras = { expiry, subIds: d.subIds, alias, aliasOnly };
+      buf = encodePublish(m, m.topic, true, d.qos, d.retain, d.dup, d.pid, x);
+    }
+    // [MQTT-3.1.2-24] never send more than the client's Maximum-Packet-Size
+    if (this.peerMaxPacket > 0 && buf.length > this.peerMaxPacket) {
+      if (alias && !aliasOnly) this.outAliases!.delete(m.topic);
+      if (d.qos > 0) s.abandon(d.pid, 'too_large');
+      else this.deps.broker.onDrop(s, m, 'too_large');
+      return;
+    }
+    if (d.qos === 0 && this.socket.writableLength > MAX_QOS0_BACKLOG) {
+      this.deps.broker.onDrop(s, m, 'queue_full');
+      return;
+    }
+    this.deps.broker.metrics.c['messages.sent']++;
+    this.deps.broker.metrics.c['packets.publish.sent']++;
+    this.write(buf);
+  }
+
+  release(pid: number): void {
+    if (this.state !== 'connected') return;
+    this.write(generate({ cmd: 'pubrel', messageId: pid }, { protocolVersion: this.version }));
+  }
+
+  kick(reason: DisconnectReason): void {
+    if (this.state === 'closed') return;
+    this.log.info({ reason }, 'client_kicked');
+    if (this.v5 && this.state === 'connected') this.write(generate({ cmd: 'disconnect', reasonCode: disconnectCode(reason) }, { protocolVersion: 5 }));
+    this.shutdown();
+  }
+
+  /** Writes are corked for the rest of the tick and flushed in one writev. */
+  private write(buf: Buffer): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    const m = this.deps.broker.metrics.c;
+    m['bytes.sent'] += buf.length;
+    m['packets.sent']++;
+    this.socket.write(buf);
+  }
+
+  get id(): string {
+    return this.clientId;
+  }
+}
+
+const PINGRESP = Buffer.from([0xd0, 0x00]);
+
+function messageProps(p: {
+  payloadFormatIndicator?: boolean;
+  contentType?: string;
+  responseTopic?: string;
+  correlationData?: Buffer;
+  userProperties?: Record<string, string | string[]>;
+}): MessageProperties | null {
+  let out: MessageProperties | null = null;
+  if (p.payloadFormatIndicator !== undefined) (out ??= {}).payloadFormatIndicator = p.payloadFormatIndicator;
+  if (p.contentType !== undefined) (out ??= {}).contentType = p.contentType;
+  if (p.responseTopic !== undefined) (out ??= {}).responseTopic = p.responseTopic;
+  if (p.correlationData !== undefined) (out ??= {}).correlationData = p.correlationData;
+  if (p.userProperties !== undefined) (out ??= {}).userProperties = p.userProperties;
+  return out;
+}
+
+/** Rewrite only the filter part of $share/$queue subscriptions (EMQX). */
+function rewriteRaw(raw: string, parsed: ReturnType<typeof parseFilter>, rw: (t: string) => string): string {
+  if (!parsed) return raw;
+  const f = rw(parsed.filter);
+  if (f === parsed.filter) return raw;
+  if (parsed.group === '$queue' && raw.startsWith('$queue/')) return `$queue/${f}`;
+  if (parsed.group) return `$share/${parsed.group}/${f}`;
+  if (parsed.exclusive) return `$exclusive/${f}`;
+  return f;
+}

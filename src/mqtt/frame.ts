@@ -1,0 +1,44 @@
+// Splits a byte stream into whole MQTT packets before anything parses them, so an oversized
+// Remaining Length is refused from the fixed header alone (no buffering of a 256 MB claim).
+
+export type SplitResult = { kind: 'frame'; frame: Buffer } | { kind: 'more' } | { kind: 'error'; code: 'packet_too_large' | 'malformed_length' };
+
+const MORE: SplitResult = { kind: 'more' };
+
+export class FrameSplitter {
+  private buf: Buffer | null = null;
+
+  constructor(public maxPacketSize: number) {}
+
+  push(chunk: Buffer): void {
+    this.buf = this.buf && this.buf.length > 0 ? Buffer.concat([this.buf, chunk]) : chunk;
+  }
+
+  /** The next whole packet, 'more' when incomplete, or an error that must close the connection. */
+  next(): SplitResult {
+    const b = this.buf;
+    if (!b || b.length < 2) return MORE;
+    let len = 0;
+    let mul = 1;
+    let i = 1;
+    for (;;) {
+      if (i >= b.length) return MORE;
+      if (i > 4) return { kind: 'error', code: 'malformed_length' };
+      const c = b[i]!;
+      len += (c & 0x7f) * mul;
+      mul *= 128;
+      i++;
+      if ((c & 0x80) === 0) break;
+    }
+    const total = i + len;
+    if (total > this.maxPacketSize) return { kind: 'error', code: 'packet_too_large' };
+    if (b.length < total) return MORE;
+    const frame = b.subarray(0, total);
+    this.buf = b.length === total ? null : b.subarray(total);
+    return { kind: 'frame', frame };
+  }
+
+  get buffered(): number {
+    return this.buf ? this.buf.length : 0;
+  }
+}

@@ -1,0 +1,104 @@
+// `outpost` — run the daemon in the foreground, or `outpost check-config FILE`.
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { createLogger } from './log.js';
+import { startOutpost, writeRuntimeFile, type Runtime } from './start.js';
+
+const USAGE = `usage: outpost [--config FILE] [--data-dir DIR]
+       outpost check-config FILE`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string', short: 'c' },
+      'data-dir': { type: 'string', short: 'd' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals[0] === 'check-config') {
+    const file = positionals[1] ?? values.config;
+    try {
+      loadConfig({ file, dataDir: values['data-dir'] });
+      console.log(`${file ?? 'embedded defaults'}: ok`);
+      return 0;
+    } catch (err) {
+      console.error(err instanceof ConfigError ? err.message : String(err));
+      return 1;
+    }
+  }
+  if (positionals.length > 0) {
+    console.error(`unknown command ${positionals[0]}\n${USAGE}`);
+    return 2;
+  }
+  let config: Config;
+  try {
+    config = loadConfig({ file: values.config, dataDir: values['data-dir'] });
+  } catch (err) {
+    console.error(`refusing to start: ${err instanceof ConfigError ? err.message : String(err)}`);
+    return 1;
+  }
+  const log = createLogger(config.log.level, config.node.name);
+  let rt: Runtime;
+  try {
+    rt = await startOutpost(config, { log });
+  } catch (err) {
+    log.fatal({ err }, 'start_failed');
+    return 1;
+  }
+  writeRuntimeFile(rt);
+  log.info({ ports: rt.ports(), data_dir: rt.dataDir, pid: process.pid }, 'outpost_ready');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'outpost_stopping');
+    // Bounded graceful stop: whatever happens, exit within 10 s.
+    const force = setTimeout(() => {
+      log.error('graceful_stop_timed_out');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    try {
+      await rt.stop();
+      log.info('outpost_stopped');
+      log.flush?.();
+    } finally {
+      setTimeout(() => process.exit(0), 20).unref();
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    try {
+      const next = loadConfig({ file: values.config, dataDir: values['data-dir'] });
+      rt.reload(next).then(
+        () => log.info('config_reloaded'),
+        (err: unknown) => log.error({ err }, 'config_reload_failed'),
+      );
+    } catch (err) {
+      log.error({ reason: (err as Error).message }, 'config_reload_rejected: keeping the running config');
+    }
+  });
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught_exception');
+  });
+  return -1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  },
+);
