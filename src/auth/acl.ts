@@ -105,6 +105,7 @@ function compileWho(t: Term): Who {
   if (t.t !== 'tuple' || t.items[0]?.t !== 'atom') return syntax(t.line, 'who must be all or a {kind, value} tuple');
   const kind = t.items[0].v;
   const arg = t.items[1];
+  if (kind === 'client_attr') return syntax(t.line, 'client_attr is not supported: Outpost clients carry no attributes');
   if (t.items.length !== 2) return syntax(t.line, `{${kind}, …} takes one value`);
   switch (kind) {
     case 'user':
@@ -124,8 +125,6 @@ function compileWho(t: Term): Who {
     case 'or':
       if (arg?.t !== 'list' || arg.items.length === 0) return syntax(t.line, `{${kind}, [...]} takes a non-empty list`);
       return { k: kind, items: arg.items.map(compileWho) };
-    case 'client_attr':
-      return syntax(t.line, 'client_attr is not supported: Outpost clients carry no attributes');
     default:
       return syntax(t.line, `unknown who ${JSON.stringify(kind)}`);
   }
