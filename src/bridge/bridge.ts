@@ -1,0 +1,729 @@
+// One upstream bridge: a PublishInterceptor that appends matching local messages to the durable
+// outbound log, and an MQTT client session towards the upstream that drains the log through a
+// bounded in-flight window and republishes ingress messages locally. Spec: shared/specs/mqtt-bridge.md §5.
+import type { Logger } from 'pino';
+import type { ConnectionOptions } from 'node:tls';
+import type { IPublishPacket, Packet } from 'mqtt-packet';
+import type { BrokerApi, PublishInterceptor } from '../broker/api.js';
+import { createMessage, type Message } from '../broker/message.js';
+import type { MessageProperties, QoS, TimerHandle } from '../broker/types.js';
+import { Backoff } from './backoff.js';
+import type { BridgeConfig } from './config.js';
+import { Link, parseServer, tlsOptions, type ServerAddress } from './link.js';
+import { EgressMapping, findIngress, IngressMapping } from './mapping.js';
+import { mappedMessage, OutboundLog, type DropReason, type LogEntry } from './outbound-log.js';
+import { DropReporter } from './drop-reporter.js';
+
+export type LinkState = 'stopped' | 'connecting' | 'connected' | 'waiting';
+
+export interface BridgeCounters {
+  matched: number;
+  success: number;
+  failed: number;
+  dropped: number;
+  retried: number;
+  received: number;
+  stalled: number;
+  reconnects: number;
+  droppedBy: Partial<Record<DropReason, number>>;
+}
+
+export interface BridgeStatus {
+  name: string;
+  enable: boolean;
+  /** EMQX connector status names. */
+  status: 'connected' | 'connecting' | 'disconnected' | 'stopped';
+  /** Healthy when connected and every in-flight message was acknowledged within stall_timeout. */
+  healthy: boolean;
+  server: string | null;
+  clientId: string;
+  lastError: string | null;
+  connectedAt: number;
+  lastAckAt: number;
+  queued: number;
+  queuedBytes: number;
+  inflight: number;
+  /** Age (ms) of the next message to send: how far replay is behind live traffic. */
+  replayLagMs: number;
+  oldestQueuedAgeMs: number;
+  counters: BridgeCounters;
+}
+
+interface Inflight {
+  entry: LogEntry;
+  pid: number;
+  /** 'pub': PUBLISH sent, awaiting PUBACK/PUBREC; 'rel': PUBREL sent, awaiting PUBCOMP. */
+  state: 'pub' | 'rel';
+  sentAt: number;
+}
+
+export interface BridgeOptions {
+  /** Jitter source for reconnect backoff, [0, 1). */
+  random?: () => number;
+  /** Node name for the default client id. */
+  node: string;
+}
+
+const TICK_MS = 250;
+/** A connection that stayed up this long resets the backoff (a flapping link keeps backing off). */
+const STABLE_MS = 10_000;
+/** Sends per pump before yielding to the event loop (QoS 0 backlogs do not take the window). */
+const PUMP_BUDGET = 2000;
+
+const PROTO: Record<BridgeConfig['proto_ver'], 3 | 4 | 5> = { v3: 3, v4: 4, v5: 5 };
+
+export class Bridge implements PublishInterceptor {
+  readonly name: string;
+  readonly clientId: string;
+  state: LinkState = 'stopped';
+  readonly counters: BridgeCounters = { matched: 0, success: 0, failed: 0, dropped: 0, retried: 0, received: 0, stalled: 0, reconnects: 0, droppedBy: {} };
+
+  private readonly log: Logger;
+  private readonly outbound: OutboundLog;
+  private readonly egress: EgressMapping[];
+  private readonly ingress: IngressMapping[];
+  private readonly servers: ServerAddress[];
+  private readonly proto: 3 | 4 | 5;
+  private readonly backoff: Backoff;
+  private readonly drops: DropReporter;
+  private readonly stateTopic: string;
+  private readonly metricPrefix: string;
+
+  private link: Link | null = null;
+  private server: ServerAddress | null = null;
+  private serverIdx = 0;
+  private readonly inflight = new Map<number, Inflight>();
+  /** Ingress QoS 2 packet ids between PUBREC and PUBREL [MQTT-4.3.3]. */
+  private readonly awaitingRel = new Set<number>();
+  /** Packet id of an unanswered SUBSCRIBE: not reused by a PUBLISH meanwhile. */
+  private subPid = 0;
+  private nextPid = 1;
+  private window: number;
+  private maxPacket = 0;
+  private writeBlocked = false;
+  private pumpScheduled = false;
+  private subscribedOnce = false;
+  private tickTimer: TimerHandle | null = null;
+  private reconnectTimer: TimerHandle | null = null;
+  private connectStartedAt = 0;
+  private connectedAt = 0;
+  private lastAckAt = 0;
+  private lastSentAt = 0;
+  private lastRecvAt = 0;
+  private lastError: string | null = null;
+  private tokens = 0;
+  private tokensAt = 0;
+  private readonly pumpBound = () => this.pump();
+
+  constructor(
+    private readonly broker: BrokerApi,
+    readonly cfg: BridgeConfig,
+    name: string,
+    parentLog: Logger,
+    opts: BridgeOptions,
+  ) {
+    this.name = name;
+    this.log = parentLog.child({ bridge: name });
+    this.clientId = cfg.clientid ?? `${opts.node}:${name}`;
+    this.proto = PROTO[cfg.proto_ver];
+    this.egress = cfg.egress.map((e) => new EgressMapping(e));
+    this.ingress = cfg.ingress.map((i) => new IngressMapping(i));
+    this.servers = cfg.servers.map((s) => {
+      const a = parseServer(s, cfg.tls.enable);
+      if (!a) throw new Error(`bridge ${name}: cannot parse server "${s}"`);
+      return a;
+    });
+    this.window = cfg.replay.inflight;
+    this.backoff = new Backoff(cfg.reconnect.min * 1000, cfg.reconnect.max * 1000, opts.random);
+    this.stateTopic = cfg.notification_topic ?? `$SYS/broker/connection/${name}/state`;
+    this.metricPrefix = `bridge.${name}.`;
+    this.drops = new DropReporter(this.log, broker.clock);
+    this.outbound = new OutboundLog(
+      broker.store,
+      name,
+      {
+        maxMessages: cfg.buffer.max_messages,
+        maxBytes: cfg.buffer.max_bytes,
+        overflow: cfg.buffer.overflow,
+        maxQos0: cfg.buffer.max_qos0_messages,
+        ttl: cfg.buffer.ttl * 1000,
+      },
+      (reason, e) => this.dropped(reason, e.msg),
+    );
+  }
+
+  // ---- lifecycle ----
+
+  start(): void {
+    if (this.state !== 'stopped') return;
+    const m = this.broker.metrics;
+    const p = this.metricPrefix;
+    m.registerGauge(p + 'queuing', () => this.outbound.count - this.inflight.size);
+    m.registerGauge(p + 'queued_bytes', () => this.outbound.bytes);
+    m.registerGauge(p + 'inflight', () => this.inflight.size);
+    m.registerGauge(p + 'connected', () => (this.state === 'connected' ? 1 : 0));
+    m.registerGauge(p + 'replay_lag_ms', () => this.replayLag());
+    m.registerGauge(p + 'oldest_queued_age_ms', () => this.oldestAge());
+    this.broker.addInterceptor(this);
+    this.state = 'waiting';
+    this.publishState(false);
+    if (this.outbound.count > 0) this.log.info({ queued: this.outbound.count, bytes: this.outbound.bytes }, 'bridge_backlog_loaded');
+    this.tickTimer = this.broker.clock.setTimeout(() => this.tick(), TICK_MS);
+    this.connect();
+  }
+
+  /** Graceful stop: DISCONNECT without UNSUBSCRIBE so a persistent remote session keeps queueing (spec §5.5). */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    const wasConnected = this.state === 'connected';
+    this.state = 'stopped';
+    this.broker.removeInterceptor(this);
+    const clock = this.broker.clock;
+    if (this.tickTimer) clock.clearTimeout(this.tickTimer);
+    if (this.reconnectTimer) clock.clearTimeout(this.reconnectTimer);
+    this.tickTimer = this.reconnectTimer = null;
+    this.drops.flush();
+    const link = this.link;
+    this.link = null;
+    if (link) {
+      if (wasConnected) {
+        link.write({ cmd: 'disconnect', reasonCode: 0 });
+        link.end();
+        const t = setTimeout(() => link.destroy(null), 1000);
+        await link.whenClosed();
+        clearTimeout(t);
+      } else link.destroy(null);
+    }
+    this.publishState(false);
+    this.log.info({ queued: this.outbound.count }, 'bridge_stopped');
+  }
+
+  /** Drop the connection and reconnect now (API "restart"); the log and in-flight state are kept. */
+  restartLink(): void {
+    if (this.state === 'stopped') return;
+    this.backoff.reset();
+    if (this.link) this.link.destroy(new Error('restart requested'));
+    else {
+      if (this.reconnectTimer) this.broker.clock.clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = null;
+      this.connect();
+    }
+  }
+
+  // ---- egress: the interceptor ----
+
+  onPublish(msg: Message): boolean {
+    // Loop prevention: never send a message back over the bridge it came from (spec §5.7).
+    if (msg.origin === this.name || this.state === 'stopped') return false;
+    let appended = false;
+    for (let i = 0; i < this.egress.length; i++) {
+      const m = this.egress[i]!;
+      if (!m.matches(msg.topic)) continue;
+      this.counters.matched++;
+      this.broker.metrics.inc(this.metricPrefix + 'matched');
+      const mp = m.apply(msg);
+      if (!mp) {
+        this.dropped('topic_invalid', msg);
+        continue;
+      }
+      const out = mappedMessage(msg, mp.topic, mp.qos, mp.retain, mp.payload);
+      if (out.qos === 0 && this.cfg.buffer.qos0 === 'drop_offline' && this.state !== 'connected') {
+        this.dropped('qos0_offline', out);
+        continue;
+      }
+      if (this.outbound.append(out)) appended = true;
+    }
+    if (appended) this.schedulePump();
+    return appended;
+  }
+
+  private schedulePump(): void {
+    if (!this.pumpScheduled && this.state === 'connected') {
+      this.pumpScheduled = true;
+      setImmediate(this.pumpBound);
+    }
+  }
+
+  /** Moves log entries into the in-flight window, in publish order, within the rate limit. */
+  private pump(): void {
+    this.pumpScheduled = false;
+    const link = this.link;
+    if (this.state !== 'connected' || !link || this.writeBlocked) return;
+    const now = this.broker.clock.now();
+    const rate = this.cfg.replay.rate;
+    let budget = PUMP_BUDGET;
+    link.cork();
+    try {
+      while (this.inflight.size < this.window && budget-- > 0) {
+        if (rate > 0 && !this.takeToken(now)) {
+          const wait = Math.max(1, Math.ceil(1000 / rate));
+          this.broker.clock.setTimeout(() => this.schedulePump(), wait);
+          return;
+        }
+        const e = this.outbound.takeNext(now);
+        if (!e) return;
+        if (this.maxPacket > 0 && e.size > this.maxPacket) {
+          this.outbound.ack(e.seq);
+          this.dropped('too_large', e.msg);
+          continue;
+        }
+        if (e.msg.qos === 0) {
+          this.send(e.msg, 0, false, 0, now);
+          this.outbound.ack(e.seq);
+          this.acked();
+        } else {
+          const pid = this.allocPid();
+          this.inflight.set(pid, { entry: e, pid, state: 'pub', sentAt: now });
+          if (!this.send(e.msg, e.msg.qos, false, pid, now)) {
+            this.writeBlocked = true;
+            return;
+          }
+        }
+      }
+      if (budget <= 0) this.schedulePump();
+    } finally {
+      link.uncork();
+    }
+  }
+
+  private takeToken(now: number): boolean {
+    const rate = this.cfg.replay.rate;
+    // A bucket of one second's worth, so a burst after idling stays within the rate.
+    this.tokens = Math.min(rate, this.tokens + ((now - this.tokensAt) * rate) / 1000);
+    this.tokensAt = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    return false;
+  }
+
+  private allocPid(): number {
+    for (let n = 0; n < 65535; n++) {
+      const pid = this.nextPid;
+      this.nextPid = pid === 65535 ? 1 : pid + 1;
+      if (!this.inflight.has(pid) && pid !== this.subPid) return pid;
+    }
+    throw new Error('no free packet id');
+  }
+
+  private send(m: Message, qos: QoS, dup: boolean, pid: number, now: number): boolean {
+    const p: IPublishPacket = { cmd: 'publish', topic: m.topic, payload: m.payload, qos, retain: m.retain, dup };
+    if (qos > 0) p.messageId = pid;
+    if (this.proto === 5) {
+      const props = wireProps(m.props);
+      // Forward the remaining lifetime, not the original interval [MQTT-3.3.2-6].
+      const left = m.remainingExpiry(now);
+      if (props || left > 0) {
+        p.properties = props ?? {};
+        if (left > 0) p.properties.messageExpiryInterval = left;
+      }
+    }
+    this.lastSentAt = now;
+    return this.link!.write(p);
+  }
+
+  private acked(): void {
+    this.counters.success++;
+    this.broker.metrics.inc(this.metricPrefix + 'success');
+  }
+
+  dropped(reason: DropReason, m: Message): void {
+    this.counters.dropped++;
+    this.counters.droppedBy[reason] = (this.counters.droppedBy[reason] ?? 0) + 1;
+    this.broker.metrics.inc(this.metricPrefix + 'dropped');
+    this.broker.metrics.inc(this.metricPrefix + 'dropped.' + reason);
+    this.drops.report(reason, m.topic);
+  }
+
+  // ---- connection ----
+
+  private connect(): void {
+    if (this.state === 'stopped') return;
+    this.reconnectTimer = null;
+    const addr = this.servers[this.serverIdx]!;
+    this.server = addr;
+    this.state = 'connecting';
+    this.connectStartedAt = this.broker.clock.now();
+    let tls: ConnectionOptions | null = null;
+    if (addr.tls) {
+      try {
+        tls = tlsOptions(addr, this.cfg.tls);
+      } catch (err) {
+        this.failed(`tls setup failed: ${(err as Error).message}`, false);
+        return;
+      }
+    }
+    const link: Link = new Link(addr, tls, this.proto, {
+      onOpen: () => this.onOpen(link),
+      onPacket: (p) => this.onPacket(link, p),
+      onClose: (err) => this.onClose(link, err),
+      onDrain: () => {
+        this.writeBlocked = false;
+        this.schedulePump();
+      },
+    });
+    this.link = link;
+  }
+
+  private onOpen(link: Link): void {
+    if (link !== this.link) return;
+    const c = this.cfg;
+    const connect: Packet & { bridgeMode?: boolean } = {
+      cmd: 'connect',
+      protocolId: this.proto === 3 ? 'MQIsdp' : 'MQTT',
+      protocolVersion: this.proto,
+      clientId: this.clientId,
+      clean: c.clean_start,
+      keepalive: c.keepalive,
+    };
+    // v3/v4 bridge bit: protocol level | 0x80 (mqtt-packet adds 128 for bridgeMode).
+    if (this.proto !== 5 && c.bridge_mode) connect.bridgeMode = true;
+    if (c.username !== undefined) connect.username = c.username;
+    if (c.password !== undefined) connect.password = Buffer.from(c.password);
+    if (this.proto === 5) connect.properties = { sessionExpiryInterval: c.session_expiry_interval, receiveMaximum: 65535 };
+    link.write(connect);
+    this.lastSentAt = this.lastRecvAt = this.broker.clock.now();
+  }
+
+  private onPacket(link: Link, p: Packet): void {
+    if (link !== this.link) return;
+    const now = this.broker.clock.now();
+    this.lastRecvAt = now;
+    switch (p.cmd) {
+      case 'connack':
+        return this.onConnack(link, p.sessionPresent, this.proto === 5 ? (p.reasonCode ?? 0) : (p.returnCode ?? 0), p.properties);
+      case 'puback':
+      case 'pubcomp': {
+        const f = this.inflight.get(p.messageId ?? 0);
+        if (!f) return;
+        this.inflight.delete(f.pid);
+        this.outbound.ack(f.entry.seq);
+        this.lastAckAt = now;
+        if ((p.reasonCode ?? 0) >= 0x80) this.refused(f, p.reasonCode!);
+        else this.acked();
+        this.schedulePump();
+        return;
+      }
+      case 'pubrec': {
+        const f = this.inflight.get(p.messageId ?? 0);
+        if (!f) {
+          // Unknown id: answer so the remote can finish its side [MQTT-4.3.3].
+          link.write({ cmd: 'pubrel', messageId: p.messageId ?? 0, reasonCode: this.proto === 5 ? 0x92 : 0 });
+          return;
+        }
+        this.lastAckAt = now;
+        if ((p.reasonCode ?? 0) >= 0x80) {
+          this.inflight.delete(f.pid);
+          this.outbound.ack(f.entry.seq);
+          this.refused(f, p.reasonCode!);
+          this.schedulePump();
+          return;
+        }
+        f.state = 'rel';
+        f.sentAt = now;
+        link.write({ cmd: 'pubrel', messageId: f.pid });
+        return;
+      }
+      case 'publish':
+        return this.onIngress(link, p, now);
+      case 'pubrel':
+        this.awaitingRel.delete(p.messageId ?? 0);
+        link.write({ cmd: 'pubcomp', messageId: p.messageId ?? 0 });
+        return;
+      case 'suback': {
+        this.subPid = 0;
+        const granted = p.granted as number[];
+        granted.forEach((code, i) => {
+          if (typeof code === 'number' && code >= 0x80) {
+            this.lastError = `subscription ${this.ingress[i]?.subscribeFilter ?? i} refused (0x${code.toString(16)})`;
+            this.log.warn({ filter: this.ingress[i]?.subscribeFilter, code }, 'bridge_subscribe_refused');
+          }
+        });
+        return;
+      }
+      case 'disconnect':
+        this.lastError = `upstream sent DISCONNECT (0x${(p.reasonCode ?? 0).toString(16)})`;
+        link.destroy(new Error(this.lastError));
+        return;
+      default:
+        return;
+    }
+  }
+
+  private refused(f: Inflight, code: number): void {
+    this.counters.failed++;
+    this.broker.metrics.inc(this.metricPrefix + 'failed');
+    this.dropped('rejected', f.entry.msg);
+    this.log.warn({ topic: f.entry.msg.topic, code }, 'bridge_publish_refused');
+  }
+
+  private onConnack(link: Link, sessionPresent: boolean, code: number, props: { receiveMaximum?: number; maximumPacketSize?: number } | undefined): void {
+    if (code !== 0) {
+      const msg = `upstream refused the connection (code ${code})`;
+      this.log.error({ server: this.server?.text, code }, 'bridge_connect_refused');
+      link.destroy(new Error(msg));
+      return;
+    }
+    const now = this.broker.clock.now();
+    this.state = 'connected';
+    this.connectedAt = now;
+    this.lastAckAt = now;
+    this.lastError = null;
+    this.writeBlocked = false;
+    this.window = Math.min(this.cfg.replay.inflight, props?.receiveMaximum ?? 65535);
+    this.maxPacket = props?.maximumPacketSize ?? 0;
+    this.log.info({ server: this.server?.text, sessionPresent, queued: this.outbound.queued, inflight: this.inflight.size }, 'bridge_connected');
+    this.publishState(true);
+    link.cork();
+    this.subscribe(link, sessionPresent);
+    this.retransmit(link, now);
+    link.uncork();
+    this.schedulePump();
+  }
+
+  private subscribe(link: Link, sessionPresent: boolean): void {
+    if (this.ingress.length === 0) return;
+    // A resumed v3 session already holds the subscriptions; re-subscribing would resend retained
+    // messages. v5 uses retain-handling 1 (only for new subscriptions) and can always subscribe.
+    if (this.proto !== 5 && sessionPresent && this.subscribedOnce) return;
+    this.subscribedOnce = true;
+    this.subPid = this.allocPid();
+    link.write({
+      cmd: 'subscribe',
+      messageId: this.subPid,
+      subscriptions: this.ingress.map((m) =>
+        this.proto === 5 ? { topic: m.subscribeFilter, qos: m.subQos, nl: m.noLocal, rap: true, rh: 1 } : { topic: m.subscribeFilter, qos: m.subQos },
+      ),
+    });
+  }
+
+  /** Unacknowledged QoS 1/2 go out again with DUP, PUBRELs again, in publish order [MQTT-4.4.0-1]. */
+  private retransmit(link: Link, now: number): void {
+    if (this.inflight.size === 0) return;
+    const list = [...this.inflight.values()].sort((a, b) => a.entry.seq - b.entry.seq);
+    for (const f of list) {
+      f.sentAt = now;
+      this.counters.retried++;
+      this.broker.metrics.inc(this.metricPrefix + 'retried');
+      if (f.state === 'rel') link.write({ cmd: 'pubrel', messageId: f.pid });
+      else this.send(f.entry.msg, f.entry.msg.qos, true, f.pid, now);
+    }
+  }
+
+  private onClose(link: Link, err: Error | null): void {
+    if (link !== this.link) return;
+    this.link = null;
+    this.awaitingRel.clear();
+    this.subPid = 0;
+    if (this.state === 'stopped') return;
+    const now = this.broker.clock.now();
+    const wasConnected = this.state === 'connected';
+    const reason = err ? describeError(err) : 'connection closed by upstream';
+    if (wasConnected) {
+      if (now - this.connectedAt >= STABLE_MS) this.backoff.reset();
+      this.publishState(false);
+      this.log.warn({ server: this.server?.text, reason, inflight: this.inflight.size }, 'bridge_disconnected');
+      // After a drop, try the primary first again.
+      this.serverIdx = 0;
+      this.lastError = reason;
+      this.state = 'waiting';
+      this.scheduleReconnect();
+    } else this.failed(reason, true);
+  }
+
+  private failed(reason: string, advance: boolean): void {
+    this.lastError = reason;
+    this.log.warn({ server: this.server?.text, reason }, 'bridge_connect_failed');
+    if (advance && this.servers.length > 1) this.serverIdx = (this.serverIdx + 1) % this.servers.length;
+    this.state = 'waiting';
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.state === 'stopped' || this.reconnectTimer) return;
+    // A failover step to the next address goes at once; a full round waits for the backoff.
+    const delay = this.serverIdx !== 0 ? 0 : this.backoff.next();
+    this.counters.reconnects++;
+    this.reconnectTimer = this.broker.clock.setTimeout(() => this.connect(), delay);
+  }
+
+  /** Keepalive, connect timeout, stalled-window detection and timed retransmission. */
+  private tick(): void {
+    if (this.state === 'stopped') return;
+    this.tickTimer = this.broker.clock.setTimeout(() => this.tick(), TICK_MS);
+    const now = this.broker.clock.now();
+    const link = this.link;
+    const c = this.cfg;
+    if (this.state === 'connecting' && link && now - this.connectStartedAt > c.connect_timeout * 1000) {
+      link.destroy(new Error(`connect timeout after ${c.connect_timeout} s`));
+      return;
+    }
+    if (this.state !== 'connected' || !link) return;
+    const ka = c.keepalive * 1000;
+    if (ka > 0) {
+      if (now - this.lastRecvAt > ka * 1.5) {
+        link.destroy(new Error('keepalive timeout: no packet from upstream'));
+        return;
+      }
+      if (now - this.lastSentAt >= ka) {
+        link.write({ cmd: 'pingreq' });
+        this.lastSentAt = now;
+      }
+    }
+    if (this.inflight.size > 0) {
+      let oldest = Infinity;
+      for (const f of this.inflight.values()) if (f.sentAt < oldest) oldest = f.sentAt;
+      const quiet = now - Math.max(this.lastAckAt, oldest);
+      if (quiet > c.replay.stall_timeout * 1000) {
+        this.counters.stalled++;
+        this.broker.metrics.inc(this.metricPrefix + 'stalled');
+        this.log.warn({ inflight: this.inflight.size, quietMs: quiet }, 'bridge_window_stalled');
+        link.destroy(new Error(`in-flight window stalled: no acknowledgement for ${Math.round(quiet / 1000)} s`));
+        return;
+      }
+      const retry = c.replay.retry_interval * 1000;
+      if (retry > 0) {
+        link.cork();
+        for (const f of [...this.inflight.values()].sort((a, b) => a.entry.seq - b.entry.seq)) {
+          if (now - f.sentAt < retry) continue;
+          f.sentAt = now;
+          this.counters.retried++;
+          this.broker.metrics.inc(this.metricPrefix + 'retried');
+          if (f.state === 'rel') link.write({ cmd: 'pubrel', messageId: f.pid });
+          else this.send(f.entry.msg, f.entry.msg.qos, true, f.pid, now);
+        }
+        link.uncork();
+      }
+    }
+    if (this.outbound.queued > 0 && !this.pumpScheduled) this.schedulePump();
+  }
+
+  // ---- ingress ----
+
+  private onIngress(link: Link, p: IPublishPacket, now: number): void {
+    const pid = p.messageId ?? 0;
+    if (p.qos === 2 && this.awaitingRel.has(pid)) {
+      // A DUP of a QoS 2 message we already took: acknowledge only [MQTT-4.3.3-9].
+      link.write({ cmd: 'pubrec', messageId: pid });
+      return;
+    }
+    this.counters.received++;
+    this.broker.metrics.inc(this.metricPrefix + 'received');
+    const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
+    const m = findIngress(this.ingress, p.topic);
+    if (m) {
+      const pr = p.properties;
+      const remote = createMessage({
+        topic: p.topic,
+        payload,
+        qos: p.qos,
+        retain: p.retain,
+        props: pr ? messageProps(pr) : null,
+        from: this.clientId,
+        origin: this.name,
+        expiryInterval: pr?.messageExpiryInterval,
+        now,
+      });
+      const mp = m.apply(remote);
+      if (!mp) this.dropped('topic_invalid', remote);
+      else {
+        const r = this.broker.publish(mappedMessage(remote, mp.topic, mp.qos, mp.retain, null));
+        if (!r.ok) this.log.warn({ topic: mp.topic, reason: r.reason }, 'bridge_ingress_publish_failed');
+      }
+    } else this.log.debug({ topic: p.topic }, 'bridge_ingress_unmatched');
+    if (p.qos === 0) return;
+    if (p.qos === 2) this.awaitingRel.add(pid);
+    // Acknowledge upstream once whatever the local publish persisted is committed.
+    const ack: Packet = p.qos === 1 ? { cmd: 'puback', messageId: pid } : { cmd: 'pubrec', messageId: pid };
+    this.broker.store.afterCommit({ committed: () => link.write(ack) });
+  }
+
+  // ---- observability ----
+
+  private publishState(up: boolean): void {
+    if (!this.cfg.notifications) return;
+    const now = this.broker.clock.now();
+    // Mosquitto-compatible: retained "1"/"0" (spec §3, notifications). Origin = this bridge, so it is never sent upstream by it.
+    this.broker.publish(createMessage({ topic: this.stateTopic, payload: Buffer.from(up ? '1' : '0'), qos: 1, retain: true, origin: this.name, now }));
+  }
+
+  private replayLag(): number {
+    const ts = this.outbound.nextTs();
+    return ts === 0 ? 0 : Math.max(0, this.broker.clock.now() - ts);
+  }
+
+  private oldestAge(): number {
+    const ts = this.outbound.oldestTs();
+    return ts === 0 ? 0 : Math.max(0, this.broker.clock.now() - ts);
+  }
+
+  status(): BridgeStatus {
+    const now = this.broker.clock.now();
+    const stall = this.cfg.replay.stall_timeout * 1000;
+    let oldestSent = Infinity;
+    for (const f of this.inflight.values()) if (f.sentAt < oldestSent) oldestSent = f.sentAt;
+    const ackOk = this.inflight.size === 0 || now - Math.max(this.lastAckAt, oldestSent === Infinity ? 0 : oldestSent) <= stall;
+    return {
+      name: this.name,
+      enable: this.cfg.enable,
+      status: this.state === 'connected' ? 'connected' : this.state === 'stopped' ? 'stopped' : this.state === 'connecting' ? 'connecting' : 'disconnected',
+      healthy: this.state === 'connected' && ackOk,
+      server: this.server?.text ?? null,
+      clientId: this.clientId,
+      lastError: this.lastError,
+      connectedAt: this.connectedAt,
+      lastAckAt: this.lastAckAt,
+      queued: this.outbound.queued,
+      queuedBytes: this.outbound.bytes,
+      inflight: this.inflight.size,
+      replayLagMs: this.replayLag(),
+      oldestQueuedAgeMs: this.oldestAge(),
+      counters: { ...this.counters, droppedBy: { ...this.counters.droppedBy } },
+    };
+  }
+}
+
+function wireProps(p: MessageProperties | null): IPublishPacket['properties'] | undefined {
+  if (!p) return undefined;
+  const o: NonNullable<IPublishPacket['properties']> = {};
+  if (p.payloadFormatIndicator !== undefined) o.payloadFormatIndicator = p.payloadFormatIndicator;
+  if (p.contentType !== undefined) o.contentType = p.contentType;
+  if (p.responseTopic !== undefined) o.responseTopic = p.responseTopic;
+  if (p.correlationData !== undefined) o.correlationData = p.correlationData;
+  if (p.userProperties !== undefined) o.userProperties = p.userProperties;
+  return o;
+}
+
+function messageProps(pr: NonNullable<IPublishPacket['properties']>): MessageProperties | null {
+  const o: MessageProperties = {};
+  let any = false;
+  if (pr.payloadFormatIndicator !== undefined) ((o.payloadFormatIndicator = pr.payloadFormatIndicator), (any = true));
+  if (pr.contentType !== undefined) ((o.contentType = pr.contentType), (any = true));
+  if (pr.responseTopic !== undefined) ((o.responseTopic = pr.responseTopic), (any = true));
+  if (pr.correlationData !== undefined) ((o.correlationData = pr.correlationData), (any = true));
+  if (pr.userProperties !== undefined) ((o.userProperties = pr.userProperties), (any = true));
+  return any ? o : null;
+}
+
+/** One line that says what went wrong, TLS verification failures by name. */
+export function describeError(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'CERT_SIGNATURE_FAILURE':
+      return `TLS certificate verification failed (${code}): the upstream certificate is not signed by the configured CA: ${err.message}`;
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return `TLS certificate verification failed (${code}): the certificate does not name this server: ${err.message}`;
+    case 'CERT_HAS_EXPIRED':
+      return `TLS certificate verification failed (${code}): ${err.message}`;
+    case 'ECONNREFUSED':
+      return `connection refused: ${err.message}`;
+    default:
+      return code ? `${code}: ${err.message}` : err.message;
+  }
+}
