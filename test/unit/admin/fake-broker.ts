@@ -1,0 +1,174 @@
+// A small in-memory BrokerApi for driving the admin API with inject(): real Metrics and a real
+// SQLite store (in memory), clients/subscriptions/retained held in maps.
+import { pino } from 'pino';
+import type { BrokerApi, BrokerEvents, BrokerStats, ClientSummary, PublishInterceptor, PublishResult, SubscriptionSummary } from '../../../src/broker/api.js';
+import type { Message } from '../../../src/broker/message.js';
+import { Metrics } from '../../../src/broker/metrics.js';
+import type { Clock, SubscriptionOptions, TimerHandle } from '../../../src/broker/types.js';
+import { Store } from '../../../src/store/store.js';
+import { splitShared, topicMatches } from '../../../src/admin/topic-match.js';
+import { validateConfig } from '../../../src/config/load.js';
+import type { Config } from '../../../src/config/schema.js';
+
+export class FakeClock implements Clock {
+  t = Date.parse('2026-11-22T00:00:00Z');
+  now(): number {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const h = setTimeout(fn, ms);
+    h.unref();
+    return h;
+  }
+  clearTimeout(h: TimerHandle): void {
+    clearTimeout(h as NodeJS.Timeout);
+  }
+}
+
+export function client(id: string, over: Partial<ClientSummary> = {}): ClientSummary {
+  return {
+    clientId: id,
+    username: null,
+    protocol: 'mqtt',
+    protoName: 'MQTT',
+    protoVer: 5,
+    listener: 'tcp:default',
+    peerHost: '127.0.0.1',
+    peerPort: 50000,
+    connected: true,
+    keepalive: 60,
+    cleanStart: true,
+    expiryInterval: 0,
+    createdAt: Date.parse('2026-11-21T10:00:00Z'),
+    connectedAt: Date.parse('2026-11-21T10:00:00Z'),
+    disconnectedAt: 0,
+    subscriptionsCount: 0,
+    inflightCount: 0,
+    inflightMax: 32,
+    mqueueLen: 0,
+    mqueueMax: 1000,
+    mqueueDropped: 0,
+    awaitingRelCount: 0,
+    recvMsg: 0,
+    sendMsg: 0,
+    recvOct: 0,
+    sendOct: 0,
+    mountpoint: '',
+    isBridge: false,
+    ...over,
+  };
+}
+
+export class FakeBroker implements BrokerApi {
+  readonly node = 'outpost@127.0.0.1';
+  readonly version = '0.1.0';
+  readonly clock = new FakeClock();
+  readonly startedAt = this.clock.t - 3_600_000;
+  readonly log = pino({ level: 'silent' });
+  readonly metrics = new Metrics();
+  readonly store = Store.open({ path: ':memory:', synchronous: 'OFF', log: this.log });
+  readonly clientMap = new Map<string, ClientSummary>();
+  readonly subs = new Map<string, Map<string, SubscriptionOptions>>();
+  readonly retainedMap = new Map<string, Message>();
+  readonly published: Message[] = [];
+  readonly interceptors: PublishInterceptor[] = [];
+  readonly listeners: BrokerEvents[] = [];
+  kicked: string[] = [];
+  nextPublishFails: Extract<PublishResult, { ok: false }>['reason'] | null = null;
+
+  addClient(c: ClientSummary): void {
+    this.clientMap.set(c.clientId, c);
+    this.subs.set(c.clientId, new Map());
+    for (const l of this.listeners) l.onClientConnected?.(c);
+  }
+
+  publish(msg: Message): PublishResult {
+    if (this.nextPublishFails) {
+      const reason = this.nextPublishFails;
+      this.nextPublishFails = null;
+      return { ok: false, reason };
+    }
+    for (const i of this.interceptors) i.onPublish(msg);
+    this.published.push(msg);
+    if (msg.retain) {
+      if (msg.payload.length === 0) this.retainedMap.delete(msg.topic);
+      else this.retainedMap.set(msg.topic, msg);
+    }
+    let matched = 0;
+    for (const s of this.subscriptions()) if (topicMatches(splitShared(s.topic).filter, msg.topic)) matched++;
+    this.metrics.c['messages.received']++;
+    return { ok: true, matched, durable: false };
+  }
+  addInterceptor(i: PublishInterceptor): void {
+    this.interceptors.push(i);
+  }
+  removeInterceptor(i: PublishInterceptor): void {
+    const at = this.interceptors.indexOf(i);
+    if (at >= 0) this.interceptors.splice(at, 1);
+  }
+  addEventListener(l: BrokerEvents): void {
+    this.listeners.push(l);
+  }
+  clients(): Iterable<ClientSummary> {
+    return this.clientMap.values();
+  }
+  client(id: string): ClientSummary | null {
+    return this.clientMap.get(id) ?? null;
+  }
+  kick(id: string): boolean {
+    const c = this.clientMap.get(id);
+    if (!c) return false;
+    this.kicked.push(id);
+    this.clientMap.delete(id);
+    this.subs.delete(id);
+    for (const l of this.listeners) l.onClientDisconnected?.(c, 'kicked');
+    return true;
+  }
+  subscriptions(clientId?: string): SubscriptionSummary[] {
+    const out: SubscriptionSummary[] = [];
+    for (const [cid, m] of this.subs) {
+      if (clientId !== undefined && cid !== clientId) continue;
+      for (const [topic, opts] of m) out.push({ clientId: cid, topic, opts });
+    }
+    return out;
+  }
+  subscribeFor(clientId: string, filter: string, opts: SubscriptionOptions): boolean {
+    const m = this.subs.get(clientId);
+    if (!m) return false;
+    m.set(filter, opts);
+    return true;
+  }
+  unsubscribeFor(clientId: string, filter: string): boolean {
+    return this.subs.get(clientId)?.delete(filter) ?? false;
+  }
+  topics(): string[] {
+    return [...new Set(this.subscriptions().map((s) => splitShared(s.topic).filter))];
+  }
+  readonly retained = {
+    list: (filter?: string): Message[] => [...this.retainedMap.values()].filter((m) => filter === undefined || topicMatches(filter, m.topic)),
+    get: (topic: string): Message | null => this.retainedMap.get(topic) ?? null,
+    delete: (topic: string): boolean => this.retainedMap.delete(topic),
+    count: (): number => this.retainedMap.size,
+  };
+  stats(): BrokerStats {
+    const connected = [...this.clientMap.values()].filter((c) => c.connected).length;
+    return {
+      'connections.count': connected,
+      'connections.max': connected,
+      'live_connections.count': connected,
+      'sessions.count': this.clientMap.size,
+      'topics.count': this.topics().length,
+      'subscriptions.count': this.subscriptions().length,
+      'subscriptions.shared.count': this.subscriptions().filter((s) => splitShared(s.topic).group !== '').length,
+      'subscribers.count': this.subs.size,
+      'retained.count': this.retainedMap.size,
+      'delayed.count': 0,
+      'mqueue.total': 0,
+      'inflight.total': 0,
+    };
+  }
+}
+
+export function testConfig(dataDir: string, api: Record<string, unknown> = {}): Config {
+  return validateConfig({ node: { data_dir: dataDir }, api: { port: 0, ...api } });
+}

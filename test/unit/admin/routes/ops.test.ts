@@ -1,0 +1,123 @@
+// Listeners, gateways and their clients, bridges, reload and traces.
+import { afterEach, describe, expect, it } from 'vitest';
+import { client } from '../fake-broker.js';
+import { harness, type Harness } from '../harness.js';
+
+let h: Harness;
+afterEach(async () => {
+  await h.close();
+});
+
+describe('listeners and gateways', () => {
+  it('GET /listeners lists the listeners', async () => {
+    h = await harness();
+    const r = (await h.app.inject({ url: '/api/v5/listeners', headers: h.admin })).json();
+    expect(r).toEqual([
+      { id: 'tcp:default', type: 'tcp', name: 'default', bind: '127.0.0.1:1883', running: true, enable: true, current_connections: 2, max_connections: 'infinity', node: 'outpost@127.0.0.1' },
+    ]);
+  });
+
+  it('GET /gateways counts each gateway\'s connected clients', async () => {
+    h = await harness();
+    h.broker.addClient(client('dev1', { protocol: 'coap', listener: 'coap:udp:default' }));
+    h.broker.addClient(client('dev2', { protocol: 'coap', connected: false }));
+    h.broker.addClient(client('m1'));
+    const r = (await h.app.inject({ url: '/api/v5/gateways', headers: h.admin })).json();
+    expect(r[0]).toMatchObject({ name: 'coap', status: 'running', current_connections: 1, max_connections: 1000 });
+    expect(r[0].listeners).toEqual([{ id: 'coap:udp:default', type: 'udp', name: 'default', bind: '127.0.0.1:5683', running: true }]);
+    expect((await h.app.inject({ url: '/api/v5/gateways/coap', headers: h.admin })).json().name).toBe('coap');
+    const nf = await h.app.inject({ url: '/api/v5/gateways/lwm2m', headers: h.admin });
+    expect(nf.statusCode).toBe(404);
+    expect(nf.json().code).toBe('GATEWAY_NOT_FOUND');
+  });
+
+  it('lists, shows, subscribes and kicks gateway clients, and only those of that gateway', async () => {
+    h = await harness();
+    h.broker.addClient(client('dev1', { protocol: 'coap' }));
+    h.broker.addClient(client('m1'));
+    const list = (await h.app.inject({ url: '/api/v5/gateways/coap/clients', headers: h.admin })).json();
+    expect(list.data.map((c: { clientid: string }) => c.clientid)).toEqual(['dev1']);
+    expect((await h.app.inject({ url: '/api/v5/gateways/coap/clients/m1', headers: h.admin })).statusCode).toBe(404);
+    const sub = await h.app.inject({ method: 'POST', url: '/api/v5/gateways/coap/clients/dev1/subscriptions', headers: h.admin, payload: { topic: 'cmd/dev1', qos: 1 } });
+    expect(sub.statusCode).toBe(201);
+    expect((await h.app.inject({ url: '/api/v5/gateways/coap/clients/dev1/subscriptions', headers: h.admin })).json()).toEqual([
+      { topic: 'cmd/dev1', qos: 1, nl: 0, rap: 0, rh: 0, node: 'outpost@127.0.0.1', clientid: 'dev1' },
+    ]);
+    expect((await h.app.inject({ method: 'DELETE', url: '/api/v5/gateways/coap/clients/dev1/subscriptions/cmd%2Fdev1', headers: h.admin })).statusCode).toBe(204);
+    expect(h.broker.subscriptions('dev1')).toEqual([]);
+    expect((await h.app.inject({ method: 'DELETE', url: '/api/v5/gateways/coap/clients/dev1', headers: h.admin })).statusCode).toBe(204);
+    expect(h.broker.kicked).toEqual(['dev1']);
+  });
+
+  it('answers 501 when listeners and gateways are not wired', async () => {
+    h = await harness({ bare: true });
+    expect((await h.app.inject({ url: '/api/v5/listeners', headers: h.admin })).statusCode).toBe(501);
+    expect((await h.app.inject({ url: '/api/v5/gateways', headers: h.admin })).statusCode).toBe(501);
+    expect((await h.app.inject({ method: 'POST', url: '/api/v5/reload', headers: h.admin })).statusCode).toBe(501);
+  });
+});
+
+describe('bridges', () => {
+  it('lists status, shows metrics and restarts', async () => {
+    h = await harness();
+    const list = (await h.app.inject({ url: '/api/v5/bridges', headers: h.admin })).json();
+    expect(list[0]).toMatchObject({ id: 'mqtt:upstream', type: 'mqtt', name: 'upstream', enable: true, status: 'connected' });
+    const m = (await h.app.inject({ url: '/api/v5/bridges/mqtt:upstream/metrics', headers: h.admin })).json();
+    expect(m.metrics).toMatchObject({ matched: 5, success: 4, failed: 1, queuing: 2 });
+    expect(m.node_metrics[0].node).toBe('outpost@127.0.0.1');
+    expect((await h.app.inject({ method: 'POST', url: '/api/v5/bridges/mqtt:upstream/restart', headers: h.admin })).statusCode).toBe(204);
+    expect(h.restarted).toEqual(['mqtt:upstream']);
+    expect((await h.app.inject({ method: 'POST', url: '/api/v5/bridges/mqtt:upstream/explode', headers: h.admin })).statusCode).toBe(400);
+    const nf = await h.app.inject({ url: '/api/v5/bridges/mqtt:nope', headers: h.admin });
+    expect(nf.statusCode).toBe(404);
+    expect(nf.json().code).toBe('BRIDGE_NOT_FOUND');
+  });
+});
+
+describe('reload', () => {
+  it('reports success and failure of the runtime reload', async () => {
+    h = await harness();
+    h.reloads.push({ ok: true }, { ok: false, error: 'mqtt.port: cannot change without restart' });
+    const ok = await h.app.inject({ method: 'POST', url: '/api/v5/reload', headers: h.admin });
+    expect(ok.json()).toEqual({ ok: true });
+    const bad = await h.app.inject({ method: 'POST', url: '/api/v5/reload', headers: h.admin });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toEqual({ code: 'RELOAD_FAILED', message: 'mqtt.port: cannot change without restart' });
+  });
+});
+
+describe('trace', () => {
+  it('starts a client trace, records its connect and publishes, stops and downloads it', async () => {
+    h = await harness();
+    const start = await h.app.inject({ method: 'POST', url: '/api/v5/trace', headers: h.admin, payload: { name: 'c1-trace', type: 'clientid', clientid: 'c1' } });
+    expect(start.statusCode).toBe(200);
+    expect(start.json()).toMatchObject({ name: 'c1-trace', type: 'clientid', clientid: 'c1', status: 'running' });
+    h.broker.addClient(client('c1'));
+    h.broker.addClient(client('c2'));
+    await h.app.inject({ method: 'POST', url: '/api/v5/publish', headers: h.admin, payload: { topic: 'x/y', payload: 'from-c1', clientid: 'c1' } });
+    await h.app.inject({ method: 'POST', url: '/api/v5/publish', headers: h.admin, payload: { topic: 'x/z', payload: 'from-c2', clientid: 'c2' } });
+    const stop = await h.app.inject({ method: 'PUT', url: '/api/v5/trace/c1-trace/stop', headers: h.admin });
+    expect(stop.json().status).toBe('stopped');
+    await new Promise((r) => setTimeout(r, 50));
+    const log = (await h.app.inject({ url: '/api/v5/trace/c1-trace/log', headers: h.admin })).body;
+    expect(log).toMatch(/c1@127\.0\.0\.1 msg: client_connected/);
+    expect(log).toMatch(/msg: publish, topic: x\/y, qos: 0.*payload: from-c1/);
+    expect(log).not.toMatch(/c2|from-c2/);
+    const list = (await h.app.inject({ url: '/api/v5/trace', headers: h.admin })).json();
+    expect(list.data[0].log_size['outpost@127.0.0.1']).toBe(Buffer.byteLength(log));
+    expect((await h.app.inject({ method: 'DELETE', url: '/api/v5/trace/c1-trace', headers: h.admin })).statusCode).toBe(204);
+    expect((await h.app.inject({ url: '/api/v5/trace/c1-trace/log', headers: h.admin })).statusCode).toBe(404);
+  });
+
+  it('validates trace requests', async () => {
+    h = await harness();
+    const post = (payload: object) => h.app.inject({ method: 'POST', url: '/api/v5/trace', headers: h.admin, payload });
+    expect((await post({ name: 't', type: 'clientid' })).statusCode).toBe(400);
+    expect((await post({ name: 'bad name', type: 'topic', topic: 'a/#' })).statusCode).toBe(400);
+    expect((await post({ name: 't', type: 'topic', topic: 'a/#', end_at: '2000-01-01T00:00:00Z' })).statusCode).toBe(400);
+    expect((await post({ name: 't', type: 'topic', topic: 'a/#' })).statusCode).toBe(200);
+    const dup = await post({ name: 't', type: 'topic', topic: 'a/#' });
+    expect(dup.statusCode).toBe(409);
+    expect((await h.app.inject({ method: 'PUT', url: '/api/v5/trace/nope/stop', headers: h.admin })).statusCode).toBe(404);
+  });
+});
