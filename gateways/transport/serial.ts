@@ -60,10 +60,19 @@ export class SerialTransport<F, C extends TransportChannel<F>> {
     return this.port?.isOpen ?? false;
   }
 
-  /** Opens the device; rejects when it cannot be opened (the gateway decides whether that is fatal). */
-  async start(): Promise<void> {
+  /**
+   * Opens the device. Rejects when it cannot be opened, unless `retry` is set: then it resolves
+   * and keeps trying every reopenMs (a radio plugged in after boot).
+   */
+  async start(opts: { retry?: boolean } = {}): Promise<void> {
     this.stopped = false;
-    await this.open();
+    try {
+      await this.open();
+    } catch (err) {
+      if (!opts.retry || this.serial.reopenMs <= 0) throw err;
+      this.muxOpts.log.warn({ device: this.serial.device, err: (err as Error).message, reason: 'open_failed' }, 'serial_open_failed');
+      this.scheduleReopen();
+    }
   }
 
   private open(): Promise<void> {
