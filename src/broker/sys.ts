@@ -126,6 +126,7 @@ export class SysPublisher {
 
   alarm(name: string, activate: boolean, details: Record<string, unknown>): void {
     const body = { name, message: String(details.message ?? name), details, activate_at: this.sink.now(), activated: activate };
-    this.sink.publishSys(`${this.prefix}/alarms/${activate ? 'activate' : 'deactivate'}`, JSON.stringify(body), false);
+    // Retained, so monitoring that connects after boot still sees an active alarm (EMQX does not retain).
+    this.sink.publishSys(`${this.prefix}/alarms/${activate ? 'activate' : 'deactivate'}`, JSON.stringify(body), true);
   }
 }

@@ -116,7 +116,11 @@ export class MqttChannel implements Outlet {
         return;
       }
       this.deps.broker.metrics.c['packets.received']++;
-      this.parser!.parse(r.frame);
+      try {
+        this.parser!.parse(r.frame);
+      } catch (err) {
+        this.protocolViolation('malformed_packet', (err as Error).message);
+      }
     }
   }
 
@@ -590,8 +594,13 @@ export class MqttChannel implements Outlet {
     this.state = 'closed';
     if (this.timer) this.deps.clock.clearTimeout(this.timer);
     this.timer = null;
-    this.parser?.removeAllListeners();
-    this.parser = null;
+    // The parser may still be mid-parse and emit more errors: keep a listener, drop the rest.
+    if (this.parser) {
+      this.parser.removeAllListeners('packet');
+      this.parser.removeAllListeners('error');
+      this.parser.on('error', () => {});
+      this.parser = null;
+    }
     if (this.corked) this.uncork();
     this.socket.end();
     // Give the peer a moment to read the final packet, then make sure the fd is released.

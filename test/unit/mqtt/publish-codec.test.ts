@@ -1,0 +1,86 @@
+import { parser } from 'mqtt-packet';
+import type { IPublishPacket, Packet } from 'mqtt-packet';
+import { describe, expect, it } from 'vitest';
+import { createMessage } from '../../../src/broker/message.js';
+import { encodePublish, encodePublishCached } from '../../../src/mqtt/publish-codec.js';
+import { FrameSplitter } from '../../../src/mqtt/frame.js';
+
+function parse(buf: Buffer, v: 4 | 5): IPublishPacket {
+  const p = parser({ protocolVersion: v });
+  let out: Packet | null = null;
+  p.on('packet', (x: Packet) => (out = x));
+  p.on('error', (e: Error) => {
+    throw e;
+  });
+  p.parse(buf);
+  return out as unknown as IPublishPacket;
+}
+
+describe('PUBLISH encoder', () => {
+  const m = createMessage({
+    topic: 'a/b',
+    payload: Buffer.from('hello'),
+    qos: 2,
+    retain: true,
+    props: { contentType: 'text/plain', responseTopic: 'r/t', correlationData: Buffer.from('cd'), userProperties: { k: 'v', m: ['1', '2'] }, payloadFormatIndicator: true },
+    now: 1000,
+  });
+
+  it('round-trips v3/v4 through mqtt-packet', () => {
+    const p = parse(encodePublish(m, m.topic, false, 1, false, true, 42, { expiry: -1, subIds: null, alias: 0, aliasOnly: false }), 4);
+    expect(p).toMatchObject({ cmd: 'publish', topic: 'a/b', qos: 1, dup: true, retain: false, messageId: 42 });
+    expect(p.payload.toString()).toBe('hello');
+  });
+
+  it('round-trips v5 properties, subscription ids, alias and expiry', () => {
+    const p = parse(encodePublish(m, m.topic, true, 2, true, false, 7, { expiry: 30, subIds: [3, 200], alias: 5, aliasOnly: false }), 5);
+    expect(p.properties).toEqual({
+      payloadFormatIndicator: true,
+      messageExpiryInterval: 30,
+      contentType: 'text/plain',
+      responseTopic: 'r/t',
+      correlationData: Buffer.from('cd'),
+      subscriptionIdentifier: [3, 200],
+      topicAlias: 5,
+      userProperties: { k: 'v', m: ['1', '2'] },
+    });
+    const aliasOnly = parse(encodePublish(m, m.topic, true, 0, false, false, 0, { expiry: -1, subIds: null, alias: 5, aliasOnly: true }), 5);
+    expect(aliasOnly.topic).toBe('');
+  });
+
+  it('caches per version/qos/retain and patches packet id and DUP', () => {
+    const a = encodePublishCached(m, true, 1, false, false, 10);
+    const b = encodePublishCached(m, true, 1, false, true, 11);
+    expect(parse(a, 5).messageId).toBe(10);
+    expect(parse(b, 5)).toMatchObject({ messageId: 11, dup: true });
+    const q0 = encodePublishCached(m, false, 0, false, false, 0);
+    expect(encodePublishCached(m, false, 0, false, false, 0)).toBe(q0); // shared for a QoS 0 fan-out
+    const big = createMessage({ topic: 't'.repeat(300), payload: Buffer.alloc(70_000, 1), qos: 1, retain: false, now: 1 });
+    const pb = parse(encodePublishCached(big, false, 1, false, false, 65535), 4);
+    expect(pb.messageId).toBe(65535);
+    expect(pb.payload.length).toBe(70_000);
+  });
+});
+
+describe('frame splitter', () => {
+  it('splits at every offset the same way and refuses oversized lengths from the header', () => {
+    const m = createMessage({ topic: 'x', payload: Buffer.alloc(300, 2), qos: 0, retain: false, now: 1 });
+    const one = encodePublish(m, 'x', false, 0, false, false, 0, { expiry: -1, subIds: null, alias: 0, aliasOnly: false });
+    const stream = Buffer.concat([one, one, one]);
+    for (let cut = 1; cut < stream.length; cut += 37) {
+      const s = new FrameSplitter(1 << 20);
+      const frames: Buffer[] = [];
+      for (const part of [stream.subarray(0, cut), stream.subarray(cut)]) {
+        s.push(part);
+        for (let r = s.next(); r.kind === 'frame'; r = s.next()) frames.push(r.frame);
+      }
+      expect(frames.map((f) => f.length)).toEqual([one.length, one.length, one.length]);
+    }
+    const s = new FrameSplitter(100);
+    s.push(Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f]));
+    expect(s.next()).toEqual({ kind: 'error', code: 'packet_too_large' });
+    const bad = new FrameSplitter(1 << 20);
+    bad.push(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]));
+    expect(bad.next()).toEqual({ kind: 'error', code: 'malformed_length' });
+  });
+});

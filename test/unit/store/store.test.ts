@@ -1,0 +1,74 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { createMessage } from '../../../src/broker/message.js';
+import { Store } from '../../../src/store/store.js';
+
+const log = pino({ level: 'silent' });
+const msg = (topic: string, payload = 'x') => createMessage({ topic, payload: Buffer.from(payload), qos: 1, retain: false, props: { userProperties: { a: 'b' }, correlationData: Buffer.from([1, 2]) }, now: Date.now() });
+
+function entry(seq: number, topic: string) {
+  return { seq, message: msg(topic), qos: 1 as const, pid: 0, state: 0 as const, subIds: '3', retainFlag: false, filter: 't/#' };
+}
+
+describe('store', () => {
+  it('groups writes of a tick into one commit and calls listeners after it', async () => {
+    const s = Store.open({ path: ':memory:', synchronous: 'NORMAL', log });
+    s.saveSession({ clientId: 'c', protocol: 'mqtt', username: null, expiryInterval: 60, createdAt: 1, disconnectedAt: 0 });
+    for (let i = 1; i <= 100; i++) s.enqueue('c', entry(i, `t/${i}`));
+    let called = 0;
+    s.afterCommit({ committed: () => called++ });
+    expect(called).toBe(0);
+    await new Promise((r) => setImmediate(r));
+    expect(called).toBe(1);
+    expect(s.commits).toBe(1);
+    const [sess] = s.loadSessions();
+    expect(sess!.queue).toHaveLength(100);
+    expect(sess!.queue[0]!.message.props?.userProperties).toEqual({ a: 'b' });
+    expect(sess!.queue[0]!.message.props?.correlationData).toEqual(Buffer.from([1, 2]));
+    s.close();
+  });
+
+  it('an insert acknowledged within the same tick never reaches the disk', async () => {
+    const s = Store.open({ path: ':memory:', synchronous: 'NORMAL', log });
+    s.saveSession({ clientId: 'c', protocol: 'mqtt', username: null, expiryInterval: 60, createdAt: 1, disconnectedAt: 0 });
+    s.enqueue('c', entry(1, 'a'));
+    s.updateQueued('c', 1, 5, 1);
+    s.dequeue('c', 1);
+    s.enqueue('c', entry(2, 'b'));
+    s.updateQueued('c', 2, 6, 1);
+    s.flush();
+    const q = s.loadSessions()[0]!.queue;
+    expect(q.map((e) => [e.seq, e.pid, e.state])).toEqual([[2, 6, 1]]);
+    s.close();
+  });
+
+  it('deleting a session removes its subscriptions and queue', () => {
+    const s = Store.open({ path: ':memory:', synchronous: 'NORMAL', log });
+    s.saveSession({ clientId: 'c', protocol: 'mqtt', username: null, expiryInterval: 60, createdAt: 1, disconnectedAt: 0 });
+    s.saveSubscription('c', 'a/#', { qos: 1, nl: false, rap: true, rh: 1, subId: 7 });
+    s.flush();
+    expect(s.loadSessions()[0]!.subscriptions).toEqual([{ filter: 'a/#', opts: { qos: 1, nl: false, rap: true, rh: 1, subId: 7 } }]);
+    s.enqueue('c', entry(1, 'a'));
+    s.deleteSession('c');
+    s.flush();
+    expect(s.loadSessions()).toEqual([]);
+    s.close();
+  });
+
+  it('keeps retained messages and runs component migrations once', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'outpost-store-')), 'db');
+    let s = Store.open({ path, synchronous: 'FULL', log });
+    s.saveRetained(msg('r/1', 'one'));
+    s.migrate('test', ['CREATE TABLE t1 (x INTEGER)']);
+    s.close();
+    s = Store.open({ path, synchronous: 'FULL', log });
+    s.migrate('test', ['CREATE TABLE t1 (x INTEGER)', 'CREATE TABLE t2 (y INTEGER)']);
+    expect(s.loadRetained().map((m) => m.payload.toString())).toEqual(['one']);
+    expect(s.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name IN ('t1','t2')").get()).toEqual({ n: 2 });
+    expect(s.quarantined).toBeNull();
+    s.close();
+  });
+});
