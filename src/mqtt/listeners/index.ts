@@ -1,7 +1,54 @@
-// PLACEHOLDER until the TLS/WebSocket listeners land.
+// The listeners beyond plain TCP: MQTT/TLS, MQTT over WebSocket and over secure WebSocket, one per
+// enabled [listeners.<type>.<name>] section. Each hands every connection to `accept` as a Duplex;
+// the MQTT front end does the rest.
 import type { Logger } from 'pino';
-import type { AcceptFn, ListenerHandle } from '../listener.js';
+import type { Config } from '../../config/schema.js';
+import type { AcceptFn, AcceptedConnection, ListenerHandle } from '../listener.js';
+import { startTlsListener } from './tls-listener.js';
+import { startWsListener } from './ws-listener.js';
 
-export async function startExtraListeners(_config: unknown, _accept: AcceptFn, _log: Logger): Promise<ListenerHandle[]> {
-  return [];
+export { listenersConfigShape } from './config.js';
+export { parseConnRate } from './gate.js';
+
+/**
+ * Start every enabled ssl/ws/wss listener. If one cannot start (port taken, certificate missing),
+ * those already started are closed and the error names the listener.
+ */
+export async function startExtraListeners(config: Config, accept: AcceptFn, log: Logger): Promise<ListenerHandle[]> {
+  const started: ListenerHandle[] = [];
+  const l = config.listeners;
+  const jobs: [string, () => Promise<ListenerHandle>][] = [];
+  for (const [name, c] of Object.entries(l.ssl)) if (c.enable) jobs.push([`ssl:${name}`, () => startTlsListener(name, c, accept, log)]);
+  for (const [name, c] of Object.entries(l.ws)) if (c.enable) jobs.push([`ws:${name}`, () => startWsListener('ws', name, c, accept, log)]);
+  for (const [name, c] of Object.entries(l.wss)) if (c.enable) jobs.push([`wss:${name}`, () => startWsListener('wss', name, c, accept, log)]);
+  for (const [id, start] of jobs) {
+    try {
+      started.push(await start());
+    } catch (err) {
+      for (const h of started) await h.close().catch(() => {});
+      const e = new Error(`listener ${id} failed to start: ${(err as Error).message}`);
+      (e as Error & { code: string }).code = 'OUTPOST_ERR_LISTENER_START';
+      throw e;
+    }
+  }
+  return started;
+}
+
+/**
+ * Wrap the front end's accept with a global connection cap (auth's ConnectionCounter or anything
+ * with tryAcquire): over the cap the socket is closed at once; otherwise the slot is released when
+ * the socket closes. Use the same wrapped accept for the TCP listener and these listeners.
+ */
+export function withConnectionCap(accept: AcceptFn, cap: { tryAcquire(): (() => void) | null }, log: Logger): AcceptFn {
+  let refused = 0;
+  return (c: AcceptedConnection) => {
+    const release = cap.tryAcquire();
+    if (!release) {
+      if (refused++ % 1000 === 0) log.warn({ listener: c.listener, peer: `${c.peerHost}:${c.peerPort}`, refused }, 'max_connections_reached');
+      c.socket.destroy();
+      return;
+    }
+    c.socket.once('close', release);
+    accept(c);
+  };
 }
