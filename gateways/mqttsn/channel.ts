@@ -53,12 +53,6 @@ function qosOf(q: SnQoS): QoS {
   return q === -1 ? 0 : q;
 }
 
-/** Expand `${clientid}` / `${username}` in a mountpoint. */
-export function expandMountpoint(mp: string, clientId: string, username: string | null): string {
-  if (!mp.includes('${')) return mp;
-  return mp.replaceAll('${clientid}', clientId).replaceAll('${username}', username ?? '');
-}
-
 export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
   state: ChannelState = 'idle';
   clientId: string | null = null;
@@ -75,7 +69,6 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
   private lastRx = 0;
   private sleepDuration = 0;
   private will: WillMessage | null = null;
-  private mountpoint = '';
   /** QoS 2 publishes from the device awaiting PUBREL (MQTT-SN 1.2 §6.7). */
   private readonly awaitingRel = new Set<number>();
 
@@ -94,7 +87,6 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
       send: (f) => this.link.send(f),
       session: () => this.session,
       clientId: () => this.clientId,
-      unmount: (t) => this.unmount(t),
       log: () => this.log,
       count: deps.count,
       onRegisterExhausted: () => this.lost('reached_max_retry_times', 'protocol_error'),
@@ -105,10 +97,6 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
 
   private get active(): boolean {
     return this.state === 'connected' || this.state === 'awake';
-  }
-
-  private unmount(topic: string): string {
-    return this.mountpoint !== '' && topic.startsWith(this.mountpoint) ? topic.slice(this.mountpoint.length) : topic;
   }
 
   // ---- transport inputs ----
@@ -229,7 +217,6 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
     this.cleanSession = f.cleanSession;
     this.keepalive = f.duration;
     this.will = null;
-    this.mountpoint = '';
     if (f.will) {
       // Will handshake first, authentication after WILLMSG (spec §4).
       this.state = 'wait_willtopic';
@@ -309,7 +296,6 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
       return this.finish();
     }
     this.session = session;
-    this.mountpoint = expandMountpoint(this.cfg.mountpoint, clientId, session.username);
     // Window of 1 (spec §5.3): the next QoS 1/2 delivery waits for PUBACK/PUBCOMP.
     session.setInflightWindow(1);
     this.deps.count('clients.connected');

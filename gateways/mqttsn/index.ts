@@ -5,7 +5,7 @@ import os from 'node:os';
 import type { Gateway, GatewayContext, GatewayModule, ListenerInfo } from '../gateway.js';
 import { UdpTransport } from '../transport/udp.js';
 import { SerialTransport } from '../transport/serial.js';
-import type { Codec, Demux, Link, MuxOptions, Peer } from '../transport/types.js';
+import type { Codec, Demux, Link, MuxOptions, Peer, TransportCounter } from '../transport/types.js';
 import { mqttsnConfigSchema, type MqttsnConfig } from './config.js';
 import { decode, decodeStream, encode, format, ReturnCode, shortName, type Frame } from './frame.js';
 import { MqttsnChannel, type MqttsnCounter } from './channel.js';
@@ -63,7 +63,8 @@ export class MqttsnGateway implements Gateway {
     this.predefined = new PredefinedTopics(cfg.predefined);
   }
 
-  private count = (name: MqttsnCounter | string): void => this.ctx.metrics.inc(`mqttsn.${name}`);
+  /** The host prefixes `gateway.mqttsn.`. */
+  private count = (name: MqttsnCounter | TransportCounter): void => this.ctx.metrics.inc(name);
 
   private muxOptions(listener: string, forwarder: boolean, maxChannels: number): MuxOptions<Frame, MqttsnChannel> {
     const log = this.ctx.log.child({ gw: 'mqttsn', listener });

@@ -17,7 +17,6 @@ export interface OutboundDeps {
   send(f: Frame): void;
   session(): GatewaySession | null;
   clientId(): string | null;
-  unmount(topic: string): string;
   log(): Logger;
   count(name: MqttsnCounter): void;
   /** No REGACK after all retries (EMQX: DISCONNECT, reason reached_max_retry_times). */
@@ -113,7 +112,7 @@ export class Outbound {
         }
         const d = this.queue[0];
         if (!d) break;
-        const topic = this.deps.unmount(d.message.topic);
+        const topic = d.message.topic;
         const t = this.topicFor(topic);
         if (t === null) {
           const id = this.deps.registry.register(topic);
@@ -183,8 +182,8 @@ export class Outbound {
       this.deps.registry.confirm(r.id);
     } else {
       // Refused: skip that topic (EMQX), settling every delivery waiting for it.
-      const refused = this.queue.filter((d) => this.deps.unmount(d.message.topic) === r.topic);
-      this.queue = this.queue.filter((d) => this.deps.unmount(d.message.topic) !== r.topic);
+      const refused = this.queue.filter((d) => d.message.topic === r.topic);
+      this.queue = this.queue.filter((d) => d.message.topic !== r.topic);
       for (const d of refused) this.drop(d, 'register_refused');
     }
     this.pump();

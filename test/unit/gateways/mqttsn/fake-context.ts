@@ -95,7 +95,9 @@ export class FakeSession implements GatewaySession {
       if (d.qos > 0 && this.inflight.size >= this.window) return;
       this.queue.shift();
       if (d.qos > 0) this.inflight.set(d.pid, d);
-      this.sink.deliver(d);
+      // As the real host: gateways see topics without the mountpoint.
+      const mp = this.broker.mountpoint;
+      this.sink.deliver(mp && d.message.topic.startsWith(mp) ? { ...d, message: d.message.with({ topic: d.message.topic.slice(mp.length) }) } : d);
     }
   }
   ack(pid: number): void {
