@@ -190,6 +190,15 @@ export class RawClient {
     return hit;
   }
 
+  private nextPid = 1;
+  /** SUBSCRIBE and return the SUBACK's granted QoS / reason codes (failures included). */
+  async subscribe(subs: { topic: string; qos: 0 | 1 | 2; nl?: boolean; rap?: boolean; rh?: number }[], properties?: Record<string, unknown>): Promise<number[]> {
+    const messageId = this.nextPid++;
+    this.send({ cmd: 'subscribe', messageId, subscriptions: subs, ...(properties ? { properties } : {}) } as Packet);
+    const ack = (await this.next((p) => p.cmd === 'suback' && p.messageId === messageId)) as { granted: number[] };
+    return ack.granted;
+  }
+
   publishes(): mqtt.IPublishPacket[] {
     return this.packets.filter((p): p is mqtt.IPublishPacket => p.cmd === 'publish');
   }
