@@ -100,6 +100,9 @@ export async function startWsListener(
       sock.setTimeout(0);
       ((sock as unknown as { _parent?: Socket })._parent ?? sock).setTimeout(0);
       const stream = createWebSocketStream(ws);
+      // Behave like a TCP socket without half-open: once the peer's side has ended and everything
+      // was read, close, so 'close' (connection counting, session cleanup) always follows.
+      stream.once('end', () => stream.destroy());
       // Errors (a peer that vanishes mid-frame) surface as close on the stream; the front end logs those.
       ws.on('error', (err) => llog.debug({ err: err.message }, 'ws_error'));
       const addr = clientAddress(req, w);
