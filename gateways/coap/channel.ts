@@ -132,7 +132,7 @@ export class CoapChannel {
     this.lastSeen = d.clock.now();
     this.keepaliveMs = cfg.heartbeat * cfg.keepalive_multiplier * 1000;
     this.block1 = new Block1Assembler(cfg.blockwise.max_body_size, szxFor(cfg.blockwise.max_block_size), cfg.blockwise.exchange_lifetime * 1000);
-    this.log = d.ctx.log.child({ gw: 'coap', listener: d.listener, peer: `${d.peer.host}:${d.peer.port}` });
+    this.log = d.ctx.log.child({ listener: d.listener, peer: `${d.peer.host}:${d.peer.port}` });
   }
 
   /** Arms the keepalive timer, and the login deadline in connection mode (§5, idle_timeout). */

@@ -31,6 +31,7 @@ export class CoapEndpoint {
   private readonly byClient = new Map<string, Entry>();
   private readonly pending = new Map<number, (r: DeviceResponse) => void>();
   private nextRequest = 1;
+  private open_ = 0;
   private mid: number;
   private readonly log: Logger;
 
@@ -41,13 +42,13 @@ export class CoapEndpoint {
     private readonly opts: EndpointOptions,
   ) {
     this.mid = Math.floor(opts.random() * 0x10000);
-    this.log = ctx.log.child({ gw: 'coap', listener: opts.listener });
+    this.log = ctx.log.child({ listener: opts.listener });
     socket.onMessage((msg, from) => this.onDatagram(msg, from));
     socket.onError((err) => this.log.warn({ msg: 'socket_error', reason: (err as NodeJS.ErrnoException).code ?? err.message }));
   }
 
   get channelCount(): number {
-    return new Set([...this.byPeer.values(), ...this.byClient.values()]).size;
+    return this.open_;
   }
 
   /** Channel of a device by client id (connection mode ids, or the random connectionless ones). */
@@ -143,6 +144,7 @@ export class CoapEndpoint {
     // Connection mode keys by the requested id; connectionless by the channel's random id (API lookups).
     e.clientKey = clientId ?? e.ch.clientId;
     this.byClient.set(e.clientKey, e);
+    this.open_++;
     this.run(e, e.ch.start());
     return e;
   }
@@ -215,7 +217,9 @@ export class CoapEndpoint {
   }
 
   private remove(e: Entry): void {
+    if (e.closed) return;
     e.closed = true;
+    this.open_--;
     for (const t of e.timers.values()) this.opts.clock.clearTimeout(t);
     e.timers.clear();
     if (this.byPeer.get(e.peerKey) === e) this.byPeer.delete(e.peerKey);

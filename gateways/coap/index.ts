@@ -46,7 +46,7 @@ export function createCoapGateway(ctx: GatewayContext, config: CoapConfig, opts:
       bound = `${addr.address}:${addr.port}`;
       endpoint = new CoapEndpoint(ctx, config, socket, { listener, clock: opts.clock ?? ctx.clock, random: opts.random ?? secureRandom });
       closeSocket = () => socket.close();
-      ctx.log.info({ msg: 'listener_started', gw: 'coap', listener, bind: bound, mode: config.connection_required ? 'connection' : 'connectionless' });
+      ctx.log.info({ msg: 'listener_started', listener, bind: bound, mode: config.connection_required ? 'connection' : 'connectionless' });
     },
     async stop() {
       if (endpoint === null) return;
