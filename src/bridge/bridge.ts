@@ -184,6 +184,10 @@ export class Bridge implements PublishInterceptor {
     this.tickTimer = this.reconnectTimer = null;
     this.drops.flush();
     const link = this.link;
+    if (link && wasConnected) {
+      // Ingress acks wait for the group commit; let those already registered go out before DISCONNECT.
+      await new Promise<void>((resolve) => this.broker.store.afterCommit({ committed: resolve }));
+    }
     this.link = null;
     if (link) {
       if (wasConnected) {

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
 export interface MosquittoOptions {
@@ -63,6 +63,8 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     `listener ${port} 127.0.0.1`,
     ...(opts.listenerLines ?? []),
     'allow_anonymous true',
+    // Run as ourselves: as root mosquitto would switch to user "mosquitto" and fail to write its persistence file here.
+    `user ${userInfo().username}`,
     `persistence ${persistence ? 'true' : 'false'}`,
     `persistence_location ${dir}/`,
     'autosave_interval 1',
