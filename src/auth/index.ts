@@ -121,8 +121,8 @@ export function createAuth(config: Config, store: Store, log: Logger, clock: Clo
   };
 
   const rateLimits: RateLimits = {
-    messages: () => bucketFor(cfg.limiter.messages_rate, cfg.limiter.messages_burst, clock.now()),
-    bytes: () => bucketFor(cfg.limiter.bytes_rate, cfg.limiter.bytes_burst, clock.now()),
+    messages: () => bucketFor(cfg.limiter.messages_rate, cfg.limiter.messages_burst, clock.now(), now),
+    bytes: () => bucketFor(cfg.limiter.bytes_rate, cfg.limiter.bytes_burst, clock.now(), now),
   };
 
   let timer: TimerHandle | null = null;

@@ -32,12 +32,18 @@ export class TokenBucket implements RateLimiter {
     /** Bucket size: what may pass at once. */
     private readonly capacity: number,
     now = 0,
+    /**
+     * The clock, when known: a caller that drains buffered packets after a pause passes the
+     * arrival time of the last chunk, which is stale; the later of the two is used.
+     */
+    private readonly clock: (() => number) | null = null,
   ) {
     this.tokens = capacity;
     this.last = now;
   }
 
-  consume(amount: number, now: number): number {
+  consume(amount: number, at: number): number {
+    const now = this.clock ? Math.max(at, this.clock()) : at;
     if (now > this.last) {
       this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.rate);
       this.last = now;
@@ -54,11 +60,11 @@ export class TokenBucket implements RateLimiter {
 }
 
 /** A bucket for a rate string, or null when unlimited. burst 0 = one second's worth (at least 1). */
-export function bucketFor(rate: string, burst: number, now: number): TokenBucket | null {
+export function bucketFor(rate: string, burst: number, now: number, clock: (() => number) | null = null): TokenBucket | null {
   const r = parseRate(rate);
   if (r === null) return null;
   const cap = burst > 0 ? burst : Math.max(1, r * 1000);
-  return new TokenBucket(r, cap, now);
+  return new TokenBucket(r, cap, now, clock);
 }
 
 /** The global connection cap over every listener. */

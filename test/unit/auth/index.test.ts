@@ -33,7 +33,10 @@ afterEach(async () => {
   store?.close();
   auth = undefined;
   store = undefined;
-  if (server) await new Promise((r) => server!.close(r));
+  if (server) {
+    server.closeAllConnections();
+    await new Promise((r) => server!.close(r));
+  }
   server = undefined;
 });
 

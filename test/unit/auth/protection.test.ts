@@ -166,3 +166,16 @@ describe('rate limits', () => {
     for (let i = 0; i < 1000; i++) expect(unlimited.tryAcquire()).not.toBeNull();
   });
 });
+
+describe('token bucket with a clock', () => {
+  it('uses the clock when the caller passes a stale time (packets drained after a pause)', () => {
+    let t = 0;
+    const b = new TokenBucket(0.01, 1, 0, () => t);
+    expect(b.consume(1, 0)).toBe(0);
+    expect(b.consume(1, 0)).toBe(100);
+    t = 200;
+    // The caller still says 0 (arrival of the chunk); 200 ms have really passed: the debt is paid.
+    expect(b.consume(1, 0)).toBe(0);
+    expect(b.consume(1, 0)).toBe(100);
+  });
+});
