@@ -6,10 +6,12 @@ import { type CoapConfig, coapConfigSchema } from './config.js';
 import { CoapEndpoint } from './endpoint.js';
 import { type SocketFactory, bindUdp } from './transport.js';
 import type { DeviceRequest, DeviceResponse } from './types.js';
+import { deviceRequestReply, parseDeviceRequestBody } from './api.js';
 
 export { coapConfigSchema, type CoapConfig } from './config.js';
 export type { DeviceRequest, DeviceResponse } from './types.js';
 export type { DatagramSocket, SocketFactory } from './transport.js';
+export { deviceRequestReply, parseDeviceRequestBody, type DeviceRequestReply } from './api.js';
 
 /** Listener id as reported by listeners(); the runtime keys it as "coap:udp". */
 export const UDP_LISTENER_ID = 'udp';
@@ -24,6 +26,11 @@ export interface CoapGatewayOptions {
 /** A running CoAP gateway; `request` backs POST /api/v5/gateways/coap/clients/{clientid}/request. */
 export interface CoapGateway extends Gateway {
   request(clientId: string, req: DeviceRequest): Promise<DeviceResponse>;
+  /**
+   * The whole HTTP exchange of POST /api/v5/gateways/coap/clients/{clientid}/request: takes the
+   * parsed JSON body, returns the status and JSON body to send (400 / 200 / 404 / 504).
+   */
+  apiRequest(clientId: string, body: unknown): Promise<{ status: number; body: unknown }>;
   /** Number of live device channels. */
   channelCount(): number;
 }
@@ -63,6 +70,12 @@ export function createCoapGateway(ctx: GatewayContext, config: CoapConfig, opts:
     request(clientId, req) {
       if (endpoint === null) return Promise.resolve({ ok: false, reason: 'not_found' });
       return endpoint.request(clientId, req);
+    },
+    async apiRequest(clientId, body) {
+      const p = parseDeviceRequestBody(body);
+      if (!p.ok) return { status: 400, body: { code: 'BAD_REQUEST', message: p.message } };
+      const r = endpoint === null ? ({ ok: false, reason: 'not_found' } as const) : await endpoint.request(clientId, p.value.req);
+      return deviceRequestReply(clientId, p.value, r);
     },
     channelCount: () => endpoint?.channelCount ?? 0,
   };

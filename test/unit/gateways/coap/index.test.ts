@@ -37,6 +37,30 @@ describe('coap gateway lifecycle', () => {
     await expect(gw.request('x', { method: Code.GET, payload: Buffer.alloc(0), timeoutMs: 10 })).resolves.toEqual({ ok: false, reason: 'not_found' });
   });
 
+  it('runs the device-request API exchange: CON request to the device, its response as EMQX JSON', async () => {
+    const clock = new FakeClock();
+    const ctx = createFakeGatewayContext({ clock });
+    const sock = new MemorySocket();
+    const gw = createCoapGateway(ctx, coapConfigSchema.parse({ enable: true, connection_required: true }), { socketFactory: async () => sock, clock, random: seeded() });
+    await gw.start();
+    sock.inject(encode(request({ code: Code.POST, path: 'mqtt/connection', query: ['clientid=dev1'] })), DEV);
+    await new Promise((r) => setImmediate(r));
+    sock.sent.length = 0;
+    const pending = gw.apiRequest('dev1', { method: 'get', token: 'abc', content_type: 'text/plain', timeout: '5s' });
+    const r = decode(sock.sent[0]!.buf);
+    if (r.kind !== 'frame') throw new Error('undecodable');
+    expect(r.frame).toMatchObject({ type: 'CON', code: Code.GET });
+    expect(sock.sent[0]!.to).toEqual(DEV);
+    sock.inject(encode({ type: 'ACK', code: Code.CONTENT, messageId: r.frame.messageId, token: r.frame.token, options: [], payload: Buffer.from('21.5') }), DEV);
+    await expect(pending).resolves.toEqual({ status: 200, body: { id: 'dev1', token: 'abc', method: '{ok,content}', payload: '21.5' } });
+    await expect(gw.apiRequest('ghost', { method: 'get' })).resolves.toMatchObject({ status: 404 });
+    await expect(gw.apiRequest('dev1', { method: 'brew' })).resolves.toMatchObject({ status: 400 });
+    const late = gw.apiRequest('dev1', { method: 'get', timeout: '2s' });
+    clock.advance(2000);
+    await expect(late).resolves.toMatchObject({ status: 504, body: { code: 'CLIENT_NOT_RESPONSE' } });
+    await gw.stop();
+  });
+
   it('reports no listener when the udp listener is disabled', async () => {
     const gw = createCoapGateway(createFakeGatewayContext(), coapConfigSchema.parse({ enable: true, listeners: { udp: { enable: false } } }));
     await gw.start();
