@@ -292,8 +292,8 @@ export class Bridge implements PublishInterceptor {
 
   private takeToken(now: number): boolean {
     const rate = this.cfg.replay.rate;
-    // A bucket of one second's worth, so a burst after idling stays within the rate.
-    this.tokens = Math.min(rate, this.tokens + ((now - this.tokensAt) * rate) / 1000);
+    // A bucket of 100 ms worth (at least one message): after idling, the burst stays small.
+    this.tokens = Math.min(Math.max(1, rate / 10), this.tokens + ((now - this.tokensAt) * rate) / 1000);
     this.tokensAt = now;
     if (this.tokens >= 1) {
       this.tokens -= 1;
@@ -475,6 +475,8 @@ export class Bridge implements PublishInterceptor {
     this.lastAckAt = now;
     this.lastError = null;
     this.writeBlocked = false;
+    this.tokens = 0;
+    this.tokensAt = now;
     this.window = Math.min(this.cfg.replay.inflight, props?.receiveMaximum ?? 65535);
     this.maxPacket = props?.maximumPacketSize ?? 0;
     this.log.info({ server: this.server?.text, sessionPresent, queued: this.outbound.queued, inflight: this.inflight.size }, 'bridge_connected');
