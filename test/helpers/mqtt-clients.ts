@@ -107,7 +107,7 @@ export function tryConnect(url: string, opts: IClientOptions = {}, ms = 5000): P
 export function waitClose(c: MqttClient, ms = 5000): Promise<{ disconnect: mqtt.IDisconnectPacket | null }> {
   let disconnect: mqtt.IDisconnectPacket | null = null;
   c.on('disconnect', (p) => (disconnect = p));
-  return withTimeout(
+  const p = withTimeout<{ disconnect: mqtt.IDisconnectPacket | null }>(
     new Promise((resolve) => {
       if (!c.connected && c.disconnected) return resolve({ disconnect });
       c.once('close', () => resolve({ disconnect }));
@@ -115,6 +115,9 @@ export function waitClose(c: MqttClient, ms = 5000): Promise<{ disconnect: mqtt.
     ms,
     'connection close',
   );
+  // Marked as handled so a test that fails before awaiting it reports its own error, not this one.
+  p.catch(() => undefined);
+  return p;
 }
 
 // ------------------------------------------------------------------------------------ raw client
