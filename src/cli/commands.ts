@@ -57,9 +57,11 @@ export function registerCommands(program: Command): void {
     .action(
       act(async (c) => {
         const s = (await c.api.request('GET', '/api/v5/status?format=json', undefined, { anonymous: true })).body as Row;
-        const [node] = (await c.api.request('GET', '/api/v5/nodes')).body as Row[];
+        // Liveness must not depend on credentials: without them, print what /status tells anyone.
+        const nodes = await c.api.request('GET', '/api/v5/nodes', undefined, { okStatuses: [401, 403] });
+        const node = nodes.status === 200 ? (nodes.body as Row[])[0] : undefined;
         if (c.json) return json(c, { ...s, ...node });
-        c.print(`Node '${String(s.node_name)}' ${String(node?.version)} is ${String(s.broker_status)}`);
+        c.print(`Node '${String(s.node_name)}' ${node ? `${String(node.version)} ` : ''}is ${String(s.broker_status)}`);
         if (node) {
           c.print(`uptime      : ${humanDuration(Number(node.uptime))}`);
           c.print(`connections : ${String(node.connections)}`);

@@ -68,6 +68,12 @@ describe('outpostctl against a running daemon', () => {
     expect(r.stdout).toMatch(/connections : \d+/);
   });
 
+  it('status works without credentials, for liveness checks', async () => {
+    const r = await ctl(['--url', `http://127.0.0.1:${d.ports['api:http']}`, '--data-dir', scratch, 'status']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("Node 'outpost@127.0.0.1' is started\n");
+  });
+
   it('clients list shows a table, clients show the Client(...) line, kick disconnects', async () => {
     const c = await client({ username: 'bob', keepalive: 42 });
     const id = c.c.options.clientId!;
