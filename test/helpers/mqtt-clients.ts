@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect as netConnect, type Socket } from 'node:net';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type IClientSubscribeOptions, type ISubscriptionGrant, type MqttClient, type Packet as MqttJsPacket } from 'mqtt';
-import { generate, parser as makeParser, type Packet } from 'mqtt-packet';
+import { generate, parser as makeParser, type IConnectPacket, type Packet } from 'mqtt-packet';
 
 export type { MqttClient };
 
@@ -163,7 +163,7 @@ export class RawClient {
   }
 
   /** Send CONNECT and wait for CONNACK. */
-  async connect(fields: Partial<mqtt.IConnectPacket> & { clientId: string }): Promise<mqtt.IConnackPacket> {
+  async connect(fields: Partial<IConnectPacket> & { clientId: string }): Promise<mqtt.IConnackPacket> {
     await this.ready();
     this.send({
       cmd: 'connect',
