@@ -154,20 +154,25 @@ try {
           continue;
         }
         let broker;
+        const began = Date.now();
+        let rec;
         try {
           broker = await startBroker(b, s.brokerOptions?.(b) ?? {});
           const limit = opts.warmupMs + opts.durationMs + (s.name === 'backlog-qos1' ? 2 * opts.backlogTimeoutMs : 90_000);
           const metrics = await withTimeout(s.run({ broker, pool, opts }), limit, s.name);
-          runs.push({ scenario: s.name, broker: b, round, status: 'ok', readyMs: broker.readyMs, metrics });
+          rec = { scenario: s.name, broker: b, round, status: 'ok', readyMs: broker.readyMs, metrics };
           console.log(`${tag} ${s.metrics.map((m) => `${m.label} ${fmtShort(metrics[m.key])}`).join(', ')}`);
         } catch (err) {
           const reason = String(err?.message ?? err);
-          runs.push({ scenario: s.name, broker: b, round, status: 'error', reason, logs: broker?.logs().slice(-2000) });
+          rec = { scenario: s.name, broker: b, round, status: 'error', reason, logs: broker?.logs().slice(-2000) };
           console.log(`${tag} error: ${reason}`);
         } finally {
           await pool.reset().catch(() => {});
           await broker?.stop();
         }
+        // Wall time of the whole run, broker start and stop included, to budget --duration against.
+        rec.wallMs = Date.now() - began;
+        runs.push(rec);
       }
     }
   }
