@@ -1,0 +1,163 @@
+// The real daemon (dist/, test/helpers/daemon.ts) with bridges configured in its TOML file, against
+// Debian's mosquitto as the upstream, and two daemons bridged to each other.
+import { afterEach, describe, expect, it } from 'vitest';
+import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { connectClient, sleep, until, type TestClient } from '../helpers/mqtt-clients.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function upstream(): Promise<Mosquitto> {
+  const m = await startMosquitto();
+  cleanups.push(() => m.cleanup());
+  return m;
+}
+
+async function daemon(config: string): Promise<Daemon> {
+  const d = await startDaemon({ config });
+  cleanups.push(async () => {
+    await d.stop();
+    d.cleanup();
+  });
+  return d;
+}
+
+async function client(url: string, opts: Parameters<typeof connectClient>[1] = {}): Promise<TestClient> {
+  const c = await connectClient(url, opts);
+  cleanups.push(() => c.end(true));
+  return c;
+}
+
+function bridgeToml(name: string, port: number, extra = ''): string {
+  return `
+[bridges.${name}]
+servers = ["127.0.0.1:${port}"]
+reconnect = { min = 0.05, max = 0.3 }
+${extra}
+`;
+}
+
+async function parkSubscriber(up: Mosquitto, clientId: string, filter: string): Promise<void> {
+  const s = await connectClient(`mqtt://127.0.0.1:${up.port}`, { clientId, clean: false });
+  await s.sub(filter, { qos: 1 });
+  await s.end();
+}
+
+/** Publish n QoS 1 messages with up to `window` unacknowledged at a time; resolves when all are acked. */
+async function publishMany(c: TestClient, topic: string, n: number, window = 200, from = 0): Promise<void> {
+  let next = from;
+  const worker = async () => {
+    while (next < from + n) {
+      const i = next++;
+      await c.pub(topic, String(i), { qos: 1 });
+    }
+  };
+  await Promise.all(Array.from({ length: window }, worker));
+}
+
+function audit(received: number[], n: number): { missing: number; disorder: number; dups: number } {
+  const seen = new Set<number>();
+  let last = -1;
+  let disorder = 0;
+  let dups = 0;
+  for (const v of received) {
+    if (seen.has(v)) {
+      dups++;
+      continue;
+    }
+    seen.add(v);
+    if (v < last) disorder++;
+    last = v;
+  }
+  let missing = 0;
+  for (let i = 0; i < n; i++) if (!seen.has(i)) missing++;
+  return { missing, disorder, dups };
+}
+
+describe('bridges in the daemon', () => {
+  it('upstream down: 10,000 QoS 1 acknowledged by the daemon arrive in order once the upstream starts', async () => {
+    const up = await upstream();
+    await parkSubscriber(up, 'cloud-d1', 'site1/#');
+    await up.stop();
+    const d = await daemon(bridgeToml('cloud', up.port, `egress = [{ filter = "data/#", topic = "site1/\${topic}" }]\nreplay = { inflight = 64 }`));
+    // One publisher: MQTT keeps its publishes in order, so publish order = arrival order at the broker.
+    const pub = await client(d.mqttUrl, { clientId: 'dev-1' });
+    await publishMany(pub, 'data/t', 10_000, 1);
+    const state = await client(d.mqttUrl, { clientId: 'state-watch' });
+    await state.sub('$SYS/broker/connection/cloud/state', { qos: 1 });
+    await state.waitMessages(1);
+    expect(state.msgs.at(-1)!.text).toBe('0');
+    await up.restart();
+    const sub = await client(`mqtt://127.0.0.1:${up.port}`, { clientId: 'cloud-d1', clean: false });
+    await sub.waitMessages(10_000, 30_000);
+    const a = audit(sub.msgs.map((m) => Number(m.text)), 10_000);
+    expect(a).toMatchObject({ missing: 0, disorder: 0 });
+    expect(a.dups).toBeLessThanOrEqual(64);
+    await until(() => state.msgs.at(-1)?.text === '1', 5000, 'state 1');
+  }, 60_000);
+
+  it('the daemon SIGKILLed during the outage: everything it acknowledged is delivered after restart', async () => {
+    const up = await upstream();
+    await parkSubscriber(up, 'cloud-d2', 'site1/#');
+    await up.stop();
+    const d = await daemon(bridgeToml('cloud', up.port, `egress = [{ filter = "data/#", topic = "site1/\${topic}" }]`));
+    const pub = await client(d.mqttUrl, { clientId: 'dev-2' });
+    await publishMany(pub, 'data/k', 5000, 1);
+    await pub.end(true);
+    await d.kill();
+    await d.restart();
+    await up.restart();
+    const sub = await client(`mqtt://127.0.0.1:${up.port}`, { clientId: 'cloud-d2', clean: false });
+    await sub.waitMessages(5000, 30_000);
+    expect(audit(sub.msgs.map((m) => Number(m.text)), 5000)).toMatchObject({ missing: 0, disorder: 0 });
+  }, 60_000);
+
+  it('persistent ingress: what the upstream got while the daemon was stopped reaches a local persistent session', async () => {
+    const up = await upstream();
+    const d = await daemon(
+      bridgeToml('cloud', up.port, `clientid = "edge-d3"\nclean_start = false\ningress = [{ filter = "cloud/cmd/#", strip_prefix = "cloud/", topic = "local/\${topic}" }]`),
+    );
+    const localSub = await connectClient(d.mqttUrl, { clientId: 'app-d3', clean: false });
+    await localSub.sub('local/#', { qos: 1 });
+    const cloud = await client(`mqtt://127.0.0.1:${up.port}`, { clientId: 'cloud-app-d3' });
+    await sleep(300);
+    await cloud.pub('cloud/cmd/live', 'L', { qos: 1 });
+    await localSub.waitMessages(1, 5000);
+    await localSub.end();
+    await d.stop();
+    for (let i = 0; i < 5; i++) await cloud.pub('cloud/cmd/offline', String(i), { qos: 1 });
+    await d.restart();
+    const again = await client(d.mqttUrl, { clientId: 'app-d3', clean: false });
+    await again.waitMessages(5, 10_000);
+    expect(again.msgs.map((m) => `${m.topic}=${m.text}`)).toEqual(['0', '1', '2', '3', '4'].map((i) => `local/cmd/offline=${i}`));
+  }, 40_000);
+
+  it('two daemons bridged both ways on overlapping filters: delivered once on each side, no loop', async () => {
+    const b = await daemon('');
+    const a = await daemon(
+      bridgeToml('peer', b.mqttPort, `proto_ver = "v5"\nallow_loop = true\negress = [{ filter = "x/#" }]\ningress = [{ filter = "x/#", no_local = true }]`),
+    );
+    const onA = await client(a.mqttUrl, { clientId: 'on-a', protocolVersion: 5 });
+    const onB = await client(b.mqttUrl, { clientId: 'on-b', protocolVersion: 5 });
+    await onA.sub('x/#', { qos: 1 });
+    await onB.sub('x/#', { qos: 1 });
+    const state = await client(a.mqttUrl, { clientId: 'state-a' });
+    await state.sub('$SYS/broker/connection/peer/state', { qos: 1 });
+    await until(() => state.msgs.at(-1)?.text === '1', 5000, 'bridge up');
+    await sleep(200);
+    await onA.pub('x/from-a', 'a', { qos: 1, properties: { userProperties: { k: 'v' }, contentType: 'text/plain' } });
+    await onB.pub('x/from-b', 'b', { qos: 1, properties: { userProperties: { k2: 'v2' }, contentType: 'application/json' } });
+    await onA.waitMessages(2, 5000);
+    await onB.waitMessages(2, 5000);
+    await sleep(700);
+    expect(onA.msgs.map((m) => m.topic).sort()).toEqual(['x/from-a', 'x/from-b']);
+    expect(onB.msgs.map((m) => m.topic).sort()).toEqual(['x/from-a', 'x/from-b']);
+    const fromA = onB.msgs.find((m) => m.topic === 'x/from-a')!;
+    expect(fromA.packet.properties).toMatchObject({ userProperties: { k: 'v' }, contentType: 'text/plain' });
+    const fromB = onA.msgs.find((m) => m.topic === 'x/from-b')!;
+    expect(fromB.packet.properties).toMatchObject({ userProperties: { k2: 'v2' }, contentType: 'application/json' });
+  }, 30_000);
+});
