@@ -93,6 +93,12 @@ export class BanList {
     return ban;
   }
 
+  /** The live ban for exactly (as, who), or null. */
+  get(as: BanKind, who: string): Ban | null {
+    const key = `${as}\u0000${as === 'peerhost' ? normalizeIp(who) : who}`;
+    return this.live(this.exact.get(key) ?? this.patterns.get(key), this.now());
+  }
+
   remove(as: BanKind, who: string): boolean {
     const w = as === 'peerhost' ? normalizeIp(who) : who;
     const key = `${as}\u0000${w}`;

@@ -4,7 +4,7 @@
 // algorithms run off the event loop (libuv pool, or bcryptjs's chunked async) so a burst of
 // CONNECTs with wrong passwords never stalls established clients.
 import bcrypt from 'bcryptjs';
-import { createHash, pbkdf2, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { createHash, pbkdf2, pbkdf2Sync, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import type { HashAlgorithm } from './config.js';
 
 export type { HashAlgorithm };
@@ -69,6 +69,26 @@ function scryptAsync(password: Buffer, salt: string, alg: HashAlgorithm): Promis
   return new Promise((resolve, reject) =>
     scrypt(password, salt, alg.dk_length > 0 ? alg.dk_length : 32, { N: n, r: alg.scrypt_r, p: alg.scrypt_p, maxmem }, (e, k) => (e ? reject(e) : resolve(k))),
   );
+}
+
+/**
+ * The blocking twin of hashPassword, for synchronous admin interfaces (one user at a time, a few
+ * tens of ms). Never used on the CONNECT path.
+ */
+export function hashPasswordSync(password: string, alg: HashAlgorithm): StoredCredential {
+  const pw = Buffer.from(password, 'utf8');
+  if (alg.name === 'plain') return { hash: password, salt: '', algorithm: alg };
+  if (alg.name === 'bcrypt') return { hash: bcrypt.hashSync(password, bcrypt.genSaltSync(alg.salt_rounds)), salt: '', algorithm: alg };
+  const salt = alg.name === 'pbkdf2' || alg.name === 'scrypt' || alg.salt_position !== 'disable' ? randomBytes(16).toString('hex') : '';
+  let hash: string;
+  if (alg.name === 'pbkdf2') {
+    hash = pbkdf2Sync(pw, salt, alg.iterations, alg.dk_length > 0 ? alg.dk_length : (DIGEST_LEN[alg.mac_fun] ?? 32), DIGEST[alg.mac_fun] ?? alg.mac_fun).toString('hex');
+  } else if (alg.name === 'scrypt') {
+    hash = scryptSync(pw, salt, alg.dk_length > 0 ? alg.dk_length : 32, { N: alg.scrypt_n, r: alg.scrypt_r, p: alg.scrypt_p, maxmem: 256 * alg.scrypt_n * alg.scrypt_r + 1024 * 1024 }).toString('hex');
+  } else {
+    hash = digestHex(alg.name, saltedParts(alg, salt, pw));
+  }
+  return { hash, salt, algorithm: alg };
 }
 
 /** Hash a password with a fresh salt (32 hex chars, as EMQX generates). */

@@ -29,6 +29,7 @@ export { AuthError, AUTH_ERRORS, type AuthErrorCode } from './errors.js';
 export { parseAcl, DEFAULT_ACL } from './acl.js';
 export { ConnectionCounter, TokenBucket, parseRate, bucketFor } from './rate-limit.js';
 export { hashPassword, verifyPassword } from './hash.js';
+export { userDbAdmin, banAdmin } from './admin-adapters.js';
 
 export interface AuthServices {
   authenticator: ChainAuthenticator;

@@ -6,7 +6,7 @@ import type { Database as Db, Statement } from 'better-sqlite3';
 import { hashAlgorithmSchema, type HashAlgorithm } from './config.js';
 import { parseCsvObjects } from './csv.js';
 import { AuthError } from './errors.js';
-import { hashPassword, verifyPassword, type StoredCredential } from './hash.js';
+import { hashPassword, hashPasswordSync, verifyPassword, type StoredCredential } from './hash.js';
 
 export interface UserInfo {
   user_id: string;
@@ -126,6 +126,30 @@ export class UserDb {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new AuthError('OUTPOST_ERR_AUTH_USER_EXISTS', userId);
       throw err;
     }
+    this.changed(userId);
+    return this.get(userId)!;
+  }
+
+  /** Blocking add for synchronous callers (admin API adapters); same rules as add(). */
+  addSync(userId: string, password: string, opts: { superuser?: boolean; algorithm?: HashAlgorithm } = {}): UserInfo {
+    checkUserId(userId);
+    if (typeof password !== 'string' || password === '') throw new AuthError('OUTPOST_ERR_AUTH_BAD_INPUT', 'password must be a non-empty string');
+    if (this.get(userId)) throw new AuthError('OUTPOST_ERR_AUTH_USER_EXISTS', userId);
+    const cred = hashPasswordSync(password, opts.algorithm ?? this.opts.algorithm);
+    this.st.insert.run(userId, cred.hash, cred.salt, JSON.stringify(cred.algorithm), opts.superuser ? 1 : 0, this.opts.now());
+    this.changed(userId);
+    return this.get(userId)!;
+  }
+
+  /** Blocking update for synchronous callers. */
+  updateSync(userId: string, change: { password?: string; superuser?: boolean }): UserInfo {
+    if (!this.get(userId)) throw new AuthError('OUTPOST_ERR_AUTH_USER_NOT_FOUND', userId);
+    if (change.password !== undefined) {
+      if (typeof change.password !== 'string' || change.password === '') throw new AuthError('OUTPOST_ERR_AUTH_BAD_INPUT', 'password must be a non-empty string');
+      const cred = hashPasswordSync(change.password, this.opts.algorithm);
+      this.st.setHash.run(cred.hash, cred.salt, JSON.stringify(cred.algorithm), userId);
+    }
+    if (change.superuser !== undefined) this.st.setSuper.run(change.superuser ? 1 : 0, userId);
     this.changed(userId);
     return this.get(userId)!;
   }
