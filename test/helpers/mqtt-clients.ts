@@ -231,7 +231,9 @@ export interface Spawned {
 
 /** Spawn a Debian mosquitto client tool; killed by PID in kill(). */
 export function spawnTool(cmd: 'mosquitto_pub' | 'mosquitto_sub', args: string[]): Spawned {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Line-buffered stdout (coreutils stdbuf) so `-d` progress lines such as 'received SUBACK' are
+  // visible while the tool runs, not only at exit.
+  const child = spawn('stdbuf', ['-oL', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
