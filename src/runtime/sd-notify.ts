@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
+import type { BrokerStats } from '../broker/api.js';
 
 export interface Notifier {
   /** true when NOTIFY_SOCKET is set and a transport was found. */
@@ -195,4 +196,12 @@ export function createNotifier(env: NodeJS.ProcessEnv, log: Logger, opts: Notifi
       out.close();
     },
   };
+}
+
+/** The STATUS= line `systemctl status outpost` shows: the numbers an operator checks first. */
+export function statusText(s: BrokerStats): string {
+  return (
+    `${s['connections.count']} connections, ${s['sessions.count']} sessions, ${s['subscriptions.count']} subscriptions, ` +
+    `${s['mqueue.total']} queued, ${s['inflight.total']} inflight, ${s['retained.count']} retained`
+  );
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createNotifier, watchdogInterval } from '../../../src/runtime/sd-notify.js';
+import { createNotifier, statusText, watchdogInterval } from '../../../src/runtime/sd-notify.js';
 
 const RECEIVER = `
 import socket, struct, sys, time, json
@@ -174,6 +174,24 @@ describe('sd_notify', () => {
     expect(watchdogInterval({ WATCHDOG_USEC: '30000000', WATCHDOG_PID: '8' }, 7)).toBe(0);
     expect(watchdogInterval({ WATCHDOG_USEC: 'x' }, 7)).toBe(0);
     expect(watchdogInterval({}, 7)).toBe(0);
+  });
+
+  it('formats the STATUS line from broker stats', () => {
+    const stats = {
+      'connections.count': 3,
+      'connections.max': 9,
+      'live_connections.count': 3,
+      'sessions.count': 5,
+      'topics.count': 2,
+      'subscriptions.count': 7,
+      'subscriptions.shared.count': 0,
+      'subscribers.count': 4,
+      'retained.count': 1,
+      'delayed.count': 0,
+      'mqueue.total': 12,
+      'inflight.total': 2,
+    };
+    expect(statusText(stats)).toBe('3 connections, 5 sessions, 7 subscriptions, 12 queued, 2 inflight, 1 retained');
   });
 
   it('falls back to systemd-notify for an abstract socket', async () => {
