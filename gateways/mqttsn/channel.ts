@@ -60,7 +60,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
   readonly registry = new TopicRegistry();
   private readonly ctx: GatewayContext;
   private readonly cfg: MqttsnConfig;
-  private readonly link: Link<Frame>;
+  readonly link: Link<Frame>;
   private log: Logger;
   private readonly timers: Timers<MqttsnTimer>;
   private readonly out: Outbound;

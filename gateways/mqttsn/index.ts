@@ -5,6 +5,7 @@ import os from 'node:os';
 import type { Gateway, GatewayContext, GatewayModule, ListenerInfo } from '../gateway.js';
 import { UdpTransport } from '../transport/udp.js';
 import { SerialTransport } from '../transport/serial.js';
+import type { ChannelMux } from '../transport/mux.js';
 import type { Codec, Demux, Link, MuxOptions, Peer, TransportCounter } from '../transport/types.js';
 import { mqttsnConfigSchema, type MqttsnConfig } from './config.js';
 import { decode, decodeStream, encode, format, ReturnCode, shortName, type Frame } from './frame.js';
@@ -66,7 +67,7 @@ export class MqttsnGateway implements Gateway {
   /** The host prefixes `gateway.mqttsn.`. */
   private count = (name: MqttsnCounter | TransportCounter): void => this.ctx.metrics.inc(name);
 
-  private muxOptions(listener: string, forwarder: boolean, maxChannels: number): MuxOptions<Frame, MqttsnChannel> {
+  private muxOptions(listener: string, forwarder: boolean, maxChannels: number, mux: () => ChannelMux<Frame, MqttsnChannel> | null): MuxOptions<Frame, MqttsnChannel> {
     const log = this.ctx.log.child({ gw: 'mqttsn', listener });
     return {
       codec: mqttsnCodec,
@@ -76,7 +77,7 @@ export class MqttsnGateway implements Gateway {
       idleMs: this.cfg.idle_timeout * 1000,
       maxChannels,
       demux: forwarder ? forwarderDemux : null,
-      stateless: (f, link) => this.stateless(f, link),
+      stateless: (f, link) => this.stateless(f, link, mux()),
       open: (link) =>
         new MqttsnChannel({
           ctx: this.ctx,
@@ -94,10 +95,13 @@ export class MqttsnGateway implements Gateway {
    * Messages from a peer without a channel: only CONNECT opens one. SEARCHGW is answered, QoS -1
    * PUBLISH is published, DISCONNECT is echoed, the rest is dropped as EMQX does (spec §3.1).
    */
-  private stateless(f: Frame, link: Link<Frame>): boolean {
+  private stateless(f: Frame, link: Link<Frame>, mux: ChannelMux<Frame, MqttsnChannel> | null): boolean {
     switch (f.type) {
       case 'connect':
         return false;
+      case 'pingreq':
+        if (f.clientId !== null && mux && this.wakeFromNewAddress(f, link, mux)) return true;
+        break;
       case 'searchgw':
         link.send({ type: 'gwinfo', gwId: this.cfg.gateway_id, gwAdd: null });
         return true;
@@ -114,6 +118,19 @@ export class MqttsnGateway implements Gateway {
         break;
     }
     this.ctx.log.debug({ gw: 'mqttsn', peer: link.key, frame: f.type, reason: 'not_connected' }, 'frame_dropped');
+    return true;
+  }
+
+  /**
+   * A sleeping device whose PINGREQ(ClientId) comes from another source port (its radio or NAT
+   * rebinding) is still that device: its channel moves to the new address. EMQX 5.8.9 binds
+   * channels to addresses and drops such a PINGREQ (spec §3.1).
+   */
+  private wakeFromNewAddress(f: Extract<Frame, { type: 'pingreq' }>, link: Link<Frame>, mux: ChannelMux<Frame, MqttsnChannel>): boolean {
+    const ch = mux.channels().find((c) => c.clientId === f.clientId && (c.state === 'asleep' || c.state === 'awake'));
+    if (!ch || !mux.rebind(ch.link, link)) return false;
+    this.ctx.log.info({ gw: 'mqttsn', clientid: f.clientId, peer: link.key }, 'client_address_changed');
+    ch.handleFrame(f);
     return true;
   }
 
@@ -154,10 +171,12 @@ export class MqttsnGateway implements Gateway {
       for (const [name, l] of Object.entries(this.cfg.listeners.udp)) {
         if (!l.enable) continue;
         const id = `udp:${name}`;
+        let mux: ChannelMux<Frame, MqttsnChannel> | null = null;
         const t = new UdpTransport<Frame, MqttsnChannel>(
           { bind: l.bind, port: l.port, broadcast: this.cfg.advertise.enable },
-          this.muxOptions(id, l.forwarder, l.max_connections),
+          this.muxOptions(id, l.forwarder, l.max_connections, () => mux),
         );
+        mux = t.mux;
         await t.start();
         this.transports.push({ kind: 'udp', id, t });
         this.ctx.log.info({ gw: 'mqttsn', listener: id, bind: t.bindAddress }, 'listener_started');
@@ -165,10 +184,12 @@ export class MqttsnGateway implements Gateway {
       for (const [name, l] of Object.entries(this.cfg.listeners.serial)) {
         if (!l.enable) continue;
         const id = `serial:${name}`;
+        let mux: ChannelMux<Frame, MqttsnChannel> | null = null;
         const t = new SerialTransport<Frame, MqttsnChannel>(
           { device: l.device, baudRate: l.baud_rate, frameTimeoutMs: l.frame_timeout, reopenMs: l.reopen_interval * 1000, drainTimeoutMs: 5000 },
-          this.muxOptions(id, l.forwarder, 0),
+          this.muxOptions(id, l.forwarder, 0, () => mux),
         );
+        mux = t.mux;
         // A radio that is not plugged in yet must not stop the daemon: keep trying to open it.
         await t.start({ retry: true });
         this.transports.push({ kind: 'serial', id, t });

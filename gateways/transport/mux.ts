@@ -22,12 +22,12 @@ export function peerKey(peer: Peer): string {
 class MuxLink<F> implements Link<F> {
   closed = false;
   constructor(
-    readonly key: string,
-    readonly peer: Peer,
-    readonly sub: string | null,
+    public key: string,
+    public peer: Peer,
+    public sub: string | null,
     readonly listener: string,
-    private readonly mux: ChannelMux<F, TransportChannel<F>>,
-    readonly wrap: ((b: Buffer) => Buffer) | null,
+    readonly mux: ChannelMux<F, TransportChannel<F>>,
+    public wrap: ((b: Buffer) => Buffer) | null,
   ) {}
   send(frame: F): void {
     if (this.closed) return;
@@ -162,6 +162,30 @@ export class ChannelMux<F, C extends TransportChannel<F>> {
     const batch = [...this.pending.values()];
     this.pending.clear();
     for (const p of batch) this.writer(p.peer, p.bufs);
+  }
+
+  /**
+   * Move an existing channel's link to the address `to` came from (a sleeping device that wakes
+   * up from a new source port). `to` is the unregistered link handed to `stateless`; any channel
+   * already at that address is told the transport closed. Both links must belong to this mux.
+   */
+  rebind(existing: Link<F>, to: Link<F>): boolean {
+    if (!(existing instanceof MuxLink) || !(to instanceof MuxLink) || existing.mux !== (this as unknown) || to.mux !== (this as unknown)) return false;
+    const e = this.entries.get(existing.key);
+    if (!e || e.link !== existing || existing.closed) return false;
+    const there = this.entries.get(to.key);
+    if (there && there !== e) {
+      there.channel?.handleTransportClosed();
+      there.link.close();
+    }
+    this.entries.delete(existing.key);
+    existing.key = to.key;
+    existing.peer = to.peer;
+    existing.sub = to.sub;
+    existing.wrap = to.wrap;
+    e.lastSeen = this.opts.clock.now();
+    this.entries.set(existing.key, e);
+    return true;
   }
 
   /** @internal */

@@ -38,7 +38,7 @@ export interface Demux<F> {
 
 /** How a channel talks back to its peer. */
 export interface Link<F> {
-  /** Channel key: the peer address, plus the sub-address for demuxed clients. */
+  /** Channel key: the peer address, plus the sub-address for demuxed clients (changes on rebind). */
   readonly key: string;
   readonly peer: Peer;
   /** Sub-address inside the peer (hex wireless node id), null for a direct client. */

@@ -122,6 +122,24 @@ describe('MqttsnGateway over UDP', () => {
     expect(n2.frames).toEqual([]);
   });
 
+  it('a sleeping device that wakes up from a new source port gets its messages there', async () => {
+    const { ctx, client, gw } = await start();
+    const c = await client();
+    await c.connect('sleeper', { clean: false });
+    await c.subscribe({ short: 'zz' }, 1);
+    c.send({ type: 'disconnect', duration: 60 });
+    await c.next('disconnect');
+    ctx.mqttPublish('zz', 'while-asleep', 1);
+    const c2 = await client();
+    c2.send({ type: 'pingreq', clientId: 'sleeper' });
+    const p = await c2.next('publish');
+    expect(p.payload.toString()).toBe('while-asleep');
+    c2.send({ type: 'puback', topicId: p.topicId, msgId: p.msgId, rc: 0 });
+    await c2.next('pingresp');
+    expect(gw.channels().length).toBe(1);
+    expect(await c.quiet(50)).toEqual([]);
+  });
+
   it('refuses encapsulated messages when the listener has forwarder = false', async () => {
     const { port, gw } = await start({ listeners: { udp: { default: { bind: '127.0.0.1', port: 0, forwarder: false } } } });
     const fw = new Forwarder(await udpWire(port));

@@ -177,4 +177,21 @@ describe('ChannelMux', () => {
     mux.inputDatagram(a, Buffer.from('x'));
     expect(channels.length).toBe(1);
   });
+
+  it('rebinds a channel to a new address handed to stateless, replacing what was there', () => {
+    const { mux, channels, writes, tick } = setup();
+    mux.inputDatagram(a, Buffer.from('x'));
+    const first = channels[0]!;
+    const c: Peer = { address: '10.0.0.2', port: 2000, family: 'IPv4' };
+    mux.inputDatagram(c, Buffer.from('y'));
+    const other = channels[1]!;
+    expect(mux.rebind(first.link, other.link)).toBe(true);
+    expect(other.closedByTransport).toBe(true);
+    expect(first.link.key).toBe('10.0.0.2:2000');
+    expect(mux.size).toBe(1);
+    mux.inputDatagram(c, Buffer.from('z'));
+    expect(first.frames).toEqual(['x', 'z']);
+    tick();
+    expect(writes.at(-1)).toEqual({ peer: c, bufs: ['echo:y', 'echo:z'] });
+  });
 });
