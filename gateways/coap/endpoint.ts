@@ -63,14 +63,14 @@ export class CoapEndpoint {
     const id = this.nextRequest++;
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
-      this.run(e, e.ch.handleDeviceRequest(id, req));
+      this.input(e, () => e.ch.handleDeviceRequest(id, req));
     });
   }
 
   /** Ends every channel (sessions closed with `reason`) and stops their timers. */
   closeAll(reason: 'server_shutdown' | 'normal' = 'server_shutdown'): void {
     const entries = new Set([...this.byPeer.values(), ...this.byClient.values()]);
-    for (const e of entries) this.run(e, e.ch.stop(reason));
+    for (const e of entries) this.input(e, () => e.ch.stop(reason));
   }
 
   // ------------------------------------------------------------------------------------------
@@ -83,7 +83,7 @@ export class CoapEndpoint {
     if (r.kind === 'error') {
       if (this.log.isLevelEnabled('debug')) this.log.debug({ msg: 'frame_decode_failed', reason: r.code, detail: r.detail, hex: buf.subarray(0, 64).toString('hex') });
       const e = this.byPeer.get(pk);
-      if (e !== undefined) return this.run(e, e.ch.handleFrameError(r, peer));
+      if (e !== undefined) return this.input(e, () => e.ch.handleFrameError(r, peer));
       this.inc('coap.frames.malformed');
       if (r.header !== null && r.header.type === 'CON' && r.code !== 'bad_version') this.sendFrame(emptyFrame('RST', r.header.messageId), peer);
       return;
@@ -106,7 +106,7 @@ export class CoapEndpoint {
         if (e === undefined) return;
       }
     }
-    this.run(e, e.ch.handleFrame(f, peer));
+    this.input(e, () => e.ch.handleFrame(f, peer));
   }
 
   /** Connection mode: the request's `clientid` picks the channel (§1), so NAT rebinding keeps the session. */
@@ -136,8 +136,8 @@ export class CoapEndpoint {
     }
     const e = { timers: new Map(), peerKey: peerKey(peer.host, peer.port), clientKey: '', closed: false } as unknown as Entry;
     const sink: DeliverySink = {
-      deliver: (d) => this.run(e, e.ch.handleDeliver(d)),
-      kick: (reason) => this.run(e, e.ch.handleKick(reason)),
+      deliver: (d) => this.input(e, () => e.ch.handleDeliver(d)),
+      kick: (reason) => this.input(e, () => e.ch.handleKick(reason)),
     };
     e.ch = new CoapChannel({ ctx: this.ctx, config: this.config, clock: this.opts.clock, random: this.opts.random, sink, listener: this.opts.listener, peer });
     this.byPeer.set(e.peerKey, e);
@@ -145,8 +145,31 @@ export class CoapEndpoint {
     e.clientKey = clientId ?? e.ch.clientId;
     this.byClient.set(e.clientKey, e);
     this.open_++;
-    this.run(e, e.ch.start());
+    this.input(e, () => e.ch.start());
     return e;
+  }
+
+  /**
+   * Feeds one input to a channel and runs its effects. A defect in a channel must not take the
+   * process (or the broker's publish path, which calls the sink) down: it ends that channel only.
+   */
+  private input(e: Entry, fn: () => ChannelEffect[]): void {
+    let effects: ChannelEffect[];
+    try {
+      effects = fn();
+    } catch (err) {
+      this.log.error({ msg: 'channel_crashed', reason: 'internal_error', clientid: e.ch.clientId, err });
+      let closing: ChannelEffect[] = [];
+      try {
+        closing = e.ch.stop('internal_error');
+      } catch {
+        // The channel is beyond repair; dropping it from the maps below is all that is left.
+      }
+      this.run(e, closing);
+      this.remove(e);
+      return;
+    }
+    this.run(e, effects);
   }
 
   private run(e: Entry, effects: ChannelEffect[]): void {
@@ -164,7 +187,7 @@ export class CoapEndpoint {
             name,
             this.opts.clock.setTimeout(() => {
               e.timers.delete(name);
-              if (!e.closed) this.run(e, e.ch.handleTimer(name));
+              if (!e.closed) this.input(e, () => e.ch.handleTimer(name));
             }, eff.ms),
           );
           break;
@@ -175,18 +198,23 @@ export class CoapEndpoint {
           e.timers.delete(eff.name);
           break;
         }
-        case 'authenticate':
-          this.ctx.authenticate(eff.request).then(
-            (outcome) => this.run(e, e.ch.handleAuthResult(outcome)),
-            (err: unknown) => {
-              this.log.warn({ msg: 'auth_error', reason: err instanceof Error ? err.message : String(err) });
-              this.run(e, e.ch.handleAuthResult({ ok: false, reason: 'server_unavailable' }));
-            },
-          );
+        case 'authenticate': {
+          const request = eff.request;
+          // Promise.resolve().then: a backend that throws synchronously becomes a rejection.
+          Promise.resolve()
+            .then(() => this.ctx.authenticate(request))
+            .then(
+              (outcome) => this.input(e, () => e.ch.handleAuthResult(outcome)),
+              (err: unknown) => {
+                this.log.warn({ msg: 'auth_error', reason: err instanceof Error ? err.message : String(err) });
+                this.input(e, () => e.ch.handleAuthResult({ ok: false, reason: 'server_unavailable' }));
+              },
+            );
           break;
+        }
         case 'await-durable': {
           const id = eff.id;
-          this.ctx.whenDurable(() => this.run(e, e.ch.handleDurable(id)));
+          this.ctx.whenDurable(() => this.input(e, () => e.ch.handleDurable(id)));
           break;
         }
         case 'request-done': {

@@ -454,6 +454,7 @@ describe('connection mode (§3.2)', () => {
     let release: (() => void) | null = null;
     const h = harness({ ...cm, idle_timeout: 5 }, { authenticate: () => new Promise((r) => (release = () => r({ ok: true, superuser: false, username: null }))) });
     h.send(request({ code: Code.POST, path: 'mqtt/connection', query: ['clientid=slow'] }));
+    await h.settle();
     expect(h.ep.channelCount).toBe(1);
     h.clock.advance(5_000);
     expect(h.ep.channelCount).toBe(0);
@@ -467,6 +468,34 @@ describe('connection mode (§3.2)', () => {
     await login(h);
     h.ctx.sessions.get('dev1')!.sink.kick('kicked');
     expect(h.ep.channelCount).toBe(0);
+  });
+});
+
+describe('defects stay local', () => {
+  it('ends only the channel whose broker call threw, and serves the device again afterwards', () => {
+    let boom = true;
+    const h = harness({}, {
+      authorize: () => {
+        if (boom) throw new Error('backend bug');
+        return true;
+      },
+    });
+    expect(h.send(request({ code: Code.POST, path: 'ps/a', payload: 'x' }))).toEqual([]);
+    expect(h.ep.channelCount).toBe(0);
+    boom = false;
+    expect(h.send(request({ code: Code.POST, path: 'ps/a', payload: 'y' }))[0]!.code).toBe(Code.CHANGED);
+  });
+
+  it('treats an authenticator that throws as server_unavailable', async () => {
+    const h = harness({ connection_required: true }, {
+      authenticate: () => {
+        throw new Error('db down');
+      },
+    });
+    h.send(request({ code: Code.POST, path: 'mqtt/connection', query: ['clientid=d'] }));
+    await h.settle();
+    const [r] = h.drain();
+    expect([r!.frame.code, text(r!.frame)]).toEqual([Code.UNAUTHORIZED, 'Login Failed: server_unavailable']);
   });
 });
 
