@@ -144,6 +144,47 @@ describe('TLS listener', () => {
   });
 });
 
+describe('WebSocket listeners', () => {
+  it('wss with verify_peer: the client certificate and certAs reach accept; a rogue certificate does not', async () => {
+    const { got, accept } = recorder();
+    handles = await startExtraListeners(
+      cfg({ wss: { default: { bind: '127.0.0.1', port: 0, peer_cert_as_clientid: 'cn', ssl_options: ssl({ verify: 'verify_peer', fail_if_no_peer_cert: true }) } } }),
+      accept,
+      log,
+    );
+    const port = handles[0]!.port;
+    const dial = (cert: string, key: string) =>
+      new Promise<'open' | 'refused'>((resolve) => {
+        const ws = new WebSocket(`wss://localhost:${port}/mqtt`, 'mqtt', { ca: pki.read(pki.caFile), cert: pki.read(cert), key: pki.read(key) });
+        sockets.push(ws);
+        ws.once('open', () => resolve('open'));
+        ws.once('error', () => resolve('refused'));
+      });
+    expect(await dial(pki.clientCert, pki.clientKey)).toBe('open');
+    await until(() => got.length === 1);
+    expect(got[0]).toMatchObject({ listener: 'wss:default', certAs: { clientId: 'cn' }, cert: { commonName: 'dev-42' } });
+    expect(await dial(pki.rogueCert, pki.rogueKey)).toBe('refused');
+    expect(got).toHaveLength(1);
+  });
+
+  it('ws: proxy_address_header gives the client address; MQTT bytes round-trip through the stream', async () => {
+    const { got, accept } = recorder();
+    handles = await startExtraListeners(cfg({ ws: { default: { bind: '127.0.0.1', port: 0, websocket: { proxy_address_header: 'X-Forwarded-For' } } } }), accept, log);
+    const ws = new WebSocket(`ws://127.0.0.1:${handles[0]!.port}/mqtt`, ['mqttv5', 'mqtt'], { headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.1' } });
+    sockets.push(ws);
+    await new Promise((r) => ws.once('open', r));
+    expect(ws.protocol).toBe('mqttv5');
+    await until(() => got.length === 1);
+    expect(got[0]).toMatchObject({ peerHost: '203.0.113.9', listener: 'ws:default' });
+    const echoed = new Promise<Buffer>((r) => ws.once('message', (b: Buffer) => r(b)));
+    ws.send(Buffer.from([0xc0, 0x00]));
+    expect([...(await echoed)]).toEqual([0xc0, 0x00]);
+    // The peer closing ends the stream and closes it, so connection counting sees it go.
+    ws.close();
+    await until(() => handles[0]!.currentConnections() === 0);
+  });
+});
+
 describe('accept gate', () => {
   it('max_connections: the connection over the limit is closed at once', async () => {
     const { got, accept } = recorder();
