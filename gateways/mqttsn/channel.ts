@@ -69,8 +69,8 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
   private lastRx = 0;
   private sleepDuration = 0;
   private will: WillMessage | null = null;
-  /** QoS 2 publishes from the device awaiting PUBREL (MQTT-SN 1.2 §6.7). */
-  private readonly awaitingRel = new Set<number>();
+  /** QoS 2 publishes from the device awaiting PUBREL (MQTT-SN 1.2 §6.7): msg id -> arrival time. */
+  private readonly awaitingRel = new Map<number, number>();
 
   constructor(private readonly deps: ChannelDeps) {
     this.ctx = deps.ctx;
@@ -507,7 +507,12 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
         else puback(ReturnCode.NOT_SUPPORTED);
         return;
       }
-      if (this.cfg.max_awaiting_rel > 0 && this.awaitingRel.size >= this.cfg.max_awaiting_rel) return puback(ReturnCode.CONGESTION);
+      if (this.cfg.max_awaiting_rel > 0 && this.awaitingRel.size >= this.cfg.max_awaiting_rel) {
+        // PUBRELs that never came free their slot after await_rel_timeout (EMQX mqtt.await_rel_timeout).
+        const cutoff = this.ctx.clock.now() - this.cfg.await_rel_timeout * 1000;
+        for (const [id, at] of this.awaitingRel) if (at <= cutoff) this.awaitingRel.delete(id);
+        if (this.awaitingRel.size >= this.cfg.max_awaiting_rel) return puback(ReturnCode.CONGESTION);
+      }
     }
     const qos = qosOf(f.qos);
     const r = session.publish(topic, f.payload, { qos, retain: f.retain });
@@ -518,7 +523,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
     }
     this.deps.count('messages.received');
     if (qos === 0) return;
-    if (qos === 2) this.awaitingRel.add(f.msgId);
+    if (qos === 2) this.awaitingRel.set(f.msgId, this.ctx.clock.now());
     const ack: Frame = qos === 1 ? { type: 'puback', topicId: f.topicId, msgId: f.msgId, rc: ReturnCode.ACCEPTED } : { type: 'pubrec', msgId: f.msgId };
     // Acknowledge only what would survive a crash (DESIGN: group commit).
     if (r.durable) this.ctx.whenDurable(() => this.link.send(ack));

@@ -82,6 +82,8 @@ export const mqttsnConfigSchema = z
       .prefault({}),
     /** QoS 2 publishes from a device awaiting PUBREL; more get PUBACK 0x01 (congestion). */
     max_awaiting_rel: z.number().int().min(0).default(100),
+    /** Seconds after which a QoS 2 publish still awaiting PUBREL stops counting against max_awaiting_rel. */
+    await_rel_timeout: seconds.default(300),
     advertise: z
       .strictObject({
         /** Periodic ADVERTISE (EMQX `broadcast`). */

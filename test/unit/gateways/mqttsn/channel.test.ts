@@ -204,6 +204,14 @@ describe('MqttsnChannel: REGISTER and PUBLISH from the device (spec §5.1, check
     expect(rx(pub({ qos: 2, topicId: 1025, msgId: 6 }))).toEqual([{ type: 'puback', topicId: 1025, msgId: 6, rc: 1 }]);
   });
 
+  it('a QoS 2 publish whose PUBREL never came stops blocking after await_rel_timeout', async () => {
+    const { rx, ctx } = await connected({ max_awaiting_rel: 1, await_rel_timeout: 30, keepalive_multiplier: 10 });
+    rx({ type: 'register', topicId: 0, msgId: 1, topicName: 'q2' });
+    rx(pub({ qos: 2, topicId: 1025, msgId: 5 }));
+    ctx.clock.advance(30000);
+    expect(rx(pub({ qos: 2, topicId: 1025, msgId: 6 }))).toEqual([{ type: 'pubrec', msgId: 6 }]);
+  });
+
   it('short topic names publish as is; one with a wildcard gets PUBACK 0x03', async () => {
     const { rx, ctx } = await connected();
     expect(rx(pub({ topicIdType: 2, topicId: shortId('ab') }))).toEqual([]);
