@@ -52,7 +52,8 @@ export type ChannelState = 'idle' | 'authenticating' | 'connected' | 'closed';
 
 export interface ChannelDeps {
   ctx: GatewayContext;
-  config: CoapConfig;
+  /** Read on every use, so a reload reaches live channels (block-wise limits apply to new channels). */
+  readonly config: CoapConfig;
   clock: Clock;
   /** Uniform in [0, 1): client ids, login tokens, message ids, retransmission jitter. */
   random: () => number;
@@ -120,7 +121,6 @@ export class CoapChannel {
   private out: ChannelEffect[] = [];
   private busy = false;
   private deferred: Delivery[] = [];
-  private readonly keepaliveMs: number;
   private readonly log: Logger;
 
   constructor(private readonly d: ChannelDeps) {
@@ -130,7 +130,6 @@ export class CoapChannel {
     this.clientId = cfg.connection_required ? '' : randomClientId(d.random);
     this.nextMid = Math.floor(d.random() * 0x10000);
     this.lastSeen = d.clock.now();
-    this.keepaliveMs = cfg.heartbeat * cfg.keepalive_multiplier * 1000;
     this.block1 = new Block1Assembler(cfg.blockwise.max_body_size, szxFor(cfg.blockwise.max_block_size), cfg.blockwise.exchange_lifetime * 1000);
     this.log = d.ctx.log.child({ listener: d.listener, peer: `${d.peer.host}:${d.peer.port}` });
   }
@@ -140,6 +139,11 @@ export class CoapChannel {
     this.out.push({ type: 'set-timer', name: 'keepalive', ms: this.keepaliveMs });
     if (this.state === 'idle') this.out.push({ type: 'set-timer', name: 'idle', ms: this.d.config.idle_timeout * 1000 });
     return this.flush();
+  }
+
+  /** §5: heartbeat x keepalive_multiplier of silence ends the channel. */
+  private get keepaliveMs(): number {
+    return this.d.config.heartbeat * this.d.config.keepalive_multiplier * 1000;
   }
 
   get observationCount(): number {

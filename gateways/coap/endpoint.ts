@@ -37,7 +37,7 @@ export class CoapEndpoint {
 
   constructor(
     private readonly ctx: GatewayContext,
-    private readonly config: CoapConfig,
+    private config: CoapConfig,
     private readonly socket: DatagramSocket,
     private readonly opts: EndpointOptions,
   ) {
@@ -49,6 +49,11 @@ export class CoapEndpoint {
 
   get channelCount(): number {
     return this.open_;
+  }
+
+  /** New settings for every channel; the caller has checked that the listener and mode are unchanged. */
+  setConfig(c: CoapConfig): void {
+    this.config = c;
   }
 
   /** Channel of a device by client id (connection mode ids, or the random connectionless ones). */
@@ -139,7 +144,18 @@ export class CoapEndpoint {
       deliver: (d) => this.input(e, () => e.ch.handleDeliver(d)),
       kick: (reason) => this.input(e, () => e.ch.handleKick(reason)),
     };
-    e.ch = new CoapChannel({ ctx: this.ctx, config: this.config, clock: this.opts.clock, random: this.opts.random, sink, listener: this.opts.listener, peer });
+    const self = this;
+    e.ch = new CoapChannel({
+      ctx: this.ctx,
+      get config() {
+        return self.config;
+      },
+      clock: this.opts.clock,
+      random: this.opts.random,
+      sink,
+      listener: this.opts.listener,
+      peer,
+    });
     this.byPeer.set(e.peerKey, e);
     // Connection mode keys by the requested id; connectionless by the channel's random id (API lookups).
     e.clientKey = clientId ?? e.ch.clientId;

@@ -38,7 +38,8 @@ export interface CoapGateway extends Gateway {
 /** Crypto-grade randomness for login tokens and ids (they guard connection-mode sessions). */
 const secureRandom = (): number => randomInt(0, 2 ** 32) / 2 ** 32;
 
-export function createCoapGateway(ctx: GatewayContext, config: CoapConfig, opts: CoapGatewayOptions = {}): CoapGateway {
+export function createCoapGateway(ctx: GatewayContext, initial: CoapConfig, opts: CoapGatewayOptions = {}): CoapGateway {
+  let config = initial;
   const l = config.listeners.udp;
   let endpoint: CoapEndpoint | null = null;
   let closeSocket: (() => Promise<void>) | null = null;
@@ -62,6 +63,18 @@ export function createCoapGateway(ctx: GatewayContext, config: CoapConfig, opts:
       const c = closeSocket;
       closeSocket = null;
       if (c !== null) await c();
+    },
+    /**
+     * Timings, QoS modes, notify type, queue and block-wise limits and the compat switches apply
+     * live, to existing channels too. The listener and the connection mode need a restart: throw.
+     */
+    async reload(raw: unknown) {
+      const next = coapConfigSchema.parse(raw);
+      if (JSON.stringify(next.listeners) !== JSON.stringify(config.listeners)) throw new Error('gateway.coap.listeners changed: restart needed');
+      if (next.enable !== config.enable) throw new Error('gateway.coap.enable changed: restart needed');
+      if (next.connection_required !== config.connection_required) throw new Error('gateway.coap.connection_required changed: restart needed');
+      config = next;
+      endpoint?.setConfig(next);
     },
     listeners(): ListenerInfo[] {
       if (!l.enable) return [];

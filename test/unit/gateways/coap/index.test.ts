@@ -61,6 +61,25 @@ describe('coap gateway lifecycle', () => {
     await gw.stop();
   });
 
+  it('reloads notify type and heartbeat live, and refuses listener changes', async () => {
+    const clock = new FakeClock();
+    const ctx = createFakeGatewayContext({ clock });
+    const sock = new MemorySocket();
+    const gw = createCoapGateway(ctx, coapConfigSchema.parse({ enable: true, heartbeat: 10 }), { socketFactory: async () => sock, clock, random: seeded() });
+    await gw.start();
+    sock.inject(encode(request({ code: Code.GET, token: 'o', path: 'ps/a', observe: 0 })), DEV);
+    sock.sent.length = 0;
+    await gw.reload!({ enable: true, heartbeat: 100, notify_type: 'non' });
+    ctx.mqttPublish('a', 'x', 1);
+    const n = decode(sock.sent[0]!.buf);
+    expect(n.kind === 'frame' && n.frame.type).toBe('NON');
+    // The old 15 s keepalive window no longer applies: the channel lives on at 20 s.
+    clock.advance(20_000);
+    expect(gw.channelCount()).toBe(1);
+    await expect(gw.reload!({ enable: true, listeners: { udp: { port: 1 } } })).rejects.toThrow(/restart needed/);
+    await gw.stop();
+  });
+
   it('reports no listener when the udp listener is disabled', async () => {
     const gw = createCoapGateway(createFakeGatewayContext(), coapConfigSchema.parse({ enable: true, listeners: { udp: { enable: false } } }));
     await gw.start();
