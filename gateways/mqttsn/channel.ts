@@ -4,8 +4,9 @@
 import type { Logger } from 'pino';
 import type { DeliverySink, Delivery, DisconnectReason, GatewayContext, GatewaySession, QoS, WillMessage } from '../gateway.js';
 import type { Link, TransportChannel } from '../transport/types.js';
-import { ReturnCode, shortName, type Frame, type SnQoS, type SnTopic } from './frame.js';
+import { ReturnCode, type Frame, type SnQoS } from './frame.js';
 import { hasWildcard, type PredefinedTopics, TopicRegistry } from './registry.js';
+import { publishTopic, rcFor, registerTopic, subscribeFilter } from './topics.js';
 import { Outbound } from './outbound.js';
 import { MAX_SLEEP_DURATION, PROTO_VER } from './params.js';
 import type { MqttsnConfig } from './config.js';
@@ -35,18 +36,6 @@ export interface ChannelDeps {
   /** Client id for an empty CONNECT ClientId (random in production, fixed in tests). */
   generateClientId(): string;
   count(name: MqttsnCounter): void;
-}
-
-/** EMQX-compatible PUBACK/SUBACK code for a broker refusal (spec §1.3, §5.1). */
-function rcFor(reason: string): number {
-  switch (reason) {
-    case 'not_authorized':
-      return ReturnCode.NOT_AUTHORIZED;
-    case 'quota_exceeded':
-      return ReturnCode.EXCEEDS_LIMITATION;
-    default:
-      return ReturnCode.NOT_SUPPORTED;
-  }
 }
 
 function qosOf(q: SnQoS): QoS {
@@ -463,38 +452,15 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
   // ---- client requests ----
 
   private onRegister(f: Extract<Frame, { type: 'register' }>): void {
-    const name = f.topicName;
-    const reply = (topicId: number, rc: number): void => this.link.send({ type: 'regack', topicId, msgId: f.msgId, rc });
-    if (name === '' || hasWildcard(name)) return reply(0, ReturnCode.NOT_SUPPORTED);
-    const pre = this.deps.predefined.id(name, this.clientId);
-    if (pre !== undefined) return reply(pre, ReturnCode.ACCEPTED);
-    const id = this.registry.register(name);
-    if (id === null) return reply(0, ReturnCode.NOT_SUPPORTED);
-    this.registry.confirm(id);
-    reply(id, ReturnCode.ACCEPTED);
-  }
-
-  /** Topic name for a PUBLISH, or the PUBACK code that refuses it (spec §5.1). */
-  private resolvePublishTopic(f: Extract<Frame, { type: 'publish' }>): string | number {
-    switch (f.topicIdType) {
-      case 0:
-        return this.registry.name(f.topicId) ?? ReturnCode.INVALID_TOPIC_ID;
-      case 1:
-        return this.deps.predefined.name(f.topicId, this.clientId) ?? ReturnCode.INVALID_TOPIC_ID;
-      case 2: {
-        const n = shortName(f.topicId);
-        return n === null || hasWildcard(n) ? ReturnCode.NOT_SUPPORTED : n;
-      }
-      case 3:
-        return ReturnCode.NOT_SUPPORTED;
-    }
+    const r = registerTopic(f.topicName, this.registry, this.deps.predefined, this.clientId);
+    this.link.send({ type: 'regack', topicId: r.topicId, msgId: f.msgId, rc: r.rc });
   }
 
   private onPublish(f: Extract<Frame, { type: 'publish' }>): void {
     const session = this.session!;
     const puback = (rc: number): void => this.link.send({ type: 'puback', topicId: f.topicId, msgId: f.msgId, rc });
     if (f.qos === -1 && !this.cfg.enable_qos3) return puback(ReturnCode.NOT_SUPPORTED);
-    const topic = this.resolvePublishTopic(f);
+    const topic = publishTopic(f.topicIdType, f.topicId, this.registry, this.deps.predefined, this.clientId);
     if (typeof topic === 'number') {
       // Reported even for QoS 0 (spec §5.1).
       this.deps.count('messages.dropped');
@@ -530,32 +496,11 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
     else this.link.send(ack);
   }
 
-  /** MQTT filter and SUBACK TopicId for a SUBSCRIBE/UNSUBSCRIBE topic, or the refusing code. */
-  private resolveFilter(t: SnTopic, allocate: boolean): { filter: string; topicId: number } | { rc: number; topicId: number } {
-    switch (t.idType) {
-      case 0: {
-        if (hasWildcard(t.name) || !allocate) return { filter: t.name, topicId: 0 };
-        const pre = this.deps.predefined.id(t.name, this.clientId);
-        if (pre !== undefined) return { filter: t.name, topicId: pre };
-        const id = this.registry.register(t.name);
-        return id === null ? { rc: ReturnCode.EXCEEDS_LIMITATION, topicId: 0 } : { filter: t.name, topicId: id };
-      }
-      case 1: {
-        const name = this.deps.predefined.name(t.id, this.clientId);
-        return name === undefined ? { rc: ReturnCode.INVALID_TOPIC_ID, topicId: t.id } : { filter: name, topicId: t.id };
-      }
-      case 2:
-        return { filter: t.name, topicId: 0 };
-      case 3:
-        return { rc: ReturnCode.NOT_SUPPORTED, topicId: 0 };
-    }
-  }
-
   private onSubscribe(f: Extract<Frame, { type: 'subscribe' }>): void {
     const session = this.session!;
     const suback = (qos: SnQoS, topicId: number, rc: number): void => this.link.send({ type: 'suback', qos, topicId, msgId: f.msgId, rc });
     if (f.qos === -1) return suback(0, 0, ReturnCode.NOT_SUPPORTED);
-    const r = this.resolveFilter(f.topic, true);
+    const r = subscribeFilter(f.topic, true, this.registry, this.deps.predefined, this.clientId);
     if ('rc' in r) return suback(f.qos, r.topicId, r.rc);
     // Retained messages may be delivered inside subscribe(): hold them until SUBACK is out.
     this.out.hold();
@@ -573,7 +518,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
   }
 
   private onUnsubscribe(f: Extract<Frame, { type: 'unsubscribe' }>): void {
-    const r = this.resolveFilter(f.topic, false);
+    const r = subscribeFilter(f.topic, false, this.registry, this.deps.predefined, this.clientId);
     if ('filter' in r) this.session!.unsubscribe(r.filter);
     // Always answered, subscribed or not (spec §5.2).
     this.link.send({ type: 'unsuback', msgId: f.msgId });
