@@ -4,58 +4,21 @@
 import type { Logger } from 'pino';
 import type { ConnectionOptions } from 'node:tls';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
+import { InflightWindow, type Inflight } from './inflight.js';
 import type { BrokerApi, PublishInterceptor } from '../broker/api.js';
 import { createMessage, type Message } from '../broker/message.js';
-import type { MessageProperties, QoS, TimerHandle } from '../broker/types.js';
+import type { QoS, TimerHandle } from '../broker/types.js';
 import { Backoff } from './backoff.js';
 import type { BridgeConfig } from './config.js';
 import { Link, parseServer, tlsOptions, type ServerAddress } from './link.js';
-import { EgressMapping, findIngress, IngressMapping } from './mapping.js';
+import { EgressMapping, IngressMapping } from './mapping.js';
+import { Ingress } from './ingress.js';
 import { mappedMessage, OutboundLog, type DropReason, type LogEntry } from './outbound-log.js';
 import { DropReporter } from './drop-reporter.js';
+import { emptyCounters, type BridgeCounters, type BridgeStatus } from './status.js';
+import { describeError, wireProps } from './wire.js';
 
 export type LinkState = 'stopped' | 'connecting' | 'connected' | 'waiting';
-
-export interface BridgeCounters {
-  matched: number;
-  success: number;
-  failed: number;
-  dropped: number;
-  retried: number;
-  received: number;
-  stalled: number;
-  reconnects: number;
-  droppedBy: Partial<Record<DropReason, number>>;
-}
-
-export interface BridgeStatus {
-  name: string;
-  enable: boolean;
-  /** EMQX connector status names. */
-  status: 'connected' | 'connecting' | 'disconnected' | 'stopped';
-  /** Healthy when connected and every in-flight message was acknowledged within stall_timeout. */
-  healthy: boolean;
-  server: string | null;
-  clientId: string;
-  lastError: string | null;
-  connectedAt: number;
-  lastAckAt: number;
-  queued: number;
-  queuedBytes: number;
-  inflight: number;
-  /** Age (ms) of the next message to send: how far replay is behind live traffic. */
-  replayLagMs: number;
-  oldestQueuedAgeMs: number;
-  counters: BridgeCounters;
-}
-
-interface Inflight {
-  entry: LogEntry;
-  pid: number;
-  /** 'pub': PUBLISH sent, awaiting PUBACK/PUBREC; 'rel': PUBREL sent, awaiting PUBCOMP. */
-  state: 'pub' | 'rel';
-  sentAt: number;
-}
 
 export interface BridgeOptions {
   /** Jitter source for reconnect backoff, [0, 1). */
@@ -76,12 +39,12 @@ export class Bridge implements PublishInterceptor {
   readonly name: string;
   readonly clientId: string;
   state: LinkState = 'stopped';
-  readonly counters: BridgeCounters = { matched: 0, success: 0, failed: 0, dropped: 0, retried: 0, received: 0, stalled: 0, reconnects: 0, droppedBy: {} };
+  readonly counters: BridgeCounters = emptyCounters();
 
   private readonly log: Logger;
   private readonly outbound: OutboundLog;
   private readonly egress: EgressMapping[];
-  private readonly ingress: IngressMapping[];
+  private readonly ingress: Ingress;
   private readonly servers: ServerAddress[];
   private readonly proto: 3 | 4 | 5;
   private readonly backoff: Backoff;
@@ -92,12 +55,7 @@ export class Bridge implements PublishInterceptor {
   private link: Link | null = null;
   private server: ServerAddress | null = null;
   private serverIdx = 0;
-  private readonly inflight = new Map<number, Inflight>();
-  /** Ingress QoS 2 packet ids between PUBREC and PUBREL [MQTT-4.3.3]. */
-  private readonly awaitingRel = new Set<number>();
-  /** Packet id of an unanswered SUBSCRIBE: not reused by a PUBLISH meanwhile. */
-  private subPid = 0;
-  private nextPid = 1;
+  private readonly inflight = new InflightWindow();
   private window: number;
   private maxPacket = 0;
   private writeBlocked = false;
@@ -127,7 +85,13 @@ export class Bridge implements PublishInterceptor {
     this.clientId = cfg.clientid ?? `${opts.node}:${name}`;
     this.proto = PROTO[cfg.proto_ver];
     this.egress = cfg.egress.map((e) => new EgressMapping(e));
-    this.ingress = cfg.ingress.map((i) => new IngressMapping(i));
+    this.ingress = new Ingress(broker, name, this.clientId, cfg.ingress.map((i) => new IngressMapping(i)), this.log, {
+      received: () => {
+        this.counters.received++;
+        broker.metrics.inc(this.metricPrefix + 'received');
+      },
+      dropped: (reason, m) => this.dropped(reason, m),
+    });
     this.servers = cfg.servers.map((s) => {
       const a = parseServer(s, cfg.tls.enable);
       if (!a) throw new Error(`bridge ${name}: cannot parse server "${s}"`);
@@ -276,9 +240,8 @@ export class Bridge implements PublishInterceptor {
           this.outbound.ack(e.seq);
           this.acked();
         } else {
-          const pid = this.allocPid();
-          this.inflight.set(pid, { entry: e, pid, state: 'pub', sentAt: now });
-          if (!this.send(e.msg, e.msg.qos, false, pid, now)) {
+          const f = this.inflight.add(e, now);
+          if (!this.send(e.msg, e.msg.qos, false, f.pid, now)) {
             this.writeBlocked = true;
             return;
           }
@@ -300,15 +263,6 @@ export class Bridge implements PublishInterceptor {
       return true;
     }
     return false;
-  }
-
-  private allocPid(): number {
-    for (let n = 0; n < 65535; n++) {
-      const pid = this.nextPid;
-      this.nextPid = pid === 65535 ? 1 : pid + 1;
-      if (!this.inflight.has(pid) && pid !== this.subPid) return pid;
-    }
-    throw new Error('no free packet id');
   }
 
   private send(m: Message, qos: QoS, dup: boolean, pid: number, now: number): boolean {
@@ -430,18 +384,17 @@ export class Bridge implements PublishInterceptor {
         return;
       }
       case 'publish':
-        return this.onIngress(link, p, now);
+        return this.ingress.onPublish(link, p, now);
       case 'pubrel':
-        this.awaitingRel.delete(p.messageId ?? 0);
-        link.write({ cmd: 'pubcomp', messageId: p.messageId ?? 0 });
-        return;
+        return this.ingress.onPubrel(link, p.messageId ?? 0);
       case 'suback': {
-        this.subPid = 0;
+        this.inflight.reserved = 0;
         const granted = p.granted as number[];
         granted.forEach((code, i) => {
           if (typeof code === 'number' && code >= 0x80) {
-            this.lastError = `subscription ${this.ingress[i]?.subscribeFilter ?? i} refused (0x${code.toString(16)})`;
-            this.log.warn({ filter: this.ingress[i]?.subscribeFilter, code }, 'bridge_subscribe_refused');
+            const filter = this.ingress.mappings[i]?.subscribeFilter ?? String(i);
+            this.lastError = `subscription ${filter} refused (0x${code.toString(16)})`;
+            this.log.warn({ filter, code }, 'bridge_subscribe_refused');
           }
         });
         return;
@@ -489,26 +442,23 @@ export class Bridge implements PublishInterceptor {
   }
 
   private subscribe(link: Link, sessionPresent: boolean): void {
-    if (this.ingress.length === 0) return;
+    if (this.ingress.mappings.length === 0) return;
     // A resumed v3 session already holds the subscriptions; re-subscribing would resend retained
     // messages. v5 uses retain-handling 1 (only for new subscriptions) and can always subscribe.
     if (this.proto !== 5 && sessionPresent && this.subscribedOnce) return;
     this.subscribedOnce = true;
-    this.subPid = this.allocPid();
-    link.write({
-      cmd: 'subscribe',
-      messageId: this.subPid,
-      subscriptions: this.ingress.map((m) =>
-        this.proto === 5 ? { topic: m.subscribeFilter, qos: m.subQos, nl: m.noLocal, rap: true, rh: 1 } : { topic: m.subscribeFilter, qos: m.subQos },
-      ),
-    });
+    this.inflight.reserved = this.inflight.allocPid();
+    link.write(this.ingress.subscribePacket(this.inflight.reserved, this.proto));
   }
 
-  /** Unacknowledged QoS 1/2 go out again with DUP, PUBRELs again, in publish order [MQTT-4.4.0-1]. */
-  private retransmit(link: Link, now: number): void {
+  /**
+   * Unacknowledged QoS 1/2 go out again with DUP, PUBRELs again, in publish order [MQTT-4.4.0-1];
+   * olderThan > 0 limits it to entries waiting at least that long (timed retry while connected).
+   */
+  private retransmit(link: Link, now: number, olderThan = 0): void {
     if (this.inflight.size === 0) return;
-    const list = [...this.inflight.values()].sort((a, b) => a.entry.seq - b.entry.seq);
-    for (const f of list) {
+    for (const f of this.inflight.ordered()) {
+      if (olderThan > 0 && now - f.sentAt < olderThan) continue;
       f.sentAt = now;
       this.counters.retried++;
       this.broker.metrics.inc(this.metricPrefix + 'retried');
@@ -517,11 +467,12 @@ export class Bridge implements PublishInterceptor {
     }
   }
 
+
   private onClose(link: Link, err: Error | null): void {
     if (link !== this.link) return;
     this.link = null;
-    this.awaitingRel.clear();
-    this.subPid = 0;
+    this.ingress.reset();
+    this.inflight.reserved = 0;
     if (this.state === 'stopped') return;
     const now = this.broker.clock.now();
     const wasConnected = this.state === 'connected';
@@ -578,9 +529,7 @@ export class Bridge implements PublishInterceptor {
       }
     }
     if (this.inflight.size > 0) {
-      let oldest = Infinity;
-      for (const f of this.inflight.values()) if (f.sentAt < oldest) oldest = f.sentAt;
-      const quiet = now - Math.max(this.lastAckAt, oldest);
+      const quiet = now - Math.max(this.lastAckAt, this.inflight.oldestSentAt());
       if (quiet > c.replay.stall_timeout * 1000) {
         this.counters.stalled++;
         this.broker.metrics.inc(this.metricPrefix + 'stalled');
@@ -591,58 +540,11 @@ export class Bridge implements PublishInterceptor {
       const retry = c.replay.retry_interval * 1000;
       if (retry > 0) {
         link.cork();
-        for (const f of [...this.inflight.values()].sort((a, b) => a.entry.seq - b.entry.seq)) {
-          if (now - f.sentAt < retry) continue;
-          f.sentAt = now;
-          this.counters.retried++;
-          this.broker.metrics.inc(this.metricPrefix + 'retried');
-          if (f.state === 'rel') link.write({ cmd: 'pubrel', messageId: f.pid });
-          else this.send(f.entry.msg, f.entry.msg.qos, true, f.pid, now);
-        }
+        this.retransmit(link, now, retry);
         link.uncork();
       }
     }
     if (this.outbound.queued > 0 && !this.pumpScheduled) this.schedulePump();
-  }
-
-  // ---- ingress ----
-
-  private onIngress(link: Link, p: IPublishPacket, now: number): void {
-    const pid = p.messageId ?? 0;
-    if (p.qos === 2 && this.awaitingRel.has(pid)) {
-      // A DUP of a QoS 2 message we already took: acknowledge only [MQTT-4.3.3-9].
-      link.write({ cmd: 'pubrec', messageId: pid });
-      return;
-    }
-    this.counters.received++;
-    this.broker.metrics.inc(this.metricPrefix + 'received');
-    const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
-    const m = findIngress(this.ingress, p.topic);
-    if (m) {
-      const pr = p.properties;
-      const remote = createMessage({
-        topic: p.topic,
-        payload,
-        qos: p.qos,
-        retain: p.retain,
-        props: pr ? messageProps(pr) : null,
-        from: this.clientId,
-        origin: this.name,
-        expiryInterval: pr?.messageExpiryInterval,
-        now,
-      });
-      const mp = m.apply(remote);
-      if (!mp) this.dropped('topic_invalid', remote);
-      else {
-        const r = this.broker.publish(mappedMessage(remote, mp.topic, mp.qos, mp.retain, null));
-        if (!r.ok) this.log.warn({ topic: mp.topic, reason: r.reason }, 'bridge_ingress_publish_failed');
-      }
-    } else this.log.debug({ topic: p.topic }, 'bridge_ingress_unmatched');
-    if (p.qos === 0) return;
-    if (p.qos === 2) this.awaitingRel.add(pid);
-    // Acknowledge upstream once whatever the local publish persisted is committed.
-    const ack: Packet = p.qos === 1 ? { cmd: 'puback', messageId: pid } : { cmd: 'pubrec', messageId: pid };
-    this.broker.store.afterCommit({ committed: () => link.write(ack) });
   }
 
   // ---- observability ----
@@ -667,9 +569,7 @@ export class Bridge implements PublishInterceptor {
   status(): BridgeStatus {
     const now = this.broker.clock.now();
     const stall = this.cfg.replay.stall_timeout * 1000;
-    let oldestSent = Infinity;
-    for (const f of this.inflight.values()) if (f.sentAt < oldestSent) oldestSent = f.sentAt;
-    const ackOk = this.inflight.size === 0 || now - Math.max(this.lastAckAt, oldestSent === Infinity ? 0 : oldestSent) <= stall;
+    const ackOk = this.inflight.size === 0 || now - Math.max(this.lastAckAt, this.inflight.oldestSentAt()) <= stall;
     return {
       name: this.name,
       enable: this.cfg.enable,
@@ -687,49 +587,5 @@ export class Bridge implements PublishInterceptor {
       oldestQueuedAgeMs: this.oldestAge(),
       counters: { ...this.counters, droppedBy: { ...this.counters.droppedBy } },
     };
-  }
-}
-
-function wireProps(p: MessageProperties | null): IPublishPacket['properties'] | undefined {
-  if (!p) return undefined;
-  const o: NonNullable<IPublishPacket['properties']> = {};
-  if (p.payloadFormatIndicator !== undefined) o.payloadFormatIndicator = p.payloadFormatIndicator;
-  if (p.contentType !== undefined) o.contentType = p.contentType;
-  if (p.responseTopic !== undefined) o.responseTopic = p.responseTopic;
-  if (p.correlationData !== undefined) o.correlationData = p.correlationData;
-  if (p.userProperties !== undefined) o.userProperties = p.userProperties;
-  return o;
-}
-
-function messageProps(pr: NonNullable<IPublishPacket['properties']>): MessageProperties | null {
-  const o: MessageProperties = {};
-  let any = false;
-  if (pr.payloadFormatIndicator !== undefined) ((o.payloadFormatIndicator = pr.payloadFormatIndicator), (any = true));
-  if (pr.contentType !== undefined) ((o.contentType = pr.contentType), (any = true));
-  if (pr.responseTopic !== undefined) ((o.responseTopic = pr.responseTopic), (any = true));
-  if (pr.correlationData !== undefined) ((o.correlationData = pr.correlationData), (any = true));
-  if (pr.userProperties !== undefined) ((o.userProperties = pr.userProperties), (any = true));
-  return any ? o : null;
-}
-
-/** One line that says what went wrong, TLS verification failures by name. */
-export function describeError(err: Error): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  switch (code) {
-    case 'SELF_SIGNED_CERT_IN_CHAIN':
-    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
-    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
-    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
-    case 'UNABLE_TO_GET_ISSUER_CERT':
-    case 'CERT_SIGNATURE_FAILURE':
-      return `TLS certificate verification failed (${code}): the upstream certificate is not signed by the configured CA: ${err.message}`;
-    case 'ERR_TLS_CERT_ALTNAME_INVALID':
-      return `TLS certificate verification failed (${code}): the certificate does not name this server: ${err.message}`;
-    case 'CERT_HAS_EXPIRED':
-      return `TLS certificate verification failed (${code}): ${err.message}`;
-    case 'ECONNREFUSED':
-      return `connection refused: ${err.message}`;
-    default:
-      return code ? `${code}: ${err.message}` : err.message;
   }
 }

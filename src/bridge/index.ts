@@ -3,12 +3,13 @@
 import type { Logger } from 'pino';
 import type { BrokerApi } from '../broker/api.js';
 import type { Config } from '../config/schema.js';
-import { Bridge, type BridgeStatus } from './bridge.js';
+import { Bridge } from './bridge.js';
+import { emptyCounters, type BridgeStatus } from './status.js';
 import type { BridgeConfig } from './config.js';
 
 export { bridgesConfigShape } from './config.js';
 export type { BridgeConfig } from './config.js';
-export type { BridgeStatus } from './bridge.js';
+export type { BridgeStatus, BridgeCounters } from './status.js';
 
 export interface BridgeService {
   /** Graceful: DISCONNECT each upstream (no UNSUBSCRIBE); queued messages stay in the store. */
@@ -90,7 +91,7 @@ class Service implements BridgeService {
           inflight: 0,
           replayLagMs: 0,
           oldestQueuedAgeMs: 0,
-          counters: { matched: 0, success: 0, failed: 0, dropped: 0, retried: 0, received: 0, stalled: 0, reconnects: 0, droppedBy: {} },
+          counters: emptyCounters(),
         });
     }
     return out;
