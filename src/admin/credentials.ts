@@ -169,6 +169,42 @@ export class Credentials {
   }
 }
 
+/**
+ * Failed logins per peer address: after MAX_FAILURES within WINDOW_MS the address is locked out
+ * for LOCK_MS, so a dashboard on a network cannot be brute-forced at bcrypt speed.
+ */
+export class LoginThrottle {
+  static readonly MAX_FAILURES = 5;
+  static readonly WINDOW_MS = 60_000;
+  static readonly LOCK_MS = 60_000;
+  private readonly peers = new Map<string, { failures: number[]; lockedUntil: number }>();
+
+  /** ms left on the lock for this peer, 0 when it may try. */
+  lockedFor(peer: string, now: number): number {
+    const p = this.peers.get(peer);
+    return p && p.lockedUntil > now ? p.lockedUntil - now : 0;
+  }
+
+  failed(peer: string, now: number): void {
+    const p = this.peers.get(peer) ?? { failures: [], lockedUntil: 0 };
+    p.failures = p.failures.filter((t) => now - t < LoginThrottle.WINDOW_MS);
+    p.failures.push(now);
+    if (p.failures.length >= LoginThrottle.MAX_FAILURES) {
+      p.lockedUntil = now + LoginThrottle.LOCK_MS;
+      p.failures = [];
+    }
+    this.peers.set(peer, p);
+    // Keep the map bounded: forget peers with nothing recent.
+    if (this.peers.size > 1000) {
+      for (const [k, v] of this.peers) if (v.lockedUntil <= now && v.failures.every((t) => now - t >= LoginThrottle.WINDOW_MS)) this.peers.delete(k);
+    }
+  }
+
+  succeeded(peer: string): void {
+    this.peers.delete(peer);
+  }
+}
+
 /** May this role call this method on this route? Viewers read; publishers read and publish. */
 export function roleAllows(role: Role, method: string, url: string): boolean {
   if (role === 'administrator') return true;

@@ -17,6 +17,7 @@ export const API_ERRORS = {
   TRACE_NOT_FOUND: { status: 404, message: 'Trace not found' },
   ALREADY_EXISTS: { status: 409, message: 'Already exists' },
   RELOAD_FAILED: { status: 400, message: 'Reload failed' },
+  LOGIN_LOCKED: { status: 429, message: 'Too many failed logins; try again later' },
   NOT_SUPPORTED: { status: 501, message: 'Not supported by this node' },
   INTERNAL_ERROR: { status: 500, message: 'Internal error' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'Service unavailable' },

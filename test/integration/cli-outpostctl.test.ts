@@ -160,6 +160,20 @@ describe('outpostctl against a running daemon', () => {
     expect(r.stdout).toBe('ok\n');
   });
 
+  it('logs in as a dashboard user with --username/--password or the environment', async () => {
+    const set = await ctl(['--data-dir', d.dataDir, 'admin', 'passwd', 'ops', '--password-stdin'], { input: 'ops password 1\n' });
+    expect(set.code, set.stderr).toBe(0);
+    const url = `http://127.0.0.1:${d.ports['api:http']}`;
+    const r = await ctl(['--url', url, '--data-dir', scratch, '--username', 'ops', '--password', 'ops password 1', 'listeners']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ID\s+TYPE/);
+    const env = await ctl(['--url', url, '--data-dir', scratch, 'listeners'], { env: { OUTPOST_API_USERNAME: 'ops', OUTPOST_API_PASSWORD: 'ops password 1' } });
+    expect(env.code, env.stderr).toBe(0);
+    const bad = await ctl(['--url', url, '--data-dir', scratch, '--username', 'ops', '--password', 'nope', 'listeners']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/Auth failed \(BAD_USERNAME_OR_PWD\)/);
+  });
+
   it('refuses wrong credentials with exit 1 and says why', async () => {
     const r = await ctl(['--url', `http://127.0.0.1:${d.ports['api:http']}`, '--api-key', 'x', '--api-secret', 'y', 'clients', 'list']);
     expect(r.code).toBe(1);

@@ -3,6 +3,7 @@
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { LoginThrottle } from '../credentials.js';
 import { ApiError } from '../errors.js';
 import { parseBody, parseBool } from '../http-util.js';
 import type { RouteContext } from '../server.js';
@@ -21,13 +22,22 @@ export function registerStatusRoutes(app: FastifyInstance, ctx: RouteContext): v
   app.get('/status', status);
   app.get('/api/v5/status', status);
 
-  app.post('/api/v5/login', async (req) => {
+  const throttle = new LoginThrottle();
+  app.post('/api/v5/login', async (req, reply) => {
     const b = parseBody(loginBody, req.body);
+    const now = broker.clock.now();
+    const locked = throttle.lockedFor(req.ip, now);
+    if (locked > 0) {
+      reply.header('retry-after', String(Math.ceil(locked / 1000)));
+      throw new ApiError('LOGIN_LOCKED', `Too many failed logins from ${req.ip}; try again in ${Math.ceil(locked / 1000)} s`);
+    }
     const r = await ctx.credentials.login(b.username, b.password);
     if (!r) {
-      ctx.log.warn({ username: b.username, peer: req.ip }, 'api_login_failed');
+      throttle.failed(req.ip, now);
+      ctx.log.warn({ username: b.username, peer: req.ip, reason: 'bad_username_or_password' }, 'api_login_failed');
       throw new ApiError('BAD_USERNAME_OR_PWD');
     }
+    throttle.succeeded(req.ip);
     return { token: r.token, version: broker.version, license: { edition: 'opensource' }, role: 'administrator' };
   });
 

@@ -85,6 +85,19 @@ describe('admin API authentication', () => {
     await expect(setAdminPassword(h.dataDir, 'admin', 'short')).rejects.toThrow(/8 characters/);
   });
 
+  it('locks an address out after 5 failed logins for a minute', async () => {
+    h = await harness();
+    await setAdminPassword(h.dataDir, 'admin', 'correct horse');
+    const login = (password: string) => h.app.inject({ method: 'POST', url: '/api/v5/login', payload: { username: 'admin', password } });
+    for (let i = 0; i < 5; i++) expect((await login('wrong password')).statusCode).toBe(401);
+    const locked = await login('correct horse');
+    expect(locked.statusCode).toBe(429);
+    expect(locked.json().code).toBe('LOGIN_LOCKED');
+    expect(Number(locked.headers['retry-after'])).toBe(60);
+    h.broker.clock.t += 60_000;
+    expect((await login('correct horse')).statusCode).toBe(200);
+  });
+
   it('logout invalidates the token', async () => {
     h = await harness();
     await setAdminPassword(h.dataDir, 'admin', 'correct horse');
