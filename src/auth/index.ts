@@ -62,6 +62,16 @@ export function isLoopbackBind(bind: string): boolean {
   return b === 'localhost' || b === '::1' || /^127\.\d+\.\d+\.\d+$/.test(b);
 }
 
+/** The MQTT listener binds a config enables ([mqtt] and [listeners.*.*]), for the anonymous-access warning. */
+export function configuredBinds(config: Config): { id: string; bind: string }[] {
+  const out: { id: string; bind: string }[] = [];
+  if (config.mqtt.enable) out.push({ id: 'tcp:default', bind: config.mqtt.bind });
+  for (const type of ['ssl', 'ws', 'wss'] as const) {
+    for (const [name, l] of Object.entries(config.listeners[type])) if (l.enable) out.push({ id: `${type}:${name}`, bind: l.bind });
+  }
+  return out;
+}
+
 function loadFileRules(config: Config): AclRule[] {
   const f = config.authorization.file;
   if (!f.enable) return [];
@@ -171,6 +181,7 @@ export function createAuth(config: Config, store: Store, log: Logger, clock: Clo
       flapping.update(next.flapping_detect);
       connections.setMax(next.limiter.max_connections);
       alog.info({ acl_rules: rules.length }, 'auth_reloaded');
+      services.warnAnonymousExposure(configuredBinds(next));
     },
     close() {
       closed = true;
@@ -178,6 +189,12 @@ export function createAuth(config: Config, store: Store, log: Logger, clock: Clo
       timer = null;
     },
   };
+  // The warning does not depend on the runtime remembering to ask: at start, after a reload, and
+  // whenever the last user is removed (anonymous access switches on under "auto").
+  services.warnAnonymousExposure(configuredBinds(cfg));
+  users.onChange(() => {
+    if (users.count() === 0) services.warnAnonymousExposure(configuredBinds(cfg));
+  });
   alog.info(
     { users: users.count(), bans: bans.size(), acl_file_rules: fileRules.length, anonymous: authenticator.anonymousAllowed(), no_match: cfg.authorization.no_match },
     'auth_started',

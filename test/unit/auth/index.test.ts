@@ -17,7 +17,7 @@ import { FakeClock, memoryStore, recordingLogger } from './fake.js';
 type Raw = Record<string, Record<string, unknown>>;
 /** Only the sections auth reads, parsed by their own schemas (the full schema belongs to the lead). */
 function config(raw: Raw = {}): Config {
-  const out: Record<string, unknown> = { node: { name: 'test', data_dir: raw.node?.data_dir ?? tmpdir() } };
+  const out: Record<string, unknown> = { node: { name: 'test', data_dir: raw.node?.data_dir ?? tmpdir() }, mqtt: { enable: true, bind: '127.0.0.1', ...(raw.mqtt ?? {}) } };
   for (const [k, schema] of Object.entries(authConfigShape)) out[k] = schema.parse(raw[k] ?? {});
   out.listeners = listenersSchema.parse(raw.listeners ?? {});
   return out as unknown as Config;
@@ -297,6 +297,16 @@ describe('createAuth: protection', () => {
     expect(isLoopbackBind('[::1]')).toBe(true);
     expect(isLoopbackBind('127.0.0.2')).toBe(true);
     expect(isLoopbackBind('::')).toBe(false);
+  });
+
+  it('warns by itself at start for a non-loopback [mqtt] bind, and again when the last user goes', async () => {
+    const { auth, lines } = setup({ mqtt: { bind: '0.0.0.0' }, listeners: { ws: { lan: { bind: '127.0.0.1' } } } });
+    const warned = () => lines.filter((l) => String(l.msg).startsWith('anonymous_access_on_public_listener')).map((l) => l.listener);
+    expect(warned()).toEqual(['tcp:default']);
+    await auth.users.add('u', 'p');
+    expect(warned()).toHaveLength(1);
+    auth.users.remove('u');
+    expect(warned()).toEqual(['tcp:default', 'tcp:default']);
   });
 
   it('close() stops the sweep timer', () => {
