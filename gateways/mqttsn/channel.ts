@@ -243,8 +243,20 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
     this.state = 'authenticating';
     const clientId = this.clientId!;
     const peer = this.link.peer;
+    // Credentials only come from clientinfo_override templates: MQTT-SN 1.2 CONNECT has none (spec §4).
+    const o = this.cfg.clientinfo_override;
+    const fill = (t: string | undefined): string | null => (t === undefined ? null : t.replaceAll('${clientid}', clientId));
+    const username = fill(o.username);
+    const password = fill(o.password);
     this.ctx
-      .authenticate({ clientId, username: null, password: null, peerHost: peer.address, peerPort: peer.port, listener: this.link.listener })
+      .authenticate({
+        clientId,
+        username,
+        password: password === null ? null : Buffer.from(password),
+        peerHost: peer.address,
+        peerPort: peer.port,
+        listener: this.link.listener,
+      })
       .then(
         (o) => this.onAuthenticated(o.ok ? { ok: true, username: o.username } : { ok: false, reason: o.reason }),
         (err: unknown) => {

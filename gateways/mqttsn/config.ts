@@ -58,6 +58,16 @@ export const mqttsnConfigSchema = z
     session_expiry_interval: seconds.default(7200),
     /** Longest client id accepted; MQTT-SN 1.2 says 23, EMQX accepts longer ones. */
     max_clientid_len: z.number().int().min(1).max(65535).default(65535),
+    /**
+     * MQTT-SN carries no credentials: build them for authentication from templates with
+     * ${clientid} (EMQX clientinfo_override), e.g. username = "${clientid}", password = "secret".
+     */
+    clientinfo_override: z
+      .strictObject({
+        username: z.string().optional(),
+        password: z.string().optional(),
+      })
+      .prefault({}),
     /** EMQX publishes the will on a clean DISCONNECT too; the MQTT-SN spec does not (spec §3.1). */
     will_on_disconnect: z.boolean().default(true),
     sleep: z

@@ -40,12 +40,15 @@ port = 0
 }
 
 describe('MQTT-SN options (daemon)', () => {
-  it('HTTP authentication deny -> CONNACK 0x80 (4)', async () => {
+  it('HTTP authentication deny -> CONNACK 0x80; clientinfo_override credentials reach the authenticator (4)', async () => {
+    const seen: { clientid: string; username: string | null; password: string | null }[] = [];
     const srv = http.createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
-        const { clientid } = JSON.parse(body) as { clientid: string };
+        const b = JSON.parse(body) as { clientid: string; username: string | null; password: string | null };
+        seen.push({ clientid: b.clientid, username: b.username, password: b.password });
+        const { clientid } = b;
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ result: clientid.startsWith('bad') ? 'deny' : 'allow' }));
       });
@@ -60,6 +63,10 @@ url = "http://127.0.0.1:${port}/auth"
 
 [gateway.mqttsn]
 enable = true
+
+[gateway.mqttsn.clientinfo_override]
+username = "sn-\${clientid}"
+password = "pw"
 `);
     const bad = await sn();
     bad.send({ type: 'connect', will: false, cleanSession: true, protocolId: 1, duration: 30, clientId: 'bad-device' });
@@ -67,6 +74,7 @@ enable = true
     expect(bad.raw.at(-1)!.toString('hex')).toBe('030580');
     const good = await sn();
     expect(await good.connect('good-device')).toBe(0);
+    expect(seen).toContainEqual({ clientid: 'good-device', username: 'sn-good-device', password: 'pw' });
   });
 
   it('enable_qos3 = false: QoS -1 PUBLISH without CONNECT gets PUBACK 3 and is not published (15)', async () => {

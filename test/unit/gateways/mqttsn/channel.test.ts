@@ -120,6 +120,14 @@ describe('MqttsnChannel: connect and will (spec §4, checklist 2-4)', () => {
     expect(ctx.sessions.size).toBe(0);
   });
 
+  it('authenticates with the client id and no credentials, or with clientinfo_override templates', async () => {
+    const a = await connected();
+    expect(a.ctx.authRequests).toEqual([{ clientId: 'dev1', username: null, password: null }]);
+    const b = await connected({ clientinfo_override: { username: 'sn-${clientid}', password: 'pw' } });
+    expect(b.ctx.authRequests).toEqual([{ clientId: 'dev1', username: 'sn-dev1', password: Buffer.from('pw') }]);
+    expect(b.ctx.devices[0]!.username).toBe('sn-dev1');
+  });
+
   it('gives an empty client id a generated one', async () => {
     const { ctx } = await connected({}, '');
     expect(ctx.sessions.has('generated-id-0001')).toBe(true);

@@ -183,8 +183,11 @@ export class FakeContext implements GatewayContext {
     return this.mountpoint + t;
   }
 
-  authenticate(req: { clientId: string }): Promise<AuthOutcome> {
-    const outcome: AuthOutcome = this.authDeny.has(req.clientId) ? { ok: false, reason: 'not_authorized' } : { ok: true, superuser: false, username: null };
+  authRequests: { clientId: string; username: string | null; password: Buffer | null }[] = [];
+
+  authenticate(req: { clientId: string; username: string | null; password: Buffer | null }): Promise<AuthOutcome> {
+    this.authRequests.push({ clientId: req.clientId, username: req.username, password: req.password });
+    const outcome: AuthOutcome = this.authDeny.has(req.clientId) ? { ok: false, reason: 'not_authorized' } : { ok: true, superuser: false, username: req.username };
     if (!this.holdAuth) return Promise.resolve(outcome);
     return new Promise((resolve) => this.authPending.push(() => resolve(outcome)));
   }
