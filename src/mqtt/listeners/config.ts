@@ -39,7 +39,7 @@ export const websocketSchema = z
     supported_subprotocols: z.array(z.string().min(1)).default(['mqtt', 'mqttv3.1', 'mqttv5', 'mqtt-v3', 'mqtt-v3.1.1', 'mqtt-v5']),
     /** Refuse the upgrade when the client offers none of them (EMQX default true). */
     fail_if_no_subprotocol: z.boolean().default(true),
-    /** Largest WebSocket message in bytes; 0 = unlimited (the MQTT max_packet_size still applies). */
+    /** Largest WebSocket message in bytes; 0 = mqtt.max_packet_size + 5 (one largest MQTT packet). */
     max_frame_size: z.number().int().min(0).default(0),
     check_origin_enable: z.boolean().default(false),
     check_origins: z.array(z.string()).default([]),

@@ -18,9 +18,12 @@ export async function startExtraListeners(config: Config, accept: AcceptFn, log:
   const started: ListenerHandle[] = [];
   const l = config.listeners;
   const jobs: [string, () => Promise<ListenerHandle>][] = [];
+  // A WebSocket message is buffered whole before the channel sees it; by default allow one
+  // largest MQTT packet (max_packet_size plus its fixed header) per message.
+  const maxFrame = (config.mqtt?.max_packet_size ?? 1048576) + 5;
   for (const [name, c] of Object.entries(l.ssl)) if (c.enable) jobs.push([`ssl:${name}`, () => startTlsListener(name, c, accept, log)]);
-  for (const [name, c] of Object.entries(l.ws)) if (c.enable) jobs.push([`ws:${name}`, () => startWsListener('ws', name, c, accept, log)]);
-  for (const [name, c] of Object.entries(l.wss)) if (c.enable) jobs.push([`wss:${name}`, () => startWsListener('wss', name, c, accept, log)]);
+  for (const [name, c] of Object.entries(l.ws)) if (c.enable) jobs.push([`ws:${name}`, () => startWsListener('ws', name, c, accept, log, maxFrame)]);
+  for (const [name, c] of Object.entries(l.wss)) if (c.enable) jobs.push([`wss:${name}`, () => startWsListener('wss', name, c, accept, log, maxFrame)]);
   for (const [id, start] of jobs) {
     try {
       started.push(await start());

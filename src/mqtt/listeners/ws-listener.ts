@@ -42,6 +42,8 @@ export async function startWsListener(
   cfg: WsListenerConfig | WssListenerConfig,
   accept: AcceptFn,
   log: Logger,
+  /** Bound for one WebSocket message when max_frame_size is 0: ws buffers a whole message in memory. */
+  defaultMaxFrame = 1024 * 1024 + 5,
 ): Promise<ListenerHandle> {
   const id = `${type}:${name}`;
   const llog = log.child({ listener: id });
@@ -61,7 +63,7 @@ export async function startWsListener(
     noServer: true,
     perMessageDeflate: false,
     clientTracking: false,
-    maxPayload: cfg.websocket.max_frame_size > 0 ? cfg.websocket.max_frame_size : 256 * 1024 * 1024,
+    maxPayload: cfg.websocket.max_frame_size > 0 ? cfg.websocket.max_frame_size : defaultMaxFrame,
     handleProtocols: (protocols) => {
       for (const p of protocols) if (current.websocket.supported_subprotocols.includes(p)) return p;
       return false;

@@ -185,6 +185,24 @@ describe('WebSocket listeners', () => {
   });
 });
 
+describe('WebSocket message bound', () => {
+  it('a message above max_frame_size closes the connection (1009) before anything reaches the front end', async () => {
+    const got: Buffer[] = [];
+    const accept = (c: AcceptedConnection) => {
+      c.socket.on('data', (b: Buffer) => got.push(b));
+      c.socket.on('error', () => undefined);
+    };
+    handles = await startExtraListeners(cfg({ ws: { default: { bind: '127.0.0.1', port: 0, websocket: { max_frame_size: 100 } } } }), accept, log);
+    const ws = new WebSocket(`ws://127.0.0.1:${handles[0]!.port}/mqtt`, 'mqtt');
+    sockets.push(ws);
+    await new Promise((r) => ws.once('open', r));
+    const closed = new Promise<number>((r) => ws.once('close', (code: number) => r(code)));
+    ws.send(Buffer.alloc(200, 1));
+    expect(await closed).toBe(1009);
+    expect(got).toHaveLength(0);
+  });
+});
+
 describe('accept gate', () => {
   it('max_connections: the connection over the limit is closed at once', async () => {
     const { got, accept } = recorder();
