@@ -2,7 +2,9 @@
 // checks. Exit codes: 0 ok, 1 error, 2 usage, 3 daemon not reachable.
 import { Command, CommanderError } from 'commander';
 import { CliError, DEFAULT_DATA_DIR, DEFAULT_URL, EXIT } from './client.js';
-import { registerCommands } from './commands.js';
+import { registerAccessCommands } from './commands-access.js';
+import { registerBrokerCommands } from './commands-broker.js';
+import { registerOpsCommands } from './commands-ops.js';
 import { registerLocalCommands } from './local.js';
 
 export function buildProgram(): Command {
@@ -20,7 +22,9 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON for scripts')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerCommands(program);
+  registerBrokerCommands(program);
+  registerAccessCommands(program);
+  registerOpsCommands(program);
   registerLocalCommands(program);
   // Subcommands inherit exitOverride so usage errors reach main() instead of process.exit().
   const walk = (c: Command) => {
