@@ -154,3 +154,77 @@ describe('retained messages', () => {
     }
   });
 });
+
+describe.concurrent('retainer limits', () => {
+  it('max_payload_size: a larger retained payload is delivered live but not retained', async () => {
+    const d2 = await startDaemon({ config: '[retainer]\nmax_payload_size = 100\n' });
+    try {
+      const pub = await connectClient(d2.mqttUrl, { protocolVersion: 5, clientId: uid('p') });
+      const live = await connectClient(d2.mqttUrl, { protocolVersion: 5, clientId: uid('live') });
+      await live.sub('lim/#', { qos: 1 });
+      await pub.pub('lim/big', Buffer.alloc(200, 1), { qos: 1, retain: true });
+      await pub.pub('lim/small', Buffer.alloc(100, 1), { qos: 1, retain: true });
+      await live.waitMessages(2, 2000);
+      const s = await connectClient(d2.mqttUrl, { protocolVersion: 5, clientId: uid('s') });
+      await s.sub('lim/#', { qos: 1 });
+      await s.waitMessages(1, 2000);
+      await sleep(300);
+      expect(s.msgs.map((m) => m.topic)).toEqual(['lim/small']);
+      expect(d2.logs()).toMatch(/retain_failed_for_payload_size_exceeded_limit/);
+      for (const c of [live, pub, s]) await c.end(true);
+    } finally {
+      await d2.stop();
+      d2.cleanup();
+    }
+  });
+
+  it('max_retained_messages: new topics are refused when the table is full, existing ones can be replaced', async () => {
+    const d2 = await startDaemon({ config: '[retainer]\nmax_retained_messages = 5\n' });
+    try {
+      // The broker's own retained $SYS entries ($SYS/brokers, version, sysdescr) share the table.
+      const sys = await connectClient(d2.mqttUrl, { protocolVersion: 5, clientId: uid('sys') });
+      await sys.sub('$SYS/#', { qos: 0 });
+      await sleep(300);
+      const own = sys.msgs.filter((m) => m.packet.retain).length;
+      const room = 5 - own;
+      expect(room).toBeGreaterThanOrEqual(1);
+      const pub = await connectClient(d2.mqttUrl, { protocolVersion: 5, clientId: uid('p') });
+      for (let i = 0; i < room; i++) await pub.pub(`lim/t${i}`, `v${i}`, { qos: 1, retain: true });
+      await pub.pub('lim/overflow', 'no-room', { qos: 1, retain: true });
+      await pub.pub('lim/t0', 'replaced', { qos: 1, retain: true });
+      const s = await connectClient(d2.mqttUrl, { protocolVersion: 5, clientId: uid('s') });
+      await s.sub('lim/#', { qos: 1 });
+      await s.waitMessages(room, 2000);
+      await sleep(300);
+      const got = s.msgs.map((m) => `${m.topic}=${m.text}`).sort();
+      expect(got).not.toContain('lim/overflow=no-room');
+      expect(got).toContain('lim/t0=replaced');
+      expect(got).toHaveLength(room);
+      expect(d2.logs()).toMatch(/table_is_full/);
+      for (const c of [sys, pub, s]) await c.end(true);
+    } finally {
+      await d2.stop();
+      d2.cleanup();
+    }
+  });
+
+  it('msg_expiry_interval: retained messages without their own expiry are dropped after it', async () => {
+    const d2 = await startDaemon({ config: '[retainer]\nmsg_expiry_interval = 1\n' });
+    try {
+      const pub = await connectClient(d2.mqttUrl, { protocolVersion: 5, clientId: uid('p') });
+      await pub.pub('lim/exp', 'short-lived', { qos: 1, retain: true });
+      const s = await connectClient(d2.mqttUrl, { protocolVersion: 5, clientId: uid('s') });
+      await s.sub('lim/exp', { qos: 1 });
+      await s.waitMessages(1, 2000);
+      await sleep(1300);
+      const late = await connectClient(d2.mqttUrl, { protocolVersion: 5, clientId: uid('late') });
+      await late.sub('lim/exp', { qos: 1 });
+      await sleep(300);
+      expect(late.msgs).toHaveLength(0);
+      for (const c of [pub, s, late]) await c.end(true);
+    } finally {
+      await d2.stop();
+      d2.cleanup();
+    }
+  });
+});

@@ -12,6 +12,7 @@ const raws: RawClient[] = [];
 const CONFIG = `[mqtt]
 shared_subscription_strategy = "round_robin"
 shared_subscription_group = { st = "sticky", hc = "hash_clientid", ht = "hash_topic", rnd = "random" }
+exclusive_subscription = true
 `;
 
 beforeAll(async () => {
@@ -194,5 +195,22 @@ describe('shared subscriptions', () => {
     raws.push(r);
     await r.connect({ clientId: uid('badshare') });
     expect(await r.subscribe([{ topic: '$share/g', qos: 1 }, { topic: '$share//t', qos: 1 }, { topic: '$share/g+/t', qos: 1 }])).toEqual([0x8f, 0x8f, 0x8f]);
+  });
+
+  it('$exclusive/t: only one subscriber at a time (second gets SUBACK 0x97); free again after unsubscribe', async () => {
+    const topic = `sh/excl/${uid('t')}`;
+    const a = new RawClient(d.mqttPort, 5);
+    const b = new RawClient(d.mqttPort, 5);
+    raws.push(a, b);
+    await a.connect({ clientId: uid('ex-a') });
+    await b.connect({ clientId: uid('ex-b') });
+    expect(await a.subscribe([{ topic: `$exclusive/${topic}`, qos: 1 }])).toEqual([1]);
+    expect(await b.subscribe([{ topic: `$exclusive/${topic}`, qos: 1 }])).toEqual([0x97]);
+    const pub = await client();
+    await pub.pub(topic, 'to-a', { qos: 0 });
+    await a.next((p) => p.cmd === 'publish');
+    a.send({ cmd: 'unsubscribe', messageId: 50, unsubscriptions: [`$exclusive/${topic}`] } as never);
+    await a.next((p) => p.cmd === 'unsuback');
+    expect(await b.subscribe([{ topic: `$exclusive/${topic}`, qos: 1 }])).toEqual([1]);
   });
 });
