@@ -54,12 +54,12 @@ type Transport = { kind: 'udp'; id: string; t: UdpTransport<Frame, MqttsnChannel
 
 export class MqttsnGateway implements Gateway {
   private readonly transports: Transport[] = [];
-  private readonly predefined: PredefinedTopics;
+  private predefined: PredefinedTopics;
   private advertiseTimer: ReturnType<GatewayContext['clock']['setTimeout']> | null = null;
 
   constructor(
     private readonly ctx: GatewayContext,
-    private readonly cfg: MqttsnConfig,
+    private cfg: MqttsnConfig,
   ) {
     this.predefined = new PredefinedTopics(cfg.predefined);
   }
@@ -220,6 +220,21 @@ export class MqttsnGateway implements Gateway {
       }
     }
     this.advertiseTimer = this.ctx.clock.setTimeout(() => this.advertise(), a.interval * 1000);
+  }
+
+  /**
+   * New settings for new connections and unconnected traffic (predefined ids, QoS -1, timers,
+   * advertise). Listener changes need a restart: throwing keeps the old settings.
+   */
+  async reload(config: unknown): Promise<void> {
+    const next = mqttsnConfigSchema.parse(config);
+    if (JSON.stringify(next.listeners) !== JSON.stringify(this.cfg.listeners)) throw new Error('gateway.mqttsn.listeners changed: restart to apply');
+    if (next.idle_timeout !== this.cfg.idle_timeout) throw new Error('gateway.mqttsn.idle_timeout changed: restart to apply');
+    this.cfg = next;
+    this.predefined = new PredefinedTopics(next.predefined);
+    if (this.advertiseTimer) this.ctx.clock.clearTimeout(this.advertiseTimer);
+    this.advertiseTimer = null;
+    if (next.advertise.enable && this.transports.length > 0) this.advertise();
   }
 
   async stop(): Promise<void> {

@@ -1,7 +1,7 @@
 // The gateway with its real listeners (UDP on 127.0.0.1 and ::1, a serial pty) and a fake broker.
 import { afterEach, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
-import { MqttsnGateway, mqttsnGateway } from '../../../../gateways/mqttsn/index.js';
+import { broadcastAddresses, MqttsnGateway, mqttsnGateway } from '../../../../gateways/mqttsn/index.js';
 import { mqttsnConfigSchema } from '../../../../gateways/mqttsn/config.js';
 import { decode, shortId } from '../../../../gateways/mqttsn/frame.js';
 import { Forwarder, ptyPair, serialWire, SnClient, udpWire } from '../../../helpers/mqttsn-client.js';
@@ -167,6 +167,24 @@ describe('MqttsnGateway over UDP', () => {
     const b = await got;
     expect(b.toString('hex')).toBe('0500030384');
     expect(decode(b)).toMatchObject({ kind: 'frame', frame: { type: 'advertise', gwId: 3, duration: 900 } });
+  });
+});
+
+describe('MqttsnGateway reload and discovery helpers', () => {
+  it('applies new predefined topics to new connections and refuses listener changes', async () => {
+    const { gw, client, ctx } = await start({ predefined: [{ id: 1, topic: 'old/t' }] });
+    await gw.reload({ enable: true, listeners: { udp: { default: { bind: '127.0.0.1', port: 0 } } }, predefined: [{ id: 1, topic: 'new/t' }] });
+    const c = await client();
+    await c.connect('after-reload');
+    c.publish({ topicIdType: 1, topicId: 1, payload: 'x' });
+    await c.quiet(50);
+    expect(ctx.published.at(-1)!.topic).toBe('new/t');
+    await expect(gw.reload({ enable: true, listeners: { udp: { default: { bind: '127.0.0.1', port: 1 } } } })).rejects.toThrow(/restart/);
+  });
+
+  it('computes the IPv4 broadcast address of an interface', () => {
+    expect(broadcastAddresses(['lo'])).toEqual(['127.255.255.255']);
+    expect(broadcastAddresses(['no-such-if'])).toEqual([]);
   });
 });
 
