@@ -12,6 +12,12 @@ const tools: Spawned[] = [];
 const CONFIG = `[node]
 name = "edge1@127.0.0.1"
 
+[sys_topics]
+sys_msg_interval = 1
+sys_heartbeat_interval = 1
+client_subscribed = true
+client_unsubscribed = true
+
 [[rewrite]]
 action = "publish"
 source_topic = "x/#"
@@ -151,6 +157,38 @@ describe('$SYS client events', () => {
   });
 });
 
+describe('$SYS ticks and subscription events', () => {
+  it('stats and metrics are published every sys_msg_interval, uptime and datetime every heartbeat', async () => {
+    const c = await client(4);
+    await c.sub('$SYS/brokers/edge1@127.0.0.1/#', { qos: 0 });
+    await c.waitMessages(1, 2500, (m) => m.topic.endsWith('/stats/connections/count'));
+    await c.waitMessages(1, 2500, (m) => m.topic.endsWith('/metrics/messages/received'));
+    await c.waitMessages(1, 2500, (m) => m.topic.endsWith('/uptime'));
+    const [dt] = await c.waitMessages(1, 2500, (m) => m.topic.endsWith('/datetime'));
+    expect(Number.isNaN(Date.parse(dt!.text))).toBe(false);
+    const conns = c.msgs.find((m) => m.topic.endsWith('/stats/connections/count'))!;
+    expect(Number(conns.text)).toBeGreaterThanOrEqual(1);
+    expect(conns.packet.qos).toBe(0);
+  });
+
+  it('subscribed / unsubscribed events carry topic and subopts', async () => {
+    const watch = await client(5);
+    const id = uid('subev');
+    await watch.sub(`$SYS/brokers/+/clients/${id}/+`, { qos: 0 });
+    const c = await connectClient(d.mqttUrl, { protocolVersion: 5, clientId: id });
+    await c.sub('ev/t', { qos: 1, nl: true, rh: 1 });
+    await c.c.unsubscribeAsync('ev/t');
+    const [se] = await watch.waitMessages(1, 2000, (m) => m.topic.endsWith('/subscribed'));
+    const sj = JSON.parse(se!.text) as { clientid: string; topic: string; subopts: Record<string, unknown> };
+    expect(sj.clientid).toBe(id);
+    expect(sj.topic).toBe('ev/t');
+    expect(sj.subopts).toMatchObject({ qos: 1, nl: 1, rap: 0, rh: 1, is_new: true });
+    const [ue] = await watch.waitMessages(1, 2000, (m) => m.topic.endsWith('/unsubscribed'));
+    expect(JSON.parse(ue!.text)).toMatchObject({ clientid: id, topic: 'ev/t' });
+    await c.end();
+  });
+});
+
 describe('delayed publish', () => {
   it('$delayed/1/t arrives on t about 1 s later, without the prefix', async () => {
     const base = `delay/${uid('t')}`;
@@ -177,6 +215,30 @@ describe('delayed publish', () => {
     await raw.pub(`$delayed/abc/${base}`, 'never', { qos: 0 });
     await sleep(600);
     expect(s.msgs).toHaveLength(0);
+  });
+});
+
+describe('delayed publish across a restart', () => {
+  it('a pending $delayed message is still delivered after the daemon restarts (EMQX keeps them in its table)', async () => {
+    const x = await startDaemon();
+    try {
+      const id = uid('dsub');
+      const topic = `delay/restart/${uid('t')}`;
+      const s1 = await connectClient(x.mqttUrl, { protocolVersion: 4, clientId: id, clean: false });
+      await s1.sub(topic, { qos: 1 });
+      await s1.end();
+      const p = await connectClient(x.mqttUrl, { protocolVersion: 4, clientId: uid('p') });
+      await p.pub(`$delayed/2/${topic}`, 'survives', { qos: 1 });
+      await p.end();
+      await x.restart();
+      const s2 = await connectClient(x.mqttUrl, { protocolVersion: 4, clientId: id, clean: false });
+      const [m] = await s2.waitMessages(1, 4000);
+      expect(m!.text).toBe('survives');
+      await s2.end();
+    } finally {
+      await x.stop();
+      x.cleanup();
+    }
   });
 });
 
