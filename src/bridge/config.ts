@@ -22,6 +22,9 @@
 //   nanomq = { server = "mqtt-tcp://...", forwards = [...], subscription = [...] }   NanoMQ
 //   mosquitto = """connection cloud\naddress ...\ntopic sensors/# out 1 "" site1/"""   Mosquitto lines
 //   mosquitto_file = "/etc/mosquitto/conf.d/bridge.conf"                             the same, from a file
+//   emqx = """connectors.mqtt.cloud { server = "…" } actions.mqtt.up { … } …"""         EMQX HOCON text (or emqx_file)
+//   nanomq = """bridges.mqtt.cloud { server = "mqtt-tcp://…", forwards = [...] }"""    NanoMQ HOCON text (or nanomq_file)
+// A HOCON text holds exactly one connector (EMQX) or one bridges.mqtt.<name> (NanoMQ, EMQX 5.0–5.3).
 import { z } from 'zod';
 import { translateCompat } from './compat/index.js';
 import { findLoops, templateProblems } from './loop-check.js';

@@ -5,9 +5,58 @@ import { readFileSync } from 'node:fs';
 import { fromEmqx } from './emqx.js';
 import { fromMosquitto } from './mosquitto.js';
 import { fromNanomq } from './nanomq.js';
+import { parseHocon } from './hocon.js';
 import { isRecord, Problems } from './units.js';
 
-const COMPAT_KEYS = ['emqx', 'nanomq', 'mosquitto', 'mosquitto_file'] as const;
+/** Text from an inline string or a file, as HOCON; null (with a problem) when unusable. */
+function hoconText(text: string, where: string, p: Problems): Record<string, unknown> | null {
+  const r = parseHocon(text);
+  if (!r.ok) {
+    p.add(where, `invalid HOCON: ${r.error}`);
+    return null;
+  }
+  return r.value;
+}
+
+function readText(path: unknown, key: string, p: Problems): string | null {
+  if (typeof path !== 'string') {
+    p.add(key, 'expected a file path');
+    return null;
+  }
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    p.add(key, `cannot read ${path}: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+function onlyEntry(o: unknown, where: string, p: Problems, skip: string[] = []): Record<string, unknown> | null {
+  const entries = isRecord(o) ? Object.entries(o).filter(([k, v]) => !skip.includes(k) && isRecord(v)) : [];
+  if (entries.length !== 1) {
+    p.add(where, `expected exactly one bridge, found ${entries.length}`);
+    return null;
+  }
+  return entries[0]![1] as Record<string, unknown>;
+}
+
+/** An EMQX config text: 5.4+ connectors/actions/sources/rule_engine, or one 5.0–5.3 bridges.mqtt.<name>. */
+function emqxFromText(root: Record<string, unknown>, where: string, p: Problems): unknown {
+  const legacy = isRecord(root.bridges) ? root.bridges.mqtt : undefined;
+  if (legacy !== undefined) return onlyEntry(legacy, `${where}: bridges.mqtt`, p) ?? {};
+  return { connectors: root.connectors, actions: root.actions, sources: root.sources, rule_engine: root.rule_engine };
+}
+
+/** A NanoMQ config text: one bridges.mqtt.<name> (plus the shared bridges.mqtt.cache). */
+function nanomqFromText(root: Record<string, unknown>, where: string, p: Problems): unknown {
+  const mqttBlock = isRecord(root.bridges) ? root.bridges.mqtt : undefined;
+  const entry = onlyEntry(mqttBlock, `${where}: bridges.mqtt`, p, ['cache']);
+  if (!entry) return {};
+  const cache = isRecord(mqttBlock) ? mqttBlock.cache : undefined;
+  return cache !== undefined ? { ...entry, cache } : entry;
+}
+
+const COMPAT_KEYS = ['emqx', 'emqx_file', 'nanomq', 'nanomq_file', 'mosquitto', 'mosquitto_file'] as const;
 
 export interface Translation {
   value: unknown;
@@ -27,25 +76,26 @@ export function translateCompat(raw: unknown): Translation {
   let native: Record<string, unknown>;
   switch (key) {
     case 'emqx':
-      native = fromEmqx(raw.emqx, p);
-      break;
+    case 'emqx_file':
     case 'nanomq':
-      native = fromNanomq(raw.nanomq, p);
+    case 'nanomq_file': {
+      const emqx = key.startsWith('emqx');
+      let block: unknown = raw[key];
+      const text = key.endsWith('_file') ? readText(block, key, p) : typeof block === 'string' ? block : null;
+      if (text !== null) {
+        const where = key.endsWith('_file') ? String(raw[key]) : key;
+        const root = hoconText(text, where, p);
+        block = root ? (emqx ? emqxFromText(root, where, p) : nanomqFromText(root, where, p)) : {};
+      } else if (key.endsWith('_file')) block = {};
+      native = emqx ? fromEmqx(block, p) : fromNanomq(block, p);
       break;
+    }
     case 'mosquitto':
       native = typeof raw.mosquitto === 'string' ? fromMosquitto(raw.mosquitto, p, 'mosquitto') : (p.add('mosquitto', 'expected the config lines as a string'), {});
       break;
     case 'mosquitto_file': {
-      const path = raw.mosquitto_file;
-      native = {};
-      if (typeof path !== 'string') p.add('mosquitto_file', 'expected a file path');
-      else {
-        try {
-          native = fromMosquitto(readFileSync(path, 'utf8'), p, path);
-        } catch (err) {
-          p.add('mosquitto_file', `cannot read ${path}: ${(err as Error).message}`);
-        }
-      }
+      const text = readText(raw.mosquitto_file, 'mosquitto_file', p);
+      native = text !== null ? fromMosquitto(text, p, String(raw.mosquitto_file)) : {};
       break;
     }
   }

@@ -184,6 +184,63 @@ topic cmd/# in 1 site1/ cloud/site1/
     expect(b.ingress[0]!.filter).toBe('x/#');
   });
 
+  it('reads EMQX 5.4+ HOCON text (as in the EMQX docs) into the same model', () => {
+    const b = ok({
+      cloud: {
+        emqx: `
+connectors.mqtt.cloud { server = "cloud.example.com:1883", clientid_prefix = "site1" }
+actions.mqtt.up {
+  connector = cloud
+  parameters { topic = "site1/\${topic}", qos = "\${qos}", retain = "\${flags.retain}", payload = "\${payload}" }
+  resource_opts { query_mode = async, request_ttl = "45s", max_buffer_bytes = "256MB", worker_pool_size = 16, inflight_window = 100 }
+}
+rule_engine.rules.r_up { sql = "SELECT * FROM \\"devices/#\\"", actions = ["mqtt:up"] }
+sources.mqtt.down { connector = cloud, parameters { topic = "$share/g/site1/cmd/#", qos = 1, no_local = false } }
+rule_engine.rules.r_down {
+  sql = "SELECT * FROM \\"$bridges/mqtt:down\\""
+  actions = [{ function = republish, args { topic = "cmd/\${topic}", qos = "\${qos}", retain = false, payload = "\${payload}" } }]
+}`,
+      },
+    }).cloud!;
+    expect(b.servers).toEqual(['cloud.example.com:1883']);
+    expect(b.egress).toEqual([expect.objectContaining({ filter: 'devices/#', topic: 'site1/\${topic}', retain: '\${flags.retain}' })]);
+    expect(b.ingress).toEqual([expect.objectContaining({ filter: '$share/g/site1/cmd/#', topic: 'cmd/\${topic}' })]);
+    // An explicit request_ttl is honoured as written (45 s here), and buffer/inflight follow resource_opts.
+    expect(b.buffer).toMatchObject({ ttl: 45, max_bytes: 256 * 1024 * 1024 });
+    expect(b.replay.inflight).toBe(100);
+  });
+
+  it('reads a NanoMQ HOCON file with the shared cache block', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bridge-cfg-'));
+    const f = join(dir, 'nanomq.conf');
+    writeFileSync(
+      f,
+      `bridges.mqtt.cloud {
+  server = "mqtt-tcp://cloud.example.com:1883"
+  proto_ver = 4
+  clientid = "edge-1"
+  keepalive = 60s
+  clean_start = false
+  forwards = [
+    { remote_topic = "fwd/topic1", local_topic = "topic1", qos = 1 }
+    { remote_topic = "", local_topic = "sensors/#", prefix = "site1/" }
+  ]
+  subscription = [
+    { remote_topic = "cmd/topic1", local_topic = "topic3", qos = 1, retain = 2 }
+  ]
+}
+bridges.mqtt.cache { disk_cache_size = 102400, mounted_file_path = "/tmp/", flush_mem_threshold = 100 }
+`,
+    );
+    const b = ok({ n: { nanomq_file: f } }).n!;
+    expect(b).toMatchObject({ servers: ['cloud.example.com:1883'], clientid: 'edge-1', clean_start: false, keepalive: 60 });
+    expect(b.egress.map((e) => e.filter)).toEqual(['topic1', 'sensors/#']);
+    expect(b.ingress[0]).toMatchObject({ filter: 'cmd/topic1', topic: 'topic3' });
+    expect(b.buffer.max_messages).toBe(102400);
+    writeFileSync(f, 'bridges.mqtt.cloud {\n server = "mqtt-tcp://h:1"\n');
+    expect(issues({ n: { nanomq_file: f } }).join()).toContain('invalid HOCON: line 3: missing "}"');
+  });
+
   it('refuses two compatible blocks in one bridge', () => {
     expect(issues({ m: { mosquitto: 'connection c\naddress h:1', nanomq: { server: 'mqtt-tcp://h:1' } } }).join()).toContain('only one compatible block');
   });
