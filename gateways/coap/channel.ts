@@ -3,7 +3,7 @@
 // source are injected so keepalive, retransmission and block-wise expiry are tested with fake time.
 import type { Logger } from 'pino';
 import type { AuthOutcome, Clock, Delivery, DeliverySink, DeviceInfo, DisconnectReason, GatewayContext, GatewaySession, PublishOutcome, QoS } from '../gateway.js';
-import { Block1Assembler, sliceBlock2 } from './blockwise.js';
+import { Block1Assembler } from './blockwise.js';
 import type { CoapConfig } from './config.js';
 import {
   type CoapFrame,
@@ -11,7 +11,6 @@ import {
   type DecodeResult,
   Code,
   Opt,
-  blockSize,
   decodeBlock,
   decodeUint,
   emptyFrame,
@@ -23,7 +22,8 @@ import {
   szxFor,
   unknownCriticalOption,
 } from './frame.js';
-import { ACK_RANDOM_FACTOR, ACK_TIMEOUT_MS, EXCHANGE_LIFETIME_MS, MAX_DEDUP_ENTRIES, MAX_RETRANSMIT, NON_LIFETIME_MS, OBSERVE_MAX } from './params.js';
+import { DedupCache, Retransmitter } from './exchange.js';
+import { type Observation, ObserveRegistry } from './observe.js';
 import { type Query, intParam, parseQuery, qosFor, uriPath } from './uri.js';
 import { type CoapCounter, type DeviceRequest, type DeviceResponse, MSG } from './types.js';
 
@@ -63,21 +63,9 @@ export interface ChannelDeps {
   peer: Peer;
 }
 
-interface Observation {
-  filter: string;
-  token: Buffer;
-  seq: number;
-  szx: number;
-  /** Last notification body sent block-wise, served to Block2 follow-up GETs (RFC 7959 §3.4). */
-  body: Buffer | null;
-  etag: Buffer | null;
-}
 
-interface Outstanding {
-  frame: CoapFrame;
-  tries: number;
-  timeoutMs: number;
-  due: number;
+/** What an outstanding CON carries: a notification's delivery and observation, or a device request's id. */
+interface ConMeta {
   delivery: Delivery | null;
   filter: string | null;
   requestId: number;
@@ -88,11 +76,6 @@ interface PendingRequest {
   deadline: number;
 }
 
-interface DedupEntry {
-  at: number;
-  lifetime: number;
-  reply: CoapFrame | null;
-}
 
 const EMPTY: Buffer = Buffer.alloc(0);
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -105,9 +88,9 @@ export class CoapChannel {
   peer: Peer;
   private token: string | null = null;
   private session: GatewaySession | null = null;
-  private readonly observations = new Map<string, Observation>();
-  private readonly dedup = new Map<string, DedupEntry>();
-  private readonly outstanding = new Map<number, Outstanding>();
+  private readonly observations: ObserveRegistry;
+  private readonly dedup = new DedupCache();
+  private readonly outstanding = new Retransmitter<ConMeta>();
   private readonly notifyQueue: Delivery[] = [];
   private notifyInFlight = false;
   private readonly requests = new Map<number, PendingRequest>();
@@ -116,7 +99,6 @@ export class CoapChannel {
   private pendingLogin: { frame: CoapFrame; from: Peer; key: string; clientId: string } | null = null;
   private nextMid: number;
   private nextDurable = 1;
-  private etagCounter = 0;
   private lastSeen: number;
   private out: ChannelEffect[] = [];
   private busy = false;
@@ -130,6 +112,7 @@ export class CoapChannel {
     this.clientId = cfg.connection_required ? '' : randomClientId(d.random);
     this.nextMid = Math.floor(d.random() * 0x10000);
     this.lastSeen = d.clock.now();
+    this.observations = new ObserveRegistry(() => szxFor(this.d.config.blockwise.max_block_size));
     this.block1 = new Block1Assembler(cfg.blockwise.max_body_size, szxFor(cfg.blockwise.max_block_size), cfg.blockwise.exchange_lifetime * 1000);
     this.log = d.ctx.log.child({ listener: d.listener, peer: `${d.peer.host}:${d.peer.port}` });
   }
@@ -241,8 +224,7 @@ export class CoapChannel {
     if (p === undefined) return [];
     this.durable.delete(id);
     if (this.state === 'closed') return [];
-    const e = this.dedup.get(p.key);
-    if (e !== undefined) e.reply = p.frame;
+    this.dedup.setReply(p.key, p.frame);
     this.send(p.frame, p.to);
     return this.drainDeferred();
   }
@@ -283,8 +265,7 @@ export class CoapChannel {
       if (f.type === 'CON' && seen.reply !== null) this.send(seen.reply, from);
       return;
     }
-    if (this.dedup.size >= MAX_DEDUP_ENTRIES) this.dedup.delete(this.dedup.keys().next().value!);
-    this.dedup.set(key, { at: this.d.clock.now(), lifetime: f.type === 'CON' ? EXCHANGE_LIFETIME_MS : NON_LIFETIME_MS, reply: null });
+    this.dedup.add(key, f.type === 'CON', this.d.clock.now());
     this.inc('coap.requests.received');
 
     const crit = unknownCriticalOption(f);
@@ -440,12 +421,9 @@ export class CoapChannel {
     const nl = intParam(q, 'nl', 1);
     const rhParam = intParam(q, 'rh', 2);
     if (qosParam === null || nl === null || rhParam === null) return this.reply(f, from, key, Code.BAD_REQUEST, Buffer.from('invalid query parameter'));
-    const maxSzx = szxFor(this.d.config.blockwise.max_block_size);
     const existing = this.observations.get(filter);
     if (existing !== undefined) {
-      // RFC 7641 §4.1: a re-registration replaces the entry; notifications now carry the newest token.
-      existing.token = Buffer.from(f.token);
-      if (szx !== undefined) existing.szx = Math.min(szx, maxSzx);
+      this.observations.refresh(existing, f.token, szx);
       return this.reply(f, from, key, Code.CONTENT, EMPTY, [{ number: Opt.OBSERVE, value: encodeUint(existing.seq) }]);
     }
     const qos = (qosParam ?? qosFor(this.d.config.subscribe_qos, f.type)) as QoS;
@@ -454,7 +432,7 @@ export class CoapChannel {
     if (this.d.config.emqx_compat.retained_only_with_rh0 && rhParam !== 0) rh = 2;
     const session = this.ensureSession();
     // Registered first so the retained deliveries that subscribe() triggers find their observation.
-    this.observations.set(filter, { filter, token: Buffer.from(f.token), seq: 0, szx: Math.min(szx ?? maxSzx, maxSzx), body: null, etag: null });
+    this.observations.add(filter, f.token, szx);
     const outcome = session.subscribe(filter, { qos, nl: nl === 1, rh, rap: false });
     if (!outcome.ok) {
       this.observations.delete(filter);
@@ -466,16 +444,12 @@ export class CoapChannel {
   }
 
   private serveBlock2(f: CoapFrame, from: Peer, key: string, filter: string, num: number, szx: number): void {
-    const obs = this.observations.get(filter);
-    if (obs === undefined || obs.body === null) return this.reply(f, from, key, Code.NOT_FOUND, Buffer.from('no representation'));
-    const s = sliceBlock2(obs.body, num, Math.min(szx, obs.szx));
+    const b = this.observations.block2(filter, num, szx);
+    if (b.kind === 'none') return this.reply(f, from, key, Code.NOT_FOUND, Buffer.from('no representation'));
     // RFC 7959 §2.2: a block number beyond the representation is a 4.02.
-    if (s === null) return this.reply(f, from, key, Code.BAD_OPTION);
+    if (b.kind === 'beyond') return this.reply(f, from, key, Code.BAD_OPTION);
     this.inc('coap.blockwise.block2');
-    const opts: CoapOption[] = [{ number: Opt.BLOCK2, value: encodeBlock(s.block) }];
-    if (obs.etag !== null) opts.push({ number: Opt.ETAG, value: obs.etag });
-    if (num === 0) opts.push({ number: Opt.SIZE2, value: encodeUint(obs.body.length) });
-    this.reply(f, from, key, Code.CONTENT, s.chunk, opts);
+    this.reply(f, from, key, Code.CONTENT, b.payload, b.options);
   }
 
   private ensureSession(): GatewaySession {
@@ -529,29 +503,15 @@ export class CoapChannel {
   }
 
   private sendNotification(obs: Observation, dl: Delivery, type: 'CON' | 'NON'): void {
-    // RFC 7641 §4.4: 24-bit sequence; wrap to 1 so it never looks like a new registration (0).
-    obs.seq = obs.seq >= OBSERVE_MAX ? 1 : obs.seq + 1;
-    let payload = dl.message.payload;
-    const options: CoapOption[] = [{ number: Opt.OBSERVE, value: encodeUint(obs.seq) }];
-    if (this.d.config.blockwise.enable && payload.length > blockSize(obs.szx)) {
-      // RFC 7959 §3.4: the notification carries block 0; the device GETs the rest with Block2.
-      this.etagCounter = (this.etagCounter + 1) >>> 0;
-      obs.etag = encodeUint(this.etagCounter === 0 ? 1 : this.etagCounter);
-      obs.body = payload;
-      options.push({ number: Opt.BLOCK2, value: encodeBlock({ num: 0, more: true, szx: obs.szx }) });
-      options.push({ number: Opt.SIZE2, value: encodeUint(payload.length) });
-      options.push({ number: Opt.ETAG, value: obs.etag });
-      payload = payload.subarray(0, blockSize(obs.szx));
-      this.inc('coap.blockwise.block2');
-    }
-    const frame: CoapFrame = { type, code: Code.CONTENT, messageId: this.mid(), token: obs.token, options, payload };
+    const n = this.observations.notification(obs, dl.message.payload, type, this.mid(), this.d.config.blockwise.enable);
+    if (n.blockwise) this.inc('coap.blockwise.block2');
     this.inc('coap.notify.sent');
     if (type === 'NON') {
-      this.send(frame, this.peer);
+      this.send(n.frame, this.peer);
       return;
     }
     this.notifyInFlight = true;
-    this.sendConfirmable(frame, dl, obs.filter, 0);
+    this.sendConfirmable(n.frame, dl, obs.filter, 0);
     this.armExchange();
   }
 
@@ -573,17 +533,15 @@ export class CoapChannel {
   // Message layer: ACK/RST matching, retransmission (RFC 7252 §4.2), separate responses
 
   private sendConfirmable(frame: CoapFrame, dl: Delivery | null, filter: string | null, requestId: number): void {
-    // RFC 7252 §4.8: the first timeout is random in [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR].
-    const timeoutMs = Math.round(ACK_TIMEOUT_MS * (1 + this.d.random() * (ACK_RANDOM_FACTOR - 1)));
-    this.outstanding.set(frame.messageId, { frame, tries: 0, timeoutMs, due: this.d.clock.now() + timeoutMs, delivery: dl, filter, requestId });
+    this.outstanding.track(frame, { delivery: dl, filter, requestId }, this.d.clock.now(), this.d.random);
     this.send(frame, this.peer);
   }
 
   private onAckOrReset(f: CoapFrame, from: Peer): void {
-    const o = this.outstanding.get(f.messageId);
+    const p = this.outstanding.take(f.messageId);
     // RFC 7252 §4.2/§4.3: an ACK or RST that matches nothing is silently ignored.
-    if (o === undefined) return;
-    this.outstanding.delete(f.messageId);
+    if (p === undefined) return;
+    const o = p.meta;
     this.peer = from;
     if (o.requestId !== 0) {
       const r = this.requests.get(o.requestId);
@@ -609,7 +567,7 @@ export class CoapChannel {
     for (const [id, r] of this.requests) {
       if (r.token.equals(f.token)) {
         if (f.type === 'CON') this.send(emptyFrame('ACK', f.messageId), from);
-        for (const [mid, o] of this.outstanding) if (o.requestId === id) this.outstanding.delete(mid);
+        this.outstanding.removeWhere((m) => m.requestId === id);
         this.finishRequest(id, responseOf(f));
         return;
       }
@@ -624,25 +582,20 @@ export class CoapChannel {
   }
 
   private onExchangeTimer(now: number): void {
-    for (const [mid, o] of this.outstanding) {
-      if (o.due > now) continue;
-      if (o.tries >= MAX_RETRANSMIT) {
-        this.outstanding.delete(mid);
-        if (o.requestId !== 0) continue; // the request's own deadline reports it
-        this.inc('coap.notify.timeout');
-        this.inc('delivery.dropped');
-        this.notifyInFlight = false;
-        if (o.delivery !== null) this.settle(o.delivery);
-        // RFC 7641 §4.5: a CON notification that times out removes the observer.
-        if (o.filter !== null) this.removeObservation(o.filter);
-        this.log.info({ msg: 'notify_timeout', clientid: this.clientId, topic: o.filter });
-        continue;
-      }
-      o.tries++;
-      o.timeoutMs *= 2;
-      o.due = now + o.timeoutMs;
+    const { resend, failed } = this.outstanding.tick(now);
+    for (const f of resend) {
       this.inc('coap.retransmit');
-      this.send(o.frame, this.peer);
+      this.send(f, this.peer);
+    }
+    for (const o of failed) {
+      if (o.requestId !== 0) continue; // the request's own deadline reports it
+      this.inc('coap.notify.timeout');
+      this.inc('delivery.dropped');
+      this.notifyInFlight = false;
+      if (o.delivery !== null) this.settle(o.delivery);
+      // RFC 7641 §4.5: a CON notification that times out removes the observer.
+      if (o.filter !== null) this.removeObservation(o.filter);
+      this.log.info({ msg: 'notify_timeout', clientid: this.clientId, topic: o.filter });
     }
     for (const [id, r] of this.requests) if (r.deadline <= now) this.finishRequest(id, { ok: false, reason: 'timeout' });
     this.pumpNotifications();
@@ -650,8 +603,7 @@ export class CoapChannel {
   }
 
   private armExchange(): void {
-    let next = Infinity;
-    for (const o of this.outstanding.values()) next = Math.min(next, o.due);
+    let next = this.outstanding.nextDue();
     for (const r of this.requests.values()) next = Math.min(next, r.deadline);
     if (next === Infinity) this.out.push({ type: 'cancel-timer', name: 'exchange' });
     else this.out.push({ type: 'set-timer', name: 'exchange', ms: Math.max(0, next - this.d.clock.now()) });
@@ -669,8 +621,7 @@ export class CoapChannel {
 
   private reply(req: CoapFrame, to: Peer, key: string, c: number, payload: Buffer = EMPTY, options: CoapOption[] = []): void {
     const frame = this.responseFrame(req, c, payload, options);
-    const e = this.dedup.get(key);
-    if (e !== undefined) e.reply = frame;
+    this.dedup.setReply(key, frame);
     this.send(frame, to);
   }
 
@@ -692,7 +643,7 @@ export class CoapChannel {
   }
 
   private sweep(now: number): void {
-    for (const [k, e] of this.dedup) if (now - e.at >= e.lifetime) this.dedup.delete(k);
+    this.dedup.sweep(now);
     this.block1.sweep(now);
   }
 
