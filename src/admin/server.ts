@@ -99,7 +99,9 @@ export function buildAdmin(deps: AdminDeps, config: Config): BuiltAdmin {
   if (ownTrace) trace.attach(deps.broker);
   const ctx: RouteContext = { deps, config, log, credentials, trace, prometheus: new PrometheusExporter(deps.broker) };
 
-  const app = fastify({ logger: false, bodyLimit: 4 * 1024 * 1024, routerOptions: { ignoreTrailingSlash: true } });
+  // Room for the largest publish the broker accepts, base64-encoded, plus JSON around it.
+  const bodyLimit = Math.max(4 * 1024 * 1024, Math.ceil(config.mqtt.max_packet_size * 1.4) + 65536);
+  const app = fastify({ logger: false, bodyLimit, routerOptions: { ignoreTrailingSlash: true } });
   app.decorateRequest('principal', null);
 
   app.addHook('onRequest', async (req) => {

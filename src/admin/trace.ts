@@ -57,7 +57,14 @@ interface Trace {
   stopped: boolean;
   out: WriteStream | null;
   timer: NodeJS.Timeout | null;
+  written: number;
+  dropped: number;
 }
+
+/** A trace stops itself at this size: a '#' trace on a busy box must not fill the SD card. */
+export const MAX_TRACE_BYTES = 16 * 1024 * 1024;
+/** Lines are dropped (and counted) while this much is waiting for the disk, bounding memory. */
+const MAX_PENDING_BYTES = 1024 * 1024;
 
 const DEFAULT_DURATION_MS = 10 * 60_000;
 const NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -81,6 +88,8 @@ export class TraceService {
       return false;
     },
   };
+  /** Files of finished traces still being flushed; close() waits for them. */
+  private readonly ending = new Set<Promise<void>>();
   /** Running traces; checked first by every hook so an idle service costs one comparison. */
   private running: Trace[] = [];
 
@@ -114,7 +123,7 @@ export class TraceService {
     const endAt = spec.endAt ?? startAt + DEFAULT_DURATION_MS;
     if (endAt <= startAt || endAt <= now) throw new TraceError('OUTPOST_ERR_TRACE_INVALID', 'end_at must be after start_at and in the future');
     mkdirSync(this.dir, { recursive: true });
-    const t: Trace = { info: { name: spec.name, type: spec.type, filter: spec.filter, startAt, endAt }, stopped: false, out: null, timer: null };
+    const t: Trace = { info: { name: spec.name, type: spec.type, filter: spec.filter, startAt, endAt }, stopped: false, out: null, timer: null, written: 0, dropped: 0 };
     t.out = createWriteStream(this.file(spec.name), { flags: 'a', mode: 0o640 });
     t.out.on('error', (err) => this.log.warn({ trace: spec.name, err: err.message }, 'trace_write_failed'));
     this.traces.set(spec.name, t);
@@ -165,7 +174,7 @@ export class TraceService {
     for (const t of this.running) {
       if (!this.matches(t, ctx)) continue;
       line ??= this.format(ctx, event, fields);
-      t.out?.write(line);
+      this.write(t, line);
     }
   }
 
@@ -180,7 +189,25 @@ export class TraceService {
       t.out = null;
     }
     this.refresh();
-    await Promise.all(outs.map((o) => new Promise<void>((r) => o.end(r))));
+    await Promise.all([...outs.map((o) => new Promise<void>((r) => o.end(r))), ...this.ending]);
+  }
+
+  private write(t: Trace, line: string): void {
+    const out = t.out;
+    if (!out) return;
+    if (out.writableLength > MAX_PENDING_BYTES) {
+      t.dropped++;
+      return;
+    }
+    const n = Buffer.byteLength(line);
+    if (t.written + n > MAX_TRACE_BYTES) {
+      out.write(`${new Date(this.now()).toISOString()} msg: trace_stopped, reason: max_size_reached, max_bytes: ${MAX_TRACE_BYTES}\n`);
+      this.log.warn({ trace: t.info.name, maxBytes: MAX_TRACE_BYTES }, 'trace_stopped_at_max_size');
+      this.finish(t);
+      return;
+    }
+    t.written += n;
+    out.write(line);
   }
 
   private file(name: string): string {
@@ -215,7 +242,16 @@ export class TraceService {
     t.timer = null;
     if (!t.stopped) {
       t.stopped = true;
-      t.out?.end();
+      if (t.dropped > 0) {
+        t.out?.write(`${new Date(this.now()).toISOString()} msg: trace_lines_dropped, count: ${t.dropped}, reason: disk_too_slow\n`);
+        this.log.warn({ trace: t.info.name, dropped: t.dropped }, 'trace_lines_dropped');
+      }
+      const out = t.out;
+      if (out) {
+        const ended = new Promise<void>((r) => out.end(r));
+        this.ending.add(ended);
+        void ended.then(() => this.ending.delete(ended));
+      }
       t.out = null;
       this.log.info({ trace: t.info.name }, 'trace_stopped');
     }

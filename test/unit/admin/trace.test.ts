@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMessage } from '../../../src/broker/message.js';
-import { TraceService } from '../../../src/admin/trace.js';
+import { MAX_TRACE_BYTES, TraceService } from '../../../src/admin/trace.js';
 import { client, FakeBroker } from './fake-broker.js';
 
 let dir: string;
@@ -66,5 +66,20 @@ describe('TraceService', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(svc.get('soon')!.status).toBe('stopped');
     expect(broker.interceptors).toHaveLength(0);
+  });
+
+  it('stops itself at the size cap so a busy trace cannot fill the disk', async () => {
+    svc.start({ name: 'big', type: 'topic', filter: '#' });
+    const fields = { blob: 'x'.repeat(4000) };
+    // Bounded loop; pauses let the file stream drain so lines are written, not dropped as backlog.
+    for (let i = 0; i < (2 * MAX_TRACE_BYTES) / 4000 && svc.active; i++) {
+      svc.record({ topic: 'a/b' }, 'bulk', fields);
+      if (i % 100 === 0) await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(svc.get('big')!.status).toBe('stopped');
+    await svc.close();
+    const text = readFileSync(join(dir, 'big.log'), 'utf8');
+    expect(text.length).toBeLessThanOrEqual(MAX_TRACE_BYTES + 200);
+    expect(text).toMatch(/msg: trace_stopped, reason: max_size_reached/);
   });
 });
