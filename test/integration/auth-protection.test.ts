@@ -89,15 +89,15 @@ describe('per-client message rate limit ([limiter] messages_rate)', () => {
     const calmMs = Date.now() - calmStart;
     await until(() => Date.now() - t0 >= 1500, 3000, '1.5 s');
     const at1500 = sub.msgs.filter((m) => m.topic.endsWith('/flood')).length;
-    await sub.waitMessages(200, 8000, (m) => m.topic.endsWith('/flood'));
+    await sub.waitMessages(200, 10_000, (m) => m.topic.endsWith('/flood'));
     const totalMs = Date.now() - t0;
     // The calm client's own bucket is full: its 20 messages arrive at once.
     expect(calmMs).toBeLessThan(1000);
     // Near the limit: at 1.5 s about 50 + 75 have passed (generous bounds for a loaded CI box).
-    expect(at1500).toBeGreaterThanOrEqual(90);
-    expect(at1500).toBeLessThanOrEqual(140);
+    expect(at1500).toBeGreaterThanOrEqual(70);
+    expect(at1500).toBeLessThanOrEqual(150);
     expect(totalMs).toBeGreaterThanOrEqual(2700);
-    expect(totalMs).toBeLessThan(6000);
+    expect(totalMs).toBeLessThan(9000);
     // Order is kept under throttling [MQTT-4.6.0-6].
     expect(sub.msgs.filter((m) => m.topic.endsWith('/flood')).map((m) => Number(m.text))).toEqual(Array.from({ length: 200 }, (_, i) => i));
   });
