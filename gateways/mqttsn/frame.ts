@@ -34,6 +34,8 @@ export const MsgType = {
   ENCAPSULATED: 0xfe,
 } as const;
 
+const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(MsgType));
+
 /** Return codes, MQTT-SN 1.2 §5.3.10 plus EMQX's 0x80-0x84 extensions (spec §1.3). */
 export const ReturnCode = {
   ACCEPTED: 0x00,
@@ -171,6 +173,9 @@ export function decodeStream(buf: Buffer): DecodeResult {
   if (h.kind !== 'ok') return h;
   if (buf.length < h.hdr + 1) return { kind: 'more' };
   const type = buf[h.hdr]!;
+  // Reject a reserved type before waiting for the rest, so noise that looks like a long header
+  // does not swallow the messages behind it.
+  if (!KNOWN_TYPES.has(type)) return err('MQTTSN_RESERVED_TYPE', `message type 0x${type.toString(16).padStart(2, '0')}`);
   if (type === MsgType.ENCAPSULATED) {
     if (buf.length < h.total) return { kind: 'more' };
     const ih = readHeader(buf.subarray(h.total));

@@ -121,6 +121,12 @@ export class ChannelMux<F, C extends TransportChannel<F>> {
     e.channel?.handleFrame(frame);
   }
 
+  /** Count and log bad input without telling any channel (line noise on a serial link). */
+  noteError(peer: Peer, code: string, detail: string, raw: Buffer): void {
+    this.opts.count?.('transport.frame_error');
+    if (this.opts.log.isLevelEnabled('debug')) this.opts.log.debug({ peer: peerKey(peer), code, detail, hex: raw.toString('hex') }, 'frame_decode_failed');
+  }
+
   private frameError(key: string, code: string, detail: string, raw: Buffer): void {
     this.opts.count?.('transport.frame_error');
     if (this.opts.log.isLevelEnabled('debug')) this.opts.log.debug({ peer: key, code, detail, hex: raw.toString('hex') }, 'frame_decode_failed');

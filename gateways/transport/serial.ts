@@ -131,8 +131,9 @@ export class SerialTransport<F, C extends TransportChannel<F>> {
       const r = decodeStream(this.buf);
       if (r.kind === 'more') return;
       if (r.kind === 'error') {
-        // Resynchronise: skip one byte and look for the next plausible header.
-        this.mux.inputDecoded(this.peer, r, this.buf.subarray(0, 1));
+        // Resynchronise: skip one byte and look for the next plausible header. Noise on a radio
+        // line is normal, so unlike a bad datagram it does not end the device's connection.
+        this.mux.noteError(this.peer, r.code, r.detail, this.buf.subarray(0, 1));
         this.buf = this.buf.subarray(1);
         continue;
       }

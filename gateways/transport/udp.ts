@@ -81,15 +81,15 @@ export class UdpTransport<F, C extends TransportChannel<F>> {
       return;
     }
     // One message per datagram (MQTT-SN §5.2, CoAP RFC 7252 §3): never concatenate.
-    for (const b of bufs) {
-      s.send(b, peer.port, peer.address, (err) => {
-        if (err) {
-          this.count?.('transport.write_error');
-          this.log.debug({ peer: `${peer.address}:${peer.port}`, err: err.message }, 'udp_send_failed');
-        }
-      });
-    }
+    for (const b of bufs) s.send(b, peer.port, peer.address, this.sent);
   }
+
+  /** One shared send callback: no closure per datagram. */
+  private readonly sent = (err: Error | null): void => {
+    if (!err) return;
+    this.count?.('transport.write_error');
+    this.log.debug({ err: err.message }, 'udp_send_failed');
+  };
 
   async stop(): Promise<void> {
     this.mux.close();

@@ -221,6 +221,14 @@ describe('MQTT-SN codec: stream decoding for raw serial lines', () => {
   });
 });
 
+describe('MQTT-SN codec: stream resynchronisation', () => {
+  it('rejects a reserved type as soon as the header is there, without waiting for the length', () => {
+    const r = decodeStream(hex('01 08 12 20 00 02'));
+    expect(r.kind === 'error' && r.code).toBe('MQTTSN_RESERVED_TYPE');
+    expect(decodeStream(hex('01 08 12')).kind).toBe('more');
+  });
+});
+
 describe('MQTT-SN short topic names', () => {
   it('maps two characters to the TopicId field and back', () => {
     expect(shortId('ab')).toBe(0x6162);

@@ -203,6 +203,10 @@ describe('MqttsnGateway over a serial line (pty pair)', () => {
     const c = new SnClient(await serialWire(pty.device));
     cleanup.push(() => c.close());
     expect(await c.connect('radio-1')).toBe(0);
+    // Line noise is skipped without ending the connection.
+    c.wire.send(Buffer.from([0x00, 0x00, 0x01]));
+    await c.quiet(50);
+    expect(gw.channels().map((x) => x.state)).toEqual(['connected']);
     expect((await c.subscribe({ name: 'cmd/x' }, 1)).topicId).toBe(1025);
     ctx.mqttPublish('cmd/x', 'over-serial', 1);
     const p = await c.next('publish');
