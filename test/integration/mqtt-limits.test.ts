@@ -184,3 +184,25 @@ describe('disabled features', () => {
     expect(await r.subscribe([{ topic: 'lim/+', qos: 1 }, { topic: '$share/g/lim/x', qos: 1 }, { topic: 'lim/x', qos: 1 }])).toEqual([0xa2, 0x9e, 1]);
   });
 });
+
+describe('max_connections', () => {
+  it('[mqtt] max_connections = 2: a third connection is refused, a slot frees up when one leaves', async () => {
+    const d2 = await startDaemon({ config: '[mqtt]\nmax_connections = 2\n' });
+    try {
+      const a = await connectClient(d2.mqttUrl, { protocolVersion: 4, clientId: 'mc-a' });
+      const b = await connectClient(d2.mqttUrl, { protocolVersion: 4, clientId: 'mc-b' });
+      const third = await tryConnect(d2.mqttUrl, { protocolVersion: 4, clientId: 'mc-c' }, 3000).catch((e: Error) => ({ error: e, connack: undefined, client: null }));
+      third.client?.end(true);
+      expect(third.connack).toBeUndefined();
+      await a.end();
+      await sleep(200);
+      const c = await connectClient(d2.mqttUrl, { protocolVersion: 4, clientId: 'mc-c' });
+      await c.end();
+      await b.end();
+    } finally {
+      await d2.stop();
+      d2.cleanup();
+    }
+  });
+});
+

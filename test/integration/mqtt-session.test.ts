@@ -276,3 +276,31 @@ describe('message queue bound', () => {
     }
   });
 });
+
+describe('connection storms and caps', () => {
+  it('ten simultaneous CONNECTs with one client id leave exactly one connection, which works', async () => {
+    const id = uid('storm');
+    const attempts = await Promise.allSettled(Array.from({ length: 10 }, () => connectClient(d.mqttUrl, { protocolVersion: 5, clientId: id, properties: { sessionExpiryInterval: 30 } }, 3000)));
+    const clients = attempts.filter((a): a is PromiseFulfilledResult<TestClient> => a.status === 'fulfilled').map((a) => a.value);
+    for (const c of clients) open.push(c);
+    await sleep(500);
+    const alive = clients.filter((c) => c.c.connected);
+    expect(alive).toHaveLength(1);
+    await alive[0]!.sub('sess/storm', { qos: 1 });
+    await alive[0]!.pub('sess/storm', 'ok', { qos: 1 });
+    await alive[0]!.waitMessages(1, 2000);
+  });
+
+  it('max_session_expiry_interval caps a v5 request and CONNACK says so', async () => {
+    const d2 = await startDaemon({ config: '[mqtt]\nmax_session_expiry_interval = 10\n' });
+    try {
+      const c = await connectClient(d2.mqttUrl, { protocolVersion: 5, clientId: uid('cap'), properties: { sessionExpiryInterval: 3600 } });
+      expect(c.connack.properties?.sessionExpiryInterval).toBe(10);
+      await c.end();
+    } finally {
+      await d2.stop();
+      d2.cleanup();
+    }
+  });
+});
+

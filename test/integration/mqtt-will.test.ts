@@ -175,4 +175,46 @@ describe('will messages', () => {
     expect(m!.packet.retain).toBe(true);
     await c.end(true);
   });
+
+  it('takeover with clean start = 0 and a Will-Delay-Interval: the session continues, the will is not sent', async () => {
+    const topic = `will/takeover-delay/${uid('t')}`;
+    const w = await watcher(topic);
+    const id = uid('wtd');
+    const opts = { protocolVersion: 5 as const, clientId: id, clean: false, properties: { sessionExpiryInterval: 30 } };
+    const old = await connectClient(d.mqttUrl, { ...opts, will: willOf(topic, 'not-sent', 1, { willDelayInterval: 1 }) });
+    const closed = waitClose(old.c, 3000);
+    const fresh = await connectClient(d.mqttUrl, opts);
+    open.push(fresh);
+    expect((await closed).disconnect?.reasonCode).toBe(0x8e);
+    expect(fresh.connack.sessionPresent).toBe(true);
+    await sleep(1500);
+    expect(w.msgs).toHaveLength(0);
+    await old.end(true);
+  });
+
+  it('takeover with clean start = 1 ends the old session, so its delayed will is sent at once', async () => {
+    const topic = `will/takeover-clean/${uid('t')}`;
+    const w = await watcher(topic);
+    const id = uid('wtc');
+    const old = await connectClient(d.mqttUrl, { protocolVersion: 5, clientId: id, properties: { sessionExpiryInterval: 30 }, will: willOf(topic, 'session-ended', 1, { willDelayInterval: 30 }) });
+    const fresh = await connectClient(d.mqttUrl, { protocolVersion: 5, clientId: id, clean: true });
+    open.push(fresh);
+    const [m] = await w.waitMessages(1, 2000);
+    expect(m!.text).toBe('session-ended');
+    await old.end(true);
+  });
+
+  it('a will keeps its QoS 2 and v5 Message-Expiry-Interval', async () => {
+    const topic = `will/qos2/${uid('t')}`;
+    const w = await connectClient(d.mqttUrl, { protocolVersion: 5, clientId: uid('w2') });
+    open.push(w);
+    await w.sub(topic, { qos: 2 });
+    const c = await connectClient(d.mqttUrl, { protocolVersion: 5, clientId: uid('wq2'), will: willOf(topic, 'q2', 2, { messageExpiryInterval: 30 }) });
+    c.c.stream.destroy();
+    const [m] = await w.waitMessages(1, 2000);
+    expect(m!.packet.qos).toBe(2);
+    expect(m!.packet.properties?.messageExpiryInterval).toBeGreaterThanOrEqual(29);
+    expect(m!.packet.properties?.messageExpiryInterval).toBeLessThanOrEqual(30);
+    await c.end(true);
+  });
 });
