@@ -230,3 +230,33 @@ describe('ordering', () => {
     }
   });
 });
+
+describe('fan-out', () => {
+  it('30 subscribers (mixed versions) each get every QoS 0/1/2 message once, in order, with their own packet ids', async () => {
+    const topic = `qos/fanout/${uid('t')}`;
+    const subs: RawClient[] = [];
+    for (let i = 0; i < 30; i++) {
+      const v = ([3, 4, 5] as const)[i % 3]!;
+      const r = new RawClient(d.mqttPort, v);
+      raws.push(r);
+      await r.connect({ clientId: uid(`fan${i}`) });
+      await r.subscribe([{ topic, qos: 2 }]);
+      subs.push(r);
+    }
+    const pub = await client(5);
+    for (let i = 0; i < 12; i++) await pub.pub(topic, `m${i}`, { qos: (i % 3) as 0 | 1 | 2 });
+    const deadline = Date.now() + 5000;
+    while (subs.some((r) => r.publishes().length < 12) && Date.now() < deadline) await sleep(20);
+    for (const r of subs) {
+      const ps = r.publishes();
+      expect(ps.map((p) => p.payload.toString())).toEqual([...Array(12).keys()].map((i) => `m${i}`));
+      expect(ps.map((p) => p.qos)).toEqual([...Array(12).keys()].map((i) => i % 3));
+      const ids = ps.filter((p) => p.qos > 0).map((p) => p.messageId);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ps.every((p) => p.topic === topic)).toBe(true);
+      // acknowledge so the window never fills
+      for (const p of ps) if (p.qos === 1) r.send({ cmd: 'puback', messageId: p.messageId });
+    }
+  });
+});
+
