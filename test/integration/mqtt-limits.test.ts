@@ -109,6 +109,16 @@ describe('max_clientid_len', () => {
     res.client.end(true);
     expect((res.error as { code?: number } | undefined)?.code).toBe(0x02);
   });
+  it('an empty client id is still accepted: the server-assigned id is not subject to the limit (v5 and v3.1.1)', async () => {
+    const c5 = await tryConnect(d.mqttUrl, { protocolVersion: 5, clientId: '' });
+    c5.client.end(true);
+    expect(c5.error).toBeUndefined();
+    expect(c5.connack?.properties?.assignedClientIdentifier?.length).toBeGreaterThan(0);
+    const r = raw(4);
+    const ack = await r.connect({ clientId: '', clean: true });
+    expect(ack.returnCode).toBe(0);
+  });
+
   it('a 23-byte client id is accepted', async () => {
     const c = await connectClient(d.mqttUrl, { protocolVersion: 5, clientId: 'y'.repeat(23) });
     open.push(c);

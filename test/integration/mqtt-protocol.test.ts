@@ -149,3 +149,13 @@ describe('v5 CONNECT and flow control', () => {
     expect(r.closed).toBe(false);
   });
 });
+
+describe('v5 DISCONNECT', () => {
+  it('setting a non-zero Session-Expiry-Interval on DISCONNECT after 0 in CONNECT is a Protocol Error [MQTT-3.14.2-2]', async () => {
+    const r = await connected(5);
+    r.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 60 } } as never);
+    await r.waitClosed(2000);
+    expect(disconnectCode(r)).toBe(0x82);
+  });
+});
+

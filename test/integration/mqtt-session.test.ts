@@ -194,6 +194,30 @@ describe('takeover of a duplicate client id', () => {
     await old.end(true);
   });
 
+  it('v3.1.1: a clean session taken over by clean session = 0 is not resumed (it lasted only as long as its connection) [MQTT-3.1.2-6]', async () => {
+    const id = uid('cleantake');
+    const old = await connectClient(d.mqttUrl, { protocolVersion: 4, clientId: id, clean: true });
+    await old.sub('sess/cleantake', { qos: 1 });
+    const fresh = await connectClient(d.mqttUrl, { protocolVersion: 4, clientId: id, clean: false });
+    open.push(fresh);
+    expect(fresh.connack.sessionPresent).toBe(false);
+    const p = await publisher();
+    await p.pub('sess/cleantake', 'old-sub', { qos: 1 });
+    await sleep(300);
+    expect(fresh.msgs).toHaveLength(0);
+    await old.end(true);
+  });
+
+  it('v5: a session with Session-Expiry-Interval 0 taken over by Clean Start = 0 is not resumed', async () => {
+    const id = uid('zerotake');
+    const old = await connectClient(d.mqttUrl, { protocolVersion: 5, clientId: id });
+    await old.sub('sess/zerotake', { qos: 1 });
+    const fresh = await connectClient(d.mqttUrl, { protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 60 } });
+    open.push(fresh);
+    expect(fresh.connack.sessionPresent).toBe(false);
+    await old.end(true);
+  });
+
   it('v3.1.1: the old connection is closed and the new one works', async () => {
     const id = uid('take3');
     const old = await connectClient(d.mqttUrl, { protocolVersion: 4, clientId: id });
