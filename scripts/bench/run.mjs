@@ -14,12 +14,13 @@ import { SCENARIOS } from './scenarios.mjs';
 
 const USAGE = `usage: node scripts/bench/run.mjs [options]   (npm run bench -- [options])
   --rounds N          rounds per scenario and broker (default 3)
-  --duration S        measured window in seconds (default 4)
-  --warmup S          warm-up before the window in seconds (default 1)
+  --duration S        measured window in seconds (default 3)
+  --warmup S          warm-up before the window in seconds (default 0.5)
   --scenarios a,b     scenarios to run (default: all but optional ones; --list shows them)
   --brokers a,b       brokers, in run order (default outpost,mosquitto,aedes)
   --baseline NAME     broker the ratios divide by (default outpost, else the first broker)
-  --quick             1 round, 2 s windows, 0.5 s warm-up, 2,000 idle connections, 10,000-message backlog
+  --quick             1 round, 2 s windows, 0.3 s warm-up, the scenarios marked quick in --list,
+                      1,000 idle connections, 5,000-message backlog (under a minute)
   --workers N         load-generator processes (default 3)
   --rate N            offered rate for latency-qos1 in msgs/s (default 2000)
   --idle-conns N      connections for idle-conns (default 10000)
@@ -55,7 +56,7 @@ if (a.help) {
   process.exit(0);
 }
 if (a.list) {
-  for (const s of SCENARIOS) console.log(`${s.name.padEnd(16)} ${s.title}${s.optional ? '  [optional]' : ''}`);
+  for (const s of SCENARIOS) console.log(`${s.name.padEnd(16)} ${s.title}${s.optional ? '  [optional]' : ''}${s.quick ? '  [quick]' : ''}`);
   process.exit(0);
 }
 
@@ -72,12 +73,12 @@ const num = (v, d, name) => {
 const quick = a.quick;
 const opts = {
   rounds: Math.round(num(a.rounds, quick ? 1 : 3, 'rounds')),
-  durationMs: num(a.duration, quick ? 2 : 4, 'duration') * 1000,
-  warmupMs: num(a.warmup, quick ? 0.5 : 1, 'warmup') * 1000,
+  durationMs: num(a.duration, quick ? 2 : 3, 'duration') * 1000,
+  warmupMs: num(a.warmup, quick ? 0.3 : 0.5, 'warmup') * 1000,
   workers: Math.round(num(a.workers, 3, 'workers')),
   rate: num(a.rate, 2000, 'rate'),
-  idleConns: Math.round(num(a['idle-conns'], quick ? 2000 : 10_000, 'idle-conns')),
-  backlog: Math.round(num(a.backlog, quick ? 10_000 : 50_000, 'backlog')),
+  idleConns: Math.round(num(a['idle-conns'], quick ? 1000 : 10_000, 'idle-conns')),
+  backlog: Math.round(num(a.backlog, quick ? 5000 : 50_000, 'backlog')),
   payload: Math.max(12, Math.round(num(a.payload, 64, 'payload'))),
   window: Math.round(num(a.window, 64, 'window')),
   backlogTimeoutMs: 120_000,
@@ -90,7 +91,8 @@ for (const b of brokers) {
     process.exit(2);
   }
 }
-const names = a.scenarios ? a.scenarios.split(',').map((s) => s.trim()).filter(Boolean) : SCENARIOS.filter((s) => !s.optional).map((s) => s.name);
+const defaults = SCENARIOS.filter((s) => !s.optional && (!quick || s.quick));
+const names = a.scenarios ? a.scenarios.split(',').map((s) => s.trim()).filter(Boolean) : defaults.map((s) => s.name);
 const scenarios = names.map((n) => {
   const s = SCENARIOS.find((x) => x.name === n);
   if (!s) {
@@ -124,13 +126,27 @@ if (lim.soft < needFds && scenarios.some((s) => s.name === 'idle-conns')) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const withTimeout = (p, ms, what) =>
-  Promise.race([p, sleep(ms).then(() => Promise.reject(new Error(`${what} timed out after ${ms} ms`)))]);
+async function withTimeout(p, ms, what) {
+  let timer;
+  const expired = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 const skipped = Object.fromEntries(brokers.map((b) => [b, unavailable(b)]));
 for (const [b, why] of Object.entries(skipped)) if (why) console.warn(`skipping ${b}: ${why}`);
 
 const started = new Date();
+const loadBefore = os.loadavg();
+// Other work on the machine skews every number; say so up front rather than let it pass as a result.
+if (loadBefore[0] > os.cpus().length) {
+  console.warn(`warning: load average ${loadBefore[0].toFixed(1)} on ${os.cpus().length} CPUs; results will be noisy`);
+}
 console.log(
   `bench: ${scenarios.length} scenarios x ${brokers.length} brokers x ${opts.rounds} rounds, ` +
     `${opts.durationMs / 1000} s windows, ${opts.workers} load workers, ${os.cpus().length} CPUs`,
@@ -156,10 +172,19 @@ try {
         let broker;
         const began = Date.now();
         let rec;
+        let last = began;
+        const phases = {};
+        const phase = (name) => {
+          const now = Date.now();
+          phases[name] = now - last;
+          last = now;
+        };
         try {
           broker = await startBroker(b, s.brokerOptions?.(b) ?? {});
+          phase('started');
           const limit = opts.warmupMs + opts.durationMs + (s.name === 'backlog-qos1' ? 2 * opts.backlogTimeoutMs : 90_000);
           const metrics = await withTimeout(s.run({ broker, pool, opts }), limit, s.name);
+          phase('ran');
           rec = { scenario: s.name, broker: b, round, status: 'ok', readyMs: broker.readyMs, metrics };
           console.log(`${tag} ${s.metrics.map((m) => `${m.label} ${fmtShort(metrics[m.key])}`).join(', ')}`);
         } catch (err) {
@@ -168,10 +193,13 @@ try {
           console.log(`${tag} error: ${reason}`);
         } finally {
           await pool.reset().catch(() => {});
+          phase('reset');
           await broker?.stop();
+          phase('stopped');
         }
         // Wall time of the whole run, broker start and stop included, to budget --duration against.
         rec.wallMs = Date.now() - began;
+        rec.phasesMs = phases;
         runs.push(rec);
       }
     }
@@ -202,7 +230,14 @@ writeFileSync(
     {
       started: started.toISOString(),
       elapsedSeconds: elapsed,
-      host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: os.totalmem() / 2 ** 30, kernel: os.release() },
+      host: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model,
+        memGiB: os.totalmem() / 2 ** 30,
+        kernel: os.release(),
+        loadavgBefore: loadBefore,
+        loadavgAfter: os.loadavg(),
+      },
       versions: versions(),
       options: { ...opts, brokers, scenarios: names, baseline },
       summary: rows,

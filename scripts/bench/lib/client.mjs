@@ -12,6 +12,7 @@ const MAX_ID = 65535;
 const BATCHES_PER_TURN = 16;
 const QOS0_BATCH = 32;
 const QOS0_HIGH_WATER = 256 * 1024;
+const PAUSE_AT = 16 * 1024;
 
 /**
  * Builds a PUBLISH template and the offsets to patch: the packet identifier (QoS 1/2) and the payload.
@@ -83,6 +84,7 @@ export class BenchClient {
     this.rateStart = 0n;
     this.timer = null;
     this.pumpScheduled = false;
+    this.paused = false;
     this.parser.on('packet', (p) => this.handlePacket(p));
     this.parser.on('error', (err) => this.fail(err));
   }
@@ -179,6 +181,16 @@ export class BenchClient {
     this.parser.parse(chunk);
     this.sock.uncork();
     if (this.running && this.qos > 0 && this.rate === 0) this.pump();
+    if (chunk.length >= PAUSE_AT && !this.paused) {
+      // A full chunk means a backlog. libuv would read up to 32 chunks per socket per loop turn; with 100
+      // backlogged sockets one turn takes seconds and the driver's IPC requests wait. One chunk per turn.
+      this.paused = true;
+      this.sock.pause();
+      setImmediate(() => {
+        this.paused = false;
+        if (!this.closed) this.sock.resume();
+      });
+    }
   }
 
   handlePacket(p) {
