@@ -8,6 +8,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
+import { ADMIN_USERS_FILE, LOCAL_KEY_FILE, LOCAL_KEY_NAME } from './local-key.js';
 
 export const ROLES = ['administrator', 'viewer', 'publisher'] as const;
 export type Role = (typeof ROLES)[number];
@@ -24,9 +25,7 @@ export interface Principal {
   via: 'api_key' | 'token' | 'local' | 'none';
 }
 
-export const ADMIN_USERS_FILE = 'admin-users.json';
-export const LOCAL_KEY_FILE = 'api-local.key';
-export const LOCAL_KEY_NAME = 'outpostctl-local';
+export { ADMIN_USERS_FILE, LOCAL_KEY_FILE, LOCAL_KEY_NAME };
 
 export class CredentialFileError extends Error {
   readonly code = 'OUTPOST_ERR_API_KEY_FILE';

@@ -2,7 +2,7 @@
 // exit codes scripts can trust (0 ok, 1 error, 2 usage, 3 daemon not reachable).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LOCAL_KEY_FILE } from '../admin/credentials.js';
+import { LOCAL_KEY_FILE } from '../admin/local-key.js';
 
 export const EXIT = { OK: 0, ERROR: 1, USAGE: 2, UNREACHABLE: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

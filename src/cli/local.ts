@@ -1,8 +1,6 @@
 // outpostctl commands that work without a daemon: config validation and the dashboard password.
 import { mkdirSync } from 'node:fs';
 import type { Command } from 'commander';
-import { CredentialFileError, setAdminPassword } from '../admin/credentials.js';
-import { ConfigError, loadConfig } from '../config/load.js';
 import { CliError, dataDir, EXIT, type GlobalOptions } from './client.js';
 import { readSecret } from './prompt.js';
 
@@ -16,6 +14,8 @@ export function registerLocalCommands(program: Command): void {
     .action(async (file: string | undefined, _o: unknown, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const path = file ?? DEFAULT_CONFIG;
+      // Loaded here, not at the top: every other command starts faster without the whole schema.
+      const { ConfigError, loadConfig } = await import('../config/load.js');
       try {
         const cfg = loadConfig({ file: path, env: process.env });
         if (g.json) process.stdout.write(JSON.stringify({ ok: true, file: path, config: cfg }, null, 2) + '\n');
@@ -40,6 +40,7 @@ export function registerLocalCommands(program: Command): void {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const dir = dataDir(g, process.env);
       const user = username ?? 'admin';
+      const { CredentialFileError, setAdminPassword } = await import('../admin/credentials.js');
       const password = await readSecret({ fromStdin: o.passwordStdin, prompt: `New password for ${user}: `, confirm: true });
       try {
         mkdirSync(dir, { recursive: true });
