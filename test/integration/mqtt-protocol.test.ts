@@ -159,3 +159,49 @@ describe('v5 DISCONNECT', () => {
   });
 });
 
+/** A v3.1.1-style CONNECT with the given protocol level and flags, client id "cx", keepalive 60. */
+function rawConnect(level: number, flags: number, extra: number[] = []): Buffer {
+  const body = [0, 4, 0x4d, 0x51, 0x54, 0x54, level, flags, 0, 60, ...(level === 5 ? [0] : []), 0, 2, 0x63, 0x78, ...extra];
+  return Buffer.from([0x10, body.length, ...body]);
+}
+
+describe('CONNECT validation', () => {
+  it('an unsupported protocol level gets CONNACK 0x01 (unacceptable protocol version) and is closed [MQTT-3.1.2-2]', async () => {
+    const r = new RawClient(d.mqttPort, 4);
+    raws.push(r);
+    await r.ready();
+    r.sendBytes(rawConnect(6, 0x02));
+    await r.waitClosed(2000);
+    const ack = r.packets.find((p) => p.cmd === 'connack') as { returnCode?: number } | undefined;
+    expect(ack?.returnCode).toBe(0x01);
+    await daemonStillServes();
+  });
+
+  it('the reserved CONNECT flag set is malformed: closed without CONNACK 0x00 [MQTT-3.1.2-3]', async () => {
+    const r = new RawClient(d.mqttPort, 4);
+    raws.push(r);
+    await r.ready();
+    r.sendBytes(rawConnect(4, 0x03));
+    await r.waitClosed(2000);
+    expect(r.packets.filter((p) => p.cmd === 'connack' && ((p as { returnCode?: number }).returnCode ?? 0) === 0)).toHaveLength(0);
+  });
+
+  it('will QoS without the will flag is malformed [MQTT-3.1.2-13]', async () => {
+    const r = new RawClient(d.mqttPort, 4);
+    raws.push(r);
+    await r.ready();
+    r.sendBytes(rawConnect(4, 0x02 | 0x08));
+    await r.waitClosed(2000);
+    expect(r.packets.filter((p) => p.cmd === 'connack' && ((p as { returnCode?: number }).returnCode ?? 0) === 0)).toHaveLength(0);
+  });
+
+  it('v3.1.1 password flag without user name flag is malformed [MQTT-3.1.2-22]', async () => {
+    const r = new RawClient(d.mqttPort, 4);
+    raws.push(r);
+    await r.ready();
+    r.sendBytes(rawConnect(4, 0x02 | 0x40, [0, 2, 0x70, 0x77]));
+    await r.waitClosed(2000);
+    expect(r.packets.filter((p) => p.cmd === 'connack' && ((p as { returnCode?: number }).returnCode ?? 0) === 0)).toHaveLength(0);
+  });
+});
+
