@@ -26,7 +26,8 @@ export type MqttsnCounter =
   | 'clients.auth_failed'
   | 'clients.keepalive_timeout'
   | 'clients.sleep_timeout'
-  | 'frames.error';
+  | 'frames.error'
+  | 'frames.dropped';
 
 export interface ChannelDeps {
   ctx: GatewayContext;

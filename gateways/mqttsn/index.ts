@@ -117,6 +117,7 @@ export class MqttsnGateway implements Gateway {
       default:
         break;
     }
+    this.count('frames.dropped');
     this.ctx.log.debug({ gw: 'mqttsn', peer: link.key, frame: f.type, reason: 'not_connected' }, 'frame_dropped');
     return true;
   }

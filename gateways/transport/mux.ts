@@ -97,6 +97,7 @@ export class ChannelMux<F, C extends TransportChannel<F>> {
     }
     const fullKey = sub === null ? key : `${key}/${sub}`;
     this.opts.count?.('transport.frames_in');
+    if (this.opts.log.isLevelEnabled('debug')) this.opts.log.debug({ peer: fullKey, frame: this.codec.format(frame) }, 'frame_in');
     let e = this.entries.get(fullKey);
     if (!e) {
       const link = new MuxLink<F>(fullKey, peer, sub, this.opts.listener, this as unknown as ChannelMux<F, TransportChannel<F>>, wrap);
