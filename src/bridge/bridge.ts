@@ -16,7 +16,8 @@ import { Ingress } from './ingress.js';
 import { mappedMessage, OutboundLog, type DropReason, type LogEntry } from './outbound-log.js';
 import { DropReporter } from './drop-reporter.js';
 import { emptyCounters, type BridgeCounters, type BridgeStatus } from './status.js';
-import { describeError, wireProps } from './wire.js';
+import { wireProps } from './wire.js';
+import { BRIDGE_ERRORS, BridgeError, classifyError, type BridgeErrorCode } from './errors.js';
 
 export type LinkState = 'stopped' | 'connecting' | 'connected' | 'waiting';
 
@@ -51,6 +52,9 @@ export class Bridge implements PublishInterceptor {
   private readonly drops: DropReporter;
   private readonly stateTopic: string;
   private readonly metricPrefix: string;
+  /** Counter names built once: no string concatenation per message on the publish path. */
+  private readonly mn: Record<'matched' | 'success' | 'dropped' | 'failed' | 'retried' | 'stalled' | 'received', string>;
+  private readonly dropNames = new Map<DropReason, string>();
 
   private link: Link | null = null;
   private server: ServerAddress | null = null;
@@ -69,6 +73,7 @@ export class Bridge implements PublishInterceptor {
   private lastSentAt = 0;
   private lastRecvAt = 0;
   private lastError: string | null = null;
+  private lastErrorCode: BridgeErrorCode | null = null;
   private tokens = 0;
   private tokensAt = 0;
   private readonly pumpBound = () => this.pump();
@@ -88,19 +93,21 @@ export class Bridge implements PublishInterceptor {
     this.ingress = new Ingress(broker, name, this.clientId, cfg.ingress.map((i) => new IngressMapping(i)), this.log, {
       received: () => {
         this.counters.received++;
-        broker.metrics.inc(this.metricPrefix + 'received');
+        broker.metrics.inc(this.mn.received);
       },
       dropped: (reason, m) => this.dropped(reason, m),
     });
     this.servers = cfg.servers.map((s) => {
       const a = parseServer(s, cfg.tls.enable);
-      if (!a) throw new Error(`bridge ${name}: cannot parse server "${s}"`);
+      if (!a) throw new BridgeError('OUTPOST_ERR_BRIDGE_SERVER_ADDRESS', `bridge ${name}: "${s}"`);
       return a;
     });
     this.window = cfg.replay.inflight;
     this.backoff = new Backoff(cfg.reconnect.min * 1000, cfg.reconnect.max * 1000, opts.random);
     this.stateTopic = cfg.notification_topic ?? `$SYS/broker/connection/${name}/state`;
     this.metricPrefix = `bridge.${name}.`;
+    const mp = this.metricPrefix;
+    this.mn = { matched: mp + 'matched', success: mp + 'success', dropped: mp + 'dropped', failed: mp + 'failed', retried: mp + 'retried', stalled: mp + 'stalled', received: mp + 'received' };
     this.drops = new DropReporter(this.log, broker.clock);
     this.outbound = new OutboundLog(
       broker.store,
@@ -170,7 +177,7 @@ export class Bridge implements PublishInterceptor {
   restartLink(): void {
     if (this.state === 'stopped') return;
     this.backoff.reset();
-    if (this.link) this.link.destroy(new Error('restart requested'));
+    if (this.link) this.link.destroy(new BridgeError('OUTPOST_ERR_BRIDGE_RESTART'));
     else {
       if (this.reconnectTimer) this.broker.clock.clearTimeout(this.reconnectTimer);
       this.reconnectTimer = null;
@@ -188,7 +195,7 @@ export class Bridge implements PublishInterceptor {
       const m = this.egress[i]!;
       if (!m.matches(msg.topic)) continue;
       this.counters.matched++;
-      this.broker.metrics.inc(this.metricPrefix + 'matched');
+      this.broker.metrics.inc(this.mn.matched);
       const mp = m.apply(msg);
       if (!mp) {
         this.dropped('topic_invalid', msg);
@@ -283,14 +290,16 @@ export class Bridge implements PublishInterceptor {
 
   private acked(): void {
     this.counters.success++;
-    this.broker.metrics.inc(this.metricPrefix + 'success');
+    this.broker.metrics.inc(this.mn.success);
   }
 
   dropped(reason: DropReason, m: Message): void {
     this.counters.dropped++;
     this.counters.droppedBy[reason] = (this.counters.droppedBy[reason] ?? 0) + 1;
-    this.broker.metrics.inc(this.metricPrefix + 'dropped');
-    this.broker.metrics.inc(this.metricPrefix + 'dropped.' + reason);
+    this.broker.metrics.inc(this.mn.dropped);
+    let name = this.dropNames.get(reason);
+    if (name === undefined) this.dropNames.set(reason, (name = this.metricPrefix + 'dropped.' + reason));
+    this.broker.metrics.inc(name);
     this.drops.report(reason, m.topic);
   }
 
@@ -308,7 +317,7 @@ export class Bridge implements PublishInterceptor {
       try {
         tls = tlsOptions(addr, this.cfg.tls);
       } catch (err) {
-        this.failed(`tls setup failed: ${(err as Error).message}`, false);
+        this.failed('OUTPOST_ERR_BRIDGE_TLS_SETUP', `${BRIDGE_ERRORS.OUTPOST_ERR_BRIDGE_TLS_SETUP}: ${(err as Error).message}`, false);
         return;
       }
     }
@@ -393,15 +402,16 @@ export class Bridge implements PublishInterceptor {
         granted.forEach((code, i) => {
           if (typeof code === 'number' && code >= 0x80) {
             const filter = this.ingress.mappings[i]?.subscribeFilter ?? String(i);
-            this.lastError = `subscription ${filter} refused (0x${code.toString(16)})`;
+            const e = new BridgeError('OUTPOST_ERR_BRIDGE_SUBSCRIBE_REFUSED', `${filter} (0x${code.toString(16)})`);
+            this.lastError = e.message;
+            this.lastErrorCode = e.code;
             this.log.warn({ filter, code }, 'bridge_subscribe_refused');
           }
         });
         return;
       }
       case 'disconnect':
-        this.lastError = `upstream sent DISCONNECT (0x${(p.reasonCode ?? 0).toString(16)})`;
-        link.destroy(new Error(this.lastError));
+        link.destroy(new BridgeError('OUTPOST_ERR_BRIDGE_UPSTREAM_CLOSED', `DISCONNECT with reason 0x${(p.reasonCode ?? 0).toString(16)}`));
         return;
       default:
         return;
@@ -410,23 +420,21 @@ export class Bridge implements PublishInterceptor {
 
   private refused(f: Inflight, code: number): void {
     this.counters.failed++;
-    this.broker.metrics.inc(this.metricPrefix + 'failed');
+    this.broker.metrics.inc(this.mn.failed);
     this.dropped('rejected', f.entry.msg);
     this.log.warn({ topic: f.entry.msg.topic, code }, 'bridge_publish_refused');
   }
 
   private onConnack(link: Link, sessionPresent: boolean, code: number, props: { receiveMaximum?: number; maximumPacketSize?: number } | undefined): void {
     if (code !== 0) {
-      const msg = `upstream refused the connection (code ${code})`;
       this.log.error({ server: this.server?.text, code }, 'bridge_connect_refused');
-      link.destroy(new Error(msg));
+      link.destroy(new BridgeError('OUTPOST_ERR_BRIDGE_CONNECT_REFUSED', `code ${code}`));
       return;
     }
     const now = this.broker.clock.now();
     this.state = 'connected';
     this.connectedAt = now;
     this.lastAckAt = now;
-    this.lastError = null;
     this.writeBlocked = false;
     this.tokens = 0;
     this.tokensAt = now;
@@ -461,7 +469,7 @@ export class Bridge implements PublishInterceptor {
       if (olderThan > 0 && now - f.sentAt < olderThan) continue;
       f.sentAt = now;
       this.counters.retried++;
-      this.broker.metrics.inc(this.metricPrefix + 'retried');
+      this.broker.metrics.inc(this.mn.retried);
       if (f.state === 'rel') link.write({ cmd: 'pubrel', messageId: f.pid });
       else this.send(f.entry.msg, f.entry.msg.qos, true, f.pid, now);
     }
@@ -476,22 +484,24 @@ export class Bridge implements PublishInterceptor {
     if (this.state === 'stopped') return;
     const now = this.broker.clock.now();
     const wasConnected = this.state === 'connected';
-    const reason = err ? describeError(err) : 'connection closed by upstream';
+    const { code, message: reason } = classifyError(err);
     if (wasConnected) {
       if (now - this.connectedAt >= STABLE_MS) this.backoff.reset();
       this.publishState(false);
-      this.log.warn({ server: this.server?.text, reason, inflight: this.inflight.size }, 'bridge_disconnected');
+      this.log.warn({ server: this.server?.text, code, reason, inflight: this.inflight.size }, 'bridge_disconnected');
       // After a drop, try the primary first again.
       this.serverIdx = 0;
       this.lastError = reason;
+      this.lastErrorCode = code;
       this.state = 'waiting';
       this.scheduleReconnect();
-    } else this.failed(reason, true);
+    } else this.failed(code, reason, true);
   }
 
-  private failed(reason: string, advance: boolean): void {
+  private failed(code: BridgeErrorCode, reason: string, advance: boolean): void {
     this.lastError = reason;
-    this.log.warn({ server: this.server?.text, reason }, 'bridge_connect_failed');
+    this.lastErrorCode = code;
+    this.log.warn({ server: this.server?.text, code, reason }, 'bridge_connect_failed');
     if (advance && this.servers.length > 1) this.serverIdx = (this.serverIdx + 1) % this.servers.length;
     this.state = 'waiting';
     this.scheduleReconnect();
@@ -513,14 +523,14 @@ export class Bridge implements PublishInterceptor {
     const link = this.link;
     const c = this.cfg;
     if (this.state === 'connecting' && link && now - this.connectStartedAt > c.connect_timeout * 1000) {
-      link.destroy(new Error(`connect timeout after ${c.connect_timeout} s`));
+      link.destroy(new BridgeError('OUTPOST_ERR_BRIDGE_CONNECT_TIMEOUT', `${c.connect_timeout} s`));
       return;
     }
     if (this.state !== 'connected' || !link) return;
     const ka = c.keepalive * 1000;
     if (ka > 0) {
       if (now - this.lastRecvAt > ka * 1.5) {
-        link.destroy(new Error('keepalive timeout: no packet from upstream'));
+        link.destroy(new BridgeError('OUTPOST_ERR_BRIDGE_KEEPALIVE_TIMEOUT'));
         return;
       }
       if (now - this.lastSentAt >= ka) {
@@ -532,9 +542,9 @@ export class Bridge implements PublishInterceptor {
       const quiet = now - Math.max(this.lastAckAt, this.inflight.oldestSentAt());
       if (quiet > c.replay.stall_timeout * 1000) {
         this.counters.stalled++;
-        this.broker.metrics.inc(this.metricPrefix + 'stalled');
+        this.broker.metrics.inc(this.mn.stalled);
         this.log.warn({ inflight: this.inflight.size, quietMs: quiet }, 'bridge_window_stalled');
-        link.destroy(new Error(`in-flight window stalled: no acknowledgement for ${Math.round(quiet / 1000)} s`));
+        link.destroy(new BridgeError('OUTPOST_ERR_BRIDGE_WINDOW_STALLED', `${Math.round(quiet / 1000)} s without an ack`));
         return;
       }
       const retry = c.replay.retry_interval * 1000;
@@ -578,6 +588,7 @@ export class Bridge implements PublishInterceptor {
       server: this.server?.text ?? null,
       clientId: this.clientId,
       lastError: this.lastError,
+      lastErrorCode: this.lastErrorCode,
       connectedAt: this.connectedAt,
       lastAckAt: this.lastAckAt,
       queued: this.outbound.queued,

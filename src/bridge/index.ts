@@ -68,6 +68,8 @@ class Service implements BridgeService {
         if (n > 0) this.log.warn({ bridge: name, queued: n }, 'bridge_removed_with_backlog: kept in the store until a bridge of this name returns');
       }
     }
+    // Appends of stopped bridges must be in the file before a new instance reads its log back.
+    this.broker.store.flush();
     for (const [name, cfg] of Object.entries(next)) if (!this.bridges.has(name)) this.launch(name, cfg);
   }
 
@@ -84,6 +86,7 @@ class Service implements BridgeService {
           server: null,
           clientId: b.cfg.clientid ?? `${this.broker.node}:${name}`,
           lastError: null,
+          lastErrorCode: null,
           connectedAt: 0,
           lastAckAt: 0,
           queued: 0,

@@ -5,6 +5,7 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
 import mqttPacket from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
+import { BridgeError } from './errors.js';
 
 export interface ServerAddress {
   host: string;
@@ -78,7 +79,7 @@ export class Link {
     this.parser.on('packet', (p: Packet) => {
       if (!this.closed) this.h.onPacket(p);
     });
-    this.parser.on('error', (err: Error) => this.destroy(new Error(`malformed packet from upstream: ${err.message}`)));
+    this.parser.on('error', (err: Error) => this.destroy(new BridgeError('OUTPOST_ERR_BRIDGE_MALFORMED', err.message)));
     const s: Socket | TLSSocket = tls ? tlsConnect(tls) : netConnect({ host: addr.host, port: addr.port });
     this.socket = s;
     s.setNoDelay(true);

@@ -4,6 +4,7 @@ import { parseFilter, topicMatches } from '../broker/topic.js';
 import type { Message } from '../broker/message.js';
 import type { QoS } from '../broker/types.js';
 import type { EgressMappingConfig, IngressMappingConfig } from './config.js';
+import type { BridgeErrorCode } from './errors.js';
 
 type Part =
   | { k: 'lit'; s: string }
@@ -24,7 +25,7 @@ export interface Template {
 }
 
 export class TemplateError extends Error {
-  readonly code = 'OUTPOST_ERR_BRIDGE_TEMPLATE';
+  readonly code: BridgeErrorCode = 'OUTPOST_ERR_BRIDGE_TEMPLATE';
 }
 
 /** Parses "${var}" placeholders; an unknown variable is a config error, not an empty string. */

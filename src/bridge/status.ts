@@ -1,5 +1,6 @@
 // What a bridge reports: counters (EMQX action metric names, spec §6) and the status object the
 // admin API and `outpostctl` show.
+import type { BridgeErrorCode } from './errors.js';
 import type { DropReason } from './outbound-log.js';
 
 export interface BridgeCounters {
@@ -23,7 +24,10 @@ export interface BridgeStatus {
   healthy: boolean;
   server: string | null;
   clientId: string;
+  /** The most recent failure, kept after recovery (status says whether the link is up now). */
   lastError: string | null;
+  /** Stable code of lastError (errors.ts). */
+  lastErrorCode: BridgeErrorCode | null;
   connectedAt: number;
   lastAckAt: number;
   queued: number;

@@ -1,5 +1,4 @@
-// Conversions between mqtt-packet's PUBLISH properties and the broker's MessageProperties, and
-// one-line error descriptions for logs and status (TLS verification failures named as such).
+// Conversions between mqtt-packet's PUBLISH properties and the broker's MessageProperties.
 import type { IPublishPacket } from 'mqtt-packet';
 import type { MessageProperties } from '../broker/types.js';
 
@@ -23,26 +22,4 @@ export function messageProps(pr: NonNullable<IPublishPacket['properties']>): Mes
   if (pr.correlationData !== undefined) ((o.correlationData = pr.correlationData), (any = true));
   if (pr.userProperties !== undefined) ((o.userProperties = pr.userProperties), (any = true));
   return any ? o : null;
-}
-
-/** One line that says what went wrong, TLS verification failures by name. */
-export function describeError(err: Error): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  switch (code) {
-    case 'SELF_SIGNED_CERT_IN_CHAIN':
-    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
-    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
-    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
-    case 'UNABLE_TO_GET_ISSUER_CERT':
-    case 'CERT_SIGNATURE_FAILURE':
-      return `TLS certificate verification failed (${code}): the upstream certificate is not signed by the configured CA: ${err.message}`;
-    case 'ERR_TLS_CERT_ALTNAME_INVALID':
-      return `TLS certificate verification failed (${code}): the certificate does not name this server: ${err.message}`;
-    case 'CERT_HAS_EXPIRED':
-      return `TLS certificate verification failed (${code}): ${err.message}`;
-    case 'ECONNREFUSED':
-      return `connection refused: ${err.message}`;
-    default:
-      return code ? `${code}: ${err.message}` : err.message;
-  }
 }

@@ -170,8 +170,40 @@ describe('bridge session towards the upstream', () => {
     await until(() => svc.status()[0]!.counters.success === 1, 3000, 'ack');
     const st = svc.status()[0]!;
     expect(st.counters.stalled).toBe(1);
+    expect(st.lastErrorCode).toBe('OUTPOST_ERR_BRIDGE_WINDOW_STALLED');
     expect(st.counters.retried).toBe(1);
     expect(broker.logLines.some((l) => l.msg === 'bridge_window_stalled')).toBe(true);
+  });
+
+  it('retry_interval resends an unacknowledged publish with DUP on the same connection', async () => {
+    const up = await fakeUpstream({ ack: false });
+    const { broker, svc } = await edge({ b: { servers: [`127.0.0.1:${up.port}`], egress: [{ filter: 'd/#' }], replay: { retry_interval: 0.3, stall_timeout: 30 }, ...FAST } });
+    await until(() => up.conns.length === 1, 3000, 'connect');
+    await broker.publishAcked(local('d/r', 'again'));
+    await until(() => up.publishes().length >= 2, 3000, 'timed resend');
+    const [a, b] = up.publishes();
+    expect(a).toMatchObject({ dup: false });
+    expect(b).toMatchObject({ dup: true, messageId: a!.messageId, payload: Buffer.from('again') });
+    expect(up.conns).toHaveLength(1);
+    expect(svc.status()[0]).toMatchObject({ inflight: 1, healthy: true });
+  });
+
+  it('reports replay lag and the oldest queued age while a backlog waits', async () => {
+    const port = await freePort();
+    const { broker, svc } = await edge({ b: { servers: [`127.0.0.1:${port}`], egress: [{ filter: 'd/#' }], ...FAST } });
+    await broker.publishAcked(local('d/1', 'old'));
+    await sleep(120);
+    await broker.publishAcked(local('d/2', 'new'));
+    const st = svc.status()[0]!;
+    expect(st.queued).toBe(2);
+    expect(st.replayLagMs).toBeGreaterThanOrEqual(100);
+    expect(st.oldestQueuedAgeMs).toBeGreaterThanOrEqual(100);
+    expect(st.healthy).toBe(false);
+    const g = broker.metrics.gaugeSnapshot();
+    expect(g['bridge.b.queuing']).toBe(2);
+    expect(g['bridge.b.replay_lag_ms']).toBeGreaterThanOrEqual(100);
+    expect(g['bridge.b.connected']).toBe(0);
+    expect(broker.metrics.get('bridge.b.matched')).toBe(2);
   });
 
   it('resends PUBREL for a QoS 2 message that got PUBREC but no PUBCOMP before the link dropped', async () => {
@@ -235,7 +267,7 @@ describe('bridge session towards the upstream', () => {
     await until(() => up.conns.length >= 3, 3000, 'three attempts');
     expect(calls).toBeGreaterThanOrEqual(2);
     expect(broker.logLines.some((l) => l.msg === 'bridge_connect_refused' && l.code === 5)).toBe(true);
-    expect(svc.status()[0]!.lastError).toMatch(/refused the connection \(code 5\)/);
+    expect(svc.status()[0]).toMatchObject({ lastErrorCode: 'OUTPOST_ERR_BRIDGE_CONNECT_REFUSED', lastError: expect.stringMatching(/refused the connection: code 5/) });
   });
 
   it('graceful stop sends DISCONNECT and never UNSUBSCRIBE [spec §5.5]', async () => {
@@ -312,5 +344,26 @@ describe('bridge service', () => {
     expect(up.last().connect.keepalive).toBe(30);
     expect(svc.status().map((s) => s.name)).toEqual(['a']);
     expect(broker.interceptors).toHaveLength(1);
+  });
+
+  it('reload keeps appends that were not committed yet when the bridge restarts', async () => {
+    const port = await freePort();
+    const store = openStore();
+    const broker = fakeBroker(store);
+    const cfg = (keepalive: number) => config({ a: { servers: [`127.0.0.1:${port}`], keepalive, egress: [{ filter: 'd/#' }], ...FAST } });
+    const svc = await startBridges(broker, cfg(60), broker.log);
+    cleanups.push(async () => {
+      await svc.stop();
+      store.close();
+    });
+    await broker.publishAcked(local('d/1', 'committed'));
+    broker.publish(local('d/2', 'pending'));
+    await svc.reload(cfg(30));
+    broker.publish(local('d/3', 'after'));
+    store.flush();
+    expect(svc.status()[0]!.queued).toBe(3);
+    const rows = store.db.prepare('SELECT seq, payload FROM bridge_log ORDER BY seq').all() as { seq: number; payload: Buffer }[];
+    expect(rows.map((r) => r.payload.toString())).toEqual(['committed', 'pending', 'after']);
+    expect(new Set(rows.map((r) => r.seq)).size).toBe(3);
   });
 });

@@ -316,6 +316,8 @@ describe('bridge over TLS to mosquitto', () => {
     expect(String(line.reason)).toMatch(/TLS certificate verification failed .*not signed by the configured CA/);
     expect(bad.svc.status()[0]).toMatchObject({ status: expect.stringMatching(/disconnected|connecting/) });
     expect(bad.svc.status()[0]!.lastError).toMatch(/TLS certificate verification failed/);
+    expect(bad.svc.status()[0]!.lastErrorCode).toBe('OUTPOST_ERR_BRIDGE_TLS_VERIFY');
+    expect(line.code).toBe('OUTPOST_ERR_BRIDGE_TLS_VERIFY');
     // And the verified link carries data.
     const sub = await connectClient(`mqtts://127.0.0.1:${up.port}`, { clientId: 'tls-sub', ca: [readFileSync(pki.ca)], servername: 'localhost' });
     cleanups.push(() => sub.end(true));
