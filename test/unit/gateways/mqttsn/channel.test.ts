@@ -538,3 +538,41 @@ describe('MqttsnChannel: session resume (spec §5.4, checklist 22)', () => {
     expect(link.take()).toEqual([pub({ qos: 1, topicId: 1025, msgId: 1, payload: Buffer.from('gap') })]);
   });
 });
+
+describe('MqttsnChannel: fuzz (random frames in any state never throw)', () => {
+  it('survives random decoded frames, deliveries and clock jumps', async () => {
+    let seed = 0xc0ffee;
+    const rnd = (): number => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) / 0x100000000;
+    };
+    const { decode } = await import('../../../../gateways/mqttsn/frame.js');
+    const states = new Set<string>();
+    for (let run = 0; run < 40; run++) {
+      const s = run % 4 === 0 ? setup({ predefined: [{ id: 1, topic: 'p/1' }] }) : await connected({ predefined: [{ id: 1, topic: 'p/1' }] });
+      s.ctx.mqttPublish('p/1', 'retained', 1, true);
+      if (s.ch.state === 'connected') s.rx({ type: 'subscribe', dup: false, qos: 1, msgId: 1, topic: { idType: 0, name: '#' } });
+      for (let i = 0; i < 300; i++) {
+        const len = 2 + Math.floor(rnd() * 12);
+        const b = Buffer.alloc(len);
+        for (let j = 0; j < len; j++) b[j] = Math.floor(rnd() * 256);
+        b[0] = len;
+        b[1] = [0x04, 0x07, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x12, 0x14, 0x16, 0x18, 0x1a, 0x1c][Math.floor(rnd() * 16)]!;
+        const r = decode(b);
+        // Malformed input closes the channel by design, so feed mostly decodable frames.
+        if (r.kind === 'frame') expect(() => s.ch.handleFrame(r.frame)).not.toThrow();
+        else if (rnd() < 0.02) expect(() => s.ch.handleFrameError(r.code, r.detail)).not.toThrow();
+        if (rnd() < 0.1) s.ctx.mqttPublish(rnd() < 0.5 ? 'p/1' : 'ab', 'x', (Math.floor(rnd() * 3) as 0 | 1 | 2));
+        if (rnd() < 0.05) s.ctx.clock.advance(Math.floor(rnd() * 20000));
+        if (i % 50 === 0) await tick();
+        states.add(s.ch.state);
+        if (s.ch.state === 'closed') break;
+      }
+    }
+    expect(states.has('closed')).toBe(true);
+    expect(states.has('connected')).toBe(true);
+    expect(states.has('asleep')).toBe(true);
+  });
+});
