@@ -30,26 +30,33 @@ const USAGE = `usage: node scripts/bench/run.mjs [options]   (npm run bench -- [
   --out FILE          results JSON (default bench-results/<date>.json)
   --list              list scenarios and exit`;
 
-const { values: a } = parseArgs({
-  options: {
-    rounds: { type: 'string' },
-    duration: { type: 'string' },
-    warmup: { type: 'string' },
-    scenarios: { type: 'string' },
-    brokers: { type: 'string' },
-    baseline: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    workers: { type: 'string' },
-    rate: { type: 'string' },
-    'idle-conns': { type: 'string' },
-    backlog: { type: 'string' },
-    payload: { type: 'string' },
-    window: { type: 'string' },
-    out: { type: 'string' },
-    list: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      rounds: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      scenarios: { type: 'string' },
+      brokers: { type: 'string' },
+      baseline: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      workers: { type: 'string' },
+      rate: { type: 'string' },
+      'idle-conns': { type: 'string' },
+      backlog: { type: 'string' },
+      payload: { type: 'string' },
+      window: { type: 'string' },
+      out: { type: 'string' },
+      list: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+} catch (err) {
+  console.error(`${err.message}\n${USAGE}`);
+  process.exit(2);
+}
+const a = parsed.values;
 
 if (a.help) {
   console.log(USAGE);

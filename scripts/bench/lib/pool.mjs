@@ -12,32 +12,39 @@ export class WorkerPool {
     this.size = size;
     this.nextId = 1;
     this.pending = new Map();
-    this.workers = Array.from({ length: size }, (_, i) => {
-      const w = fork(workerPath, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      w.on('message', (msg) => {
-        const p = this.pending.get(msg.id);
-        if (!p) return;
-        this.pending.delete(msg.id);
-        if (msg.ok) p.resolve(msg.result);
-        else p.reject(new Error(`worker ${i}: ${msg.error}`));
-      });
-      w.on('exit', (code) => {
-        for (const [id, p] of this.pending) {
-          if (p.worker === i) {
-            this.pending.delete(id);
-            p.reject(new Error(`worker ${i} exited (${code})`));
-          }
-        }
-      });
-      return w;
+    this.workers = Array.from({ length: size }, (_, i) => this.spawn(i));
+  }
+
+  spawn(i) {
+    const w = fork(workerPath, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    w.on('message', (msg) => {
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (msg.ok) p.resolve(msg.result);
+      else p.reject(new Error(`worker ${i}: ${msg.error}`));
     });
+    w.on('exit', (code, signal) => {
+      for (const [id, p] of this.pending) {
+        if (p.worker === i) {
+          this.pending.delete(id);
+          p.reject(new Error(`worker ${i} exited (${code ?? signal})`));
+        }
+      }
+    });
+    return w;
   }
 
   call(i, op, args = {}) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      const w = this.workers[i];
+      if (!w.connected) {
+        reject(new Error(`worker ${i} is gone`));
+        return;
+      }
       this.pending.set(id, { resolve, reject, worker: i });
-      this.workers[i].send({ id, op, args });
+      w.send({ id, op, args });
     });
   }
 
@@ -50,8 +57,11 @@ export class WorkerPool {
     return this.all('snapshot', { latency });
   }
 
-  /** Drops every client and zeroes the counters, so a scenario starts clean. */
+  /** Drops every client and zeroes the counters, so a scenario starts clean; replaces a worker that died. */
   async reset() {
+    this.workers.forEach((w, i) => {
+      if (w.exitCode !== null || w.signalCode !== null) this.workers[i] = this.spawn(i);
+    });
     await Promise.all(
       this.workers.map(async (_, i) => {
         for (const group of ['sub', 'pub', 'idle']) await this.call(i, 'disconnect', { group, hard: true });

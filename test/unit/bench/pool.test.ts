@@ -40,3 +40,27 @@ describe('mergeHist', () => {
     expect(h.max).toBe(300);
   });
 });
+
+describe('WorkerPool', () => {
+  it('answers requests from every worker and replaces a worker that died', async () => {
+    // @ts-expect-error plain ESM script without type declarations
+    const { WorkerPool } = await import('../../../scripts/bench/lib/pool.mjs');
+    const pool = new WorkerPool(2);
+    try {
+      const snaps = await pool.snapshot();
+      expect(snaps).toHaveLength(2);
+      expect(snaps.every((s: { received: number; clients: number }) => s.received === 0 && s.clients === 0)).toBe(true);
+      const dead = pool.workers[1];
+      const exited = new Promise((r) => dead.once('exit', r));
+      dead.kill('SIGKILL');
+      await exited;
+      await expect(pool.call(1, 'snapshot')).rejects.toThrow(/worker 1/);
+      await pool.reset();
+      expect(pool.workers[1]).not.toBe(dead);
+      expect(await pool.call(1, 'snapshot')).toMatchObject({ received: 0 });
+      await expect(pool.call(0, 'no-such-op')).rejects.toThrow(/unknown op/);
+    } finally {
+      pool.close();
+    }
+  });
+});
