@@ -35,6 +35,12 @@ action = "subscribe"
 source_topic = "y/+/z/#"
 re = "^y/(.+)/z/(.+)$"
 dest_topic = "y/z/$2"
+
+[[rewrite]]
+action = "all"
+source_topic = "mine/#"
+re = "^mine/(.+)$"
+dest_topic = "clients/\${clientid}/$1"
 `;
 
 beforeAll(async () => {
@@ -278,6 +284,34 @@ describe('topic rewrite', () => {
     await s.waitMessages(1, 2000);
     await sleep(200);
     expect(s.msgs.map((m) => m.text)).toEqual(['via-rewrite']);
+  });
+});
+
+describe('topic rewrite on unsubscribe and with placeholders', () => {
+  it('UNSUBSCRIBE with the original filter removes the rewritten subscription', async () => {
+    const s = await client();
+    await s.sub('y/b/z/c', { qos: 1 });
+    const pub = await client();
+    await pub.pub('y/z/c', 'one', { qos: 1 });
+    await s.waitMessages(1, 2000);
+    const r = await s.c.unsubscribeAsync('y/b/z/c');
+    expect(r?.reasonCode ?? 0).toBe(0);
+    await pub.pub('y/z/c', 'two', { qos: 1 });
+    await sleep(300);
+    expect(s.msgs.map((m) => m.text)).toEqual(['one']);
+  });
+
+  it('action "all" with ${clientid}: publish and subscribe land on clients/<id>/…', async () => {
+    const id = uid('rwid');
+    const c = await client(5, { clientId: id });
+    await c.sub('mine/inbox', { qos: 1 }); // becomes clients/<id>/inbox
+    const watch = await client();
+    await watch.sub(`clients/${id}/#`, { qos: 1 });
+    await c.pub('mine/outbox', 'hello', { qos: 1 }); // becomes clients/<id>/outbox
+    const [m] = await watch.waitMessages(1, 2000);
+    expect(m!.topic).toBe(`clients/${id}/outbox`);
+    await watch.pub(`clients/${id}/inbox`, 'for-you', { qos: 1 });
+    await c.waitMessages(1, 2000, (x) => x.text === 'for-you');
   });
 });
 
