@@ -100,6 +100,8 @@ export interface AdminDeps {
   listeners?: () => ListenerSummary[];
   /** Re-read and apply the config file (same as SIGHUP). */
   reload?: () => Promise<ReloadResult>;
+  /** Lifecycle for GET /status: anything but 'running' answers 503 with retry-after (EMQX). Default: running. */
+  lifecycle?: () => 'starting' | 'running' | 'stopping';
   /** When absent, startAdmin creates one writing under <data_dir>/trace. */
   trace?: TraceService;
 }

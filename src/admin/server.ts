@@ -117,6 +117,12 @@ export function buildAdmin(deps: AdminDeps, config: Config): BuiltAdmin {
     req.principal = p;
   });
 
+  if (log.isLevelEnabled('debug')) {
+    app.addHook('onResponse', async (req, reply) => {
+      log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime), by: req.principal?.name }, 'api_request');
+    });
+  }
+
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof ApiError) {
       if (err.status === 401) reply.header('www-authenticate', 'Basic realm="outpost"');

@@ -1,7 +1,7 @@
 // Health, login, node info, stats, metrics and the Prometheus scrape (emqx_mgmt_api_status.erl,
 // emqx_dashboard_api.erl, emqx_mgmt_api_nodes.erl, _stats.erl, _metrics.erl, emqx_prometheus_api.erl).
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { LoginThrottle } from '../credentials.js';
 import { ApiError } from '../errors.js';
@@ -13,11 +13,16 @@ const loginBody = z.object({ username: z.string().min(1), password: z.string().m
 export function registerStatusRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const broker = ctx.deps.broker;
 
-  const status = async (req: { query: unknown }, reply: { type(t: string): unknown; send(b: unknown): unknown }) => {
+  const status = async (req: FastifyRequest, reply: FastifyReply) => {
     const q = req.query as Record<string, unknown>;
-    if (q.format === 'json') return { node_name: broker.node, broker_status: 'started', app_status: 'running' };
+    const phase = ctx.deps.lifecycle?.() ?? 'running';
+    const brokerStatus = phase === 'running' ? 'started' : phase;
+    const appStatus = phase === 'running' ? 'running' : 'not_running';
+    // Load balancers and systemd health checks read the status code (emqx_mgmt_api_status.erl).
+    if (phase !== 'running') reply.status(503).header('retry-after', '15');
+    if (q.format === 'json') return { node_name: broker.node, broker_status: brokerStatus, app_status: appStatus };
     reply.type('text/plain; charset=utf-8');
-    return `Node ${broker.node} is started\noutpost is running`;
+    return `Node ${broker.node} is ${brokerStatus}\noutpost is ${appStatus}`;
   };
   app.get('/status', status);
   app.get('/api/v5/status', status);

@@ -79,7 +79,7 @@ export function basic(key: string, secret: string): { authorization: string } {
   return { authorization: 'Basic ' + Buffer.from(`${key}:${secret}`).toString('base64') };
 }
 
-export async function harness(opts: { api?: Record<string, unknown>; bare?: boolean } = {}): Promise<Harness> {
+export async function harness(opts: { api?: Record<string, unknown>; bare?: boolean; lifecycle?: AdminDeps['lifecycle'] } = {}): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'outpost-admin-'));
   const keyFile = join(dataDir, 'keys');
   writeFileSync(keyFile, '# test keys\nops:ops-secret\nlook:look-secret:viewer\npub:pub-secret:publisher\n');
@@ -120,6 +120,7 @@ export async function harness(opts: { api?: Record<string, unknown>; bare?: bool
         gateways: { list: () => gateways },
         listeners: () => listeners,
         reload: async () => reloads.shift() ?? { ok: true },
+        ...(opts.lifecycle && { lifecycle: opts.lifecycle }),
       };
   const built = buildAdmin(deps, config);
   await built.app.ready();

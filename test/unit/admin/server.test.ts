@@ -22,6 +22,18 @@ describe('admin API authentication', () => {
     expect(j.json()).toEqual({ node_name: 'outpost@127.0.0.1', broker_status: 'started', app_status: 'running' });
   });
 
+  it('GET /status answers 503 with retry-after while the node is starting or stopping', async () => {
+    let phase: 'starting' | 'running' | 'stopping' = 'stopping';
+    h = await harness({ lifecycle: () => phase });
+    const r = await h.app.inject('/status');
+    expect(r.statusCode).toBe(503);
+    expect(r.headers['retry-after']).toBe('15');
+    expect(r.body).toBe('Node outpost@127.0.0.1 is stopping\noutpost is not_running');
+    expect((await h.app.inject('/status?format=json')).json()).toEqual({ node_name: 'outpost@127.0.0.1', broker_status: 'stopping', app_status: 'not_running' });
+    phase = 'running';
+    expect((await h.app.inject('/status')).statusCode).toBe(200);
+  });
+
   it('refuses requests without credentials with 401 and {code, message}', async () => {
     h = await harness();
     const r = await h.app.inject('/api/v5/clients');
