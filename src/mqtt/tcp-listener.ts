@@ -5,6 +5,7 @@ import type { AcceptFn, ListenerHandle } from './listener.js';
 
 export async function startTcpListener(opts: { id: string; bind: string; port: number; maxConnections: number }, accept: AcceptFn, log: Logger): Promise<ListenerHandle> {
   let current = 0;
+  const sockets = new Set<Socket>();
   const server: Server = createServer({ noDelay: true }, (socket: Socket) => {
     if (opts.maxConnections > 0 && current >= opts.maxConnections) {
       log.warn({ listener: opts.id, max: opts.maxConnections }, 'connection_refused: max_connections reached');
@@ -12,6 +13,10 @@ export async function startTcpListener(opts: { id: string; bind: string; port: n
       return;
     }
     current++;
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    // Request/response flows (QoS 1/2 acks) must not wait for Nagle + delayed ACK.
+    socket.setNoDelay(true);
     socket.once('close', () => current--);
     accept({
       socket,
@@ -41,6 +46,10 @@ export async function startTcpListener(opts: { id: string; bind: string; port: n
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
+        // Connections still open after their channels were ended are cut after a grace period.
+        setTimeout(() => {
+          for (const sock of sockets) sock.destroy();
+        }, 2000).unref();
       }),
   };
 }

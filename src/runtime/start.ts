@@ -157,9 +157,12 @@ export async function startOutpost(config: Config, opts: StartOptions): Promise<
     async stop() {
       if (stopped) return;
       stopped = true;
-      for (const l of listeners) await l.close().catch(() => {});
+      // Stop accepting first, then end every connection (v5 clients get DISCONNECT 0x8B), and only
+      // then wait for the listeners: a server's close waits for its open connections.
+      const closing = listeners.map((l) => l.close().catch(() => {}));
       for (const g of gateways) if (g.gateway && g.status === 'running') await g.gateway.stop().catch((err: unknown) => log.error({ gw: g.name, err }, 'gateway_stop_failed'));
       broker.stop();
+      await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 3000).unref())]);
       auth.close();
       store.close();
     },

@@ -1,0 +1,169 @@
+// Hand-written decoding of the packets on the hot path (PUBLISH and the four acks) and encoding
+// of the acks. Everything else goes through mqtt-packet's parser. Pure functions over a whole
+// frame (FrameSplitter output); they return an error code instead of throwing.
+import { isUtf8 } from 'node:buffer';
+import type { MessageProperties, QoS } from '../broker/types.js';
+
+export interface InPublish {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  dup: boolean;
+  pid: number;
+  /** v5 only. */
+  props: MessageProperties | null;
+  expiry: number | undefined;
+  alias: number | undefined;
+}
+
+export type PublishDecode = { ok: true; p: InPublish } | { ok: false; error: string };
+
+function readVarint(b: Buffer, off: number): [number, number] {
+  let v = 0;
+  let mul = 1;
+  for (let i = 0; i < 4; i++) {
+    if (off >= b.length) return [-1, off];
+    const c = b[off++]!;
+    v += (c & 0x7f) * mul;
+    if ((c & 0x80) === 0) return [v, off];
+    mul *= 128;
+  }
+  return [-1, off];
+}
+
+function readStr(b: Buffer, off: number, end: number): [string | null, number] {
+  if (off + 2 > end) return [null, off];
+  const len = b.readUInt16BE(off);
+  const s = off + 2;
+  if (s + len > end) return [null, off];
+  const slice = b.subarray(s, s + len);
+  // [MQTT-1.5.4-1] ill-formed UTF-8 is a malformed packet
+  if (!isUtf8(slice)) return [null, off];
+  return [slice.toString('utf8'), s + len];
+}
+
+/** Decode a PUBLISH frame (fixed header included). */
+export function decodePublish(frame: Buffer, v5: boolean): PublishDecode {
+  const h = frame[0]!;
+  const qos = (h >> 1) & 3;
+  if (qos === 3) return { ok: false, error: 'PUBLISH with QoS 3' };
+  const dup = (h & 0x08) !== 0;
+  if (v5 && dup && qos === 0) return { ok: false, error: 'DUP set on a QoS 0 PUBLISH' };
+  let off = 1;
+  while (frame[off]! & 0x80) off++;
+  off++;
+  const end = frame.length;
+  const [topic, o1] = readStr(frame, off, end);
+  if (topic === null) return { ok: false, error: 'bad topic string' };
+  off = o1;
+  let pid = 0;
+  if (qos > 0) {
+    if (off + 2 > end) return { ok: false, error: 'missing packet id' };
+    pid = frame.readUInt16BE(off);
+    off += 2;
+    if (pid === 0) return { ok: false, error: 'packet id 0' };
+  }
+  let props: MessageProperties | null = null;
+  let expiry: number | undefined;
+  let alias: number | undefined;
+  if (v5) {
+    const [plen, o2] = readVarint(frame, off);
+    if (plen < 0 || o2 + plen > end) return { ok: false, error: 'bad property length' };
+    off = o2;
+    const pend = off + plen;
+    let seen = 0;
+    while (off < pend) {
+      const id = frame[off++]!;
+      switch (id) {
+        case 0x01:
+          if (seen & 1 || off + 1 > pend) return { ok: false, error: 'bad payload format indicator' };
+          seen |= 1;
+          (props ??= {}).payloadFormatIndicator = frame[off++] === 1;
+          break;
+        case 0x02:
+          if (seen & 2 || off + 4 > pend) return { ok: false, error: 'bad message expiry' };
+          seen |= 2;
+          expiry = frame.readUInt32BE(off);
+          off += 4;
+          break;
+        case 0x03: {
+          if (seen & 4) return { ok: false, error: 'duplicate content type' };
+          seen |= 4;
+          const [s, o] = readStr(frame, off, pend);
+          if (s === null) return { ok: false, error: 'bad content type' };
+          (props ??= {}).contentType = s;
+          off = o;
+          break;
+        }
+        case 0x08: {
+          if (seen & 8) return { ok: false, error: 'duplicate response topic' };
+          seen |= 8;
+          const [s, o] = readStr(frame, off, pend);
+          if (s === null) return { ok: false, error: 'bad response topic' };
+          (props ??= {}).responseTopic = s;
+          off = o;
+          break;
+        }
+        case 0x09: {
+          if (seen & 16 || off + 2 > pend) return { ok: false, error: 'bad correlation data' };
+          seen |= 16;
+          const len = frame.readUInt16BE(off);
+          if (off + 2 + len > pend) return { ok: false, error: 'bad correlation data' };
+          (props ??= {}).correlationData = Buffer.from(frame.subarray(off + 2, off + 2 + len));
+          off += 2 + len;
+          break;
+        }
+        case 0x23:
+          if (seen & 32 || off + 2 > pend) return { ok: false, error: 'bad topic alias' };
+          seen |= 32;
+          alias = frame.readUInt16BE(off);
+          off += 2;
+          break;
+        case 0x26: {
+          const [k, o] = readStr(frame, off, pend);
+          if (k === null) return { ok: false, error: 'bad user property' };
+          const [v, o2b] = readStr(frame, o, pend);
+          if (v === null) return { ok: false, error: 'bad user property' };
+          off = o2b;
+          const up = ((props ??= {}).userProperties ??= {});
+          const prev = up[k];
+          up[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+          break;
+        }
+        default:
+          // Subscription identifiers and anything else are not allowed from a client [MQTT-3.3.4-6].
+          return { ok: false, error: `property 0x${id.toString(16)} not allowed in PUBLISH` };
+      }
+    }
+    if (off !== pend) return { ok: false, error: 'bad properties' };
+  }
+  // Copy the payload out of the read buffer so a retained/queued message does not pin a 64 KB chunk.
+  const payload = Buffer.allocUnsafe(end - off);
+  frame.copy(payload, 0, off, end);
+  return { ok: true, p: { topic, payload, qos: qos as QoS, retain: (h & 1) === 1, dup, pid, props, expiry, alias } };
+}
+
+/** An ack frame (PUBACK 4, PUBREC 5, PUBREL 6, PUBCOMP 7): packet id and v5 reason code. */
+export function decodeAck(frame: Buffer): { pid: number; rc: number } | null {
+  const type = frame[0]! >> 4;
+  const flags = frame[0]! & 0x0f;
+  // [MQTT-2.1.3-1] PUBREL has flags 0b0010, the others 0
+  if (flags !== (type === 6 ? 2 : 0)) return null;
+  if (frame.length < 4 || frame[1]! < 2) return null;
+  const pid = frame.readUInt16BE(2);
+  const rc = frame.length > 4 ? frame[4]! : 0;
+  return { pid, rc };
+}
+
+/** Encode PUBACK/PUBREC/PUBREL/PUBCOMP; v5 adds the reason code when it is not 0. */
+export function encodeAck(type: 4 | 5 | 6 | 7, pid: number, rc: number, v5: boolean): Buffer {
+  const withRc = v5 && rc !== 0;
+  const b = Buffer.allocUnsafe(withRc ? 5 : 4);
+  b[0] = (type << 4) | (type === 6 ? 2 : 0);
+  b[1] = withRc ? 3 : 2;
+  b[2] = pid >> 8;
+  b[3] = pid & 0xff;
+  if (withRc) b[4] = rc;
+  return b;
+}
