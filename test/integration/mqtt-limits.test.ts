@@ -78,6 +78,23 @@ describe('max_packet_size', () => {
     expect(r.packets.filter((p) => p.cmd === 'puback')).toHaveLength(0);
   });
 
+  it('the limit counts the whole packet: exactly 1024 bytes is accepted, 1025 is not', async () => {
+    const s = await connectClient(d.mqttUrl, { protocolVersion: 4, clientId: 'edge-sub' });
+    open.push(s);
+    await s.sub('lim/e', { qos: 0 });
+    // QoS 0, topic 'lim/e': 1 (type) + 2 (varint of 1021) + 2 + 5 + payload = 1024 with a 1014-byte payload
+    const ok = raw(4);
+    await ok.connect({ clientId: 'edge-ok' });
+    ok.send({ cmd: 'publish', topic: 'lim/e', payload: Buffer.alloc(1014, 7), qos: 0, retain: false, dup: false });
+    const [m] = await s.waitMessages(1, 2000);
+    expect(m!.payload.length).toBe(1014);
+    const over = raw(4);
+    await over.connect({ clientId: 'edge-over' });
+    over.send({ cmd: 'publish', topic: 'lim/e', payload: Buffer.alloc(1015, 7), qos: 0, retain: false, dup: false });
+    await over.waitClosed();
+    expect(ok.closed).toBe(false);
+  });
+
   it('a PUBLISH just under the limit is accepted', async () => {
     const c = await connectClient(d.mqttUrl, { protocolVersion: 5, clientId: 'fits' });
     open.push(c);

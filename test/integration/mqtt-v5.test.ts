@@ -221,6 +221,19 @@ describe('subscription options and properties', () => {
     expect(r.publishes()).toHaveLength(1);
   });
 
+  it('retained messages sent on subscribe carry that subscription’s identifier', async () => {
+    const topic = `v5/subid-ret/${uid('t')}`;
+    const p = await client();
+    await p.pub(topic, 'kept', { qos: 1, retain: true });
+    const r = raw();
+    await r.connect({ clientId: uid('sidr') });
+    await r.subscribe([{ topic, qos: 1 }], { subscriptionIdentifier: 42 });
+    const m = (await r.next((x) => x.cmd === 'publish')) as IPublishPacket;
+    expect(m.retain).toBe(true);
+    const ids = m.properties?.subscriptionIdentifier;
+    expect(Array.isArray(ids) ? ids : [ids]).toEqual([42]);
+  });
+
   it('No Local: a client does not get its own messages on that subscription; others do', async () => {
     const topic = `v5/nl/${uid('t')}`;
     const me = await client();
