@@ -62,6 +62,9 @@ export class Bridge implements PublishInterceptor {
   private readonly inflight = new InflightWindow();
   private window: number;
   private maxPacket = 0;
+  private maxQos: QoS = 2;
+  private retainAvailable = true;
+  private keepaliveMs = 0;
   private writeBlocked = false;
   private pumpScheduled = false;
   private subscribedOnce = false;
@@ -157,7 +160,11 @@ export class Bridge implements PublishInterceptor {
     const link = this.link;
     if (link && wasConnected) {
       // Ingress acks wait for the group commit; let those already registered go out before DISCONNECT.
-      await new Promise<void>((resolve) => this.broker.store.afterCommit({ committed: resolve }));
+      // Bounded: a store that is already closed never commits again.
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 500);
+        this.broker.store.afterCommit({ committed: () => (clearTimeout(t), resolve()) });
+      });
     }
     this.link = null;
     if (link) {
@@ -242,7 +249,7 @@ export class Bridge implements PublishInterceptor {
           this.dropped('too_large', e.msg);
           continue;
         }
-        if (e.msg.qos === 0) {
+        if (e.msg.qos === 0 || this.maxQos === 0) {
           this.send(e.msg, 0, false, 0, now);
           this.outbound.ack(e.seq);
           this.acked();
@@ -273,7 +280,8 @@ export class Bridge implements PublishInterceptor {
   }
 
   private send(m: Message, qos: QoS, dup: boolean, pid: number, now: number): boolean {
-    const p: IPublishPacket = { cmd: 'publish', topic: m.topic, payload: m.payload, qos, retain: m.retain, dup };
+    if (qos > this.maxQos) qos = this.maxQos;
+    const p: IPublishPacket = { cmd: 'publish', topic: m.topic, payload: m.payload, qos, retain: m.retain && this.retainAvailable, dup };
     if (qos > 0) p.messageId = pid;
     if (this.proto === 5) {
       const props = wireProps(m.props);
@@ -425,7 +433,12 @@ export class Bridge implements PublishInterceptor {
     this.log.warn({ topic: f.entry.msg.topic, code }, 'bridge_publish_refused');
   }
 
-  private onConnack(link: Link, sessionPresent: boolean, code: number, props: { receiveMaximum?: number; maximumPacketSize?: number } | undefined): void {
+  private onConnack(
+    link: Link,
+    sessionPresent: boolean,
+    code: number,
+    props: { receiveMaximum?: number; maximumPacketSize?: number; maximumQoS?: number; retainAvailable?: boolean; serverKeepAlive?: number } | undefined,
+  ): void {
     if (code !== 0) {
       this.log.error({ server: this.server?.text, code }, 'bridge_connect_refused');
       link.destroy(new BridgeError('OUTPOST_ERR_BRIDGE_CONNECT_REFUSED', `code ${code}`));
@@ -440,6 +453,11 @@ export class Bridge implements PublishInterceptor {
     this.tokensAt = now;
     this.window = Math.min(this.cfg.replay.inflight, props?.receiveMaximum ?? 65535);
     this.maxPacket = props?.maximumPacketSize ?? 0;
+    // v5 server limits: never exceed Maximum-QoS or send retain where it is not available [MQTT-3.2.2-11, -14];
+    // Server-Keep-Alive replaces ours [MQTT-3.2.2-21].
+    this.maxQos = (props?.maximumQoS ?? 2) as QoS;
+    this.retainAvailable = props?.retainAvailable ?? true;
+    this.keepaliveMs = (props?.serverKeepAlive ?? this.cfg.keepalive) * 1000;
     this.log.info({ server: this.server?.text, sessionPresent, queued: this.outbound.queued, inflight: this.inflight.size }, 'bridge_connected');
     this.publishState(true);
     link.cork();
@@ -527,7 +545,7 @@ export class Bridge implements PublishInterceptor {
       return;
     }
     if (this.state !== 'connected' || !link) return;
-    const ka = c.keepalive * 1000;
+    const ka = this.keepaliveMs;
     if (ka > 0) {
       if (now - this.lastRecvAt > ka * 1.5) {
         link.destroy(new BridgeError('OUTPOST_ERR_BRIDGE_KEEPALIVE_TIMEOUT'));

@@ -137,6 +137,11 @@ export class OutboundLog implements CommitParticipant {
     this.mask = mask;
   }
 
+  /** Messages held in RAM: the read-ahead window plus this tick's uncommitted appends (bounded, not the backlog). */
+  get resident(): number {
+    return this.ram.length - this.ramOff + this.pendingInserts.size;
+  }
+
   /** Publish time of the oldest stored entry (in flight or queued), or 0. */
   oldestTs(): number {
     for (let s = this.head; s < this.tail; s++) if (this.flags[s & this.mask]! & PRESENT) return this.times[s & this.mask]!;

@@ -26,6 +26,8 @@ interface UpstreamScript {
   refuse?: number;
   sessionPresent?: boolean;
   receiveMaximum?: number;
+  maximumQoS?: 0 | 1;
+  retainAvailable?: boolean;
   /** Acknowledge QoS 1/2 publishes (default true); 'pubrec-only' answers QoS 2 with PUBREC but never PUBCOMP. */
   ack?: boolean | 'pubrec-only';
 }
@@ -68,7 +70,16 @@ class FakeUpstream {
         const s = this.script;
         const ack: Packet =
           version === 5
-            ? { cmd: 'connack', sessionPresent: s.sessionPresent ?? false, reasonCode: s.refuse ?? 0, properties: s.receiveMaximum ? { receiveMaximum: s.receiveMaximum } : {} }
+            ? {
+                cmd: 'connack',
+                sessionPresent: s.sessionPresent ?? false,
+                reasonCode: s.refuse ?? 0,
+                properties: {
+                  ...(s.receiveMaximum ? { receiveMaximum: s.receiveMaximum } : {}),
+                  ...(s.maximumQoS !== undefined ? { maximumQoS: s.maximumQoS } : {}),
+                  ...(s.retainAvailable !== undefined ? { retainAvailable: s.retainAvailable } : {}),
+                },
+              }
             : { cmd: 'connack', sessionPresent: s.sessionPresent ?? false, returnCode: s.refuse ?? 0 };
         conn.send(ack);
         if (s.refuse) sock.end();
@@ -228,6 +239,15 @@ describe('bridge session towards the upstream', () => {
     for (let i = 0; i < 5; i++) await broker.publishAcked(local('d/x', String(i)));
     await sleep(200);
     expect(up.publishes().map((p) => p.payload.toString())).toEqual(['0', '1']);
+  });
+
+  it('honours the upstream Maximum-QoS and Retain-Available [MQTT-3.2.2-11, -14]', async () => {
+    const up = await fakeUpstream({ maximumQoS: 1, retainAvailable: false });
+    const { broker, svc } = await edge({ b: { servers: [`127.0.0.1:${up.port}`], proto_ver: 'v5', egress: [{ filter: 'd/#' }], ...FAST } });
+    await until(() => up.conns.length === 1, 3000, 'connect');
+    await broker.publishAcked(createMessage({ topic: 'd/q2', payload: Buffer.from('r'), qos: 2, retain: true, now: Date.now() }));
+    await until(() => svc.status()[0]!.counters.success === 1, 3000, 'acked');
+    expect(up.publishes()[0]).toMatchObject({ qos: 1, retain: false });
   });
 
   it('limits the send rate', async () => {

@@ -69,6 +69,30 @@ describe('outbound log', () => {
     expect(log.count).toBe(0);
   });
 
+  it('RAM holds a bounded window, not the backlog: 30,000 queued over many ticks', () => {
+    const store = openStore();
+    const log = new OutboundLog(store, 'up', limits(), () => {});
+    let maxResident = 0;
+    for (let i = 0; i < 30_000; i++) {
+      log.append(m(i));
+      if (i % 500 === 499) {
+        store.flush();
+        maxResident = Math.max(maxResident, log.resident);
+      }
+    }
+    expect(log.count).toBe(30_000);
+    expect(maxResident).toBeLessThanOrEqual(2048 + 500);
+    let n = 0;
+    for (let e = log.takeNext(Date.now()); e; e = log.takeNext(Date.now())) {
+      expect(e.msg.payload.toString()).toBe(String(n++));
+      log.ack(e.seq);
+      maxResident = Math.max(maxResident, log.resident);
+      if (n % 1000 === 0) store.flush();
+    }
+    expect(n).toBe(30_000);
+    expect(maxResident).toBeLessThanOrEqual(2048 + 500);
+  });
+
   it('drop_oldest removes the oldest queued entries, counts each and keeps in-flight ones', () => {
     const store = openStore();
     const drops: [DropReason, string][] = [];
