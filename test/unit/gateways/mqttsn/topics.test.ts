@@ -10,7 +10,9 @@ const pre = new PredefinedTopics([
 
 function fullRegistry(): TopicRegistry {
   const r = new TopicRegistry();
-  for (let i = 1025; i <= 65535; i++) expect(r.register(`t/${i}`)).toBe(i);
+  let wrong = 0;
+  for (let i = 1025; i <= 65535; i++) if (r.register(`t/${i}`) !== i) wrong++;
+  expect(wrong).toBe(0);
   return r;
 }
 
