@@ -114,9 +114,10 @@ function handle(name, proc, extra) {
     pid: proc.child.pid,
     logs: proc.logs,
     ...extra,
-    async stop() {
+    /** Ends the broker: SIGKILL by default (its data dir is thrown away, and a graceful stop is not measured). */
+    async stop(signal = 'SIGKILL') {
       if (proc.child.exitCode === null && proc.child.signalCode === null) {
-        proc.child.kill('SIGTERM');
+        proc.child.kill(signal);
         const done = await Promise.race([proc.exited.then(() => true), sleep(5000).then(() => false)]);
         if (!done) {
           proc.child.kill('SIGKILL');

@@ -114,7 +114,7 @@ const throughput = (name, title, spec, metrics = [M.rate, M.inRate, M.cpu], extr
 /** Opens many connections that then sit idle: connect rate and the broker's memory per connection. */
 async function idle(ctx) {
   const { pool, opts, broker } = ctx;
-  await sleep(200);
+  await sleep(100);
   const rss0 = rssKiB(broker.pid);
   const cpu0 = cpuSeconds(broker.pid);
   const { res } = await connectGroup(ctx, 'idle', opts.idleConns, range(0, pool.size), {
@@ -129,7 +129,7 @@ async function idle(ctx) {
   const t1 = Math.max(...res.map((r) => r.t1));
   const cpu1 = cpuSeconds(broker.pid);
   // Let a garbage-collected broker settle before reading RSS; the connections stay open and silent.
-  await sleep(1000);
+  await sleep(500);
   const rss1 = rssKiB(broker.pid);
   if (connected === 0) throw new Error(`no connection succeeded: ${res.find((r) => r.firstError)?.firstError}`);
   return {
