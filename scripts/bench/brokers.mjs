@@ -132,11 +132,11 @@ function handle(name, proc, extra) {
 /**
  * Starts one broker and resolves once it accepts MQTT connections.
  * @param {string} name outpost | mosquitto | aedes
- * @param {{ env?: Record<string,string>, outpostMqtt?: Record<string, unknown>, mosquittoConf?: string, timeoutMs?: number }} opts
+ * @param {{ env?: Record<string,string>, outpostMqtt?: Record<string, unknown>, mosquittoConf?: string, timeoutMs?: number, tmpRoot?: string }} opts
  * @returns {Promise<{ name, pid, port, readyMs, stop(): Promise<void>, logs(): string }>}
  */
 export async function startBroker(name, opts = {}) {
-  const tmp = mkdtempSync(join(tmpdir(), `bench-${name}-`));
+  const tmp = mkdtempSync(join(opts.tmpRoot ?? tmpdir(), `bench-${name}-`));
   const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
   if (name === 'outpost') {
     const dataDir = join(tmp, 'data');

@@ -3,7 +3,7 @@
 // each broker in alternation (A B C A B C ...) for several rounds, every run on a freshly started broker;
 // the table shows medians and each broker's ratio to the baseline (Outpost). See scripts/bench/README.md.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,6 +28,8 @@ const USAGE = `usage: node scripts/bench/run.mjs [options]   (npm run bench -- [
   --payload N         payload bytes (default 64, at least 12)
   --window N          QoS 1/2 inflight window per publisher (default 64)
   --out FILE          results JSON (default bench-results/<date>.json)
+  --tmpdir DIR        where brokers' config and data dirs go (default the OS temp dir); the durable
+                      scenarios measure fsync, so put it on the disk you care about, not tmpfs
   --list              list scenarios and exit`;
 
 let parsed;
@@ -48,6 +50,7 @@ try {
       payload: { type: 'string' },
       window: { type: 'string' },
       out: { type: 'string' },
+      tmpdir: { type: 'string' },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -89,6 +92,7 @@ const opts = {
   payload: Math.max(12, Math.round(num(a.payload, 64, 'payload'))),
   window: Math.round(num(a.window, 64, 'window')),
   backlogTimeoutMs: 120_000,
+  tmpRoot: a.tmpdir ?? os.tmpdir(),
 };
 
 const brokers = (a.brokers ?? BROKERS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
@@ -148,6 +152,18 @@ async function withTimeout(p, ms, what) {
 const skipped = Object.fromEntries(brokers.map((b) => [b, unavailable(b)]));
 for (const [b, why] of Object.entries(skipped)) if (why) console.warn(`skipping ${b}: ${why}`);
 
+// statfs(2) f_type of tmpfs: fsync there is free, which would flatter the durable scenarios.
+const TMPFS_MAGIC = 0x01021994;
+let tmpFs = 'unknown';
+try {
+  tmpFs = statfsSync(opts.tmpRoot).type === TMPFS_MAGIC ? 'tmpfs' : 'disk';
+} catch {
+  // statfs unsupported here: leave it unknown.
+}
+if (tmpFs === 'tmpfs' && scenarios.some((s) => s.name.startsWith('durable-'))) {
+  console.warn(`warning: ${opts.tmpRoot} is tmpfs, so fsync costs nothing there; use --tmpdir on a disk for durable-*`);
+}
+
 const started = new Date();
 const loadBefore = os.loadavg();
 // Other work on the machine skews every number; say so up front rather than let it pass as a result.
@@ -187,7 +203,7 @@ try {
           last = now;
         };
         try {
-          broker = await startBroker(b, s.brokerOptions?.(b) ?? {});
+          broker = await startBroker(b, { ...(s.brokerOptions?.(b) ?? {}), tmpRoot: opts.tmpRoot });
           phase('started');
           const limit = opts.warmupMs + opts.durationMs + (s.name === 'backlog-qos1' ? 2 * opts.backlogTimeoutMs : 90_000);
           const metrics = await withTimeout(s.run({ broker, pool, opts }), limit, s.name);
@@ -242,6 +258,8 @@ writeFileSync(
         cpuModel: os.cpus()[0]?.model,
         memGiB: os.totalmem() / 2 ** 30,
         kernel: os.release(),
+        tmpdir: opts.tmpRoot,
+        tmpdirFs: tmpFs,
         loadavgBefore: loadBefore,
         loadavgAfter: os.loadavg(),
       },
