@@ -38,7 +38,7 @@ function raw(port: number, v: 3 | 4 | 5): RawClient {
   return r;
 }
 
-describe('in-flight window and resend', () => {
+describe.concurrent('in-flight window and resend', () => {
   it('a v3.1.1 client that never acks has at most max_inflight (32) QoS 1 messages in flight; the rest wait in the queue', async () => {
     const topic = `dl/window/${uid('t')}`;
     const r = raw(d.mqttPort, 4);
@@ -89,7 +89,7 @@ describe('in-flight window and resend', () => {
   });
 });
 
-describe('queue and expiry settings', () => {
+describe.concurrent('queue and expiry settings', () => {
   it('mqueue_store_qos0 = false: QoS 0 messages for an offline session are dropped (logged), QoS 1 kept', async () => {
     await withDaemon('[mqtt]\nmqueue_store_qos0 = false\n', async (x) => {
       const id = uid('noq0');
