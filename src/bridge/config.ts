@@ -27,6 +27,7 @@
 // A HOCON text holds exactly one connector (EMQX) or one bridges.mqtt.<name> (NanoMQ, EMQX 5.0–5.3).
 import { z } from 'zod';
 import { translateCompat } from './compat/index.js';
+import { parseServer } from './address.js';
 import { findLoops, templateProblems } from './loop-check.js';
 
 const seconds = z.number().min(0);
@@ -151,6 +152,9 @@ export const bridgeSchema = z
     if (b.reconnect.min > b.reconnect.max) {
       ctx.addIssue({ code: 'custom', path: ['reconnect', 'min'], message: 'must not exceed reconnect.max' });
     }
+    b.servers.forEach((s, i) => {
+      if (!parseServer(s, b.tls.enable)) ctx.addIssue({ code: 'custom', path: ['servers', i], message: `not a server address: "${s}" (host:port, mqtt://host:port or mqtts://host:port)` });
+    });
     if ((b.tls.cert_file === undefined) !== (b.tls.key_file === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['tls'], message: 'cert_file and key_file go together' });
     }

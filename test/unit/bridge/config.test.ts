@@ -55,6 +55,10 @@ describe('bridges config (native shape)', () => {
     ok({ c: { servers: ['h:1'], egress: [{ filter: 'up/#' }], ingress: [{ filter: '$share/g/cmd/#', topic: 'down/${topic}' }] } });
   });
 
+  it('refuses a server address it cannot dial', () => {
+    expect(issues({ c: { servers: ['h:1', 'ws://h:80'] } }).join()).toContain('bridges.c.servers.1: not a server address');
+  });
+
   it('checks limits against each other', () => {
     expect(issues({ c: { servers: ['h:1'], buffer: { max_messages: 10 }, replay: { inflight: 20 } } }).join()).toContain('replay.inflight');
     expect(issues({ c: { servers: ['h:1'], reconnect: { min: 10, max: 5 } } }).join()).toContain('reconnect.min');
