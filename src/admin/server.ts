@@ -128,7 +128,12 @@ export function buildAdmin(deps: AdminDeps, config: Config): BuiltAdmin {
       if (err.status === 401) reply.header('www-authenticate', 'Basic realm="outpost"');
       return reply.status(err.status).send({ code: err.code, message: err.message });
     }
-    const e = err as { statusCode?: number; message?: string; code?: string };
+    const e = err as { statusCode?: number; status?: unknown; message?: string; code?: unknown };
+    // Services (auth, bridges) throw errors that declare their HTTP status next to a stable code.
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && typeof e.code === 'string') {
+      const code = e.status === 404 ? 'NOT_FOUND' : e.status === 409 ? 'ALREADY_EXISTS' : 'BAD_REQUEST';
+      return reply.status(e.status).send({ code, message: e.message ?? API_ERRORS[code].message });
+    }
     if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
       // fastify's own 4xx (malformed JSON, body too large, wrong content type).
       return reply.status(e.statusCode).send({ code: 'BAD_REQUEST', message: e.message ?? API_ERRORS.BAD_REQUEST.message });

@@ -97,4 +97,14 @@ describe('built-in database users', () => {
     expect(bad.statusCode).toBe(400);
     expect(bad.json().message).toMatch(/^password/);
   });
+
+  it('maps a service error that declares its HTTP status to that status', async () => {
+    h = await harness();
+    h.users.add = () => {
+      throw Object.assign(new Error('invalid input: user_id too long'), { code: 'OUTPOST_ERR_AUTH_BAD_INPUT', status: 400 });
+    };
+    const r = await h.app.inject({ method: 'POST', url: USERS, headers: h.admin, payload: { user_id: 'x', password: 'p' } });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toEqual({ code: 'BAD_REQUEST', message: 'invalid input: user_id too long' });
+  });
 });
