@@ -120,7 +120,34 @@ describe('framing', () => {
   });
 });
 
+describe('pipelining', () => {
+  it('CONNECT, SUBSCRIBE and a QoS 1 PUBLISH in one write: CONNACK, SUBACK, PUBACK and the message come back in order', async () => {
+    const r = new RawClient(d.mqttPort, 4);
+    raws.push(r);
+    await r.ready();
+    const topic = `fr/pipe/${uid('t')}`;
+    r.sendBytes(
+      Buffer.concat([
+        generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 60, clientId: uid('pipe') } as never),
+        generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] } as never),
+        generate({ cmd: 'publish', topic, payload: Buffer.from('self'), qos: 1, messageId: 2, retain: false, dup: false }),
+      ]),
+    );
+    await r.next((p) => p.cmd === 'publish');
+    await r.next((p) => p.cmd === 'puback');
+    const order = r.packets.map((p) => p.cmd).filter((c) => c !== 'publish');
+    expect(order.slice(0, 3)).toEqual(['connack', 'suback', 'puback']);
+    expect(r.publishes()[0]!.payload.toString()).toBe('self');
+  });
+});
+
 describe('malformed PUBLISH and acks', () => {
+  it('v3.1.1: a QoS 0 PUBLISH with DUP=1 closes the connection [MQTT-3.3.1-2]', async () => {
+    const r = await connected(4);
+    r.sendBytes(Buffer.from([0x38, 4, 0, 1, 0x61, 0x78]));
+    await r.waitClosed(2000);
+  });
+
   it('v5: a Subscription-Identifier in a client PUBLISH closes the connection [MQTT-3.3.4-6]', async () => {
     const r = await connected(5);
     r.sendBytes(v5PublishWithProps('fr/subid', [0x0b, 0x05]));
