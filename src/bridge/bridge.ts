@@ -16,7 +16,7 @@ import { EgressMapping, IngressMapping } from './mapping.js';
 import { Ingress } from './ingress.js';
 import { mappedMessage, OutboundLog, type DropReason, type LogEntry } from './outbound-log.js';
 import { DropReporter } from './drop-reporter.js';
-import { emptyCounters, type BridgeCounters, type BridgeStatus } from './status.js';
+import { emptyCounters, RateMeter, type BridgeCounters, type BridgeStatus } from './status.js';
 import { wireProps } from './wire.js';
 import { BRIDGE_ERRORS, BridgeError, classifyError, type BridgeErrorCode } from './errors.js';
 
@@ -78,6 +78,7 @@ export class Bridge implements PublishInterceptor {
   private lastRecvAt = 0;
   private lastError: string | null = null;
   private lastErrorCode: BridgeErrorCode | null = null;
+  private readonly rate = new RateMeter();
   private tokens = 0;
   private tokensAt = 0;
   private readonly pumpBound = () => this.pump();
@@ -539,6 +540,7 @@ export class Bridge implements PublishInterceptor {
     if (this.state === 'stopped') return;
     this.tickTimer = this.broker.clock.setTimeout(() => this.tick(), TICK_MS);
     const now = this.broker.clock.now();
+    this.rate.sample(this.counters.success, now);
     const link = this.link;
     const c = this.cfg;
     if (this.state === 'connecting' && link && now - this.connectStartedAt > c.connect_timeout * 1000) {
@@ -616,6 +618,7 @@ export class Bridge implements PublishInterceptor {
       replayLagMs: this.replayLag(),
       oldestQueuedAgeMs: this.oldestAge(),
       counters: { ...this.counters, droppedBy: { ...this.counters.droppedBy } },
+      rates: { current: this.rate.current, last5m: this.rate.last5m, max: this.rate.max },
     };
   }
 }

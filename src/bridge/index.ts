@@ -4,12 +4,13 @@ import type { Logger } from 'pino';
 import type { BrokerApi } from '../broker/api.js';
 import type { Config } from '../config/schema.js';
 import { Bridge } from './bridge.js';
-import { emptyCounters, type BridgeStatus } from './status.js';
+import { emptyCounters, emptyRates, type BridgeStatus } from './status.js';
 import type { BridgeConfig } from './config.js';
 
 export { bridgesConfigShape } from './config.js';
 export type { BridgeConfig } from './config.js';
 export type { BridgeStatus, BridgeCounters } from './status.js';
+export { toEmqxMetrics } from './status.js';
 
 export interface BridgeService {
   /** Graceful: DISCONNECT each upstream (no UNSUBSCRIBE); queued messages stay in the store. */
@@ -95,6 +96,7 @@ class Service implements BridgeService {
           replayLagMs: 0,
           oldestQueuedAgeMs: 0,
           counters: emptyCounters(),
+          rates: emptyRates(),
         });
     }
     return out;

@@ -37,8 +37,68 @@ export interface BridgeStatus {
   replayLagMs: number;
   oldestQueuedAgeMs: number;
   counters: BridgeCounters;
+  /** Acknowledged messages per second: last second, 5-minute moving average, highest seen. */
+  rates: { current: number; last5m: number; max: number };
+}
+
+export function emptyRates(): BridgeStatus['rates'] {
+  return { current: 0, last5m: 0, max: 0 };
 }
 
 export function emptyCounters(): BridgeCounters {
   return { matched: 0, success: 0, failed: 0, dropped: 0, retried: 0, received: 0, stalled: 0, reconnects: 0, droppedBy: {} };
+}
+
+/** Success rate sampled on the bridge's tick: per-second value, 5-minute EWMA and maximum. */
+export class RateMeter {
+  current = 0;
+  last5m = 0;
+  max = 0;
+  private lastCount = 0;
+  private lastAt = 0;
+
+  sample(count: number, now: number): void {
+    if (this.lastAt === 0) {
+      this.lastAt = now;
+      this.lastCount = count;
+      return;
+    }
+    const dt = now - this.lastAt;
+    if (dt < 1000) return;
+    this.current = ((count - this.lastCount) * 1000) / dt;
+    const alpha = Math.min(1, dt / 300_000);
+    this.last5m += alpha * (this.current - this.last5m);
+    if (this.current > this.max) this.max = this.current;
+    this.lastAt = now;
+    this.lastCount = count;
+  }
+}
+
+type EmqxMetricSet = Record<string, number>;
+
+/** The shape of EMQX 5's GET /api/v5/actions/{id}/metrics (spec §5.8), for one node. */
+export function toEmqxMetrics(s: BridgeStatus, node: string): { metrics: EmqxMetricSet; node_metrics: { node: string; metrics: EmqxMetricSet }[] } {
+  const by = s.counters.droppedBy;
+  const named = (by.queue_full ?? 0) + (by.expired ?? 0);
+  const m: EmqxMetricSet = {
+    matched: s.counters.matched,
+    success: s.counters.success,
+    failed: s.counters.failed,
+    dropped: s.counters.dropped,
+    'dropped.queue_full': by.queue_full ?? 0,
+    'dropped.expired': by.expired ?? 0,
+    'dropped.other': s.counters.dropped - named,
+    queuing: s.queued,
+    inflight: s.inflight,
+    retried: s.counters.retried,
+    received: s.counters.received,
+    rate: round2(s.rates.current),
+    rate_last5m: round2(s.rates.last5m),
+    rate_max: round2(s.rates.max),
+  };
+  return { metrics: m, node_metrics: [{ node, metrics: { ...m } }] };
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
 }
