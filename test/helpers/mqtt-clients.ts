@@ -120,6 +120,12 @@ export function waitClose(c: MqttClient, ms = 5000): Promise<{ disconnect: mqtt.
   return p;
 }
 
+/** The reason / return code of any decoded packet (0 when absent, as on the wire). */
+export function reasonOf(p: unknown): number {
+  const x = p as { reasonCode?: number; returnCode?: number } | null | undefined;
+  return x?.reasonCode ?? x?.returnCode ?? 0;
+}
+
 // ------------------------------------------------------------------------------------ raw client
 
 /**

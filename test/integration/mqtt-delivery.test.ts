@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IPublishPacket } from 'mqtt-packet';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { connectClient, RawClient, sleep, uid, until, type TestClient } from '../helpers/mqtt-clients.js';
+import { connectClient, RawClient, sleep, uid, until, type TestClient, reasonOf } from '../helpers/mqtt-clients.js';
 
 let d: Daemon;
 const open: TestClient[] = [];
@@ -161,7 +161,7 @@ describe('state across reconnects', () => {
     await r2.next((q) => q.cmd === 'pubrec' && q.messageId === 77);
     r2.send({ cmd: 'pubrel', messageId: 77 });
     const comp = await r2.next((q) => q.cmd === 'pubcomp' && q.messageId === 77);
-    expect(comp.reasonCode ?? 0).toBe(0);
+    expect(reasonOf(comp)).toBe(0);
     await s.waitMessages(1, 2000);
     await sleep(300);
     expect(s.msgs.filter((m) => m.text === 'exactly-once')).toHaveLength(1);
