@@ -315,7 +315,7 @@ describe('topic rewrite on unsubscribe and with placeholders', () => {
   });
 });
 
-describe('mosquitto_pub / mosquitto_sub interop', () => {
+describe.concurrent('mosquitto_pub / mosquitto_sub interop', () => {
   for (const [ver, flag] of [
     [5, 'mqttv5'],
     [4, 'mqttv311'],
