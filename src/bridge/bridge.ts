@@ -461,6 +461,8 @@ export class Bridge implements PublishInterceptor {
     this.retainAvailable = props?.retainAvailable ?? true;
     this.keepaliveMs = (props?.serverKeepAlive ?? this.cfg.keepalive) * 1000;
     this.log.info({ server: this.server?.text, sessionPresent, queued: this.outbound.queued, inflight: this.inflight.size }, 'bridge_connected');
+    // A resumed session keeps its QoS 2 receive state: the remote resends those with DUP [MQTT-4.3.3-9].
+    if (!sessionPresent) this.ingress.reset();
     this.publishState(true);
     link.cork();
     this.subscribe(link, sessionPresent);
@@ -499,7 +501,6 @@ export class Bridge implements PublishInterceptor {
   private onClose(link: Link, err: Error | null): void {
     if (link !== this.link) return;
     this.link = null;
-    this.ingress.reset();
     this.inflight.reserved = 0;
     if (this.state === 'stopped') return;
     const now = this.broker.clock.now();

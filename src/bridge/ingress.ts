@@ -40,7 +40,7 @@ export class Ingress {
     };
   }
 
-  /** A new connection starts without QoS 2 receive state of the old one (the remote resends with DUP). */
+  /** A new (not resumed) session starts without the QoS 2 receive state of the old one. */
   reset(): void {
     this.awaitingRel.clear();
   }
