@@ -321,6 +321,24 @@ describe('bridge session towards the upstream', () => {
     expect(got[0]).toMatchObject({ topic: 'cmd/a', qos: 2, origin: 'b' });
   });
 
+  it('ingress QoS 2 across a reconnect with a resumed session: the DUP is not published twice', async () => {
+    const up = await fakeUpstream({ sessionPresent: true });
+    const { broker } = await edge({ b: { servers: [`127.0.0.1:${up.port}`], ingress: [{ filter: 'cmd/#', qos: 2 }], ...FAST } });
+    const got: Message[] = [];
+    broker.subscribe('cmd/#', (m) => got.push(m));
+    await until(() => up.conns.length === 1, 3000, 'connect');
+    up.last().send({ cmd: 'publish', topic: 'cmd/b', payload: Buffer.from('y'), qos: 2, retain: false, dup: false, messageId: 9 });
+    await until(() => up.last().packets.some((p) => p.cmd === 'pubrec'), 3000, 'PUBREC');
+    up.dropAll();
+    await until(() => up.conns.length === 2, 3000, 'reconnect');
+    const c = up.last();
+    c.send({ cmd: 'publish', topic: 'cmd/b', payload: Buffer.from('y'), qos: 2, retain: false, dup: true, messageId: 9 });
+    await until(() => c.packets.some((p) => p.cmd === 'pubrec'), 3000, 'PUBREC again');
+    c.send({ cmd: 'pubrel', messageId: 9 });
+    await until(() => c.packets.some((p) => p.cmd === 'pubcomp'), 3000, 'PUBCOMP');
+    expect(got).toHaveLength(1);
+  });
+
   it('QoS 0 with qos0 = "drop_offline" is dropped while disconnected and counted', async () => {
     const port = await freePort();
     const { broker, svc } = await edge({ b: { servers: [`127.0.0.1:${port}`], egress: [{ filter: 'd/#' }], buffer: { qos0: 'drop_offline' }, ...FAST } });
