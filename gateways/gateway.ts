@@ -19,6 +19,8 @@ export interface DeviceInfo {
   listener: string;
   /** Extra placeholders for the mountpoint (`${endpoint_name}` for LwM2M). */
   endpointName?: string;
+  /** proto_name for client lists and $SYS events; defaults to EMQX's spelling for the gateway ('CoAP', 'MQTT-SN'). */
+  protoName?: string;
   /** Protocol version string for client lists ('1.2' for MQTT-SN, '1.0' for CoAP …). */
   protoVer?: string;
   keepalive?: number;
@@ -69,7 +71,8 @@ export interface GatewaySession {
   /** true when CONNECT resumed a stored session (session present). */
   readonly resumed: boolean;
   /** Publish with the gateway's mountpoint applied; authorization, rewrite and limits as for MQTT. */
-  publish(topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; props?: MessageProperties | null }): PublishOutcome;
+  /** `expiryInterval`: v5 Message-Expiry-Interval in seconds (CoAP ?expiry=). */
+  publish(topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; props?: MessageProperties | null; expiryInterval?: number }): PublishOutcome;
   subscribe(filter: string, opts: Partial<SubscriptionOptions> & { qos: QoS }): SubscribeOutcome;
   unsubscribe(filter: string): boolean;
   /** Current subscriptions (filters without mountpoint). */
@@ -84,14 +87,15 @@ export interface GatewaySession {
   reject(pid: number): void;
   setWill(will: WillMessage | null): void;
   setInflightWindow(n: number): void;
-  /** Messages buffered for the device and not yet handed to deliver(), and those inflight. */
+  /** Messages buffered for the device and not yet handed to deliver() (inflight ones excluded). */
   queuedCount(): number;
+  /** QoS 1/2 deliveries handed to deliver() and not yet acknowledged. */
   inflightCount(): number;
   /** Keepalive seen (for client lists); gateways run their own keepalive timers. */
   touch(): void;
   /**
-   * Detach the device but keep the session (sleep, or a lost link with expiry > 0): deliveries queue
-   * up durably until attach(). The will is not sent.
+   * Detach the device but keep the session (sleep): deliveries, QoS 0 included, queue up until
+   * attach() (durably when the session has an expiry interval). The will is not sent.
    */
   detach(): void;
   /** Re-attach after detach(); queued and inflight messages are delivered again (inflight with dup). */
@@ -125,7 +129,7 @@ export interface GatewayContext {
    */
   openSession(device: DeviceInfo, opts: OpenSessionOptions, sink: DeliverySink): GatewaySession;
   /** Publish without a session (MQTT-SN QoS -1): ACL-checked as `clientId` (may be empty). */
-  publishAnonymous(device: Omit<DeviceInfo, 'keepalive'>, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean }): PublishOutcome;
+  publishAnonymous(device: Omit<DeviceInfo, 'keepalive'>, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; expiryInterval?: number }): PublishOutcome;
   /**
    * Run `fn` once everything accepted so far is durable (group commit). Gateways acknowledge
    * QoS 1/2 publishes whose outcome says `durable: true` from here.

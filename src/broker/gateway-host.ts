@@ -30,6 +30,9 @@ export interface GatewayHostOptions {
   mountpoint: string;
 }
 
+/** proto_name in client lists and $SYS events, spelled as EMQX does. */
+const PROTO_NAMES: Record<string, string> = { coap: 'CoAP', mqttsn: 'MQTT-SN', lwm2m: 'LwM2M', stomp: 'STOMP', exproto: 'ExProto' };
+
 class SinkOutlet implements Outlet {
   constructor(
     public sink: DeliverySink,
@@ -76,7 +79,7 @@ class HostedSession implements GatewaySession {
     return this.s.username;
   }
 
-  publish(topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; props?: MessageProperties | null }): PublishOutcome {
+  publish(topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; props?: MessageProperties | null; expiryInterval?: number }): PublishOutcome {
     return this.host.publishAs(this.s, topic, payload, opts);
   }
 
@@ -148,7 +151,10 @@ class HostedSession implements GatewaySession {
     this.s.lastSeen = this.host.broker.now();
   }
   detach(): void {
-    if (this.s.outlet === this.outlet) this.s.detach();
+    if (this.s.outlet === this.outlet) {
+      this.s.detach();
+      this.s.asleep = true;
+    }
   }
   attach(sink: DeliverySink): void {
     if (this.closed) return;
@@ -208,10 +214,8 @@ export class GatewayHost implements GatewayContext {
     try {
       const r = await this.authenticator().authenticate({ ...req, protocol: this.name });
       if (!r.ok) {
-        this.broker.metrics.c['authentication.failure']++;
         return { ok: false, reason: r.reason };
       }
-      this.broker.metrics.c['authentication.success']++;
       return { ok: true, superuser: r.superuser, username: r.username !== undefined ? r.username : req.username };
     } catch (err) {
       this.log.error({ err }, 'authenticator_failed');
@@ -226,7 +230,7 @@ export class GatewayHost implements GatewayContext {
       username: device.username,
       superuser: false,
       protocol: this.name,
-      protoName: this.name.toUpperCase(),
+      protoName: device.protoName ?? PROTO_NAMES[this.name] ?? this.name.toUpperCase(),
       protoVer: device.protoVer ?? '1.0',
       listener: device.listener,
       peerHost: device.peerHost,
@@ -243,7 +247,7 @@ export class GatewayHost implements GatewayContext {
     return hs;
   }
 
-  publishAs(s: Session, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; props?: MessageProperties | null }): PublishOutcome {
+  publishAs(s: Session, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; props?: MessageProperties | null; expiryInterval?: number }): PublishOutcome {
     const broker = this.broker;
     const cfg = broker.settings.mqtt;
     const full = s.mountpoint + topic;
@@ -265,7 +269,7 @@ export class GatewayHost implements GatewayContext {
       props: opts.props ?? null,
       from: s.clientId,
       fromUsername: s.username,
-      expiryInterval: cfg.message_expiry_interval,
+      expiryInterval: opts.expiryInterval ?? cfg.message_expiry_interval,
       now: broker.now(),
     });
     const r = broker.publish(msg);
@@ -273,7 +277,7 @@ export class GatewayHost implements GatewayContext {
     return { ok: true, durable: r.durable, matched: r.matched };
   }
 
-  publishAnonymous(device: Omit<DeviceInfo, 'keepalive'>, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean }): PublishOutcome {
+  publishAnonymous(device: Omit<DeviceInfo, 'keepalive'>, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; expiryInterval?: number }): PublishOutcome {
     const broker = this.broker;
     const mp = renderPlaceholders(this.mountpointTpl, { clientid: device.clientId, username: device.username, endpoint_name: device.endpointName ?? null }) ?? '';
     const full = mp + topic;
@@ -284,7 +288,7 @@ export class GatewayHost implements GatewayContext {
       broker.metrics.c['authorization.deny']++;
       return { ok: false, reason: 'not_authorized' };
     }
-    const r = broker.publish(createMessage({ topic: full, payload, qos: opts.qos, retain: opts.retain, from: device.clientId, fromUsername: device.username, now: broker.now() }));
+    const r = broker.publish(createMessage({ topic: full, payload, qos: opts.qos, retain: opts.retain, from: device.clientId, fromUsername: device.username, expiryInterval: opts.expiryInterval ?? broker.settings.mqtt.message_expiry_interval, now: broker.now() }));
     return r.ok ? { ok: true, durable: r.durable, matched: r.matched } : { ok: false, reason: 'topic_invalid' };
   }
 

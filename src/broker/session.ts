@@ -82,6 +82,8 @@ export class Session implements Subscriber {
   connectedAt = 0;
   disconnectedAt = 0;
   lastSeen = 0;
+  /** A sleeping device (MQTT-SN): detached but its messages, QoS 0 included, wait for it. */
+  asleep = false;
   /** Whether a durable row for this session exists (it was persistent at some point). */
   stored = false;
 
@@ -150,7 +152,7 @@ export class Session implements Subscriber {
   /** Would an offered QoS>0 message be accepted without dropping anything? (shared-group re-dispatch) */
   canTakeMore(): boolean {
     if (this.outlet && this.inflight.size < this.window && this.queuedCount() === 0) return true;
-    if (!this.outlet && !this.isPersistent()) return false;
+    if (!this.outlet && !this.isPersistent() && !this.asleep) return false;
     const max = this.limits.maxMqueueLen;
     return max === 0 || this.queuedCount() < max;
   }
@@ -166,7 +168,7 @@ export class Session implements Subscriber {
         this.send(new QueueEntry(0, msg, 0, retain, subIds, sub, filter));
         return false;
       }
-      if (!this.limits.storeQos0 || !this.isPersistent()) {
+      if (!this.limits.storeQos0 || !(this.isPersistent() || this.asleep)) {
         host.onDrop(this, msg, 'qos0_msg');
         return false;
       }
@@ -339,6 +341,7 @@ export class Session implements Subscriber {
   /** Attach a connection: resend inflight (DUP, or PUBREL for received QoS 2), then the queue [MQTT-4.4.0-1]. */
   attach(outlet: Outlet, window: number): void {
     this.outlet = outlet;
+    this.asleep = false;
     this.window = Math.max(1, Math.min(window, this.limits.maxInflight === 0 ? 65535 : this.limits.maxInflight));
     const now = this.host.now();
     for (const e of [...this.inflight.values()]) {

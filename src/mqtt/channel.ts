@@ -269,12 +269,11 @@ export class MqttChannel implements Outlet {
     this.socket.resume();
     const broker = this.deps.broker;
     if (!r.ok) {
-      broker.metrics.c['authentication.failure']++;
       const code =
         r.reason === 'bad_username_or_password' ? RC.BAD_USERNAME_OR_PASSWORD : r.reason === 'banned' ? RC.BANNED : r.reason === 'server_unavailable' ? RC.SERVER_UNAVAILABLE : RC.NOT_AUTHORIZED;
-      return this.refuse(code, `authentication failed: ${r.reason}`);
+      // src/auth already logged the rejection with the deciding rule; keep this one at debug.
+      return this.refuse(code, `authentication failed: ${r.reason}`, 'debug');
     }
-    broker.metrics.c['authentication.success']++;
     if (r.clientId) this.clientId = r.clientId;
     const cfg = this.deps.mqtt();
     const props = p.properties ?? {};
@@ -357,8 +356,8 @@ export class MqttChannel implements Outlet {
   }
 
   /** CONNACK with a failure code, then close [MQTT-3.2.2-5]. */
-  private refuse(v5code: number, why: string): void {
-    this.log.info({ reason: why, code: v5code }, 'client_connect_refused');
+  private refuse(v5code: number, why: string, level: 'info' | 'debug' = 'info'): void {
+    this.log[level]({ reason: why, code: v5code }, 'client_connect_refused');
     const pkt: Packet = this.v5
       ? { cmd: 'connack', sessionPresent: false, reasonCode: v5code }
       : { cmd: 'connack', sessionPresent: false, returnCode: v3ConnackCode(v5code) };
@@ -377,7 +376,7 @@ export class MqttChannel implements Outlet {
     const qos = p.qos;
     const pid = p.pid;
     if (this.msgLimiter) {
-      const wait = this.msgLimiter.consume(1, this.lastSeen);
+      const wait = this.msgLimiter.consume(1, this.deps.clock.now());
       if (wait > 0) this.pauseFor(wait);
     }
     if (qos > cfg.max_qos_allowed) return this.protocolViolation('protocol_error', `QoS ${qos} above max_qos_allowed`, RC.QOS_NOT_SUPPORTED);
@@ -415,7 +414,7 @@ export class MqttChannel implements Outlet {
     }
     const decision = broker.authorize(s, 'publish', topic, qos, p.retain);
     if (decision !== 'allow') {
-      this.log.info({ topic, qos, retain: p.retain }, 'authorization_denied: publish');
+      this.log.debug({ topic, qos, retain: p.retain }, 'authorization_denied: publish');
       if (decision === 'disconnect') return this.protocolViolation('not_authorized', `publish to ${topic} denied`, RC.NOT_AUTHORIZED);
       if (qos === 1) this.ack(encodeAck(4, pid, RC.NOT_AUTHORIZED, this.v5));
       else if (qos === 2) {
@@ -490,7 +489,7 @@ export class MqttChannel implements Outlet {
       const aclTopic = parsed ? parsed.filter : sub.topic;
       const decision = parsed ? broker.authorize(s, 'subscribe', aclTopic, sub.qos, false) : 'allow';
       if (decision !== 'allow') {
-        this.log.info({ topic: sub.topic }, 'authorization_denied: subscribe');
+        this.log.debug({ topic: sub.topic }, 'authorization_denied: subscribe');
         if (decision === 'disconnect') return this.protocolViolation('not_authorized', `subscribe to ${sub.topic} denied`, RC.NOT_AUTHORIZED);
         codes.push(this.v5 ? RC.NOT_AUTHORIZED : 0x80);
         continue;

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from './log.js';
+import { createNotifier } from './sd-notify.js';
 import { startOutpost, writeRuntimeFile, type Runtime } from './start.js';
 
 const USAGE = `usage: outpost [--config FILE] [--data-dir DIR]
@@ -45,20 +46,31 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const log = createLogger(config.log.level, config.node.name);
+  const notifier = createNotifier(process.env, log);
+  const reread = () => loadConfig({ file: values.config, dataDir: values['data-dir'] });
   let rt: Runtime;
   try {
-    rt = await startOutpost(config, { log });
+    rt = await startOutpost(config, { log, loadConfig: reread });
   } catch (err) {
     log.fatal({ err }, 'start_failed');
     return 1;
   }
   writeRuntimeFile(rt);
+  // READY=1 only now: every listener is bound and the store is open.
+  const statusLine = () => {
+    const s = rt.broker.stats();
+    return `${s['connections.count']} connections, ${s['sessions.count']} sessions, ${s['mqueue.total']} queued, ${s['inflight.total']} inflight`;
+  };
+  notifier.ready(statusLine());
+  notifier.startWatchdog();
+  if (notifier.enabled) setInterval(() => notifier.status(statusLine()), 10_000).unref();
   log.info({ ports: rt.ports(), data_dir: rt.dataDir, pid: process.pid }, 'outpost_ready');
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    notifier.stopping();
     log.info({ signal }, 'outpost_stopping');
     // Bounded graceful stop: whatever happens, exit within 10 s.
     const force = setTimeout(() => {
@@ -69,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
     try {
       await rt.stop();
       log.info('outpost_stopped');
-      log.flush?.();
+      notifier.close();
     } finally {
       setTimeout(() => process.exit(0), 20).unref();
     }
@@ -77,15 +89,25 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGHUP', () => {
+    // Validate first; on error keep running on the old config and say why.
+    let next: Config;
     try {
-      const next = loadConfig({ file: values.config, dataDir: values['data-dir'] });
-      rt.reload(next).then(
-        () => log.info('config_reloaded'),
-        (err: unknown) => log.error({ err }, 'config_reload_failed'),
-      );
+      next = reread();
     } catch (err) {
       log.error({ reason: (err as Error).message }, 'config_reload_rejected: keeping the running config');
+      return;
     }
+    notifier.reloading();
+    rt.reload(next).then(
+      () => {
+        log.info('config_reloaded');
+        notifier.ready(statusLine());
+      },
+      (err: unknown) => {
+        log.error({ reason: (err as Error).message }, 'config_reload_failed: keeping the running config');
+        notifier.ready(statusLine());
+      },
+    );
   });
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'uncaught_exception');

@@ -5,7 +5,10 @@ import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import { GATEWAYS } from '../../gateways/index.js';
 import type { Gateway, ListenerInfo } from '../../gateways/gateway.js';
+import { startAdmin, type AdminService, type BridgeStatus as AdminBridgeStatus, type ReloadResult } from '../admin/index.js';
+import { banAdmin, userDbAdmin } from '../auth/admin-adapters.js';
 import { createAuth, type AuthServices } from '../auth/index.js';
+import { startBridges, type BridgeService } from '../bridge/index.js';
 import { Broker } from '../broker/broker.js';
 import { GatewayHost } from '../broker/gateway-host.js';
 import { Metrics } from '../broker/metrics.js';
@@ -13,7 +16,7 @@ import { systemClock, type Clock } from '../broker/types.js';
 import type { Config } from '../config/schema.js';
 import { MqttFront } from '../mqtt/front.js';
 import type { ListenerHandle } from '../mqtt/listener.js';
-import { startExtraListeners } from '../mqtt/listeners/index.js';
+import { startExtraListeners, withConnectionCap } from '../mqtt/listeners/index.js';
 import { startTcpListener } from '../mqtt/tcp-listener.js';
 import { Store } from '../store/store.js';
 
@@ -31,6 +34,8 @@ export interface Runtime {
   broker: Broker;
   store: Store;
   auth: AuthServices;
+  bridges: BridgeService;
+  admin: AdminService;
   front: MqttFront;
   listeners: ListenerHandle[];
   gateways: RunningGateway[];
@@ -45,6 +50,8 @@ export interface Runtime {
 export interface StartOptions {
   log: Logger;
   clock?: Clock;
+  /** Re-read the config source (file + env) for API-triggered reloads; throws on a bad config. */
+  loadConfig?: () => Config;
 }
 
 export async function startOutpost(config: Config, opts: StartOptions): Promise<Runtime> {
@@ -58,7 +65,7 @@ export async function startOutpost(config: Config, opts: StartOptions): Promise<
   metrics.registerGauge('store.size_bytes', () => store.sizeBytes());
   metrics.registerGauge('store.last_commit_ms', () => store.lastCommitMs);
   metrics.registerGauge('store.max_commit_ms', () => store.maxCommitMs);
-  let auth = createAuth(config, store, log, clock);
+  const auth = createAuth(config, store, log, clock, metrics);
   let current = config;
   const broker = new Broker({ config, store, log, clock, metrics, authorizer: auth.authorizer, guard: auth.guard });
   broker.start();
@@ -75,13 +82,15 @@ export async function startOutpost(config: Config, opts: StartOptions): Promise<
     clock,
     mqtt: () => current.mqtt,
   });
+  // limiter.max_connections: one cap across every MQTT listener.
+  const accept = withConnectionCap(front.accept, auth.connections, log);
   const listeners: ListenerHandle[] = [];
   const gateways: RunningGateway[] = [];
   try {
     if (config.mqtt.enable) {
-      listeners.push(await startTcpListener({ id: 'tcp:default', bind: config.mqtt.bind, port: config.mqtt.port, maxConnections: config.mqtt.max_connections }, front.accept, log));
+      listeners.push(await startTcpListener({ id: 'tcp:default', bind: config.mqtt.bind, port: config.mqtt.port, maxConnections: config.mqtt.max_connections }, accept, log));
     }
-    listeners.push(...(await startExtraListeners(config, front.accept, log)));
+    listeners.push(...(await startExtraListeners(config, accept, log)));
   } catch (err) {
     for (const l of listeners) await l.close();
     broker.stop();
@@ -108,8 +117,60 @@ export async function startOutpost(config: Config, opts: StartOptions): Promise<
     }
   }
 
+  const bridges = await startBridges(broker, config, log);
+  let lifecycle: 'starting' | 'running' | 'stopping' = 'starting';
+  let rt: Runtime;
+  const reloadFromSource = async (): Promise<ReloadResult> => {
+    if (!opts.loadConfig) return { ok: false, error: 'reload is not available' };
+    try {
+      await rt.reload(opts.loadConfig());
+      return { ok: true };
+    } catch (err) {
+      log.error({ reason: (err as Error).message }, 'config_reload_rejected: keeping the running config');
+      return { ok: false, error: (err as Error).message };
+    }
+  };
+  let admin: AdminService;
+  try {
+    admin = await startAdmin(
+      {
+        broker,
+        log,
+        users: userDbAdmin(auth.users),
+        bans: banAdmin(auth.bans),
+        bridges: {
+          list: () => bridges.status().map(toAdminBridge),
+          restart: (id: string) => bridges.restart(id.startsWith('mqtt:') ? id.slice(5) : id),
+        },
+        gateways: {
+          list: () =>
+            gateways.map((g) => ({
+              name: g.name,
+              status: g.status === 'running' ? 'running' : 'stopped',
+              createdAt: g.startedAt,
+              startedAt: g.startedAt,
+              maxConnections: 1_024_000,
+              listeners: g.gateway ? g.gateway.listeners().map((l) => ({ id: l.id, type: l.type, bind: l.bind, running: l.running })) : [],
+            })),
+        },
+        listeners: () =>
+          listeners.map((l) => ({ id: l.id, type: l.type, bind: `${l.bind}:${l.port}`, running: true, currentConnections: l.currentConnections(), maxConnections: 0 })),
+        reload: reloadFromSource,
+        lifecycle: () => lifecycle,
+      },
+      config,
+    );
+  } catch (err) {
+    await bridges.stop();
+    for (const l of listeners) await l.close();
+    broker.stop();
+    store.close();
+    throw err;
+  }
+
   const ports = (): Record<string, number> => {
     const out: Record<string, number> = {};
+    if (admin.port) out['api:http'] = admin.port;
     for (const l of listeners) out[l.type === 'tcp' ? 'mqtt:tcp' : `mqtt:${l.id}`] = l.port;
     for (const g of gateways) {
       if (!g.gateway || g.status !== 'running') continue;
@@ -122,15 +183,15 @@ export async function startOutpost(config: Config, opts: StartOptions): Promise<
   };
 
   let stopped = false;
-  const rt: Runtime = {
+  rt = {
     get config() {
       return current;
     },
     broker,
     store,
-    get auth() {
-      return auth;
-    },
+    auth,
+    bridges,
+    admin,
     front,
     listeners,
     gateways,
@@ -139,8 +200,11 @@ export async function startOutpost(config: Config, opts: StartOptions): Promise<
     ports,
     async reload(next: Config) {
       // Only what can change live; listener binds and the store path need a restart.
-      broker.reload(next);
+      // auth first: it throws on a bad ACL file and keeps the old rules, so nothing is half-applied.
       auth.reload(next);
+      broker.reload(next);
+      for (const l of listeners) await l.reload?.(next).catch((err: unknown) => log.error({ listener: l.id, err }, 'listener_reload_failed: keeping the old certificates'));
+      await bridges.reload(next);
       log.level = next.log.level;
       for (const g of gateways) {
         const gcfg = (next.gateway as Record<string, unknown>)[g.name];
@@ -157,6 +221,10 @@ export async function startOutpost(config: Config, opts: StartOptions): Promise<
     async stop() {
       if (stopped) return;
       stopped = true;
+      lifecycle = 'stopping';
+      await admin.close().catch(() => {});
+      // Bridges disconnect cleanly (no UNSUBSCRIBE); their queued messages stay in the store.
+      await bridges.stop().catch((err: unknown) => log.error({ err }, 'bridges_stop_failed'));
       // Stop accepting first, then end every connection (v5 clients get DISCONNECT 0x8B), and only
       // then wait for the listeners: a server's close waits for its open connections.
       const closing = listeners.map((l) => l.close().catch(() => {}));
@@ -167,8 +235,27 @@ export async function startOutpost(config: Config, opts: StartOptions): Promise<
       store.close();
     },
   };
-  void (auth = auth);
+  lifecycle = 'running';
   return rt;
+}
+
+function toAdminBridge(b: ReturnType<BridgeService['status']>[number]): AdminBridgeStatus {
+  const c = b.counters;
+  const metrics: Record<string, number> = {
+    matched: c.matched,
+    success: c.success,
+    failed: c.failed,
+    dropped: c.dropped,
+    retried: c.retried,
+    received: c.received,
+    queuing: b.queued,
+    inflight: b.inflight,
+    'queuing.bytes': b.queuedBytes,
+    'replay.lag_ms': b.replayLagMs,
+    'oldest_queued.age_ms': b.oldestQueuedAgeMs,
+  };
+  for (const [k, v] of Object.entries(c.droppedBy)) metrics[`dropped.${k}`] = v ?? 0;
+  return { id: `mqtt:${b.name}`, name: b.name, type: 'mqtt', enable: b.enable, status: b.status, ...(b.lastError ? { statusReason: b.lastError } : {}), metrics };
 }
 
 /** runtime.json tells tests and tools which ports the daemon bound (port 0 in config). */

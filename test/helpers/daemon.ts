@@ -47,6 +47,9 @@ port = 0
 [log]
 level = "info"
 
+[api]
+port = 0
+
 [sys_topics]
 sys_msg_interval = 0
 sys_heartbeat_interval = 0
