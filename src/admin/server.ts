@@ -103,6 +103,17 @@ export function buildAdmin(deps: AdminDeps, config: Config): BuiltAdmin {
   const bodyLimit = Math.max(4 * 1024 * 1024, Math.ceil(config.mqtt.max_packet_size * 1.4) + 65536);
   const app = fastify({ logger: false, bodyLimit, routerOptions: { ignoreTrailingSlash: true } });
   app.decorateRequest('principal', null);
+  // An empty body with a JSON content type (DELETE/POST from some EMQX clients) is no body, not a 400.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(new ApiError('BAD_REQUEST', `invalid JSON body: ${(err as Error).message}`), undefined);
+    }
+  });
 
   app.addHook('onRequest', async (req) => {
     const path = req.url.split('?', 1)[0]!;

@@ -20,8 +20,8 @@ export interface GlobalOptions {
   url?: string;
   apiKey?: string;
   apiSecret?: string;
-  username?: string;
-  password?: string;
+  login?: string;
+  loginPassword?: string;
   credentialsFile?: string;
   dataDir?: string;
   json?: boolean;
@@ -56,8 +56,8 @@ export function resolveAuth(o: GlobalOptions, env: NodeJS.ProcessEnv): Auth {
   const secret = o.apiSecret ?? env.OUTPOST_API_SECRET;
   if (key && secret) return { kind: 'basic', header: basicHeader(key, secret), source: 'api key' };
   if (key || secret) throw new CliError('give both --api-key and --api-secret (or OUTPOST_API_KEY and OUTPOST_API_SECRET)', EXIT.USAGE);
-  const username = o.username ?? env.OUTPOST_API_USERNAME;
-  const password = o.password ?? env.OUTPOST_API_PASSWORD;
+  const username = o.login ?? env.OUTPOST_API_USERNAME;
+  const password = o.loginPassword ?? env.OUTPOST_API_PASSWORD;
   if (username && password) return { kind: 'login', username, password };
   const file = o.credentialsFile ?? env.OUTPOST_API_CREDENTIALS;
   if (file) {
@@ -175,7 +175,7 @@ export class ApiClient {
     if (res.status === 401) {
       msg +=
         this.auth.kind === 'none'
-          ? '\nNo credentials found: pass --api-key/--api-secret or --username/--password, set OUTPOST_API_KEY/OUTPOST_API_SECRET, ' +
+          ? '\nNo credentials found: pass --api-key/--api-secret or --login/--login-password, set OUTPOST_API_KEY/OUTPOST_API_SECRET, ' +
             `or run as a user who can read ${LOCAL_KEY_FILE} in the daemon's data directory (--data-dir).`
           : '\nThe daemon refused these credentials.';
     }

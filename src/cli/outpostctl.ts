@@ -14,8 +14,9 @@ export function buildProgram(): Command {
     .option('--url <url>', `HTTP API address (env OUTPOST_API_URL; default: from <data-dir>/runtime.json, else ${DEFAULT_URL})`)
     .option('--api-key <key>', 'API key (env OUTPOST_API_KEY)')
     .option('--api-secret <secret>', 'API secret (env OUTPOST_API_SECRET)')
-    .option('--username <name>', 'dashboard user, logs in for a token (env OUTPOST_API_USERNAME)')
-    .option('--password <password>', 'dashboard password (env OUTPOST_API_PASSWORD)')
+    // Not --username/--password: those belong to `users add`, and commander lets globals match after the subcommand.
+    .option('--login <username>', 'dashboard user, logs in for a token (env OUTPOST_API_USERNAME)')
+    .option('--login-password <password>', 'dashboard password (env OUTPOST_API_PASSWORD)')
     .option('--credentials-file <file>', 'file with a key:secret line (env OUTPOST_API_CREDENTIALS)')
     .option('--data-dir <dir>', `the daemon's data directory, for its local key (env OUTPOST_DATA_DIR; default ${DEFAULT_DATA_DIR})`)
     .option('--timeout <ms>', 'HTTP timeout in milliseconds', '10000')

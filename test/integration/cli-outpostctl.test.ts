@@ -160,16 +160,16 @@ describe('outpostctl against a running daemon', () => {
     expect(r.stdout).toBe('ok\n');
   });
 
-  it('logs in as a dashboard user with --username/--password or the environment', async () => {
+  it('logs in as a dashboard user with --login/--login-password or the environment', async () => {
     const set = await ctl(['--data-dir', d.dataDir, 'admin', 'passwd', 'ops', '--password-stdin'], { input: 'ops password 1\n' });
     expect(set.code, set.stderr).toBe(0);
     const url = `http://127.0.0.1:${d.ports['api:http']}`;
-    const r = await ctl(['--url', url, '--data-dir', scratch, '--username', 'ops', '--password', 'ops password 1', 'listeners']);
+    const r = await ctl(['--url', url, '--data-dir', scratch, '--login', 'ops', '--login-password', 'ops password 1', 'listeners']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ID\s+TYPE/);
     const env = await ctl(['--url', url, '--data-dir', scratch, 'listeners'], { env: { OUTPOST_API_USERNAME: 'ops', OUTPOST_API_PASSWORD: 'ops password 1' } });
     expect(env.code, env.stderr).toBe(0);
-    const bad = await ctl(['--url', url, '--data-dir', scratch, '--username', 'ops', '--password', 'nope', 'listeners']);
+    const bad = await ctl(['--url', url, '--data-dir', scratch, '--login', 'ops', '--login-password', 'nope', 'listeners']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/Auth failed \(BAD_USERNAME_OR_PWD\)/);
   });

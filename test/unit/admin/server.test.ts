@@ -135,6 +135,13 @@ describe('admin API authentication', () => {
     expect(bad.json().code).toBe('BAD_REQUEST');
   });
 
+  it('treats an empty body sent as application/json as no body', async () => {
+    h = await harness();
+    h.bans.add({ as: 'clientid', who: 'c9', by: 't', reason: '', at: 1, until: 0 });
+    const r = await h.app.inject({ method: 'DELETE', url: '/api/v5/banned/clientid/c9', headers: { ...h.admin, 'content-type': 'application/json' }, payload: '' });
+    expect(r.statusCode).toBe(204);
+  });
+
   it('prometheus endpoints need no credentials unless api.prometheus_auth is set', async () => {
     h = await harness();
     expect((await h.app.inject('/metrics')).statusCode).toBe(200);
