@@ -162,3 +162,65 @@ describe('outbound log', () => {
     expect(drain(a2)).toEqual(['1']);
   });
 });
+
+describe('outbound log against a reference model (random operations)', () => {
+  it('appends, sends, acks, drops and restarts agree with a plain FIFO model', () => {
+    let seed = 12345;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    for (let run = 0; run < 20; run++) {
+      const store = openStore();
+      const max = 5 + Math.floor(rnd() * 40);
+      const dropped: string[] = [];
+      let log = new OutboundLog(store, 'm', limits({ maxMessages: max }), (_r, e) => dropped.push(e.msg.payload.toString()));
+      // Model: stored entries in seq order, each queued or in flight.
+      let model: { id: string; inflight: boolean; seq: number }[] = [];
+      const inflight = new Map<string, number>();
+      let next = 0;
+      for (let step = 0; step < 400; step++) {
+        const r = rnd();
+        if (r < 0.45) {
+          const id = String(next++);
+          const before = dropped.length;
+          const ok = log.append(m(Number(id)));
+          if (model.length + 1 > max) {
+            const firstQueued = model.findIndex((x) => !x.inflight);
+            if (firstQueued < 0) {
+              expect(ok).toBe(false);
+              expect(dropped.slice(before)).toEqual([id]);
+              continue;
+            }
+            expect(dropped.slice(before)).toEqual([model[firstQueued]!.id]);
+            model.splice(firstQueued, 1);
+          }
+          expect(ok).toBe(true);
+          model.push({ id, inflight: false, seq: -1 });
+        } else if (r < 0.7) {
+          const e = log.takeNext(Date.now());
+          const want = model.find((x) => !x.inflight);
+          expect(e?.msg.payload.toString()).toBe(want?.id);
+          if (e && want) {
+            want.inflight = true;
+            want.seq = e.seq;
+            inflight.set(want.id, e.seq);
+          }
+        } else if (r < 0.9) {
+          const f = model.filter((x) => x.inflight);
+          if (f.length === 0) continue;
+          const pick = f[Math.floor(rnd() * f.length)]!;
+          log.ack(pick.seq);
+          model = model.filter((x) => x !== pick);
+        } else if (r < 0.96) {
+          store.flush();
+        } else {
+          // Restart: everything stored is queued again, in publish order.
+          store.flush();
+          log = new OutboundLog(store, 'm', limits({ maxMessages: max }), (_r, e) => dropped.push(e.msg.payload.toString()));
+          for (const x of model) x.inflight = false;
+        }
+        expect(log.count).toBe(model.length);
+        expect(log.queued).toBe(model.filter((x) => !x.inflight).length);
+      }
+      store.close();
+    }
+  });
+});
