@@ -28,6 +28,8 @@ interface UpstreamScript {
   receiveMaximum?: number;
   maximumQoS?: 0 | 1;
   retainAvailable?: boolean;
+  /** Do not answer PINGREQ (a dead upstream that keeps the TCP connection open). */
+  silent?: boolean;
   /** Acknowledge QoS 1/2 publishes (default true); 'pubrec-only' answers QoS 2 with PUBREC but never PUBCOMP. */
   ack?: boolean | 'pubrec-only';
 }
@@ -92,7 +94,7 @@ class FakeUpstream {
       if (p.cmd === 'publish' && p.qos === 2 && ackMode !== false) conn.send({ cmd: 'pubrec', messageId: p.messageId! });
       if (p.cmd === 'pubrel' && ackMode === true) conn.send({ cmd: 'pubcomp', messageId: p.messageId! });
       if (p.cmd === 'subscribe') conn.send({ cmd: 'suback', messageId: p.messageId!, granted: p.subscriptions.map((x) => x.qos) });
-      if (p.cmd === 'pingreq') conn.send({ cmd: 'pingresp' });
+      if (p.cmd === 'pingreq' && !this.script.silent) conn.send({ cmd: 'pingresp' });
     });
     sock.on('data', (d) => parser.parse(d));
   }
@@ -153,6 +155,23 @@ describe('bridge session towards the upstream', () => {
     await edge({ b: { servers: [`127.0.0.1:${up.port}`], clientid: 'site-1', ...FAST } });
     await until(() => up.conns.length === 1, 3000, 'connect');
     expect(up.last().connect).toMatchObject({ protocolVersion: 4, bridgeMode: true, clientId: 'site-1', clean: false, keepalive: 60 });
+  });
+
+  it('sends the configured credentials', async () => {
+    const up = await fakeUpstream();
+    await edge({ b: { servers: [`127.0.0.1:${up.port}`], username: 'edge', password: 's3cret', ...FAST } });
+    await until(() => up.conns.length === 1, 3000, 'connect');
+    expect(up.last().connect.username).toBe('edge');
+    expect(up.last().connect.password?.toString()).toBe('s3cret');
+  });
+
+  it('pings at the keepalive interval and reconnects when the upstream goes silent', async () => {
+    const up = await fakeUpstream({ silent: true });
+    const { svc } = await edge({ b: { servers: [`127.0.0.1:${up.port}`], keepalive: 1, ...FAST } });
+    await until(() => up.conns.length === 1, 3000, 'connect');
+    await until(() => up.conns[0]!.packets.some((p) => p.cmd === 'pingreq'), 3000, 'PINGREQ');
+    await until(() => up.conns.length === 2, 4000, 'reconnect after keepalive timeout');
+    expect(svc.status()[0]!.lastErrorCode).toBe('OUTPOST_ERR_BRIDGE_KEEPALIVE_TIMEOUT');
   });
 
   it('v5 CONNECT sends Session-Expiry; ingress subscribes with no-local, retain-as-published, rh=1', async () => {

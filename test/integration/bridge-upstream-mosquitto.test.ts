@@ -291,7 +291,7 @@ describe('bridge against a real upstream (mosquitto)', () => {
 });
 
 describe('bridge over TLS to mosquitto', () => {
-  function makePki(): { dir: string; ca: string; otherCa: string; cert: string; key: string } {
+  function makePki(): { dir: string; ca: string; otherCa: string; cert: string; key: string; clientCert: string; clientKey: string } {
     const dir = mkdtempSync(join(tmpdir(), 'bridge-pki-'));
     const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
     for (const name of ['ca', 'other']) {
@@ -300,7 +300,17 @@ describe('bridge over TLS to mosquitto', () => {
     run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr']);
     writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
     run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'ext.cnf', '-out', 'server.pem']);
-    return { dir, ca: join(dir, 'ca.pem'), otherCa: join(dir, 'other.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
+    run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=edge-client', '-keyout', 'client.key', '-out', 'client.csr']);
+    run(['x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', 'client.pem']);
+    return {
+      dir,
+      ca: join(dir, 'ca.pem'),
+      otherCa: join(dir, 'other.pem'),
+      cert: join(dir, 'server.pem'),
+      key: join(dir, 'server.key'),
+      clientCert: join(dir, 'client.pem'),
+      clientKey: join(dir, 'client.key'),
+    };
   }
 
   it('verifies the upstream against the configured CA; a wrong CA is refused with a clear log line', async () => {
@@ -325,5 +335,17 @@ describe('bridge over TLS to mosquitto', () => {
     await good.broker.publishAcked(local('secure/a', 'ok'));
     const [m] = await sub.waitMessages(1);
     expect(m!.text).toBe('ok');
+  });
+
+  it('presents a client certificate when the upstream requires one', async () => {
+    const pki = makePki();
+    const up = await upstream({ listenerLines: [`cafile ${pki.ca}`, `certfile ${pki.cert}`, `keyfile ${pki.key}`, 'require_certificate true'] });
+    const withCert = await edge({
+      mtls: { servers: [`mqtts://127.0.0.1:${up.port}`], tls: { enable: true, ca_file: pki.ca, cert_file: pki.clientCert, key_file: pki.clientKey, server_name: 'localhost' }, ...FAST },
+    });
+    const without = await edge({ nocert: { servers: [`mqtts://127.0.0.1:${up.port}`], tls: { enable: true, ca_file: pki.ca, server_name: 'localhost' }, ...FAST } });
+    await until(() => withCert.svc.status()[0]!.status === 'connected', 5000, 'mutual TLS connection');
+    await until(() => without.broker.logLines.some((l) => l.msg === 'bridge_connect_failed'), 5000, 'refusal without a client certificate');
+    expect(without.svc.status()[0]!.status).not.toBe('connected');
   });
 });
