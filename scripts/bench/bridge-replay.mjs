@@ -7,6 +7,7 @@
 //            durable log (file store, synchronous NORMAL and FULL) vs the same bridge over an
 //            in-memory store vs plain forwarding (one MQTT.js client publishing straight upstream).
 // Results are medians over --rounds, with ratios to plain forwarding. Two CPU cores: keep it short.
+// Usage: npm run build && node scripts/bench/bridge-replay.mjs [--quick] [--messages 20000] [--rounds 3] [--payload 64]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
