@@ -15,6 +15,7 @@ import { Link, tlsOptions } from './link.js';
 import { EgressMapping, IngressMapping } from './mapping.js';
 import { Ingress } from './ingress.js';
 import { mappedMessage, OutboundLog, type DropReason, type LogEntry } from './outbound-log.js';
+import { pathContains, withPathMarker } from './loop-marker.js';
 import { DropReporter } from './drop-reporter.js';
 import { emptyCounters, RateMeter, type BridgeCounters, type BridgeStatus } from './status.js';
 import { wireProps } from './wire.js';
@@ -54,7 +55,9 @@ export class Bridge implements PublishInterceptor {
   private readonly stateTopic: string;
   private readonly metricPrefix: string;
   /** Counter names built once: no string concatenation per message on the publish path. */
-  private readonly mn: Record<'matched' | 'success' | 'dropped' | 'failed' | 'retried' | 'stalled' | 'received', string>;
+  private readonly mn: Record<'matched' | 'success' | 'dropped' | 'failed' | 'retried' | 'stalled' | 'received' | 'loops', string>;
+  /** This node's name when loop_marker is on, else null. */
+  private readonly marker: string | null;
   private readonly dropNames = new Map<DropReason, string>();
 
   private link: Link | null = null;
@@ -94,6 +97,7 @@ export class Bridge implements PublishInterceptor {
     this.log = parentLog.child({ bridge: name });
     this.clientId = cfg.clientid ?? `${opts.node}:${name}`;
     this.proto = PROTO[cfg.proto_ver];
+    this.marker = cfg.loop_marker ? opts.node : null;
     this.egress = cfg.egress.map((e) => new EgressMapping(e));
     this.ingress = new Ingress(broker, name, this.clientId, cfg.ingress.map((i) => new IngressMapping(i)), this.log, {
       received: () => {
@@ -101,6 +105,8 @@ export class Bridge implements PublishInterceptor {
         broker.metrics.inc(this.mn.received);
       },
       dropped: (reason, m) => this.dropped(reason, m),
+      loopPrevented: () => this.loopPrevented(),
+      marker: this.marker,
     });
     this.servers = cfg.servers.map((s) => {
       const a = parseServer(s, cfg.tls.enable);
@@ -112,7 +118,7 @@ export class Bridge implements PublishInterceptor {
     this.stateTopic = cfg.notification_topic ?? `$SYS/broker/connection/${name}/state`;
     this.metricPrefix = `bridge.${name}.`;
     const mp = this.metricPrefix;
-    this.mn = { matched: mp + 'matched', success: mp + 'success', dropped: mp + 'dropped', failed: mp + 'failed', retried: mp + 'retried', stalled: mp + 'stalled', received: mp + 'received' };
+    this.mn = { matched: mp + 'matched', success: mp + 'success', dropped: mp + 'dropped', failed: mp + 'failed', retried: mp + 'retried', stalled: mp + 'stalled', received: mp + 'received', loops: mp + 'loop_prevented' };
     this.drops = new DropReporter(this.log, broker.clock);
     this.outbound = new OutboundLog(
       broker.store,
@@ -199,6 +205,10 @@ export class Bridge implements PublishInterceptor {
   onPublish(msg: Message): boolean {
     // Loop prevention: never send a message back over the bridge it came from (spec §5.7).
     if (msg.origin === this.name || this.state === 'stopped') return false;
+    if (this.marker !== null && msg.props !== null && pathContains(msg.props, this.marker)) {
+      this.loopPrevented();
+      return false;
+    }
     let appended = false;
     for (let i = 0; i < this.egress.length; i++) {
       const m = this.egress[i]!;
@@ -210,7 +220,8 @@ export class Bridge implements PublishInterceptor {
         this.dropped('topic_invalid', msg);
         continue;
       }
-      const out = mappedMessage(msg, mp.topic, mp.qos, mp.retain, mp.payload);
+      const mapped = mappedMessage(msg, mp.topic, mp.qos, mp.retain, mp.payload);
+      const out = this.marker !== null ? withPathMarker(mapped, this.marker) : mapped;
       if (out.qos === 0 && this.cfg.buffer.qos0 === 'drop_offline' && this.state !== 'connected') {
         this.dropped('qos0_offline', out);
         continue;
@@ -296,6 +307,11 @@ export class Bridge implements PublishInterceptor {
     }
     this.lastSentAt = now;
     return this.link!.write(p);
+  }
+
+  loopPrevented(): void {
+    this.counters.loops++;
+    this.broker.metrics.inc(this.mn.loops);
   }
 
   private acked(): void {

@@ -144,10 +144,18 @@ export const bridgeSchema = z
     notification_topic: z.string().min(1).optional(),
     /** Accept a config where an ingress mapping's local topics overlap an egress filter of the same bridge. */
     allow_loop: z.boolean().default(false),
+    /**
+     * v5 only: tag forwarded messages with the user property `outpost-path` (node names) and never
+     * forward or republish a message whose path names this node. For rings of several Outpost nodes.
+     */
+    loop_marker: z.boolean().default(false),
   })
   .superRefine((b, ctx) => {
     if (b.replay.inflight > b.buffer.max_messages) {
       ctx.addIssue({ code: 'custom', path: ['replay', 'inflight'], message: 'must not exceed buffer.max_messages' });
+    }
+    if (b.loop_marker && b.proto_ver !== 'v5') {
+      ctx.addIssue({ code: 'custom', path: ['loop_marker'], message: 'needs proto_ver = "v5" (it travels as a user property)' });
     }
     if (b.reconnect.min > b.reconnect.max) {
       ctx.addIssue({ code: 'custom', path: ['reconnect', 'min'], message: 'must not exceed reconnect.max' });

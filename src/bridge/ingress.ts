@@ -10,10 +10,14 @@ import type { Link } from './link.js';
 import { findIngress, type IngressMapping } from './mapping.js';
 import { mappedMessage, type DropReason } from './outbound-log.js';
 import { messageProps } from './wire.js';
+import { pathContains } from './loop-marker.js';
 
 export interface IngressEvents {
   received(): void;
   dropped(reason: DropReason, m: Message): void;
+  loopPrevented(): void;
+  /** This node's name when loop_marker is on: messages whose outpost-path names it are not republished. */
+  marker: string | null;
 }
 
 export class Ingress {
@@ -55,7 +59,8 @@ export class Ingress {
     this.ev.received();
     const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
     const m = findIngress(this.mappings, p.topic);
-    if (m) {
+    if (m && this.ev.marker !== null && pathContains(p.properties, this.ev.marker)) this.ev.loopPrevented();
+    else if (m) {
       const pr = p.properties;
       const remote = createMessage({
         topic: p.topic,

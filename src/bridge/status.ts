@@ -12,6 +12,8 @@ export interface BridgeCounters {
   received: number;
   stalled: number;
   reconnects: number;
+  /** Messages not forwarded or republished because their outpost-path already named this node. */
+  loops: number;
   droppedBy: Partial<Record<DropReason, number>>;
 }
 
@@ -46,7 +48,7 @@ export function emptyRates(): BridgeStatus['rates'] {
 }
 
 export function emptyCounters(): BridgeCounters {
-  return { matched: 0, success: 0, failed: 0, dropped: 0, retried: 0, received: 0, stalled: 0, reconnects: 0, droppedBy: {} };
+  return { matched: 0, success: 0, failed: 0, dropped: 0, retried: 0, received: 0, stalled: 0, reconnects: 0, loops: 0, droppedBy: {} };
 }
 
 /** Success rate sampled on the bridge's tick: per-second value, 5-minute EWMA and maximum. */

@@ -382,6 +382,25 @@ describe('bridge session towards the upstream', () => {
   });
 });
 
+describe('loop marker across nodes', () => {
+  it('tags what it forwards with outpost-path and never forwards a message that already passed this node', async () => {
+    const up = await fakeUpstream();
+    const { broker, svc } = await edge({ b: { servers: [`127.0.0.1:${up.port}`], proto_ver: 'v5', loop_marker: true, egress: [{ filter: 'x/#' }], ...FAST } });
+    await until(() => up.conns.length === 1, 3000, 'connect');
+    broker.publish(createMessage({ topic: 'x/1', payload: Buffer.from('a'), qos: 1, retain: false, props: { userProperties: { 'outpost-path': 'edge@127.0.0.1' } }, now: Date.now() }));
+    broker.publish(createMessage({ topic: 'x/2', payload: Buffer.from('b'), qos: 1, retain: false, props: { userProperties: { 'outpost-path': 'agg-1' } }, now: Date.now() }));
+    await until(() => up.publishes().length === 1, 3000, 'one forward');
+    await sleep(100);
+    expect(up.publishes()[0]).toMatchObject({ topic: 'x/2', properties: { userProperties: { 'outpost-path': 'agg-1,edge@127.0.0.1' } } });
+    expect(svc.status()[0]!.counters.loops).toBe(1);
+    expect(broker.metrics.get('bridge.b.loop_prevented')).toBe(1);
+  });
+
+  it('is refused for v3/v4 bridges', () => {
+    expect(() => config({ b: { servers: ['h:1'], loop_marker: true } })).toThrow(/loop_marker/);
+  });
+});
+
 describe('bridge service', () => {
   it('restart(name) reconnects one bridge; reload restarts changed bridges and stops removed ones', async () => {
     const up = await fakeUpstream();

@@ -275,6 +275,24 @@ describe('bridge against a real upstream (mosquitto)', () => {
     expect(st.received).toBe(1);
   });
 
+  it('loop marker: our own message coming back through ingress (no no-local) is not republished', async () => {
+    const up = await upstream();
+    const { broker, svc } = await edge({
+      cloud: { servers: [`127.0.0.1:${up.port}`], proto_ver: 'v5', loop_marker: true, allow_loop: true, egress: [{ filter: 'x/#' }], ingress: [{ filter: 'x/#', no_local: false }], ...FAST },
+    });
+    await until(() => svc.status()[0]!.status === 'connected', 5000, 'connected');
+    const app = await client(up.port, { clientId: 'app-marker', protocolVersion: 5 });
+    await app.sub('x/#', { qos: 1 });
+    await sleep(100);
+    await broker.publishAcked(local('x/mine', 'm'));
+    await app.pub('x/theirs', 't', { qos: 1 });
+    await until(() => svc.status()[0]!.counters.received === 2, 5000, 'both back through ingress');
+    await sleep(200);
+    expect(broker.published.filter((m) => m.topic.startsWith('x/')).map((m) => m.topic)).toEqual(['x/mine', 'x/theirs']);
+    expect(svc.status()[0]!.counters.loops).toBe(1);
+    expect(app.msgs.map((m) => m.topic).sort()).toEqual(['x/mine', 'x/theirs']);
+  });
+
   it('publishes the link state retained on $SYS/broker/connection/<name>/state (1/0)', async () => {
     const up = await upstream();
     const { broker, svc } = await edge({ cloud: { servers: [`127.0.0.1:${up.port}`], ...FAST } });
