@@ -195,7 +195,7 @@ export async function startBroker(name, opts = {}) {
   return handle(name, proc, { tmp, port, readyMs });
 }
 
-/** Outpost's config for a bench run: loopback, an OS-chosen port, quiet logs, no periodic $SYS traffic. */
+/** Outpost's config for a bench run: loopback, an OS-chosen port, quiet logs, no periodic $SYS traffic, no API. */
 export function outpostToml(mqttOverrides = {}) {
   const mqtt = {
     port: 0,
@@ -206,7 +206,9 @@ export function outpostToml(mqttOverrides = {}) {
   };
   const lines = ['[mqtt]'];
   for (const [k, v] of Object.entries(mqtt)) lines.push(`${k} = ${JSON.stringify(v)}`);
-  lines.push('', '[log]', 'level = "warn"', '', '[sys_topics]', 'sys_msg_interval = 0', 'sys_heartbeat_interval = 0', '');
+  lines.push('', '[log]', 'level = "warn"', '', '[sys_topics]', 'sys_msg_interval = 0', 'sys_heartbeat_interval = 0');
+  // The HTTP API would bind 18083 (and clash with any other daemon on the box); the bench measures MQTT only.
+  lines.push('', '[api]', 'enable = false', '');
   return lines.join('\n');
 }
 

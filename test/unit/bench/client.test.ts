@@ -2,22 +2,23 @@ import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqttPacket from 'mqtt-packet';
 import { Aedes } from 'aedes';
-// @ts-expect-error plain ESM script without type declarations
 import { BenchClient, PAYLOAD_HEADER, publishTemplate } from '../../../scripts/bench/lib/client.mjs';
 
-type Packet = { cmd: string; messageId?: number; topic?: string; payload?: Buffer; qos?: number };
+type Packet = mqttPacket.Packet & { messageId?: number; topic?: string; payload?: Buffer; qos?: number };
 
-function decode(buf: Buffer, protocolVersion: number): Packet[] {
+function decode(buf: Buffer, protocolVersion: 4 | 5): Packet[] {
   const out: Packet[] = [];
   const parser = mqttPacket.parser({ protocolVersion });
-  parser.on('packet', (p: Packet) => out.push(p));
+  parser.on('packet', (p) => {
+    out.push(p as Packet);
+  });
   parser.parse(buf);
   return out;
 }
 
 describe('publishTemplate', () => {
-  for (const protocolVersion of [4, 5]) {
-    for (const qos of [0, 1, 2]) {
+  for (const protocolVersion of [4, 5] as const) {
+    for (const qos of [0, 1, 2] as const) {
       it(`patches packet id and payload at the right offsets (v${protocolVersion}, QoS ${qos})`, () => {
         const t = publishTemplate({ topic: 'bench/a/b', qos, payloadSize: 40, protocolVersion });
         const buf = Buffer.from(t.buf);
@@ -60,7 +61,7 @@ describe('BenchClient against aedes on loopback', () => {
     await new Promise<void>((r) => broker.close(() => r()));
   });
 
-  for (const qos of [0, 1, 2]) {
+  for (const qos of [0, 1, 2] as const) {
     it(`delivers a limited run at QoS ${qos}, every sequence number once, with a bounded inflight window`, async () => {
       const seqs = new Set<number>();
       let maxInflight = 0;

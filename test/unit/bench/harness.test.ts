@@ -1,12 +1,15 @@
 // The harness end to end on small numbers: real brokers (mosquitto from Debian, aedes), forked load workers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error plain ESM script without type declarations
 import { mosquittoConf, outpostToml, startBroker } from '../../../scripts/bench/brokers.mjs';
-// @ts-expect-error plain ESM script without type declarations
 import { WorkerPool } from '../../../scripts/bench/lib/pool.mjs';
-// @ts-expect-error plain ESM script without type declarations
-import { findScenario, SCENARIOS } from '../../../scripts/bench/scenarios.mjs';
+import { findScenario, SCENARIOS, type Scenario } from '../../../scripts/bench/scenarios.mjs';
 import { parse } from 'smol-toml';
+
+function scenario(name: string): Scenario {
+  const s = findScenario(name);
+  if (!s) throw new Error(`no scenario ${name}`);
+  return s;
+}
 
 const opts = { warmupMs: 200, durationMs: 500, window: 64, payload: 64, rate: 500, idleConns: 60, backlog: 600, backlogTimeoutMs: 20_000 };
 
@@ -20,9 +23,10 @@ function alive(pid: number): boolean {
 }
 
 describe('broker configs', () => {
-  it('gives Outpost a loopback listener on an OS-chosen port, with overrides replacing defaults', () => {
-    const cfg = parse(outpostToml({ max_mqueue_len: 0 })) as { mqtt: Record<string, unknown> };
+  it('gives Outpost a loopback listener on an OS-chosen port, no HTTP API, with overrides replacing defaults', () => {
+    const cfg = parse(outpostToml({ max_mqueue_len: 0 })) as { mqtt: Record<string, unknown>; api: Record<string, unknown> };
     expect(cfg.mqtt).toEqual({ port: 0, bind: '127.0.0.1', max_mqueue_len: 0 });
+    expect(cfg.api).toEqual({ enable: false });
   });
   it('gives mosquitto a loopback listener, anonymous access and a 100,000-message queue', () => {
     const text = mosquittoConf(18831);
@@ -34,12 +38,13 @@ describe('broker configs', () => {
 
 describe('scenario catalogue', () => {
   it('has unique names and marks what a broker cannot do as n/a', () => {
-    const names = SCENARIOS.map((s: { name: string }) => s.name);
+    const names = SCENARIOS.map((s) => s.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(findScenario('durable-full').supports('mosquitto')).toMatch(/durable/);
-    expect(findScenario('durable-full').supports('outpost')).toBeNull();
-    expect(findScenario('one2one-qos1-v5').supports('aedes')).toMatch(/MQTT 5/);
-    expect(findScenario('durable-full').brokerOptions('outpost').env).toEqual({ OUTPOST_STORE__SYNCHRONOUS: 'FULL' });
+    expect(scenario('durable-full').supports('mosquitto')).toMatch(/durable/);
+    expect(scenario('durable-full').supports('outpost')).toBeNull();
+    expect(scenario('one2one-qos1-v5').supports('aedes')).toMatch(/MQTT 5/);
+    expect(scenario('durable-full').brokerOptions?.('outpost').env).toEqual({ OUTPOST_STORE__SYNCHRONOUS: 'FULL' });
+    expect(findScenario('nope')).toBeUndefined();
   });
 });
 
@@ -50,12 +55,12 @@ describe.each(['mosquitto', 'aedes'])('scenarios against %s', (name) => {
   });
   afterAll(() => pool.close());
 
-  async function run(scenario: string) {
+  async function run(name_: string) {
     const broker = await startBroker(name);
     try {
       expect(broker.readyMs).toBeGreaterThan(0);
       expect(alive(broker.pid)).toBe(true);
-      return await findScenario(scenario).run({ broker, pool, opts });
+      return await scenario(name_).run({ broker, pool, opts });
     } finally {
       await pool.reset();
       await broker.stop();

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error plain ESM script without type declarations
 import { mergeHist, spread, sumRates } from '../../../scripts/bench/lib/pool.mjs';
-// @ts-expect-error plain ESM script without type declarations
 import { LatencyHistogram } from '../../../scripts/bench/lib/stats.mjs';
 
 describe('spread', () => {
@@ -43,7 +41,6 @@ describe('mergeHist', () => {
 
 describe('WorkerPool', () => {
   it('answers requests from every worker and replaces a worker that died', async () => {
-    // @ts-expect-error plain ESM script without type declarations
     const { WorkerPool } = await import('../../../scripts/bench/lib/pool.mjs');
     const pool = new WorkerPool(2);
     try {

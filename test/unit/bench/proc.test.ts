@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error plain ESM script without type declarations
 import { clockTicks, cpuSeconds, parseStatTicks, parseVmRssKiB, rssKiB } from '../../../scripts/bench/lib/proc.mjs';
 
 describe('/proc parsing', () => {

@@ -1,17 +1,16 @@
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error plain ESM script without type declarations
-import { fmt, renderTable, summarize } from '../../../scripts/bench/report.mjs';
+import { fmt, renderTable, summarize, type MetricSpec, type RunRecord } from '../../../scripts/bench/report.mjs';
 
-const scenarios = [
+const scenarios: Array<{ name: string; metrics: MetricSpec[] }> = [
   { name: 'fanin', metrics: [{ key: 'rate', label: 'msgs/s', better: 'higher' }] },
   { name: 'durable', metrics: [{ key: 'rate', label: 'acked msgs/s', better: 'higher' }] },
 ];
 const brokers = ['outpost', 'mosquitto', 'aedes'];
-const ok = (scenario: string, broker: string, round: number, rate: number) => ({ scenario, broker, round, status: 'ok', metrics: { rate } });
+const ok = (scenario: string, broker: string, round: number, rate: number): RunRecord => ({ scenario, broker, round, status: 'ok', metrics: { rate } });
 
 describe('summarize', () => {
   it('takes the median over rounds and divides each broker by the baseline', () => {
-    const runs = [
+    const runs: RunRecord[] = [
       ok('fanin', 'outpost', 1, 100), ok('fanin', 'outpost', 2, 300), ok('fanin', 'outpost', 3, 200),
       ok('fanin', 'mosquitto', 1, 400), ok('fanin', 'mosquitto', 2, 400), ok('fanin', 'mosquitto', 3, 1),
       ok('fanin', 'aedes', 1, 100),
@@ -23,7 +22,7 @@ describe('summarize', () => {
   });
 
   it('marks unsupported, failed and skipped brokers, with no ratio for them', () => {
-    const runs = [
+    const runs: RunRecord[] = [
       ok('durable', 'outpost', 1, 50),
       { scenario: 'durable', broker: 'mosquitto', round: 1, status: 'na', reason: 'no durable store' },
       { scenario: 'durable', broker: 'aedes', round: 1, status: 'error', reason: 'crashed' },

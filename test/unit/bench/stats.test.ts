@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error plain ESM script without type declarations
 import { LatencyHistogram, median, ratio } from '../../../scripts/bench/lib/stats.mjs';
 
 describe('median', () => {
