@@ -15,7 +15,7 @@ import { Link, tlsOptions } from './link.js';
 import { EgressMapping, IngressMapping } from './mapping.js';
 import { Ingress } from './ingress.js';
 import { mappedMessage, OutboundLog, type DropReason, type LogEntry } from './outbound-log.js';
-import { pathContains, withPathMarker } from './loop-marker.js';
+import { NODE_PROPERTY, pathContains, withPathMarker } from './loop-marker.js';
 import { DropReporter } from './drop-reporter.js';
 import { emptyCounters, RateMeter, type BridgeCounters, type BridgeStatus } from './status.js';
 import { wireProps } from './wire.js';
@@ -69,6 +69,7 @@ export class Bridge implements PublishInterceptor {
   private maxQos: QoS = 2;
   private retainAvailable = true;
   private keepaliveMs = 0;
+  private remoteNode: string | null = null;
   private writeBlocked = false;
   private pumpScheduled = false;
   private subscribedOnce = false;
@@ -260,6 +261,12 @@ export class Bridge implements PublishInterceptor {
         if (this.maxPacket > 0 && e.size > this.maxPacket) {
           this.outbound.ack(e.seq);
           this.dropped('too_large', e.msg);
+          continue;
+        }
+        if (this.remoteNode !== null && pathContains(e.msg.props, this.remoteNode)) {
+          // The upstream is an Outpost node this message already passed: sending it back would echo it there.
+          this.outbound.ack(e.seq);
+          this.loopPrevented();
           continue;
         }
         if (e.msg.qos === 0 || this.maxQos === 0) {
@@ -455,7 +462,9 @@ export class Bridge implements PublishInterceptor {
     link: Link,
     sessionPresent: boolean,
     code: number,
-    props: { receiveMaximum?: number; maximumPacketSize?: number; maximumQoS?: number; retainAvailable?: boolean; serverKeepAlive?: number } | undefined,
+    props:
+      | { receiveMaximum?: number; maximumPacketSize?: number; maximumQoS?: number; retainAvailable?: boolean; serverKeepAlive?: number; userProperties?: Record<string, string | string[]> }
+      | undefined,
   ): void {
     if (code !== 0) {
       this.log.error({ server: this.server?.text, code }, 'bridge_connect_refused');
@@ -476,6 +485,10 @@ export class Bridge implements PublishInterceptor {
     this.maxQos = (props?.maximumQoS ?? 2) as QoS;
     this.retainAvailable = props?.retainAvailable ?? true;
     this.keepaliveMs = (props?.serverKeepAlive ?? this.cfg.keepalive) * 1000;
+    // An Outpost upstream names itself in CONNACK (user property outpost-node); with the loop marker
+    // we then also skip messages that already passed that node.
+    const rn = props?.userProperties?.[NODE_PROPERTY];
+    this.remoteNode = this.marker !== null && typeof rn === 'string' ? rn : null;
     this.log.info({ server: this.server?.text, sessionPresent, queued: this.outbound.queued, inflight: this.inflight.size }, 'bridge_connected');
     // A resumed session keeps its QoS 2 receive state: the remote resends those with DUP [MQTT-4.3.3-9].
     if (!sessionPresent) this.ingress.reset();

@@ -1,11 +1,16 @@
 // Optional loop marker across Outpost nodes (spec §5.7, rmqtt #397): with `loop_marker = true` a v5
 // bridge adds this node's name to the user property `outpost-path` of what it forwards, and never
 // forwards (egress) or republishes (ingress) a message whose path already names this node. The
-// origin tag stops echoes over one bridge; the path stops rings of several brokers.
+// origin tag stops echoes over one bridge; the path stops rings of several brokers. When the
+// upstream is an Outpost node that names itself in its v5 CONNACK (user property outpost-node), a
+// message whose path already contains that node is not sent to it either, so two nodes bridged to
+// each other deliver each message once.
 import { Message } from '../broker/message.js';
 import type { MessageProperties } from '../broker/types.js';
 
 export const PATH_PROPERTY = 'outpost-path';
+/** v5 CONNACK user property by which an Outpost upstream names itself (set by the MQTT front, when it does). */
+export const NODE_PROPERTY = 'outpost-node';
 
 function pathOf(props: MessageProperties | null | undefined): string | null {
   const v = props?.userProperties?.[PATH_PROPERTY];

@@ -28,6 +28,8 @@ interface UpstreamScript {
   receiveMaximum?: number;
   maximumQoS?: 0 | 1;
   retainAvailable?: boolean;
+  /** v5 CONNACK user property outpost-node. */
+  node?: string;
   /** Do not answer PINGREQ (a dead upstream that keeps the TCP connection open). */
   silent?: boolean;
   /** Acknowledge QoS 1/2 publishes (default true); 'pubrec-only' answers QoS 2 with PUBREC but never PUBCOMP. */
@@ -80,6 +82,7 @@ class FakeUpstream {
                   ...(s.receiveMaximum ? { receiveMaximum: s.receiveMaximum } : {}),
                   ...(s.maximumQoS !== undefined ? { maximumQoS: s.maximumQoS } : {}),
                   ...(s.retainAvailable !== undefined ? { retainAvailable: s.retainAvailable } : {}),
+                  ...(s.node !== undefined ? { userProperties: { 'outpost-node': s.node } } : {}),
                 },
               }
             : { cmd: 'connack', sessionPresent: s.sessionPresent ?? false, returnCode: s.refuse ?? 0 };
@@ -394,6 +397,19 @@ describe('loop marker across nodes', () => {
     expect(up.publishes()[0]).toMatchObject({ topic: 'x/2', properties: { userProperties: { 'outpost-path': 'agg-1,edge@127.0.0.1' } } });
     expect(svc.status()[0]!.counters.loops).toBe(1);
     expect(broker.metrics.get('bridge.b.loop_prevented')).toBe(1);
+  });
+
+  it('does not send an upstream Outpost node a message that already passed it (CONNACK outpost-node)', async () => {
+    const up = await fakeUpstream({ node: 'agg-1' });
+    const { broker, svc } = await edge({ b: { servers: [`127.0.0.1:${up.port}`], proto_ver: 'v5', loop_marker: true, egress: [{ filter: 'x/#' }], ...FAST } });
+    await until(() => svc.status()[0]!.status === 'connected', 3000, 'connect');
+    broker.publish(createMessage({ topic: 'x/from-agg', payload: Buffer.from('a'), qos: 1, retain: false, props: { userProperties: { 'outpost-path': 'agg-1' } }, now: Date.now() }));
+    broker.publish(createMessage({ topic: 'x/local', payload: Buffer.from('b'), qos: 1, retain: false, now: Date.now() }));
+    await until(() => up.publishes().length === 1, 3000, 'the local one');
+    await sleep(100);
+    expect(up.publishes().map((p) => p.topic)).toEqual(['x/local']);
+    await until(() => svc.status()[0]!.queued === 0 && svc.status()[0]!.inflight === 0, 3000, 'log empty');
+    expect(svc.status()[0]!.counters.loops).toBe(1);
   });
 
   it('is refused for v3/v4 bridges', () => {
