@@ -95,7 +95,7 @@ outpostctl --url http://127.0.0.1:1 status >/dev/null 2>&1; rc=$?
 [ $rc = 3 ] && pass "outpostctl exits 3 when the daemon is unreachable" || fail "outpostctl unreachable rc=$rc"
 
 before=$(show NRestarts); pid=$(show MainPID)
-systemctl reload outpost && wait_for '[ "$(show ActiveState)" = active ]' 20 && [ "$(show MainPID)" = "$pid" ] && pass "systemctl reload keeps the process" || fail "reload: $(show ActiveState) pid $(show MainPID) vs $pid"
+timeout 20 systemctl reload outpost && wait_for '[ "$(show ActiveState)" = active ]' 20 && [ "$(show MainPID)" = "$pid" ] && pass "systemctl reload keeps the process" || fail "reload: $(show ActiveState) pid $(show MainPID) vs $pid"
 
 # Wedge the daemon: a stopped process sends no WATCHDOG=1, as a blocked event loop would not.
 kill -STOP "$pid"
@@ -106,7 +106,7 @@ else
 fi
 journalctl -u outpost --no-pager | grep -q 'Watchdog timeout' && pass "journal shows the watchdog timeout" || fail "no 'Watchdog timeout' in the journal"
 
-systemctl stop outpost
+timeout 30 systemctl stop outpost
 [ "$(show Result)" = success ] && pass "graceful stop: Result=success" || fail "stop Result=$(show Result)"
 journalctl -u outpost --no-pager > /opt/journal.txt 2>&1
 echo DONE >> $out
