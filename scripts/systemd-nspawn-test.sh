@@ -80,7 +80,7 @@ cat > "$root/opt/check.sh" <<'EOF'
 out=/opt/result.txt
 : > $out
 pass() { echo "PASS $*" >> $out; }
-fail() { echo "FAIL $*" >> $out; }
+fail() { echo "FAIL $*" >> $out; journalctl -u outpost --no-pager > /opt/journal.txt 2>&1; }
 show() { systemctl show -p "$1" --value outpost; }
 wait_for() { for _ in $(seq 1 "$2"); do eval "$1" && return 0; sleep 0.5; done; return 1; }
 
