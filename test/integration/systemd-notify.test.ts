@@ -98,7 +98,8 @@ describe('daemon sd_notify', () => {
     const resumedAt = Date.now();
     process.kill(d.pid, 'SIGCONT');
     await waitFor(() => got.some((g) => g.data === 'WATCHDOG=1' && g.t > resumedAt), 5000, 'WATCHDOG=1 after SIGCONT');
-    const during = got.filter((g) => g.data === 'WATCHDOG=1' && g.t > stoppedAt + 50 && g.t < resumedAt - 50);
+    // Margins absorb the receiver's own scheduling delay under load.
+    const during = got.filter((g) => g.data === 'WATCHDOG=1' && g.t > stoppedAt + 200 && g.t < resumedAt - 50);
     expect(during).toEqual([]);
   });
 

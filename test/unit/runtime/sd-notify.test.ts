@@ -143,12 +143,12 @@ describe('sd_notify', () => {
     n.startWatchdog();
     await rx.waitFor((g) => g.filter((d) => d.data === 'WATCHDOG=1').length >= 4);
     const blockStart = Date.now();
-    busyWait(800);
+    busyWait(1000);
     const blockEnd = Date.now();
     await rx.waitFor((g) => g.some((d) => d.data === 'WATCHDOG=1' && d.t > blockEnd));
     const pings = rx.got.filter((d) => d.data === 'WATCHDOG=1').map((d) => d.t);
-    // Nothing can be sent while the loop is wedged (allow a little clock skew at both edges).
-    expect(pings.filter((t) => t > blockStart + 50 && t < blockEnd - 50)).toEqual([]);
+    // Nothing can be sent while the loop is wedged; the margins absorb the receiver's own scheduling delay.
+    expect(pings.filter((t) => t > blockStart + 200 && t < blockEnd - 50)).toEqual([]);
     const gaps = pings.slice(1).map((t, i) => t - pings[i]!);
     expect(Math.max(...gaps)).toBeGreaterThanOrEqual(700);
     n.close();
