@@ -25,6 +25,15 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Timers here are real (the service's clock is the fake one), so poll with a bound. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 3000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 const pub = (topic: string, from: string) => broker.publish(createMessage({ topic, payload: Buffer.from('p'), qos: 0, retain: false, from, now }));
 
 describe('TraceService', () => {
@@ -60,11 +69,9 @@ describe('TraceService', () => {
     expect(svc.get('soon')!.status).toBe('waiting');
     expect(svc.active).toBe(false);
     now += 100;
-    await new Promise((r) => setTimeout(r, 130));
-    expect(svc.get('soon')!.status).toBe('running');
+    await until(() => svc.get('soon')!.status === 'running', 'running');
     now += 60;
-    await new Promise((r) => setTimeout(r, 100));
-    expect(svc.get('soon')!.status).toBe('stopped');
+    await until(() => svc.get('soon')!.status === 'stopped', 'stopped');
     expect(broker.interceptors).toHaveLength(0);
   });
 
