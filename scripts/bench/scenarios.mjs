@@ -81,6 +81,8 @@ async function flow(ctx, spec) {
   await sleep(opts.durationMs);
   const s1 = await pool.snapshot(Boolean(spec.rate));
   const cpu1 = cpuSeconds(broker.pid);
+  // RSS at the end of the window (JSON only): shows a broker that buffers what it cannot deliver yet.
+  const rssEndMiB = rssKiB(broker.pid) / 1024;
   const recv = sumRates(s0, s1, 'received');
   const out = sumRates(s0, s1, spec.qos > 0 ? 'acked' : 'sent');
   const closes = s1.reduce((s, x) => s + x.unexpectedCloses, 0);
@@ -90,6 +92,7 @@ async function flow(ctx, spec) {
     publishRate: out.rate,
     cpuPerM: ((cpu1 - cpu0) / recv.delta) * 1e6,
     droppedClients: closes,
+    rssEndMiB,
   };
   if (spec.rate) {
     const h = mergeHist(s1);
@@ -200,7 +203,7 @@ async function durable(ctx) {
   const cpu1 = cpuSeconds(broker.pid);
   const acked = sumRates(s0, s1, 'acked');
   if (acked.delta === 0) throw new Error('no PUBACK in the window');
-  return { rate: acked.rate, cpuPerM: ((cpu1 - cpu0) / acked.delta) * 1e6 };
+  return { rate: acked.rate, cpuPerM: ((cpu1 - cpu0) / acked.delta) * 1e6, rssEndMiB: rssKiB(broker.pid) / 1024 };
 }
 
 const durableScenario = (sync, quick) => ({

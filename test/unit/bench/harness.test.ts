@@ -74,6 +74,7 @@ describe.each(['mosquitto', 'aedes'])('scenarios against %s', (name) => {
     expect(r.publishRate).toBeGreaterThan(100);
     expect(r.cpuPerM).toBeGreaterThan(0);
     expect(r.droppedClients).toBe(0);
+    expect(r.rssEndMiB).toBeGreaterThan(1);
   });
 
   it('measures latency percentiles at the offered rate', async () => {
