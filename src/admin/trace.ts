@@ -59,6 +59,8 @@ interface Trace {
   timer: NodeJS.Timeout | null;
   written: number;
   dropped: number;
+  /** Set when the file stream is ending; resolves once it is flushed. */
+  ended: Promise<void> | null;
 }
 
 /** A trace stops itself at this size: a '#' trace on a busy box must not fill the SD card. */
@@ -123,7 +125,7 @@ export class TraceService {
     const endAt = spec.endAt ?? startAt + DEFAULT_DURATION_MS;
     if (endAt <= startAt || endAt <= now) throw new TraceError('OUTPOST_ERR_TRACE_INVALID', 'end_at must be after start_at and in the future');
     mkdirSync(this.dir, { recursive: true });
-    const t: Trace = { info: { name: spec.name, type: spec.type, filter: spec.filter, startAt, endAt }, stopped: false, out: null, timer: null, written: 0, dropped: 0 };
+    const t: Trace = { info: { name: spec.name, type: spec.type, filter: spec.filter, startAt, endAt }, stopped: false, out: null, timer: null, written: 0, dropped: 0, ended: null };
     t.out = createWriteStream(this.file(spec.name), { flags: 'a', mode: 0o640 });
     t.out.on('error', (err) => this.log.warn({ trace: spec.name, err: err.message }, 'trace_write_failed'));
     this.traces.set(spec.name, t);
@@ -157,9 +159,11 @@ export class TraceService {
     return [...this.traces.values()].map((t) => this.describe(t));
   }
 
-  /** The log written so far (null when the trace is unknown). */
-  readLog(name: string): Buffer | null {
-    if (!this.traces.has(name)) return null;
+  /** The log written so far, including everything a just-stopped trace is still flushing (null when unknown). */
+  async readLog(name: string): Promise<Buffer | null> {
+    const t = this.traces.get(name);
+    if (!t) return null;
+    if (t.ended) await t.ended;
     try {
       return readFileSync(this.file(name));
     } catch {
@@ -249,6 +253,7 @@ export class TraceService {
       const out = t.out;
       if (out) {
         const ended = new Promise<void>((r) => out.end(r));
+        t.ended = ended;
         this.ending.add(ended);
         void ended.then(() => this.ending.delete(ended));
       }

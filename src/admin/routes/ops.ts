@@ -183,7 +183,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
     return reply.status(204).send();
   });
   app.get<{ Params: { name: string } }>('/api/v5/trace/:name/log', async (req, reply) => {
-    const log = trace.readLog(req.params.name);
+    const log = await trace.readLog(req.params.name);
     if (log === null) throw new ApiError('TRACE_NOT_FOUND');
     return reply.type('text/plain; charset=utf-8').send(log);
   });
