@@ -1,5 +1,6 @@
 // The real daemon (dist/, test/helpers/daemon.ts) with bridges configured in its TOML file, against
 // Debian's mosquitto as the upstream, and two daemons bridged to each other.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
@@ -38,6 +39,13 @@ servers = ["127.0.0.1:${port}"]
 reconnect = { min = 0.05, max = 0.3 }
 ${extra}
 `;
+}
+
+/** Give daemon `d` a bridge back to `port` (loop_marker on) by rewriting its config and restarting it on the same port. */
+async function writeBridge(d: Daemon, name: string, port: number): Promise<void> {
+  const text = readFileSync(d.configPath, 'utf8').replace(/^port = 0$/m, `port = ${d.mqttPort}`);
+  writeFileSync(d.configPath, text + bridgeToml(name, port, `proto_ver = "v5"\nloop_marker = true\negress = [{ filter = "ring/#" }]`));
+  await d.restart();
 }
 
 async function parkSubscriber(up: Mosquitto, clientId: string, filter: string): Promise<void> {
@@ -159,5 +167,30 @@ describe('bridges in the daemon', () => {
     expect(fromA.packet.properties).toMatchObject({ userProperties: { k: 'v' }, contentType: 'text/plain' });
     const fromB = onA.msgs.find((m) => m.topic === 'x/from-b')!;
     expect(fromB.packet.properties).toMatchObject({ userProperties: { k2: 'v2' }, contentType: 'application/json' });
+  }, 30_000);
+
+  it('two daemons with a bridge each way and loop_marker: a ring ends instead of looping forever', async () => {
+    const b = await daemon('[node]\nname = "node-b@127.0.0.1"\n');
+    const a = await daemon(
+      `[node]\nname = "node-a@127.0.0.1"\n` + bridgeToml('toB', b.mqttPort, `proto_ver = "v5"\nloop_marker = true\negress = [{ filter = "ring/#" }]`),
+    );
+    await writeBridge(b, 'toA', a.mqttPort);
+    const onA = await client(a.mqttUrl, { clientId: 'ring-a', protocolVersion: 5 });
+    const onB = await client(b.mqttUrl, { clientId: 'ring-b', protocolVersion: 5 });
+    await onA.sub('ring/#', { qos: 1 });
+    await onB.sub('ring/#', { qos: 1 });
+    await sleep(300);
+    await onA.pub('ring/1', 'r', { qos: 1 });
+    await onB.waitMessages(1, 5000);
+    await sleep(1000);
+    const countA = onA.msgs.length;
+    const countB = onB.msgs.length;
+    await sleep(500);
+    // Without the marker this ring never ends; with it each side holds at most the original and one echo.
+    expect(onA.msgs.length).toBe(countA);
+    expect(onB.msgs.length).toBe(countB);
+    expect(countA).toBeLessThanOrEqual(2);
+    expect(countB).toBe(1);
+    expect(onB.msgs[0]!.packet.properties?.userProperties).toMatchObject({ 'outpost-path': 'node-a@127.0.0.1' });
   }, 30_000);
 });
