@@ -228,6 +228,7 @@ export class Broker implements BrokerApi, SessionHost {
       if (rec.disconnectedAt === 0) s.ensureStored();
       this.scheduleExpiry(s);
     }
+    for (const d of this.store.loadDelayed()) this.scheduleDelayed(d.message, d.due);
     this.sys.start();
     const tickMs = 1000;
     this.housekeeping = setInterval(() => this.housekeep(), tickMs);
@@ -306,7 +307,8 @@ export class Broker implements BrokerApi, SessionHost {
         this.clock.clearTimeout(existing.expiryTimer);
         existing.expiryTimer = null;
       }
-      if (p.cleanStart) {
+      // A session with expiry 0 ends with its connection, so a takeover starts fresh [MQTT-3.1.2-6].
+      if (p.cleanStart || existing.expiryInterval === 0) {
         this.destroySession(existing, 'discarded');
       } else {
         session = existing;
@@ -678,16 +680,23 @@ export class Broker implements BrokerApi, SessionHost {
     }
     const now = this.now();
     // Values >= 4294967 are an absolute Unix time in seconds (EMQX).
-    const delayMs = n >= 4294967 ? Math.max(0, n * 1000 - now) : n * 1000;
+    const due = n >= 4294967 ? n * 1000 : now + n * 1000;
     const target = msg.with({ topic });
+    // Stored before the publisher's ack (group commit), deleted once published.
+    this.store.saveDelayed(target, due);
+    this.scheduleDelayed(target, due);
+    this.metrics.c['messages.delayed']++;
+    return { ok: true, matched: 1, durable: true };
+  }
+
+  private scheduleDelayed(m: Message, due: number): void {
     const t = setTimeout(() => {
       this.delayed.delete(t);
-      this.dispatch(target);
-    }, delayMs);
+      this.store.deleteDelayed(m.id);
+      this.dispatch(m);
+    }, Math.max(0, due - this.now()));
     t.unref();
     this.delayed.add(t);
-    this.metrics.c['messages.delayed']++;
-    return { ok: true, matched: 1, durable: false };
   }
 
   /** $SYS and other broker-originated messages (QoS 0). */

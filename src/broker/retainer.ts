@@ -41,7 +41,8 @@ export class Retainer {
       return 'deleted';
     }
     if (this.limits.maxPayloadSize > 0 && msg.payload.length > this.limits.maxPayloadSize) return 'too_large';
-    if (this.limits.maxRetainedMessages > 0 && !this.byTopic.has(msg.topic) && this.byTopic.size >= this.limits.maxRetainedMessages) return 'table_full';
+    // The broker's own $SYS entries do not count against the user's limit.
+    if (this.limits.maxRetainedMessages > 0 && !msg.topic.startsWith('$SYS/') && !this.byTopic.has(msg.topic) && this.userCount() >= this.limits.maxRetainedMessages) return 'table_full';
     let m = msg;
     if (m.expiresAt === 0 && this.limits.msgExpiryInterval > 0) {
       m = new Message(
@@ -89,6 +90,12 @@ export class Retainer {
   list(filter?: string): Message[] {
     if (!filter) return [...this.byTopic.values()];
     return [...this.byTopic.values()].filter((m) => topicMatches(filter, m.topic));
+  }
+
+  private userCount(): number {
+    let n = this.byTopic.size;
+    for (const t of this.byTopic.keys()) if (t.startsWith('$SYS/')) n--;
+    return n;
   }
 
   count(): number {

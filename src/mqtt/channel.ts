@@ -14,7 +14,7 @@ import type { Clock, Delivery, DisconnectReason, MessageProperties, Outlet, QoS,
 import type { MqttConfig } from '../config/schema.js';
 import { FrameSplitter } from './frame.js';
 import type { AcceptedConnection } from './listener.js';
-import { decodeAck, decodePublish, encodeAck, type InPublish } from './hot-codec.js';
+import { connectLevel, decodeAck, decodePublish, encodeAck, subscribeStringsValid, type InPublish } from './hot-codec.js';
 import { encodePublish, encodePublishCached, type PublishExtras } from './publish-codec.js';
 import { RC, disconnectCode, v3ConnackCode } from './reason-codes.js';
 
@@ -66,6 +66,8 @@ export class MqttChannel implements Outlet {
   private byteLimiter: RateLimiter | null = null;
   private paused = false;
   private sendWillOnClose = true;
+  /** mqtt-packet's parser is not re-entrant: no nested drainFrames() from a packet handler. */
+  private parsing = false;
   private readonly conn: AcceptedConnection;
 
   constructor(
@@ -104,6 +106,12 @@ export class MqttChannel implements Outlet {
       if (wait > 0) this.pauseFor(wait);
     }
     this.splitter.push(chunk);
+    // Anything but CONNECT as the first byte is not MQTT (an HTTP probe, a TLS hello): close now
+    // instead of waiting for idle_timeout [MQTT-3.1.0-1].
+    if (this.state === 'awaiting_connect' && this.splitter.buffered > 0 && this.splitter.peek()![0] !== 0x10) {
+      this.protocolViolation('protocol_error', 'first packet is not CONNECT');
+      return;
+    }
     this.drainFrames();
   }
 
@@ -112,6 +120,7 @@ export class MqttChannel implements Outlet {
       const r = this.splitter.next();
       if (r.kind === 'more') return;
       if (r.kind === 'error') {
+        if (this.state === 'awaiting_connect' && connectLevel(this.splitter.peek() ?? Buffer.alloc(0)) === 5) this.v5 = true;
         if (r.code === 'packet_too_large') this.protocolViolation('frame_too_large', 'packet exceeds max_packet_size');
         else this.protocolViolation('malformed_packet', 'bad remaining length');
         return;
@@ -122,10 +131,26 @@ export class MqttChannel implements Outlet {
         this.onHotFrame(type, r.frame);
         continue;
       }
+      if (type === 1 && this.state === 'awaiting_connect') {
+        const level = connectLevel(r.frame);
+        if (level !== 3 && level !== 4 && level !== 5) {
+          // [MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01, then close
+          this.write(Buffer.from([0x20, 0x02, 0x00, 0x01]));
+          this.protocolViolation('protocol_error', `unsupported protocol level ${level}`);
+          return;
+        }
+      }
+      if ((type === 8 || type === 10) && this.state === 'connected' && !subscribeStringsValid(r.frame, this.v5, type === 8)) {
+        this.protocolViolation('malformed_packet', 'ill-formed UTF-8 in a topic filter');
+        return;
+      }
+      this.parsing = true;
       try {
         this.parser!.parse(r.frame);
       } catch (err) {
         this.protocolViolation('malformed_packet', (err as Error).message);
+      } finally {
+        this.parsing = false;
       }
     }
   }
@@ -151,7 +176,7 @@ export class MqttChannel implements Outlet {
       if (!r.ok) return this.protocolViolation('malformed_packet', r.error);
       return this.onPublish(r.p);
     }
-    const a = decodeAck(frame);
+    const a = decodeAck(frame, this.v5);
     if (!a) return this.protocolViolation('malformed_packet', `bad ack packet type ${type}`);
     const s = this.session!;
     switch (type) {
@@ -216,6 +241,18 @@ export class MqttChannel implements Outlet {
     let clientId = p.clientId ?? '';
     const username = p.username ?? null;
     let assigned = false;
+    if (this.version < 5 && p.password !== undefined && p.username === undefined) {
+      // [MQTT-3.1.2-22] a password without a user name is a protocol violation in 3.1.1
+      return this.protocolViolation('protocol_error', 'password flag without user name flag');
+    }
+    if ([clientId, username ?? '', p.will?.topic ?? ''].some((x) => x.includes('\uFFFD'))) {
+      // mqtt-packet replaced ill-formed UTF-8 with U+FFFD [MQTT-1.5.4-1]
+      return this.protocolViolation('malformed_packet', 'ill-formed UTF-8 in CONNECT');
+    }
+    if (this.v5 && p.properties?.authenticationMethod !== undefined) {
+      // [MQTT-4.12.0-1] enhanced authentication is not supported
+      return this.refuse(RC.BAD_AUTH_METHOD, `authentication method ${p.properties.authenticationMethod} not supported`);
+    }
     if (cfg.use_username_as_clientid && username) clientId = username;
     if (clientId.length === 0) {
       // [MQTT-3.1.3-8] v3.1.1 needs clean session for an empty id; v3.1 has no empty ids
@@ -225,7 +262,8 @@ export class MqttChannel implements Outlet {
     }
     this.clientId = clientId;
     this.log = this.log.child({ clientid: clientId });
-    if (Buffer.byteLength(clientId) > cfg.max_clientid_len) return this.refuse(RC.CLIENT_ID_NOT_VALID, 'client id too long');
+    // The limit applies to ids clients choose, not to the one assigned here.
+    if (!assigned && Buffer.byteLength(clientId) > cfg.max_clientid_len) return this.refuse(RC.CLIENT_ID_NOT_VALID, 'client id too long');
     const banned = broker.guard.checkBanned(clientId, username, this.conn.peerHost);
     if (banned) return this.refuse(RC.BANNED, `banned: ${banned}`);
     if (p.will) {
@@ -349,10 +387,11 @@ export class MqttChannel implements Outlet {
     this.armKeepalive();
     broker.attach(session, this, window);
     this.log.debug({ proto_ver: this.version, clean_start: p.clean !== false, keepalive, session_present: present }, 'client_connected');
-    // Packets that arrived while authenticating are processed in order now.
+    // Packets that arrived while authenticating are processed in order now. On the synchronous
+    // path we are still inside the parser: the outer drainFrames() loop picks up the rest.
     const pending = this.pendingPackets.splice(0);
     for (const q of pending) this.onPacket(q);
-    this.drainFrames();
+    if (!this.parsing) this.drainFrames();
   }
 
   /** CONNACK with a failure code, then close [MQTT-3.2.2-5]. */
@@ -393,8 +432,10 @@ export class MqttChannel implements Outlet {
         topic = t;
       }
     }
-    if (!isValidTopicName(topic) || levelCount(topic) > cfg.max_topic_levels) {
-      if (!this.v5) return this.protocolViolation('protocol_error', `invalid topic name ${JSON.stringify(topic)}`);
+    if (topic.length === 0) return this.protocolViolation('protocol_error', 'empty topic without topic alias', RC.PROTOCOL_ERROR);
+    if (!isValidTopicName(topic)) return this.protocolViolation('protocol_error', `invalid topic name ${JSON.stringify(topic)}`, RC.TOPIC_NAME_INVALID);
+    if (levelCount(topic) > cfg.max_topic_levels) {
+      if (!this.v5) return this.protocolViolation('protocol_error', `topic ${JSON.stringify(topic)} has more than max_topic_levels levels`);
       this.log.info({ topic }, 'publish_topic_invalid');
       if (qos > 0) this.ack(encodeAck(qos === 1 ? 4 : 5, pid, RC.TOPIC_NAME_INVALID, true));
       return;
@@ -406,9 +447,10 @@ export class MqttChannel implements Outlet {
         return;
       }
       if (cfg.max_awaiting_rel > 0 && s.awaitingRel.size >= cfg.max_awaiting_rel) {
-        this.log.warn({ max: cfg.max_awaiting_rel }, 'dropped_qos2_packet: awaiting_rel_full');
         broker.metrics.c['messages.dropped']++;
-        if (this.v5) this.ack(encodeAck(5, pid, RC.RECEIVE_MAXIMUM_EXCEEDED, true));
+        // [MQTT-3.3.4-8] more unacknowledged QoS 2 than the advertised Receive Maximum
+        if (this.v5) return this.protocolViolation('protocol_error', `more than ${cfg.max_awaiting_rel} QoS 2 messages awaiting PUBREL`, RC.RECEIVE_MAXIMUM_EXCEEDED);
+        this.log.warn({ max: cfg.max_awaiting_rel }, 'dropped_qos2_packet: awaiting_rel_full');
         return;
       }
     }

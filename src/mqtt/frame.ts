@@ -38,6 +38,11 @@ export class FrameSplitter {
     return { kind: 'frame', frame };
   }
 
+  /** The bytes buffered so far (for answering a CONNECT that cannot be parsed). */
+  peek(): Buffer | null {
+    return this.buf;
+  }
+
   get buffered(): number {
     return this.buf ? this.buf.length : 0;
   }

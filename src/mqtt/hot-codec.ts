@@ -49,7 +49,8 @@ export function decodePublish(frame: Buffer, v5: boolean): PublishDecode {
   const qos = (h >> 1) & 3;
   if (qos === 3) return { ok: false, error: 'PUBLISH with QoS 3' };
   const dup = (h & 0x08) !== 0;
-  if (v5 && dup && qos === 0) return { ok: false, error: 'DUP set on a QoS 0 PUBLISH' };
+  // [MQTT-3.3.1-2] DUP must be 0 on QoS 0, in every version
+  if (dup && qos === 0) return { ok: false, error: 'DUP set on a QoS 0 PUBLISH' };
   let off = 1;
   while (frame[off]! & 0x80) off++;
   off++;
@@ -145,15 +146,51 @@ export function decodePublish(frame: Buffer, v5: boolean): PublishDecode {
 }
 
 /** An ack frame (PUBACK 4, PUBREC 5, PUBREL 6, PUBCOMP 7): packet id and v5 reason code. */
-export function decodeAck(frame: Buffer): { pid: number; rc: number } | null {
+export function decodeAck(frame: Buffer, v5: boolean): { pid: number; rc: number } | null {
   const type = frame[0]! >> 4;
   const flags = frame[0]! & 0x0f;
   // [MQTT-2.1.3-1] PUBREL has flags 0b0010, the others 0
   if (flags !== (type === 6 ? 2 : 0)) return null;
   if (frame.length < 4 || frame[1]! < 2) return null;
+  // v3.1.1 acks have exactly two bytes of packet id [MQTT-3.4.1]
+  if (!v5 && frame[1] !== 2) return null;
   const pid = frame.readUInt16BE(2);
   const rc = frame.length > 4 ? frame[4]! : 0;
   return { pid, rc };
+}
+
+/**
+ * Are the length-prefixed strings of a SUBSCRIBE (withOptions) or UNSUBSCRIBE payload well-formed
+ * UTF-8? mqtt-packet silently replaces bad bytes with U+FFFD [MQTT-1.5.4-1].
+ */
+export function subscribeStringsValid(frame: Buffer, v5: boolean, withOptions: boolean): boolean {
+  let off = 1;
+  while (off < 5 && frame[off]! & 0x80) off++;
+  off += 1 + 2; // remaining length end, packet id
+  if (v5) {
+    const [plen, o] = readVarint(frame, off);
+    if (plen < 0) return false;
+    off = o + plen;
+  }
+  while (off < frame.length) {
+    if (off + 2 > frame.length) return false;
+    const len = frame.readUInt16BE(off);
+    if (off + 2 + len > frame.length) return false;
+    if (!isUtf8(frame.subarray(off + 2, off + 2 + len))) return false;
+    off += 2 + len + (withOptions ? 1 : 0);
+  }
+  return true;
+}
+
+/** Protocol level byte of a CONNECT frame, or -1 when it cannot be read yet. */
+export function connectLevel(buf: Buffer): number {
+  let off = 1;
+  while (off < 5 && off < buf.length && buf[off]! & 0x80) off++;
+  off++;
+  if (off + 2 > buf.length) return -1;
+  const nameLen = buf.readUInt16BE(off);
+  const at = off + 2 + nameLen;
+  return at < buf.length ? buf[at]! : -1;
 }
 
 /** Encode PUBACK/PUBREC/PUBREL/PUBCOMP; v5 adds the reason code when it is not 0. */

@@ -76,6 +76,8 @@ const enum OpKind {
   DeleteSub,
   SaveRetained,
   DeleteRetained,
+  SaveDelayed,
+  DeleteDelayed,
 }
 
 /** One buffered write. A fixed shape so the hot path allocates one small object per durable step. */
@@ -102,6 +104,8 @@ const CORE_MIGRATIONS = [
      state INTEGER NOT NULL, sub_ids TEXT NOT NULL, retain_flag INTEGER NOT NULL, filter TEXT NOT NULL,
      ${MESSAGE_COLUMN_DEFS}, PRIMARY KEY (client_id, seq)) WITHOUT ROWID;
    CREATE TABLE retained (topic TEXT PRIMARY KEY, ${MESSAGE_COLUMN_DEFS.replace('topic TEXT NOT NULL, ', '')});`,
+  // Delayed publishes ($delayed/{s}/topic) are acknowledged, so they must survive a restart.
+  `CREATE TABLE delayed (due INTEGER NOT NULL, ${MESSAGE_COLUMN_DEFS}, PRIMARY KEY (msg_id));`,
 ];
 
 export class Store {
@@ -133,6 +137,8 @@ export class Store {
     delSub: Statement;
     saveRetained: Statement;
     delRetained: Statement;
+    saveDelayed: Statement;
+    delDelayed: Statement;
   };
 
   static open(opts: StoreOptions): Store {
@@ -227,6 +233,8 @@ export class Store {
       delSub: db.prepare('DELETE FROM subscriptions WHERE client_id = ? AND filter = ?'),
       saveRetained: db.prepare(`INSERT OR REPLACE INTO retained (${MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)`),
       delRetained: db.prepare('DELETE FROM retained WHERE topic = ?'),
+      saveDelayed: db.prepare(`INSERT OR REPLACE INTO delayed (due, ${MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`),
+      delDelayed: db.prepare('DELETE FROM delayed WHERE msg_id = ?'),
     };
   }
 
@@ -267,6 +275,10 @@ export class Store {
         }),
       ),
     }));
+  }
+
+  loadDelayed(): { due: number; message: Message }[] {
+    return (this.db.prepare(`SELECT due, ${MESSAGE_COLUMNS} FROM delayed ORDER BY due`).all() as (MessageRow & { due: number })[]).map((r) => ({ due: r.due, message: rowToMessage(r) }));
   }
 
   loadRetained(): Message[] {
@@ -344,6 +356,14 @@ export class Store {
 
   deleteRetained(topic: string): void {
     this.push(new Op(OpKind.DeleteRetained, '', 0, 0, 0, null, topic));
+  }
+
+  saveDelayed(m: Message, due: number): void {
+    this.push(new Op(OpKind.SaveDelayed, '', due, 0, 0, m, null));
+  }
+
+  deleteDelayed(msgId: number): void {
+    this.push(new Op(OpKind.DeleteDelayed, '', msgId, 0, 0, null, null));
   }
 
   /** A participant's pending writes go into the next transaction. Call once per tick with work. */
@@ -433,6 +453,12 @@ export class Store {
         break;
       case OpKind.DeleteRetained:
         st.delRetained.run(op.extra as string);
+        break;
+      case OpKind.SaveDelayed:
+        st.saveDelayed.run(op.seq, ...messageParams(op.message!));
+        break;
+      case OpKind.DeleteDelayed:
+        st.delDelayed.run(op.seq);
         break;
     }
   }
