@@ -80,6 +80,10 @@ export class Metrics {
     this.gauges.set(name, read);
   }
 
+  unregisterGauge(name: string): void {
+    this.gauges.delete(name);
+  }
+
   /** Every counter, broker and dynamic, as one object (EMQX `/metrics?aggregate=true` shape). */
   snapshot(): Record<string, number> {
     const out: Record<string, number> = { ...this.c };

@@ -377,6 +377,8 @@ export class MqttChannel implements Outlet {
       };
       if (cfg.max_qos_allowed < 2) cp.maximumQoS = cfg.max_qos_allowed;
       if (assigned) cp.assignedClientIdentifier = this.clientId;
+      // Lets an Outpost bridge on the other side recognise this node and end bridge rings.
+      cp.userProperties = { 'outpost-node': broker.node };
       if (serverKeepalive !== undefined) cp.serverKeepAlive = serverKeepalive;
       if (cfg.max_session_expiry_interval > 0 && (props.sessionExpiryInterval ?? 0) > expiry) cp.sessionExpiryInterval = expiry;
       connack.properties = cp;
