@@ -2,7 +2,8 @@
 # Install Outpost from this checkout onto this box, or into a staging root (--destdir) for images
 # and tests. Safe to re-run: it upgrades the app in place and never overwrites /etc/outpost/outpost.toml.
 #
-#   scripts/install.sh [--destdir DIR] [--no-build] [--npm-ci | --link-node-modules] [--no-start]
+#   scripts/install.sh [--destdir DIR] [--no-build] [--npm-ci | --link-node-modules | --no-deps]
+#                      [--node PATH] [--no-start]
 #
 #   --destdir DIR         install under DIR (nothing is enabled or started); default: this system
 #   --no-build            use the existing dist/ (default: npm ci && npm run build first)
@@ -10,17 +11,21 @@
 #                         or a warm npm cache; compiles better-sqlite3 if no prebuilt binary fits)
 #   --link-node-modules   symlink the checkout's node_modules instead (development only: it keeps
 #                         dev deps and ties the install to this checkout)
+#   --no-deps             no node_modules at all: the caller installs them (the image build does,
+#                         inside the target, so native modules match the board's architecture)
 #                         default: copy the checkout's node_modules and `npm prune --omit=dev`:
 #                         offline, and the native modules are the ones built for this box
+#   --node PATH           node the commands run (default: the node on PATH here)
 #   --no-start            on this system: enable the units but do not start them
 #
 # What goes where:
 #   /opt/outpost/{package.json,package-lock.json,bin,dist,node_modules}   the app
 #   /usr/bin/outpost, /usr/bin/outpostctl                                 wrappers running node
-#   /usr/lib/systemd/system/outpost.service, outpost-first-boot.service
-#   /usr/lib/sysusers.d/outpost.conf, /usr/lib/tmpfiles.d/outpost.conf
-#   /usr/lib/udev/rules.d/99-outpost-serial.rules, /usr/lib/outpost/first-boot.sh
-#   /etc/outpost/outpost.toml (only if absent), /etc/outpost/README
+#   /usr/lib/systemd/system/outpost.service, /usr/lib/sysusers.d/outpost.conf   from systemd/
+#   firmware-config/rootfs/* as is: /etc/systemd/system/outpost-first-boot.service,
+#     /etc/udev/rules.d/99-outpost-serial.rules, /usr/lib/tmpfiles.d/outpost.conf,
+#     /usr/lib/outpost/first-boot.sh, /etc/outpost/README
+#   /etc/outpost/outpost.toml (only if absent; the shipped default is also /opt/outpost/outpost.toml.default)
 # Then, on this system with systemd as PID 1: systemd-sysusers, systemd-tmpfiles, udev reload,
 # daemon-reload, first boot (node name, API key), enable --now outpost.
 set -eu
@@ -30,10 +35,11 @@ destdir=
 build=yes
 deps=copy
 start=yes
+node_target=
 
 say() { printf 'install: %s\n' "$*"; }
 die() { printf 'install: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '5,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '5,19p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -42,6 +48,8 @@ while [ $# -gt 0 ]; do
     --no-build) build=no ;;
     --npm-ci) deps=ci ;;
     --link-node-modules) deps='link' ;;
+    --no-deps) deps=none ;;
+    --node) [ $# -ge 2 ] || die "--node needs a path"; node_target=$2; shift ;;
     --no-start) start=no ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
@@ -60,13 +68,14 @@ node_bin=$(command -v node) || die "node not found: install Node.js >= 20.19 fir
   const [maj, min] = process.versions.node.split(".").map(Number);
   process.exit(maj > 20 || (maj === 20 && min >= 19) ? 0 : 1);
 ' || die "node $("$node_bin" --version) is too old: Outpost needs >= 20.19"
+node_target=${node_target:-$node_bin}
 
 if [ "$build" = yes ]; then
   say "building (npm ci && npm run build)"
   (cd "$src" && npm ci --no-audit --no-fund && npm run build)
 fi
 [ -f "$src/dist/src/runtime/main.js" ] || die "no build in $src/dist: run npm run build (or drop --no-build)"
-[ "$deps" = ci ] || [ -d "$src/node_modules" ] || die "no $src/node_modules: run npm ci first (or use --npm-ci)"
+[ "$deps" = ci ] || [ "$deps" = none ] || [ -d "$src/node_modules" ] || die "no $src/node_modules: run npm ci first (or use --npm-ci)"
 
 app="$destdir/opt/outpost"
 say "installing the app into $app"
@@ -90,6 +99,7 @@ case $deps in
   link)
     ln -s "$src/node_modules" "$new/node_modules"
     ;;
+  none) ;;
 esac
 rm -rf "$app.old"
 [ ! -e "$app" ] || mv "$app" "$app.old"
@@ -107,22 +117,24 @@ for cmd in outpost outpostctl; do
 #!/bin/sh
 # Installed by Outpost's scripts/install.sh.
 self=\$(readlink -f "\$0" 2>/dev/null || printf '%s' "\$0")
-exec "$node_bin" "\$(dirname "\$self")/../../opt/outpost/bin/$cmd.js" "\$@"
+exec "$node_target" "\$(dirname "\$self")/../../opt/outpost/bin/$cmd.js" "\$@"
 EOF
   chmod 0755 "$destdir/usr/bin/$cmd"
 done
 
-rootfs="$src/firmware-config/rootfs"
 install -D -m 0644 "$src/systemd/outpost.service" "$destdir/usr/lib/systemd/system/outpost.service"
-install -D -m 0644 "$rootfs/etc/systemd/system/outpost-first-boot.service" "$destdir/usr/lib/systemd/system/outpost-first-boot.service"
 install -D -m 0644 "$src/systemd/outpost.sysusers.conf" "$destdir/usr/lib/sysusers.d/outpost.conf"
-install -D -m 0644 "$rootfs/usr/lib/tmpfiles.d/outpost.conf" "$destdir/usr/lib/tmpfiles.d/outpost.conf"
-install -D -m 0644 "$rootfs/etc/udev/rules.d/99-outpost-serial.rules" "$destdir/usr/lib/udev/rules.d/99-outpost-serial.rules"
-install -D -m 0755 "$rootfs/usr/lib/outpost/first-boot.sh" "$destdir/usr/lib/outpost/first-boot.sh"
+# The overlay is what a flashed image carries; a box installed from a checkout gets the same files.
+rootfs="$src/firmware-config/rootfs"
+(cd "$rootfs" && find . -type f) | while read -r f; do
+  case $f in
+    */first-boot.sh) m=0755 ;;
+    *) m=0644 ;;
+  esac
+  install -D -m "$m" "$rootfs/$f" "$destdir/${f#./}"
+done
 
-mkdir -p "$destdir/etc/outpost/certs"
-chmod 0750 "$destdir/etc/outpost"
-install -m 0644 "$rootfs/etc/outpost/README" "$destdir/etc/outpost/README"
+chmod 0750 "$destdir/etc/outpost" "$destdir/etc/outpost/certs"
 if [ -e "$destdir/etc/outpost/outpost.toml" ]; then
   say "keeping the existing /etc/outpost/outpost.toml (the shipped default is $app/outpost.toml.default)"
 else

@@ -38,9 +38,9 @@ fi
 
 for f in \
   /usr/bin/outpost /usr/bin/outpostctl \
-  /usr/lib/systemd/system/outpost.service /usr/lib/systemd/system/outpost-first-boot.service \
+  /usr/lib/systemd/system/outpost.service /etc/systemd/system/outpost-first-boot.service \
   /usr/lib/sysusers.d/outpost.conf /usr/lib/tmpfiles.d/outpost.conf \
-  /usr/lib/udev/rules.d/99-outpost-serial.rules; do
+  /etc/udev/rules.d/99-outpost-serial.rules; do
   rm -f "$destdir$f"
 done
 rm -rf "$destdir/opt/outpost" "$destdir/usr/lib/outpost"

@@ -29,9 +29,19 @@ function sh(cmd: string, args: string[]) {
 const at = (p: string) => join(dest, p);
 const mode = (p: string) => statSync(at(p)).mode & 0o777;
 
+/** Every file and symlink under dir, relative, not descending into node_modules. */
+function files(dir: string, rel = ''): string[] {
+  return readdirSync(join(dir, rel), { withFileTypes: true }).flatMap((e) => {
+    const p = rel ? `${rel}/${e.name}` : e.name;
+    return e.isDirectory() && e.name !== 'node_modules' ? files(dir, p) : [p];
+  });
+}
+
 let first: ReturnType<typeof sh>;
+let installed: string[] = [];
 beforeAll(() => {
   first = sh(join(REPO, 'scripts/install.sh'), ['--no-build', '--destdir', dest]);
+  installed = files(dest);
 }, 60_000);
 
 describe('scripts/install.sh --destdir', () => {
@@ -50,9 +60,13 @@ describe('scripts/install.sh --destdir', () => {
     expect(mode('usr/bin/outpostctl')).toBe(0o755);
     expect(readFileSync(at('usr/lib/systemd/system/outpost.service'), 'utf8')).toBe(readFileSync(join(REPO, 'systemd/outpost.service'), 'utf8'));
     expect(readFileSync(at('usr/lib/sysusers.d/outpost.conf'), 'utf8')).toBe(readFileSync(join(REPO, 'systemd/outpost.sysusers.conf'), 'utf8'));
-    expect(existsSync(at('usr/lib/systemd/system/outpost-first-boot.service'))).toBe(true);
+    expect(existsSync(at('etc/systemd/system/outpost-first-boot.service'))).toBe(true);
     expect(readFileSync(at('usr/lib/tmpfiles.d/outpost.conf'), 'utf8')).toMatch(/^d \/etc\/outpost 0750 root outpost -$/m);
-    expect(existsSync(at('usr/lib/udev/rules.d/99-outpost-serial.rules'))).toBe(true);
+    expect(readFileSync(at('etc/udev/rules.d/99-outpost-serial.rules'), 'utf8')).toMatch(/GROUP="dialout"/);
+    expect(existsSync(at('etc/outpost/README'))).toBe(true);
+    expect(mode('etc/outpost/certs')).toBe(0o750);
+    // The wrappers run the node that passed the version check, by absolute path.
+    expect(readFileSync(at('usr/bin/outpost'), 'utf8')).toMatch(/^exec "\/[^"]*node" "\$\(dirname "\$self"\)\/\.\.\/\.\.\/opt\/outpost\/bin\/outpost\.js" "\$@"$/m);
     expect(mode('usr/lib/outpost/first-boot.sh')).toBe(0o755);
     expect(readFileSync(at('etc/outpost/outpost.toml'), 'utf8')).toBe(readFileSync(join(REPO, 'firmware-config/outpost.toml'), 'utf8'));
     expect(mode('etc/outpost/outpost.toml')).toBe(0o640);
@@ -157,11 +171,15 @@ describe('scripts/install.sh --destdir', () => {
   it('uninstall removes the app but keeps config and data; --purge removes them too', () => {
     const r = sh(join(REPO, 'scripts/uninstall.sh'), ['--destdir', dest]);
     expect(r.status, r.stderr).toBe(0);
-    for (const f of ['opt/outpost', 'usr/bin/outpost', 'usr/bin/outpostctl', 'usr/lib/systemd/system/outpost.service', 'usr/lib/sysusers.d/outpost.conf', 'usr/lib/outpost']) {
+    for (const f of ['opt/outpost', 'usr/bin/outpost', 'usr/bin/outpostctl', 'usr/lib/systemd/system/outpost.service', 'etc/systemd/system/outpost-first-boot.service', 'etc/udev/rules.d/99-outpost-serial.rules', 'usr/lib/sysusers.d/outpost.conf', 'usr/lib/tmpfiles.d/outpost.conf', 'usr/lib/outpost']) {
       expect(existsSync(at(f)), f).toBe(false);
     }
     expect(existsSync(at('etc/outpost/outpost.toml'))).toBe(true);
     expect(existsSync(at('var/lib/outpost/outpost.db'))).toBe(true);
+    // Of what install created, only the config directory is left.
+    const left = new Set(files(dest));
+    expect(installed.length).toBeGreaterThan(10);
+    expect(installed.filter((f) => left.has(f) && !f.startsWith('etc/outpost/'))).toEqual([]);
     const p = sh(join(REPO, 'scripts/uninstall.sh'), ['--destdir', dest, '--purge']);
     expect(p.status, p.stderr).toBe(0);
     expect(existsSync(at('etc/outpost'))).toBe(false);
