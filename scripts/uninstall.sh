@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
     --destdir) [ $# -ge 2 ] || die "--destdir needs a directory"; destdir=$2; shift ;;
     --destdir=*) destdir=${1#--destdir=} ;;
     --purge) purge=yes ;;
-    -h | --help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
   shift
