@@ -20,6 +20,7 @@
 #
 # What goes where:
 #   /opt/outpost/{package.json,package-lock.json,bin,dist,node_modules}   the app
+#   /opt/outpost/{scripts/render-template.mjs,firmware-config/templates/}   sensor config templates
 #   /usr/bin/outpost, /usr/bin/outpostctl                                 wrappers running node
 #   /usr/lib/systemd/system/outpost.service, /usr/lib/sysusers.d/outpost.conf   from systemd/
 #   firmware-config/rootfs/* as is: /etc/systemd/system/outpost-first-boot.service,
@@ -86,6 +87,10 @@ mkdir -p "$new"
 trap 'rm -rf "$new"' EXIT
 cp -R "$src/package.json" "$src/package-lock.json" "$src/bin" "$src/dist" "$new/"
 chmod 0755 "$new/bin/"*.js
+# Sensor templates and their renderer, at the same relative paths as in the checkout, for pairing on the box.
+mkdir -p "$new/scripts" "$new/firmware-config"
+cp "$src/scripts/render-template.mjs" "$new/scripts/"
+cp -R "$src/firmware-config/templates" "$new/firmware-config/"
 case $deps in
   copy)
     cp -R "$src/node_modules" "$new/node_modules"

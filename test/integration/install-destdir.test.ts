@@ -56,6 +56,13 @@ describe('scripts/install.sh --destdir', () => {
       expect(existsSync(at(f)), f).toBe(true);
     }
     expect(mode('opt/outpost/bin/outpost.js')).toBe(0o755);
+    // Pairing on the box renders the sensor templates with the installed renderer.
+    const examples = JSON.parse(readFileSync(join(REPO, 'firmware-config/templates/example-values.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(at('values.json'), JSON.stringify(examples['mqttsn-sensor.h.tmpl']));
+    const rendered = spawnSync(process.execPath, [at('opt/outpost/scripts/render-template.mjs'), at('opt/outpost/firmware-config/templates/mqttsn-sensor.h.tmpl'), '--values', at('values.json')], { encoding: 'utf8' });
+    expect(rendered.stderr).toBe('');
+    expect(rendered.stdout).toMatch(/^#define OUTPOST_TOPIC_ID_PUBLISH\s+101$/m);
+    rmSync(at('values.json'));
     expect(mode('usr/bin/outpost')).toBe(0o755);
     expect(mode('usr/bin/outpostctl')).toBe(0o755);
     expect(readFileSync(at('usr/lib/systemd/system/outpost.service'), 'utf8')).toBe(readFileSync(join(REPO, 'systemd/outpost.service'), 'utf8'));
