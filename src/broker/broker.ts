@@ -138,6 +138,8 @@ export class Broker implements BrokerApi, SessionHost {
   private readonly exclusive = new Map<string, string>();
   private readonly delayed = new Set<NodeJS.Timeout>();
   private connected = 0;
+  /** SessionHost: messages that waited in a queue; the MQTT front uses it to pace congested publishers. */
+  queuePushes = 0;
   private maxConnected = 0;
   private housekeeping: NodeJS.Timeout | null = null;
   private readonly dropLog = new Map<string, { count: number; since: number }>();
@@ -516,9 +518,8 @@ export class Broker implements BrokerApi, SessionHost {
 
   authorize(s: Session, action: AuthzAction, topic: string, qos: QoS, retain: boolean): AuthzDecision {
     if (s.superuser) return 'allow';
-    const d = this.authorizer.authorize(this.identity(s), action, topic, qos, retain);
-    this.metrics.c[d === 'allow' ? 'authorization.allow' : 'authorization.deny']++;
-    return d;
+    // The authorizer counts authorization.allow/deny itself.
+    return this.authorizer.authorize(this.identity(s), action, topic, qos, retain);
   }
 
   rewriteTopic(kind: 'publish' | 'subscribe', topic: string, s: Session): string {

@@ -26,6 +26,8 @@ export interface SessionHost {
   readonly metrics: Metrics;
   now(): number;
   onDrop(session: Session, msg: Message, reason: DropReason): void;
+  /** Count of messages that had to wait in a queue (a congestion signal for publishers' input). */
+  queuePushes: number;
 }
 
 export interface WillSpec {
@@ -210,6 +212,7 @@ export class Session implements Subscriber {
     const max = this.limits.maxMqueueLen;
     const maxBytes = this.limits.maxMqueueBytes;
     this.queue.push(e);
+    this.host.queuePushes++;
     this.qBytes += e.message.payload.length;
     // Drop the oldest on overflow (EMQX drop policy), each drop counted and logged.
     while ((max > 0 && this.queuedCount() > max) || (maxBytes > 0 && this.qBytes > maxBytes && this.queuedCount() > 1)) {

@@ -30,6 +30,14 @@ export interface ChannelDeps {
 
 type State = 'awaiting_connect' | 'authenticating' | 'connected' | 'closed';
 
+/**
+ * Congested PUBLISH packets one connection may process per event-loop turn: publishes whose
+ * message had to wait in a subscriber's queue. A publisher's burst is otherwise handled whole while
+ * the subscriber's acks wait for the next turn, and delivery falls far behind ingest (bench:
+ * fan-in QoS 1 went from 10k to ~30k delivered/s). Uncongested traffic (QoS 0 fan-in) is not paced.
+ */
+const PUBLISH_PER_TURN = 4;
+
 /** Socket buffer above which QoS 0 deliveries to a slow consumer are dropped rather than buffered. */
 const MAX_QOS0_BACKLOG = 4 * 1024 * 1024;
 
@@ -68,6 +76,14 @@ export class MqttChannel implements Outlet {
   private sendWillOnClose = true;
   /** mqtt-packet's parser is not re-entrant: no nested drainFrames() from a packet handler. */
   private parsing = false;
+  /** Yielding to other connections after PUBLISH_PER_TURN publishes (see there). */
+  private yielded = false;
+  private readonly resumeTurn = () => {
+    this.yielded = false;
+    if (this.state === 'closed') return;
+    if (!this.paused) this.socket.resume();
+    this.drainFrames();
+  };
   private readonly conn: AcceptedConnection;
 
   constructor(
@@ -116,7 +132,8 @@ export class MqttChannel implements Outlet {
   }
 
   private drainFrames(): void {
-    while (this.state !== 'closed' && this.state !== 'authenticating' && !this.paused) {
+    let congested = 0;
+    while (this.state !== 'closed' && this.state !== 'authenticating' && !this.paused && !this.yielded) {
       const r = this.splitter.next();
       if (r.kind === 'more') return;
       if (r.kind === 'error') {
@@ -128,7 +145,14 @@ export class MqttChannel implements Outlet {
       this.deps.broker.metrics.c['packets.received']++;
       const type = r.frame[0]! >> 4;
       if (this.state === 'connected' && type >= 3 && type <= 7) {
+        const queuedBefore = this.deps.broker.queuePushes;
         this.onHotFrame(type, r.frame);
+        if (type === 3 && this.deps.broker.queuePushes !== queuedBefore && ++congested >= PUBLISH_PER_TURN && this.splitter.buffered > 0) {
+          // Let other sockets' input (subscribers' acks) in before the rest of this burst.
+          this.yielded = true;
+          this.socket.pause();
+          setImmediate(this.resumeTurn);
+        }
         continue;
       }
       if (type === 1 && this.state === 'awaiting_connect') {
@@ -162,7 +186,7 @@ export class MqttChannel implements Outlet {
     this.log.debug({ clientid: this.clientId, ms }, 'socket_receive_paused_by_rate_limit');
     const t = setTimeout(() => {
       this.paused = false;
-      if (this.state === 'closed') return;
+      if (this.state === 'closed' || this.yielded) return;
       this.socket.resume();
       this.drainFrames();
     }, ms);
