@@ -1,6 +1,13 @@
-// The gateways this build knows, by config name. Runtime starts the enabled ones.
+// The gateways this build knows, by config name. Runtime loads and starts only the enabled ones:
+// a gateway's code (and its socket/serial dependencies) costs nothing on a box that does not use it.
 import type { GatewayModule } from './gateway.js';
-import { coapGateway } from './coap/index.js';
-import { mqttsnGateway } from './mqttsn/index.js';
 
-export const GATEWAYS: readonly GatewayModule[] = [coapGateway, mqttsnGateway];
+export interface GatewayEntry {
+  name: string;
+  load(): Promise<GatewayModule>;
+}
+
+export const GATEWAYS: readonly GatewayEntry[] = [
+  { name: 'coap', load: async () => (await import('./coap/index.js')).coapGateway },
+  { name: 'mqttsn', load: async () => (await import('./mqttsn/index.js')).mqttsnGateway },
+];

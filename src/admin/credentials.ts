@@ -66,7 +66,7 @@ export function readAdminUsers(dataDir: string): AdminUser[] {
   );
 }
 
-function writeFileAtomic(path: string, text: string, mode: number): void {
+export function writeFileAtomic(path: string, text: string, mode: number): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, text, { mode });
   chmodSync(tmp, mode);
@@ -116,6 +116,11 @@ export class Credentials {
     const path = join(this.dataDir, LOCAL_KEY_FILE);
     writeFileAtomic(path, `${LOCAL_KEY_NAME}:${this.localSecret}\n`, 0o600);
     return path;
+  }
+
+  /** Use a local key that was already written (the lazy API front wrote it at start). */
+  adoptLocalKey(secret: string): void {
+    this.localSecret = secret;
   }
 
   removeLocalKey(): void {

@@ -3,6 +3,7 @@
 // instance, authentication and the error envelope.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Server } from 'node:http';
 import fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
@@ -85,8 +86,15 @@ export interface BuiltAdmin {
   ownTrace: boolean;
 }
 
+export interface BuildOptions {
+  /** Serve on an existing http.Server (the lazy front in lazy.ts) instead of creating one. */
+  serverFactory?: (handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void) => Server;
+  /** A local key already written to the data dir. */
+  localSecret?: string;
+}
+
 /** The fastify app without listening: tests drive it with inject(). */
-export function buildAdmin(deps: AdminDeps, config: Config): BuiltAdmin {
+export function buildAdmin(deps: AdminDeps, config: Config, opts: BuildOptions = {}): BuiltAdmin {
   if (!config.api.auth && !isLoopback(config.api.bind)) {
     // The schema refuses this already; a hand-built config must not slip past it either.
     throw new CredentialFileError(`api.auth = false is only allowed with a loopback bind (bind is ${config.api.bind})`);
@@ -94,6 +102,7 @@ export function buildAdmin(deps: AdminDeps, config: Config): BuiltAdmin {
   const log = deps.log.child({ component: 'admin' });
   const dataDir = config.node.data_dir;
   const credentials = new Credentials(loadApiKeys(config), dataDir, config.api.token_ttl * 1000, () => deps.broker.clock.now());
+  if (opts.localSecret) credentials.adoptLocalKey(opts.localSecret);
   const ownTrace = !deps.trace;
   const trace = deps.trace ?? new TraceService({ dir: join(dataDir, 'trace'), log, now: () => deps.broker.clock.now() });
   if (ownTrace) trace.attach(deps.broker);
@@ -101,7 +110,9 @@ export function buildAdmin(deps: AdminDeps, config: Config): BuiltAdmin {
 
   // Room for the largest publish the broker accepts, base64-encoded, plus JSON around it.
   const bodyLimit = Math.max(4 * 1024 * 1024, Math.ceil(config.mqtt.max_packet_size * 1.4) + 65536);
-  const app = fastify({ logger: false, bodyLimit, routerOptions: { ignoreTrailingSlash: true } });
+  const app = opts.serverFactory
+    ? fastify({ logger: false, bodyLimit, routerOptions: { ignoreTrailingSlash: true }, serverFactory: opts.serverFactory })
+    : fastify({ logger: false, bodyLimit, routerOptions: { ignoreTrailingSlash: true } });
   app.decorateRequest('principal', null);
   // An empty body with a JSON content type (DELETE/POST from some EMQX clients) is no body, not a 400.
   app.removeContentTypeParser('application/json');

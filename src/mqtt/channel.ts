@@ -46,11 +46,13 @@ export class MqttChannel implements Outlet {
   session: Session | null = null;
   private readonly socket: Duplex;
   private readonly splitter: FrameSplitter;
-  private parser: Parser | null;
+  /** mqtt-packet's parser for the packets the hot codec does not handle; made on demand. */
+  private parser: Parser | null = null;
   private version: 3 | 4 | 5 = 4;
   private v5 = false;
   private clientId = '';
-  private log: Logger;
+  /** Child logger bound to this connection, made on first use: most connections never log. */
+  private logger: Logger | null = null;
   private keepaliveMs = 0;
   private lastSeen = 0;
   private timer: TimerHandle | null = null;
@@ -58,7 +60,6 @@ export class MqttChannel implements Outlet {
   private out: Buffer[] = [];
   private outLen = 0;
   private flushScheduled = false;
-  private readonly flushOut = () => this.flush();
   /** v5 limits the peer set in CONNECT. */
   private peerMaxPacket = 0;
   private peerAliasMax = 0;
@@ -78,12 +79,6 @@ export class MqttChannel implements Outlet {
   private parsing = false;
   /** Yielding to other connections after PUBLISH_PER_TURN publishes (see there). */
   private yielded = false;
-  private readonly resumeTurn = () => {
-    this.yielded = false;
-    if (this.state === 'closed') return;
-    if (!this.paused) this.socket.resume();
-    this.drainFrames();
-  };
   private readonly conn: AcceptedConnection;
 
   constructor(
@@ -94,10 +89,6 @@ export class MqttChannel implements Outlet {
     this.socket = conn.socket;
     const cfg = deps.mqtt();
     this.splitter = new FrameSplitter(cfg.max_packet_size);
-    this.parser = makeParser();
-    this.parser.on('packet', (p: Packet) => this.onPacket(p));
-    this.parser.on('error', (err: Error) => this.protocolViolation('malformed_packet', err.message));
-    this.log = deps.log.child({ peer: `${conn.peerHost}:${conn.peerPort}`, listener: conn.listener });
     this.lastSeen = deps.clock.now();
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (err: Error) => {
@@ -151,7 +142,7 @@ export class MqttChannel implements Outlet {
           // Let other sockets' input (subscribers' acks) in before the rest of this burst.
           this.yielded = true;
           this.socket.pause();
-          setImmediate(this.resumeTurn);
+          setImmediate(resumeTurn, this);
         }
         continue;
       }
@@ -170,11 +161,17 @@ export class MqttChannel implements Outlet {
       }
       this.parsing = true;
       try {
-        this.parser!.parse(r.frame);
+        this.parserFor().parse(r.frame);
       } catch (err) {
         this.protocolViolation('malformed_packet', (err as Error).message);
       } finally {
         this.parsing = false;
+        // Frames arrive whole, so the parser holds no state between them: idle connections keep none.
+        if (this.state === 'connected' && this.parser) {
+          this.parser.removeAllListeners();
+          this.parser.on('error', () => {});
+          this.parser = null;
+        }
       }
     }
   }
@@ -191,6 +188,31 @@ export class MqttChannel implements Outlet {
       this.drainFrames();
     }, ms);
     t.unref();
+  }
+
+  private parserFor(): Parser {
+    if (!this.parser) {
+      const p = makeParser({ protocolVersion: this.version });
+      p.on('packet', (pk: Packet) => this.onPacket(pk));
+      p.on('error', (err: Error) => this.protocolViolation('malformed_packet', err.message));
+      this.parser = p;
+    }
+    return this.parser;
+  }
+
+  private get log(): Logger {
+    this.logger ??= this.deps.log.child(
+      this.clientId ? { peer: `${this.conn.peerHost}:${this.conn.peerPort}`, listener: this.conn.listener, clientid: this.clientId } : { peer: `${this.conn.peerHost}:${this.conn.peerPort}`, listener: this.conn.listener },
+    );
+    return this.logger;
+  }
+
+  /** Continue after yielding the event loop turn to other connections. */
+  resumeAfterYield(): void {
+    this.yielded = false;
+    if (this.state === 'closed') return;
+    if (!this.paused) this.socket.resume();
+    this.drainFrames();
   }
 
   /** PUBLISH and the QoS acks, decoded without mqtt-packet (hot path). */
@@ -285,7 +307,7 @@ export class MqttChannel implements Outlet {
       assigned = true;
     }
     this.clientId = clientId;
-    this.log = this.log.child({ clientid: clientId });
+    this.logger = null;
     // The limit applies to ids clients choose, not to the one assigned here.
     if (!assigned && Buffer.byteLength(clientId) > cfg.max_clientid_len) return this.refuse(RC.CLIENT_ID_NOT_VALID, 'client id too long');
     const banned = broker.guard.checkBanned(clientId, username, this.conn.peerHost);
@@ -752,11 +774,11 @@ export class MqttChannel implements Outlet {
     this.outLen += buf.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(this.flushOut);
+      process.nextTick(flushChannel, this);
     }
   }
 
-  private flush(): void {
+  flush(): void {
     this.flushScheduled = false;
     const n = this.out.length;
     if (n === 0) return;
@@ -775,6 +797,15 @@ export class MqttChannel implements Outlet {
 }
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
+
+// Module-level callbacks with the channel as argument: no closures per connection.
+function flushChannel(ch: MqttChannel): void {
+  ch.flush();
+}
+
+function resumeTurn(ch: MqttChannel): void {
+  ch.resumeAfterYield();
+}
 
 function messageProps(p: {
   payloadFormatIndicator?: boolean;

@@ -5,7 +5,9 @@ import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import { GATEWAYS } from '../../gateways/index.js';
 import type { Gateway, ListenerInfo } from '../../gateways/gateway.js';
-import { startAdmin, type AdminService, type BridgeStatus as AdminBridgeStatus, type ReloadResult } from '../admin/index.js';
+import type { BridgeStatus as AdminBridgeStatus, ReloadResult } from '../admin/deps.js';
+import { startAdmin } from '../admin/lazy.js';
+import type { AdminService } from '../admin/server.js';
 import { banAdmin, userDbAdmin } from '../auth/admin-adapters.js';
 import { createAuth, type AuthServices } from '../auth/index.js';
 import { startBridges, type BridgeService } from '../bridge/index.js';
@@ -97,9 +99,10 @@ export async function startOutpost(config: Config, opts: StartOptions): Promise<
     store.close();
     throw err;
   }
-  for (const mod of GATEWAYS) {
-    const gcfg = (config.gateway as Record<string, { enable?: boolean; mountpoint?: string }>)[mod.name];
+  for (const entry of GATEWAYS) {
+    const gcfg = (config.gateway as Record<string, { enable?: boolean; mountpoint?: string }>)[entry.name];
     if (!gcfg?.enable) continue;
+    const mod = await entry.load();
     const host = new GatewayHost({ name: mod.name, broker, authenticator: () => auth.authenticator, log: log.child({ gw: mod.name }), mountpoint: gcfg.mountpoint ?? '' });
     const rg: RunningGateway = { name: mod.name, status: 'stopped', gateway: null, host, startedAt: 0 };
     gateways.push(rg);

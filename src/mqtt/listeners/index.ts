@@ -4,8 +4,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { AcceptFn, AcceptedConnection, ListenerHandle } from '../listener.js';
-import { startTlsListener } from './tls-listener.js';
-import { startWsListener } from './ws-listener.js';
+// TLS and WebSocket code (and the ws package) load only when such a listener is configured.
 
 export { listenersConfigShape } from './config.js';
 export { parseConnRate } from './gate.js';
@@ -21,9 +20,9 @@ export async function startExtraListeners(config: Config, accept: AcceptFn, log:
   // A WebSocket message is buffered whole before the channel sees it; by default allow one
   // largest MQTT packet (max_packet_size plus its fixed header) per message.
   const maxFrame = (config.mqtt?.max_packet_size ?? 1048576) + 5;
-  for (const [name, c] of Object.entries(l.ssl)) if (c.enable) jobs.push([`ssl:${name}`, () => startTlsListener(name, c, accept, log)]);
-  for (const [name, c] of Object.entries(l.ws)) if (c.enable) jobs.push([`ws:${name}`, () => startWsListener('ws', name, c, accept, log, maxFrame)]);
-  for (const [name, c] of Object.entries(l.wss)) if (c.enable) jobs.push([`wss:${name}`, () => startWsListener('wss', name, c, accept, log, maxFrame)]);
+  for (const [name, c] of Object.entries(l.ssl)) if (c.enable) jobs.push([`ssl:${name}`, async () => (await import('./tls-listener.js')).startTlsListener(name, c, accept, log)]);
+  for (const [name, c] of Object.entries(l.ws)) if (c.enable) jobs.push([`ws:${name}`, async () => (await import('./ws-listener.js')).startWsListener('ws', name, c, accept, log, maxFrame)]);
+  for (const [name, c] of Object.entries(l.wss)) if (c.enable) jobs.push([`wss:${name}`, async () => (await import('./ws-listener.js')).startWsListener('wss', name, c, accept, log, maxFrame)]);
   for (const [id, start] of jobs) {
     try {
       started.push(await start());
