@@ -152,6 +152,11 @@ export interface Gateway {
   /** Apply new settings live where possible; throw to keep the old ones. */
   reload?(config: unknown): Promise<void>;
   listeners(): ListenerInfo[];
+  /**
+   * Send a request to a connected device on behalf of the HTTP API (EMQX's device-request API,
+   * e.g. CoAP). Returns the HTTP status and JSON body to answer with.
+   */
+  deviceRequest?(clientId: string, body: unknown): Promise<{ status: number; body: unknown }>;
 }
 
 /** What a gateway folder exports from its index.ts. */

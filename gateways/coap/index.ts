@@ -84,6 +84,9 @@ export function createCoapGateway(ctx: GatewayContext, initial: CoapConfig, opts
       if (endpoint === null) return Promise.resolve({ ok: false, reason: 'not_found' });
       return endpoint.request(clientId, req);
     },
+    deviceRequest(clientId, body) {
+      return this.apiRequest(clientId, body);
+    },
     async apiRequest(clientId, body) {
       const p = parseDeviceRequestBody(body);
       if (!p.ok) return { status: 400, body: { code: 'BAD_REQUEST', message: p.message } };

@@ -82,6 +82,8 @@ export interface GatewaySummary {
 
 export interface GatewayAdmin {
   list(): GatewaySummary[];
+  /** Device-request API: null when the gateway is not running or has none. */
+  request?(name: string, clientId: string, body: unknown): Promise<{ status: number; body: unknown }> | null;
 }
 
 export interface ReloadResult {

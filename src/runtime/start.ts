@@ -155,6 +155,10 @@ export async function startOutpost(config: Config, opts: StartOptions): Promise<
               maxConnections: 1_024_000,
               listeners: g.gateway ? g.gateway.listeners().map((l) => ({ id: l.id, type: l.type, bind: l.bind, running: l.running })) : [],
             })),
+          request: (name: string, clientId: string, body: unknown) => {
+            const g = gateways.find((x) => x.name === name && x.status === 'running');
+            return g?.gateway?.deviceRequest ? g.gateway.deviceRequest(clientId, body) : null;
+          },
         },
         listeners: () =>
           listeners.map((l) => ({ id: l.id, type: l.type, bind: `${l.bind}:${l.port}`, running: true, currentConnections: l.currentConnections(), maxConnections: 0 })),

@@ -120,6 +120,14 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
     broker.kick(req.params.id);
     return reply.status(204).send();
   });
+  // EMQX's device-request API (CoAP): the gateway sends a request to the device and relays the answer.
+  app.post<{ Params: { name: string; id: string } }>('/api/v5/gateways/:name/clients/:id/request', async (req, reply) => {
+    findGateway(req.params.name);
+    const pending = gateways().request?.(req.params.name, req.params.id, req.body);
+    if (!pending) throw new ApiError('NOT_SUPPORTED', `gateway ${req.params.name} has no device-request API`);
+    const r = await pending;
+    return reply.status(r.status).send(r.body);
+  });
   app.get<{ Params: { name: string; id: string } }>('/api/v5/gateways/:name/clients/:id/subscriptions', async (req) => {
     findGateway(req.params.name);
     requireClient(broker, req.params.id, req.params.name);
