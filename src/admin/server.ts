@@ -175,39 +175,3 @@ export function buildAdmin(deps: AdminDeps, config: Config, opts: BuildOptions =
   registerOpsRoutes(app, ctx);
   return { app, credentials, trace, ownTrace };
 }
-
-/**
- * Start the HTTP API (config section [api]). Call once the broker is up; close() before the
- * broker stops. Returns port 0 and does nothing when api.enable is false.
- */
-export async function startAdmin(deps: AdminDeps, config: Config): Promise<AdminService> {
-  if (!config.api.enable) return { port: 0, close: async () => {} };
-  mkdirSync(config.node.data_dir, { recursive: true });
-  const built = buildAdmin(deps, config);
-  const { app, credentials, trace } = built;
-  const log = deps.log.child({ component: 'admin' });
-  credentials.writeLocalKey();
-  try {
-    await app.listen({ host: config.api.bind, port: config.api.port });
-  } catch (err) {
-    credentials.removeLocalKey();
-    throw err;
-  }
-  const addr = app.server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : config.api.port;
-  if (config.api.auth && !config.api.api_key_bootstrap_file && !isLoopback(config.api.bind)) {
-    log.warn({ bind: config.api.bind }, 'api_without_api_keys: only dashboard users (outpostctl admin passwd) and the local key can log in');
-  }
-  log.info({ bind: config.api.bind, port, auth: config.api.auth }, 'api_listening');
-  let closed = false;
-  return {
-    port,
-    async close() {
-      if (closed) return;
-      closed = true;
-      credentials.removeLocalKey();
-      await app.close();
-      if (built.ownTrace) await trace.close();
-    },
-  };
-}

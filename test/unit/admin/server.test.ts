@@ -3,7 +3,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LOCAL_KEY_FILE, setAdminPassword } from '../../../src/admin/credentials.js';
-import { startAdmin } from '../../../src/admin/server.js';
+import { startAdmin } from '../../../src/admin/lazy.js';
 import { basic, harness, type Harness } from './harness.js';
 
 let h: Harness;
