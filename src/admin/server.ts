@@ -1,7 +1,7 @@
 // The HTTP API on 18083: EMQX's /api/v5 shapes (shared/specs/emqx-broker-behaviour.md §9), API keys
 // and bearer tokens, Prometheus text. Routes live in routes/*.ts; this file owns the fastify
 // instance, authentication and the error envelope.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
