@@ -219,6 +219,7 @@ export class Broker implements BrokerApi, SessionHost {
       s.disconnectedAt = disconnectedAt;
       s.stored = true;
       s.cleanStart = false;
+      for (const r of rec.awaitingRel) s.awaitingRel.set(r.pid, r.ts);
       for (const sub of rec.subscriptions) this.addSubscription(s, sub.filter, sub.opts);
       for (const q of rec.queue) {
         const e = new QueueEntry(q.seq, q.message, q.qos, q.retainFlag, q.subIds ? q.subIds.split(',').map(Number) : null, q.filter, parseFilter(q.filter)?.filter ?? q.filter);
@@ -264,7 +265,7 @@ export class Broker implements BrokerApi, SessionHost {
       if (s.awaitingRel.size > 0 && relTimeout > 0) {
         for (const [pid, at] of s.awaitingRel) {
           if (now - at >= relTimeout) {
-            s.awaitingRel.delete(pid);
+            s.released(pid);
             this.metrics.c['messages.dropped.await_pubrel_timeout']++;
           }
         }

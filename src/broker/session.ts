@@ -281,6 +281,24 @@ export class Session implements Subscriber {
     }
   }
 
+  /**
+   * An inbound QoS 2 PUBLISH was accepted: remember its packet id until PUBREL [MQTT-4.3.3]. Returns
+   * true when that is a durable write (persistent session), so PUBREC waits for the commit.
+   */
+  receivedQos2(pid: number, now: number): boolean {
+    this.awaitingRel.set(pid, now);
+    if (!this.stored) return false;
+    this.host.store.saveAwaitingRel(this.clientId, pid, now);
+    return true;
+  }
+
+  /** PUBREL arrived (or the entry timed out); false when the pid was not awaited. */
+  released(pid: number): boolean {
+    if (!this.awaitingRel.delete(pid)) return false;
+    if (this.stored) this.host.store.deleteAwaitingRel(this.clientId, pid);
+    return true;
+  }
+
   /** PUBACK for a QoS 1 delivery; false when the pid is unknown. */
   puback(pid: number): boolean {
     const e = this.inflight.get(pid);

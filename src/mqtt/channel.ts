@@ -236,7 +236,7 @@ export class MqttChannel implements Outlet {
         return;
       }
       case 6: {
-        const known = s.awaitingRel.delete(a.pid);
+        const known = s.released(a.pid);
         this.ack(encodeAck(7, a.pid, this.v5 && !known ? RC.PACKET_ID_NOT_FOUND : 0, this.v5));
         return;
       }
@@ -508,7 +508,7 @@ export class MqttChannel implements Outlet {
       if (decision === 'disconnect') return this.protocolViolation('not_authorized', `publish to ${topic} denied`, RC.NOT_AUTHORIZED);
       if (qos === 1) this.ack(encodeAck(4, pid, RC.NOT_AUTHORIZED, this.v5));
       else if (qos === 2) {
-        if (!this.v5) s.awaitingRel.set(pid, this.lastSeen);
+        if (!this.v5) s.receivedQos2(pid, this.lastSeen);
         this.ack(encodeAck(5, pid, RC.NOT_AUTHORIZED, this.v5));
       }
       return;
@@ -529,9 +529,9 @@ export class MqttChannel implements Outlet {
     let rc = 0;
     if (!r.ok) rc = r.reason === 'topic_invalid' ? RC.TOPIC_NAME_INVALID : r.reason === 'not_authorized' ? RC.NOT_AUTHORIZED : RC.UNSPECIFIED_ERROR;
     else if (r.matched === 0) rc = RC.NO_MATCHING_SUBSCRIBERS;
-    if (qos === 2) s.awaitingRel.set(pid, this.lastSeen);
+    const relDurable = qos === 2 && s.receivedQos2(pid, this.lastSeen);
     const pkt = encodeAck(qos === 1 ? 4 : 5, pid, rc, this.v5);
-    if (r.ok && r.durable) this.holdAck(pkt);
+    if ((r.ok && r.durable) || relDurable) this.holdAck(pkt);
     else this.ack(pkt);
   }
 

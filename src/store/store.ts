@@ -58,6 +58,8 @@ export interface StoredQueueEntry {
 export interface StoredSession extends StoredSessionMeta {
   subscriptions: { filter: string; opts: SubscriptionOptions }[];
   queue: StoredQueueEntry[];
+  /** Inbound QoS 2 packet ids awaiting PUBREL, with their arrival time. */
+  awaitingRel: { pid: number; ts: number }[];
 }
 
 export interface QuarantineInfo {
@@ -78,6 +80,8 @@ const enum OpKind {
   DeleteRetained,
   SaveDelayed,
   DeleteDelayed,
+  SaveRel,
+  DeleteRel,
 }
 
 /** One buffered write. A fixed shape so the hot path allocates one small object per durable step. */
@@ -106,6 +110,8 @@ const CORE_MIGRATIONS = [
    CREATE TABLE retained (topic TEXT PRIMARY KEY, ${MESSAGE_COLUMN_DEFS.replace('topic TEXT NOT NULL, ', '')});`,
   // Delayed publishes ($delayed/{s}/topic) are acknowledged, so they must survive a restart.
   `CREATE TABLE delayed (due INTEGER NOT NULL, ${MESSAGE_COLUMN_DEFS}, PRIMARY KEY (msg_id));`,
+  // Inbound QoS 2 packet ids awaiting PUBREL: without them a re-sent PUBLISH after a crash is delivered twice.
+  `CREATE TABLE awaiting_rel (client_id TEXT NOT NULL, pid INTEGER NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (client_id, pid)) WITHOUT ROWID;`,
 ];
 
 export class Store {
@@ -139,6 +145,9 @@ export class Store {
     delRetained: Statement;
     saveDelayed: Statement;
     delDelayed: Statement;
+    saveRel: Statement;
+    delRel: Statement;
+    delSessionRel: Statement;
   };
 
   static open(opts: StoreOptions): Store {
@@ -235,6 +244,9 @@ export class Store {
       delRetained: db.prepare('DELETE FROM retained WHERE topic = ?'),
       saveDelayed: db.prepare(`INSERT OR REPLACE INTO delayed (due, ${MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`),
       delDelayed: db.prepare('DELETE FROM delayed WHERE msg_id = ?'),
+      saveRel: db.prepare('INSERT OR REPLACE INTO awaiting_rel (client_id, pid, ts) VALUES (?,?,?)'),
+      delRel: db.prepare('DELETE FROM awaiting_rel WHERE client_id = ? AND pid = ?'),
+      delSessionRel: db.prepare('DELETE FROM awaiting_rel WHERE client_id = ?'),
     };
   }
 
@@ -251,6 +263,7 @@ export class Store {
     }[];
     const subsStmt = this.db.prepare('SELECT * FROM subscriptions WHERE client_id = ?');
     const queueStmt = this.db.prepare('SELECT * FROM queue WHERE client_id = ? ORDER BY seq');
+    const relStmt = this.db.prepare('SELECT pid, ts FROM awaiting_rel WHERE client_id = ?');
     return sessions.map((s) => ({
       clientId: s.client_id,
       protocol: s.protocol,
@@ -258,6 +271,7 @@ export class Store {
       expiryInterval: s.expiry_interval,
       createdAt: s.created_at,
       disconnectedAt: s.disconnected_at,
+      awaitingRel: relStmt.all(s.client_id) as { pid: number; ts: number }[],
       subscriptions: (subsStmt.all(s.client_id) as { filter: string; qos: number; nl: number; rap: number; rh: number; sub_id: number }[]).map((r) => ({
         filter: r.filter,
         opts: { qos: r.qos as QoS, nl: r.nl === 1, rap: r.rap === 1, rh: r.rh as 0 | 1 | 2, subId: r.sub_id },
@@ -366,6 +380,14 @@ export class Store {
     this.push(new Op(OpKind.DeleteDelayed, '', msgId, 0, 0, null, null));
   }
 
+  saveAwaitingRel(clientId: string, pid: number, ts: number): void {
+    this.push(new Op(OpKind.SaveRel, clientId, ts, pid, 0, null, null));
+  }
+
+  deleteAwaitingRel(clientId: string, pid: number): void {
+    this.push(new Op(OpKind.DeleteRel, clientId, 0, pid, 0, null, null));
+  }
+
   /** A participant's pending writes go into the next transaction. Call once per tick with work. */
   join(p: CommitParticipant): void {
     if (!this.participants.includes(p)) this.participants.push(p);
@@ -439,6 +461,7 @@ export class Store {
         st.delSession.run(op.clientId);
         st.delSessionSubs.run(op.clientId);
         st.delSessionQueue.run(op.clientId);
+        st.delSessionRel.run(op.clientId);
         break;
       case OpKind.SaveSub: {
         const { filter, opts } = op.extra as { filter: string; opts: SubscriptionOptions };
@@ -459,6 +482,12 @@ export class Store {
         break;
       case OpKind.DeleteDelayed:
         st.delDelayed.run(op.seq);
+        break;
+      case OpKind.SaveRel:
+        st.saveRel.run(op.clientId, op.pid, op.seq);
+        break;
+      case OpKind.DeleteRel:
+        st.delRel.run(op.clientId, op.pid);
         break;
     }
   }

@@ -2,6 +2,7 @@
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { RawClient } from '../helpers/mqtt-clients.js';
 
 function connect(url: string, opts: mqtt.IClientOptions): Promise<mqtt.MqttClient> {
   return new Promise((resolve, reject) => {
@@ -49,4 +50,39 @@ describe('durable sessions', () => {
     expect(got.length).toBe(N);
     for (let i = 0; i < N; i++) if (got[i] !== i) throw new Error(`message ${i} out of order: got ${got[i]}`);
   }, 60_000);
+
+  it('an inbound QoS 2 message re-sent after kill -9 is delivered once [MQTT-4.3.3]', async () => {
+    const d2 = await startDaemon();
+    try {
+      const sub = await mqtt.connectAsync(d2.mqttUrl, { clientId: 'q2-sub', clean: false, protocolVersion: 4, reconnectPeriod: 0 });
+      await sub.subscribeAsync('q2/t', { qos: 2 });
+      await sub.endAsync();
+      const pub = new RawClient(d2.mqttPort, 5);
+      await pub.connect({ clientId: 'q2-pub', clean: false, properties: { sessionExpiryInterval: 600 } });
+      pub.send({ cmd: 'publish', topic: 'q2/t', payload: Buffer.from('once'), qos: 2, retain: false, dup: false, messageId: 7 });
+      await pub.next((p) => p.cmd === 'pubrec' && p.messageId === 7);
+      pub.destroy();
+      await d2.kill();
+      await d2.restart();
+      // The publisher missed nothing it knows of but re-sends as if PUBREC was lost, then releases.
+      const again = new RawClient(d2.mqttPort, 5);
+      const ack = await again.connect({ clientId: 'q2-pub', clean: false, properties: { sessionExpiryInterval: 600 } });
+      expect(ack.sessionPresent).toBe(true);
+      again.send({ cmd: 'publish', topic: 'q2/t', payload: Buffer.from('once'), qos: 2, retain: false, dup: true, messageId: 7 });
+      await again.next((p) => p.cmd === 'pubrec' && p.messageId === 7);
+      again.send({ cmd: 'pubrel', messageId: 7 });
+      const comp = (await again.next((p) => p.cmd === 'pubcomp' && p.messageId === 7)) as { reasonCode?: number };
+      expect(comp.reasonCode ?? 0).toBe(0); // the packet id was still known: not 0x92
+      again.destroy();
+      const got: string[] = [];
+      const c = await mqtt.connectAsync(d2.mqttUrl, { clientId: 'q2-sub', clean: false, protocolVersion: 4, reconnectPeriod: 0 });
+      c.on('message', (_t, p) => got.push(p.toString()));
+      await new Promise((r) => setTimeout(r, 800));
+      expect(got).toEqual(['once']);
+      await c.endAsync();
+    } finally {
+      await d2.stop();
+      d2.cleanup();
+    }
+  }, 30_000);
 });
