@@ -231,6 +231,7 @@ export interface Spawned {
   child: ChildProcess;
   out: () => string;
   err: () => string;
+  /** Resolves once the process has exited and its stdout/stderr are fully read ('close', not 'exit'). */
   exited: Promise<number | null>;
   kill(): Promise<void>;
 }
@@ -244,7 +245,8 @@ export function spawnTool(cmd: 'mosquitto_pub' | 'mosquitto_sub', args: string[]
   let err = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  // 'exit' can fire while the last stdout chunk is still in the pipe; 'close' comes after it is read.
+  const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
   return {
     child,
     out: () => out,

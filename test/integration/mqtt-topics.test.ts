@@ -3,7 +3,7 @@
 // Debian's mosquitto_pub / mosquitto_sub.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { connectClient, sleep, spawnTool, uid, until, type Spawned, type TestClient, reasonOf } from '../helpers/mqtt-clients.js';
+import { connectClient, sleep, spawnTool, uid, until, withTimeout, type Spawned, type TestClient, reasonOf } from '../helpers/mqtt-clients.js';
 
 let d: Daemon;
 const open: TestClient[] = [];
@@ -336,7 +336,7 @@ describe.concurrent('mosquitto_pub / mosquitto_sub interop', () => {
       tools.push(mp);
       const code = await mp.exited;
       expect(code).toBe(0);
-      await until(() => sub.child.exitCode !== null, 4000, 'mosquitto_sub to exit after 2 messages');
+      await withTimeout(sub.exited, 4000, 'mosquitto_sub to exit after 2 messages');
       const lines = sub.out().split('\n').filter((l) => l.startsWith(`${topic} `));
       expect(lines).toEqual([`${topic} from-mqttjs`, `${topic} from-mosquitto`]);
       // mosquitto_sub -d logs the QoS of each PUBLISH it receives (q2 for the QoS 2 one).
