@@ -5,6 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect as netConnect, type Socket } from 'node:net';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type IClientSubscribeOptions, type ISubscriptionGrant, type MqttClient, type Packet as MqttJsPacket } from 'mqtt';
 import { generate, parser as makeParser, type IConnectPacket, type Packet } from 'mqtt-packet';
+import { afterAll, beforeAll } from 'vitest';
+import { startDaemon, type Daemon, type DaemonOptions } from './daemon.js';
 
 export type { MqttClient };
 
@@ -261,3 +263,24 @@ export function spawnTool(cmd: 'mosquitto_pub' | 'mosquitto_sub', args: string[]
 }
 
 export type { MqttJsPacket };
+
+/**
+ * One daemon for a whole test file, plus the lists where tests register the clients they open;
+ * everything is closed after the file. `set` receives the daemon once it runs.
+ */
+export function daemonPerFile(set: (d: Daemon) => void, opts?: DaemonOptions): { open: TestClient[]; raws: RawClient[] } {
+  const open: TestClient[] = [];
+  const raws: RawClient[] = [];
+  let d: Daemon | undefined;
+  beforeAll(async () => {
+    d = await startDaemon(opts);
+    set(d);
+  });
+  afterAll(async () => {
+    for (const c of open) await c.end(true);
+    for (const r of raws) r.destroy();
+    await d?.stop();
+    d?.cleanup();
+  });
+  return { open, raws };
+}

@@ -2,25 +2,13 @@
 // clients, retry_interval resend while connected, mqueue_store_qos0 = false, the v3
 // session_expiry_interval, upgrade_qos, inbound QoS 2 state across a reconnect, takeover with
 // in-flight messages, and durability of acknowledged/in-flight messages across kill -9.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { IPublishPacket } from 'mqtt-packet';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { connectClient, RawClient, sleep, uid, until, type TestClient, reasonOf } from '../helpers/mqtt-clients.js';
+import { connectClient, RawClient, sleep, uid, until, type TestClient, reasonOf, daemonPerFile } from '../helpers/mqtt-clients.js';
 
 let d: Daemon;
-const open: TestClient[] = [];
-const raws: RawClient[] = [];
-
-beforeAll(async () => {
-  d = await startDaemon();
-});
-
-afterAll(async () => {
-  for (const c of open) await c.end(true);
-  for (const r of raws) r.destroy();
-  await d?.stop();
-  d?.cleanup();
-});
+const { open, raws } = daemonPerFile((x) => (d = x));
 
 async function withDaemon(config: string, fn: (x: Daemon) => Promise<void>): Promise<void> {
   const x = await startDaemon({ config });

@@ -1,24 +1,12 @@
 // Keepalive [MQTT-3.1.2-22]: a client silent for 1.5 x its keepalive is disconnected (EMQX
 // keepalive_multiplier); idle_timeout closes a TCP connection that never sends CONNECT; v5
 // Server-Keep-Alive when the client asks for more than max_keepalive [MQTT-3.2.2-21].
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { connectClient, RawClient, sleep, uid, until, type TestClient } from '../helpers/mqtt-clients.js';
+import { connectClient, RawClient, sleep, uid, until, type TestClient, daemonPerFile } from '../helpers/mqtt-clients.js';
 
 let d: Daemon;
-const open: TestClient[] = [];
-const raws: RawClient[] = [];
-
-beforeAll(async () => {
-  d = await startDaemon({ config: '[mqtt]\nidle_timeout = 0.5\nmax_keepalive = 100\n' });
-});
-
-afterAll(async () => {
-  for (const c of open) await c.end(true);
-  for (const r of raws) r.destroy();
-  await d?.stop();
-  d?.cleanup();
-});
+const { open, raws } = daemonPerFile((x) => (d = x), { config: '[mqtt]\nidle_timeout = 0.5\nmax_keepalive = 100\n' });
 
 function raw(version: 3 | 4 | 5 = 4): RawClient {
   const r = new RawClient(d.mqttPort, version);

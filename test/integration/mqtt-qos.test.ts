@@ -1,24 +1,12 @@
 // QoS 0/1/2 in both directions for MQTT 3.1, 3.1.1 and 5.0 against the real daemon; packet ids,
 // in-flight redelivery with DUP on session resume [MQTT-4.4.0-1], and per-topic order [MQTT-4.6.0].
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { connectClient, RawClient, sleep, uid, type TestClient } from '../helpers/mqtt-clients.js';
+import { connectClient, RawClient, sleep, uid, type TestClient, daemonPerFile } from '../helpers/mqtt-clients.js';
 import type { IPublishPacket } from 'mqtt-packet';
 
 let d: Daemon;
-const open: TestClient[] = [];
-const raws: RawClient[] = [];
-
-beforeAll(async () => {
-  d = await startDaemon();
-});
-
-afterAll(async () => {
-  for (const c of open) await c.end(true);
-  for (const r of raws) r.destroy();
-  await d?.stop();
-  d?.cleanup();
-});
+const { open, raws } = daemonPerFile((x) => (d = x));
 
 async function client(version: 3 | 4 | 5, extra: Parameters<typeof connectClient>[1] = {}): Promise<TestClient> {
   const c = await connectClient(d.mqttUrl, { protocolVersion: version, clientId: uid(`q${version}`), ...extra });

@@ -1,21 +1,11 @@
 // Retained messages [MQTT-3.3.1-5..13]: set, replace, delete by empty payload, delivered on subscribe
 // with RETAIN=1, v5 Retain Handling 0/1/2 and Retain-As-Published, not sent on $share subscriptions.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { connectClient, sleep, uid, type TestClient } from '../helpers/mqtt-clients.js';
+import { connectClient, sleep, uid, type TestClient, daemonPerFile } from '../helpers/mqtt-clients.js';
 
 let d: Daemon;
-const open: TestClient[] = [];
-
-beforeAll(async () => {
-  d = await startDaemon();
-});
-
-afterAll(async () => {
-  for (const c of open) await c.end(true);
-  await d?.stop();
-  d?.cleanup();
-});
+const { open } = daemonPerFile((x) => (d = x));
 
 async function client(version: 3 | 4 | 5 = 5, extra: Parameters<typeof connectClient>[1] = {}): Promise<TestClient> {
   const c = await connectClient(d.mqttUrl, { protocolVersion: version, clientId: uid(`r${version}`), ...extra });

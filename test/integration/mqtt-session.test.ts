@@ -2,24 +2,12 @@
 // Session-Expiry-Interval [MQTT-3.1.2-4..6, 3.1.2-23]; Session Present [MQTT-3.2.2-1..3]; takeover
 // of a duplicate client id [MQTT-3.1.4-3]; zero-length client ids [MQTT-3.1.3-6..8]; the mqueue
 // bound drops the oldest (EMQX).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { connectClient, RawClient, sleep, uid, until, waitClose, type TestClient } from '../helpers/mqtt-clients.js';
+import { connectClient, RawClient, sleep, uid, until, waitClose, type TestClient, daemonPerFile } from '../helpers/mqtt-clients.js';
 
 let d: Daemon;
-const open: TestClient[] = [];
-const raws: RawClient[] = [];
-
-beforeAll(async () => {
-  d = await startDaemon();
-});
-
-afterAll(async () => {
-  for (const c of open) await c.end(true);
-  for (const r of raws) r.destroy();
-  await d?.stop();
-  d?.cleanup();
-});
+const { open, raws } = daemonPerFile((x) => (d = x));
 
 async function publisher(): Promise<TestClient> {
   const p = await connectClient(d.mqttUrl, { protocolVersion: 4, clientId: uid('pub') });

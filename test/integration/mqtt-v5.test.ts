@@ -2,25 +2,13 @@
 // [MQTT-3.3.2-5, -6], Receive Maximum [MQTT-3.3.4-9], Maximum Packet Size both ways
 // [MQTT-3.1.2-24, -25], subscription identifiers [MQTT-3.3.4-3], No Local [MQTT-3.8.3-3], property
 // pass-through [MQTT-3.3.2-15..20], reason codes (PUBACK/PUBREC 0x10, UNSUBACK 0x11).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { IPublishPacket } from 'mqtt-packet';
-import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { connectClient, RawClient, sleep, uid, type TestClient, reasonOf } from '../helpers/mqtt-clients.js';
+import type { Daemon } from '../helpers/daemon.js';
+import { connectClient, RawClient, sleep, uid, type TestClient, reasonOf, daemonPerFile } from '../helpers/mqtt-clients.js';
 
 let d: Daemon;
-const open: TestClient[] = [];
-const raws: RawClient[] = [];
-
-beforeAll(async () => {
-  d = await startDaemon();
-});
-
-afterAll(async () => {
-  for (const c of open) await c.end(true);
-  for (const r of raws) r.destroy();
-  await d?.stop();
-  d?.cleanup();
-});
+const { open, raws } = daemonPerFile((x) => (d = x));
 
 async function client(extra: Parameters<typeof connectClient>[1] = {}, version: 3 | 4 | 5 = 5): Promise<TestClient> {
   const c = await connectClient(d.mqttUrl, { protocolVersion: version, clientId: uid('v5'), ...extra });

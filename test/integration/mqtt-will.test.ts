@@ -2,24 +2,12 @@
 // (socket destroyed, keepalive timeout), suppressed by a normal DISCONNECT, sent on v5 DISCONNECT
 // 0x04, delayed by v5 Will-Delay-Interval (and cancelled by a reconnect in time), sent at takeover
 // when the delay is 0.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { connectClient, RawClient, sleep, uid, waitClose, type TestClient } from '../helpers/mqtt-clients.js';
+import { describe, expect, it } from 'vitest';
+import type { Daemon } from '../helpers/daemon.js';
+import { connectClient, RawClient, sleep, uid, waitClose, type TestClient, daemonPerFile } from '../helpers/mqtt-clients.js';
 
 let d: Daemon;
-const open: TestClient[] = [];
-const raws: RawClient[] = [];
-
-beforeAll(async () => {
-  d = await startDaemon();
-});
-
-afterAll(async () => {
-  for (const c of open) await c.end(true);
-  for (const r of raws) r.destroy();
-  await d?.stop();
-  d?.cleanup();
-});
+const { open, raws } = daemonPerFile((x) => (d = x));
 
 async function watcher(topic: string): Promise<TestClient> {
   const w = await connectClient(d.mqttUrl, { protocolVersion: 5, clientId: uid('watch') });
