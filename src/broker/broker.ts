@@ -12,7 +12,7 @@ import { Router, Subscription, type RouteVisitor, type SharedGroup } from './rou
 import { QueueEntry, Session, type DropReason, type SessionHost, type SessionLimits, type WillSpec } from './session.js';
 import { SysPublisher } from './sys.js';
 import { isValidFilter, levelCount, parseFilter } from './topic.js';
-import type { AuthzAction, AuthzDecision, Clock, DisconnectReason, Outlet, QoS, SubscriptionOptions, TimerHandle } from './types.js';
+import type { AuthzAction, AuthzDecision, ClientIdentity, Clock, DisconnectReason, Outlet, QoS, SubscriptionOptions, TimerHandle } from './types.js';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 
@@ -333,6 +333,7 @@ export class Broker implements BrokerApi, SessionHost {
     session.cleanStart = p.cleanStart;
     session.mountpoint = p.mountpoint ?? '';
     session.will = p.will;
+    session.identity = null;
     const wasPersistent = session.isPersistent();
     session.expiryInterval = p.expiryInterval;
     session.connectedAt = now;
@@ -505,16 +506,14 @@ export class Broker implements BrokerApi, SessionHost {
     }
   }
 
-  identity(s: Session) {
-    return {
-      clientId: s.clientId,
-      username: s.username,
-      peerHost: s.peerHost,
-      peerPort: s.peerPort,
-      protocol: s.protocol,
-      listener: s.listener,
-      superuser: s.superuser,
-    };
+  /** The session's identity for auth hooks; built once per connection, not per PUBLISH. */
+  identity(s: Session): ClientIdentity {
+    let id = s.identity;
+    if (id === null) {
+      id = { clientId: s.clientId, username: s.username, peerHost: s.peerHost, peerPort: s.peerPort, protocol: s.protocol, listener: s.listener, superuser: s.superuser };
+      s.identity = id;
+    }
+    return id;
   }
 
   authorize(s: Session, action: AuthzAction, topic: string, qos: QoS, retain: boolean): AuthzDecision {

@@ -3,7 +3,7 @@
 // protocol-agnostic: an Outlet (MQTT channel or gateway channel) is attached while connected.
 import type { Message } from './message.js';
 import type { Subscriber, Subscription } from './router.js';
-import type { Delivery, DisconnectReason, MessageProperties, Outlet, QoS, SubscriptionOptions, TimerHandle } from './types.js';
+import type { ClientIdentity, Delivery, DisconnectReason, MessageProperties, Outlet, QoS, SubscriptionOptions, TimerHandle } from './types.js';
 import type { Store } from '../store/store.js';
 import type { Metrics } from './metrics.js';
 
@@ -84,6 +84,8 @@ export class Session implements Subscriber {
   connectedAt = 0;
   disconnectedAt = 0;
   lastSeen = 0;
+  /** Cached auth identity (Broker.identity); reset when a connection opens the session. */
+  identity: ClientIdentity | null = null;
   /** A sleeping device (MQTT-SN): detached but its messages, QoS 0 included, wait for it. */
   asleep = false;
   /** Whether a durable row for this session exists (it was persistent at some point). */

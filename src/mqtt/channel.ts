@@ -119,7 +119,13 @@ export class MqttChannel implements Outlet {
       this.protocolViolation('protocol_error', 'first packet is not CONNECT');
       return;
     }
-    this.drainFrames();
+    try {
+      this.drainFrames();
+    } catch (err) {
+      // A bug must cost one connection, not the process or its other clients.
+      this.log.error({ err }, 'channel_internal_error');
+      this.closeWith('internal_error', true, RC.IMPLEMENTATION_SPECIFIC);
+    }
   }
 
   private drainFrames(): void {
