@@ -119,6 +119,8 @@ export class Store {
   readonly path: string;
   readonly quarantined: QuarantineInfo | null;
   commits = 0;
+  /** Consecutive failed commits (disk full, I/O error); 0 when healthy. */
+  failures = 0;
   lastCommitMs = 0;
   maxCommitMs = 0;
 
@@ -426,10 +428,29 @@ export class Store {
     this.pendingInserts.clear();
     if (ops.length > 0 || participants.length > 0) {
       const t0 = performance.now();
-      this.db.transaction(() => {
-        for (const op of ops) if (!op.cancelled) this.apply(op);
-        for (const p of participants) p.writePending(this.db);
-      })();
+      try {
+        this.db.transaction(() => {
+          for (const op of ops) if (!op.cancelled) this.apply(op);
+          for (const p of participants) p.writePending(this.db);
+        })();
+      } catch (err) {
+        // Disk full or an I/O error: nothing was committed, so nothing is acknowledged. Keep the
+        // writes and the held acks, and retry with backoff until the disk takes them again.
+        this.failures++;
+        this.ops = ops.concat(this.ops);
+        for (const op of ops) if (op.kind === OpKind.Enqueue && !op.cancelled) this.pendingInserts.set(op.clientId + '\u0000' + op.seq, op);
+        this.participants = participants.concat(this.participants.filter((x) => !participants.includes(x)));
+        this.listeners = listeners.concat(this.listeners);
+        const delay = Math.min(5000, 50 * 2 ** Math.min(this.failures, 7));
+        if (this.failures === 1 || this.failures % 20 === 0) this.log.error({ err, pending_ops: this.ops.length, retry_ms: delay, failures: this.failures }, 'store_commit_failed: retrying; acknowledgements are held');
+        this.scheduled = true;
+        setTimeout(this.commitBound, delay);
+        return;
+      }
+      if (this.failures > 0) {
+        this.log.warn({ failures: this.failures }, 'store_commit_recovered');
+        this.failures = 0;
+      }
       const ms = performance.now() - t0;
       this.commits++;
       this.lastCommitMs = ms;

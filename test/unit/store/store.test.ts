@@ -71,4 +71,24 @@ describe('store', () => {
     expect(s.quarantined).toBeNull();
     s.close();
   });
+
+  it('keeps writes and held acknowledgements when a commit fails, and commits them on retry', async () => {
+    const s = Store.open({ path: ':memory:', synchronous: 'NORMAL', log });
+    s.saveSession({ clientId: 'c', protocol: 'mqtt', username: null, expiryInterval: 60, createdAt: 1, disconnectedAt: 0 });
+    s.flush();
+    s.db.pragma('query_only = ON'); // every write now fails, like a full or read-only disk
+    s.enqueue('c', entry(1, 'a'));
+    let acked = 0;
+    s.afterCommit({ committed: () => acked++ });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(s.failures).toBeGreaterThan(0);
+    expect(acked).toBe(0); // nothing durable, nothing acknowledged
+    s.db.pragma('query_only = OFF');
+    const until = Date.now() + 3000;
+    while (acked === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(acked).toBe(1);
+    expect(s.failures).toBe(0);
+    expect(s.loadSessions()[0]!.queue.map((e) => e.seq)).toEqual([1]);
+    s.close();
+  });
 });
