@@ -300,8 +300,12 @@ export class OutboundLog implements CommitParticipant {
     this.joined = false;
     const name = this.bridge;
     for (const e of this.pendingInserts.values()) this.st.insert.run(name, e.seq, ...messageParams(e.msg));
-    this.pendingInserts.clear();
     for (const seq of this.pendingDeletes) this.st.del.run(name, seq);
+  }
+
+  /** Dropped only once the transaction committed: a failed commit is retried with the same writes. */
+  committed(): void {
+    this.pendingInserts.clear();
     this.pendingDeletes = [];
   }
 }

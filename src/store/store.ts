@@ -22,7 +22,10 @@ export interface StoreOptions {
 
 /** Something that adds its own buffered writes to the tick's transaction (the bridge log, the user DB). */
 export interface CommitParticipant {
+  /** Write everything buffered into the open transaction; keep it until committed(). */
   writePending(db: Db): void;
+  /** The transaction holding the last writePending() committed: drop what it wrote. */
+  committed?(): void;
 }
 
 /** Called once after the transaction holding everything queued before it has committed. */
@@ -447,6 +450,7 @@ export class Store {
         setTimeout(this.commitBound, delay);
         return;
       }
+      for (const p of participants) p.committed?.();
       if (this.failures > 0) {
         this.log.warn({ failures: this.failures }, 'store_commit_recovered');
         this.failures = 0;

@@ -91,4 +91,31 @@ describe('store', () => {
     expect(s.loadSessions()[0]!.queue.map((e) => e.seq)).toEqual([1]);
     s.close();
   });
+
+  it('tells participants only after a commit succeeded, so a failed one is written again', async () => {
+    const s = Store.open({ path: ':memory:', synchronous: 'NORMAL', log });
+    s.migrate('probe', ['CREATE TABLE probe (v INTEGER PRIMARY KEY)']);
+    const pending = [1, 2];
+    const p = {
+      writes: 0,
+      writePending(db: import('better-sqlite3').Database) {
+        this.writes++;
+        for (const v of pending) db.prepare('INSERT OR REPLACE INTO probe (v) VALUES (?)').run(v);
+      },
+      committed() {
+        pending.length = 0;
+      },
+    };
+    s.db.pragma('query_only = ON');
+    s.join(p);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(pending).toEqual([1, 2]); // still buffered: nothing committed
+    s.db.pragma('query_only = OFF');
+    const until = Date.now() + 3000;
+    while (pending.length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(pending).toEqual([]);
+    expect(p.writes).toBeGreaterThanOrEqual(2);
+    expect(s.db.prepare('SELECT count(*) AS n FROM probe').get()).toEqual({ n: 2 });
+    s.close();
+  });
 });
