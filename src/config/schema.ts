@@ -2,7 +2,7 @@
 // exports its zod shape from its folder); this file composes them. Every object is strict, so an
 // unknown key is an error that names its dotted path.
 import { z } from 'zod';
-import { authConfigShape } from '../auth/config.js';
+import { authConfigShape, rateSchema } from '../auth/config.js';
 import { bridgesConfigShape } from '../bridge/config.js';
 import { apiConfigShape } from '../admin/config.js';
 import { listenersConfigShape } from '../mqtt/listeners/config.js';
@@ -29,6 +29,8 @@ export const mqttSchema = z
     bind: z.string().default('0.0.0.0'),
     port: port.default(1883),
     max_connections: z.number().int().min(0).default(0),
+    /** New connections per period on the TCP listener ("1000/s"); beyond it accepts are paced, not refused. */
+    max_conn_rate: rateSchema.default('infinity'),
     max_packet_size: z.number().int().min(64).max(268435455).default(1048576),
     max_clientid_len: z.number().int().min(23).max(65535).default(65535),
     max_topic_levels: z.number().int().min(1).max(65535).default(128),

@@ -90,7 +90,7 @@ export async function startOutpost(config: Config, opts: StartOptions): Promise<
   const gateways: RunningGateway[] = [];
   try {
     if (config.mqtt.enable) {
-      listeners.push(await startTcpListener({ id: 'tcp:default', bind: config.mqtt.bind, port: config.mqtt.port, maxConnections: config.mqtt.max_connections }, accept, log));
+      listeners.push(await startTcpListener({ id: 'tcp:default', bind: config.mqtt.bind, port: config.mqtt.port, maxConnections: config.mqtt.max_connections, maxConnRate: config.mqtt.max_conn_rate }, accept, log));
     }
     listeners.push(...(await startExtraListeners(config, accept, log)));
   } catch (err) {
