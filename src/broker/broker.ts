@@ -447,8 +447,7 @@ export class Broker implements BrokerApi, SessionHost {
     const m = g?.pick(e.message, from);
     if (!m) return;
     this.log.debug({ clientid: m.session.clientId, topic: e.message.topic, group: p.group }, 'redispatching_shared_subscription_message');
-    const durable = m.session.offer(e.message, e.qos, false, m.opts.subId ? [m.opts.subId] : null, m.raw, m.filter);
-    void durable;
+    m.session.offer(e.message, e.qos, false, m.opts.subId ? [m.opts.subId] : null, m.raw, m.filter);
   }
 
   /** Kick a client (API/CLI): will published, session discarded; v5 gets DISCONNECT 0x98. */

@@ -151,25 +151,18 @@ class HostedSession implements GatewaySession {
     this.s.lastSeen = this.host.broker.now();
   }
   detach(): void {
-    if (this.s.outlet === this.outlet) {
-      this.s.detach();
-      this.s.asleep = true;
-    }
+    if (this.s.outlet === this.outlet) this.s.paused = true;
   }
   attach(sink: DeliverySink): void {
     if (this.closed) return;
     this.outlet.sink = sink;
-    if (this.s.outlet === null) this.s.attach(this.outlet, this.s.window);
+    // Waking: inflight messages are resent (DUP), then the queue drains.
+    if (this.s.outlet === this.outlet && this.s.paused) this.s.attach(this.outlet, this.s.window);
   }
   close(reason: DisconnectReason, opts?: { sendWill?: boolean }): void {
     if (this.closed) return;
     this.closed = true;
-    const s = this.s;
-    if (s.outlet === null && this.host.broker.sessions.get(s.clientId) === s && s.connectedAt > 0 && s.disconnectedAt === 0) {
-      // Detached (asleep) but still ours: re-link so the broker can close it properly.
-      s.outlet = this.outlet;
-    }
-    this.host.broker.connectionClosed(s, this.outlet, reason, opts?.sendWill ?? false);
+    this.host.broker.connectionClosed(this.s, this.outlet, reason, opts?.sendWill ?? false);
   }
 }
 

@@ -16,6 +16,8 @@ export type RetainOutcome = 'stored' | 'deleted' | 'too_large' | 'table_full' | 
 
 export class Retainer {
   private readonly byTopic = new Map<string, Message>();
+  /** Retained $SYS entries, which do not count against max_retained_messages. */
+  private sysCount = 0;
 
   constructor(
     private readonly store: Store,
@@ -29,27 +31,38 @@ export class Retainer {
   load(msgs: Message[], now: number): void {
     for (const m of msgs) {
       if (m.isExpired(now)) this.store.deleteRetained(m.topic);
-      else this.byTopic.set(m.topic, m);
+      else this.put(m);
     }
+  }
+
+  private put(m: Message): void {
+    if (!this.byTopic.has(m.topic) && m.topic.startsWith('$SYS/')) this.sysCount++;
+    this.byTopic.set(m.topic, m);
+  }
+
+  private remove(topic: string): boolean {
+    if (!this.byTopic.delete(topic)) return false;
+    if (topic.startsWith('$SYS/')) this.sysCount--;
+    return true;
   }
 
   /** A PUBLISH with the retain flag: store, replace, or delete on empty payload [MQTT-3.3.1-6, -10]. */
   retain(msg: Message): RetainOutcome {
     if (!this.limits.enable) return 'disabled';
     if (msg.payload.length === 0) {
-      if (this.byTopic.delete(msg.topic)) this.store.deleteRetained(msg.topic);
+      if (this.remove(msg.topic)) this.store.deleteRetained(msg.topic);
       return 'deleted';
     }
     if (this.limits.maxPayloadSize > 0 && msg.payload.length > this.limits.maxPayloadSize) return 'too_large';
     // The broker's own $SYS entries do not count against the user's limit.
-    if (this.limits.maxRetainedMessages > 0 && !msg.topic.startsWith('$SYS/') && !this.byTopic.has(msg.topic) && this.userCount() >= this.limits.maxRetainedMessages) return 'table_full';
+    if (this.limits.maxRetainedMessages > 0 && !msg.topic.startsWith('$SYS/') && !this.byTopic.has(msg.topic) && this.byTopic.size - this.sysCount >= this.limits.maxRetainedMessages) return 'table_full';
     let m = msg;
     if (m.expiresAt === 0 && this.limits.msgExpiryInterval > 0) {
       m = new Message(
         msg.id, msg.topic, msg.payload, msg.qos, true, msg.props, msg.from, msg.fromUsername, msg.origin, msg.ts, msg.ts + this.limits.msgExpiryInterval * 1000,
       );
     }
-    this.byTopic.set(m.topic, m);
+    this.put(m);
     this.store.saveRetained(m);
     return 'stored';
   }
@@ -82,7 +95,7 @@ export class Retainer {
   }
 
   delete(topic: string): boolean {
-    if (!this.byTopic.delete(topic)) return false;
+    if (!this.remove(topic)) return false;
     this.store.deleteRetained(topic);
     return true;
   }
@@ -90,12 +103,6 @@ export class Retainer {
   list(filter?: string): Message[] {
     if (!filter) return [...this.byTopic.values()];
     return [...this.byTopic.values()].filter((m) => topicMatches(filter, m.topic));
-  }
-
-  private userCount(): number {
-    let n = this.byTopic.size;
-    for (const t of this.byTopic.keys()) if (t.startsWith('$SYS/')) n--;
-    return n;
   }
 
   count(): number {

@@ -86,8 +86,11 @@ export class Session implements Subscriber {
   lastSeen = 0;
   /** Cached auth identity (Broker.identity); reset when a connection opens the session. */
   identity: ClientIdentity | null = null;
-  /** A sleeping device (MQTT-SN): detached but its messages, QoS 0 included, wait for it. */
-  asleep = false;
+  /**
+   * A sleeping device (MQTT-SN): its connection stays attached (takeover, kick and counts work as
+   * usual) but nothing is delivered; messages, QoS 0 included, wait in the queue until it wakes.
+   */
+  paused = false;
   /** Whether a durable row for this session exists (it was persistent at some point). */
   stored = false;
 
@@ -128,8 +131,9 @@ export class Session implements Subscriber {
     this.createdAt = now;
   }
 
+  /** Able to take deliveries now (shared groups prefer such members). */
   isConnected(): boolean {
-    return this.outlet !== null;
+    return this.outlet !== null && !this.paused;
   }
 
   isPersistent(): boolean {
@@ -155,8 +159,8 @@ export class Session implements Subscriber {
 
   /** Would an offered QoS>0 message be accepted without dropping anything? (shared-group re-dispatch) */
   canTakeMore(): boolean {
-    if (this.outlet && this.inflight.size < this.window && this.queuedCount() === 0) return true;
-    if (!this.outlet && !this.isPersistent() && !this.asleep) return false;
+    if (this.isConnected() && this.inflight.size < this.window && this.queuedCount() === 0) return true;
+    if (!this.outlet && !this.isPersistent()) return false;
     const max = this.limits.maxMqueueLen;
     return max === 0 || this.queuedCount() < max;
   }
@@ -167,12 +171,13 @@ export class Session implements Subscriber {
    */
   offer(msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | null, sub: string, filter: string): boolean {
     const host = this.host;
+    const live = this.outlet !== null && !this.paused;
     if (qos === 0) {
-      if (this.outlet) {
+      if (live) {
         this.send(new QueueEntry(0, msg, 0, retain, subIds, sub, filter));
         return false;
       }
-      if (!this.limits.storeQos0 || !(this.isPersistent() || this.asleep)) {
+      if (!this.limits.storeQos0 || !(this.isPersistent() || this.paused)) {
         host.onDrop(this, msg, 'qos0_msg');
         return false;
       }
@@ -192,7 +197,7 @@ export class Session implements Subscriber {
         filter: sub,
       });
     }
-    if (this.outlet && this.inflight.size < this.window && this.queuedCount() === 0) {
+    if (live && this.inflight.size < this.window && this.queuedCount() === 0) {
       this.send(e);
       return durable;
     }
@@ -276,7 +281,7 @@ export class Session implements Subscriber {
 
   /** Move queued messages into the window while there is room. */
   pump(): void {
-    while (this.outlet && this.inflight.size < this.window) {
+    while (this.outlet && !this.paused && this.inflight.size < this.window) {
       const e = this.shift();
       if (!e) break;
       this.send(e);
@@ -364,7 +369,7 @@ export class Session implements Subscriber {
   /** Attach a connection: resend inflight (DUP, or PUBREL for received QoS 2), then the queue [MQTT-4.4.0-1]. */
   attach(outlet: Outlet, window: number): void {
     this.outlet = outlet;
-    this.asleep = false;
+    this.paused = false;
     this.window = Math.max(1, Math.min(window, this.limits.maxInflight === 0 ? 65535 : this.limits.maxInflight));
     const now = this.host.now();
     for (const e of [...this.inflight.values()]) {
@@ -389,12 +394,13 @@ export class Session implements Subscriber {
 
   detach(): void {
     this.outlet = null;
+    this.paused = false;
   }
 
   /** Resend inflight messages older than `olderThan` (retry_interval while connected). */
   retry(olderThan: number): void {
     const outlet = this.outlet;
-    if (!outlet) return;
+    if (!outlet || this.paused) return;
     for (const e of this.inflight.values()) {
       if (e.sentAt > olderThan) continue;
       e.sentAt = this.host.now();

@@ -74,7 +74,6 @@ export class MqttChannel implements Outlet {
   private msgLimiter: RateLimiter | null = null;
   private byteLimiter: RateLimiter | null = null;
   private paused = false;
-  private sendWillOnClose = true;
   /** mqtt-packet's parser is not re-entrant: no nested drainFrames() from a packet handler. */
   private parsing = false;
   /** Yielding to other connections after PUBLISH_PER_TURN publishes (see there). */
@@ -690,7 +689,8 @@ export class MqttChannel implements Outlet {
     if (this.state === 'closed') return;
     if (this.state === 'connected') {
       this.log.debug({ reason }, 'client_disconnected');
-      this.finish(reason, this.sendWillOnClose);
+      // A lost connection is an abnormal end: the will goes out [MQTT-3.1.2-8].
+      this.finish(reason, true);
     } else this.shutdown();
   }
 

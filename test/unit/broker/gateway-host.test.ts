@@ -1,0 +1,66 @@
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Delivery, DisconnectReason } from '../../../gateways/gateway.js';
+import { Broker } from '../../../src/broker/broker.js';
+import { GatewayHost } from '../../../src/broker/gateway-host.js';
+import { allowAllAuthenticator } from '../../../src/broker/hooks.js';
+import { createMessage } from '../../../src/broker/message.js';
+import { systemClock } from '../../../src/broker/types.js';
+import { validateConfig } from '../../../src/config/load.js';
+import { Store } from '../../../src/store/store.js';
+
+const log = pino({ level: 'silent' });
+
+function setup() {
+  const store = Store.open({ path: ':memory:', synchronous: 'NORMAL', log });
+  const broker = new Broker({ config: validateConfig({ sys_topics: { sys_msg_interval: 0, sys_heartbeat_interval: 0 } }), store, log, clock: systemClock });
+  broker.start();
+  const host = new GatewayHost({ name: 'mqttsn', broker, authenticator: () => allowAllAuthenticator, log, mountpoint: '' });
+  return { store, broker, host };
+}
+
+function sink() {
+  const got: Delivery[] = [];
+  const kicked: DisconnectReason[] = [];
+  return { got, kicked, deliver: (d: Delivery) => got.push(d), kick: (r: DisconnectReason) => kicked.push(r) };
+}
+
+const device = { clientId: 'sensor-1', username: null, peerHost: '127.0.0.1', peerPort: 1, listener: 'udp:default' };
+
+describe('gateway sessions', () => {
+  let env: ReturnType<typeof setup>;
+  afterEach(() => {
+    env.broker.stop();
+    env.store.close();
+  });
+
+  it('a sleeping device keeps its connection: messages (QoS 0 too) wait, and arrive in order on wake', () => {
+    env = setup();
+    const a = sink();
+    const s = env.host.openSession(device, { cleanStart: true, expiryInterval: 0 }, a);
+    expect(s.subscribe('cmd/#', { qos: 1 }).ok).toBe(true);
+    s.detach(); // asleep
+    expect(env.broker.connectionCount()).toBe(1);
+    for (const [i, qos] of [[0, 0], [1, 1], [2, 0]] as const) env.broker.publish(createMessage({ topic: 'cmd/x', payload: Buffer.from(String(i)), qos, retain: false, now: Date.now() }));
+    expect(a.got).toHaveLength(0);
+    expect(s.queuedCount()).toBe(3);
+    s.attach(a); // wakes
+    expect(a.got.map((d) => d.message.payload.toString())).toEqual(['0', '1', '2']);
+  });
+
+  it('a sleeping device taken over is kicked and counted out once', () => {
+    env = setup();
+    const a = sink();
+    const s = env.host.openSession(device, { cleanStart: false, expiryInterval: 600 }, a);
+    s.detach();
+    const b = sink();
+    const s2 = env.host.openSession(device, { cleanStart: false, expiryInterval: 600 }, b);
+    expect(a.kicked).toEqual(['takenover']);
+    expect(s2.resumed).toBe(true);
+    expect(env.broker.connectionCount()).toBe(1);
+    s.close('normal'); // the old channel ending late changes nothing
+    expect(env.broker.connectionCount()).toBe(1);
+    s2.close('normal');
+    expect(env.broker.connectionCount()).toBe(0);
+  });
+});
