@@ -30,7 +30,15 @@ export function encodeProps(p: MessageProperties | null): string | null {
 
 export function decodeProps(s: string | null): MessageProperties | null {
   if (!s) return null;
-  const o = JSON.parse(s) as { pfi?: boolean; ct?: string; rt?: string; cd?: string; up?: MessageProperties['userProperties'] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(s);
+  } catch {
+    // A damaged properties column must not stop the box from starting: keep the message itself.
+    return null;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return null;
+  const o = parsed as { pfi?: boolean; ct?: string; rt?: string; cd?: string; up?: MessageProperties['userProperties'] };
   const p: MessageProperties = {};
   if (o.pfi !== undefined) p.payloadFormatIndicator = o.pfi;
   if (o.ct !== undefined) p.contentType = o.ct;

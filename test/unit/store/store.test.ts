@@ -118,4 +118,16 @@ describe('store', () => {
     expect(s.db.prepare('SELECT count(*) AS n FROM probe').get()).toEqual({ n: 2 });
     s.close();
   });
+
+  it('loads a message whose stored properties are damaged, without them', () => {
+    const s = Store.open({ path: ':memory:', synchronous: 'NORMAL', log });
+    s.saveSession({ clientId: 'c', protocol: 'mqtt', username: null, expiryInterval: 60, createdAt: 1, disconnectedAt: 0 });
+    s.enqueue('c', entry(1, 'a'));
+    s.flush();
+    s.db.prepare("UPDATE queue SET props = '{not json'").run();
+    const [e] = s.loadSessions()[0]!.queue;
+    expect(e!.message.topic).toBe('a');
+    expect(e!.message.props).toBeNull();
+    s.close();
+  });
 });
