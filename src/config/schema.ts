@@ -56,6 +56,11 @@ export const mqttSchema = z
     /** Bytes of payload queued per session; 0 = unlimited. */
     max_mqueue_bytes: z.number().int().min(0).default(0),
     mqueue_store_qos0: z.boolean().default(true),
+    /**
+     * Stop reading a publisher while a connected, acknowledging subscriber it feeds has a long queue
+     * (TCP backpressure instead of queue_full drops); off gives EMQX's accept-then-drop behaviour.
+     */
+    publisher_flow_control: z.boolean().default(true),
     max_awaiting_rel: z.number().int().min(0).default(100),
     await_rel_timeout: seconds.default(300),
     /** Session expiry for v3 clients with clean session = 0 (EMQX: 2 h). */
