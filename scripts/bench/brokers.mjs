@@ -144,7 +144,9 @@ export async function startBroker(name, opts = {}) {
     writeFileSync(conf, outpostToml(opts.outpostMqtt));
     const t0 = process.hrtime.bigint();
     // Same V8 flag as the shipped unit file and npm start: a 2 MB semi-space keeps idle RSS down.
-    const proc = launch(process.execPath, ['--max-semi-space-size=2', outpostMain, '--config', conf, '--data-dir', dataDir], opts.env);
+    // OUTPOST_BENCH_NODE_ARGS adds node flags for a profiling run, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    const extraArgs = (process.env.OUTPOST_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const proc = launch(process.execPath, ['--max-semi-space-size=2', ...extraArgs, outpostMain, '--config', conf, '--data-dir', dataDir], opts.env);
     let runtime;
     // Outpost writes runtime.json once every listener is bound and the store is open.
     for (;;) {
