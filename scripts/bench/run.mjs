@@ -217,7 +217,7 @@ try {
         } finally {
           await pool.reset().catch(() => {});
           phase('reset');
-          await broker?.stop();
+          await broker?.stop(process.env.OUTPOST_BENCH_NODE_ARGS ? "SIGTERM" : undefined);
           phase('stopped');
         }
         // Wall time of the whole run, broker start and stop included, to budget --duration against.

@@ -140,6 +140,8 @@ export class Broker implements BrokerApi, SessionHost {
   private connected = 0;
   /** SessionHost: messages that waited in a queue; the MQTT front uses it to pace congested publishers. */
   queuePushes = 0;
+  /** SessionHost: the session that last asked publishers to wait; the MQTT front clears it per publish. */
+  congestedBy: Session | null = null;
   private maxConnected = 0;
   private housekeeping: NodeJS.Timeout | null = null;
   private readonly dropLog = new Map<string, { count: number; since: number }>();
@@ -194,6 +196,11 @@ export class Broker implements BrokerApi, SessionHost {
     this.rewriter = new TopicRewriter(c.rewrite);
     this.retainer.setLimits(this.retainerLimits(c));
     for (const s of this.sessions.values()) Object.assign(s.limits, this.limits);
+  }
+
+  /** SessionHost: mqtt.publisher_flow_control, read live so a reload applies it. */
+  get flowControl(): boolean {
+    return this.config.mqtt.publisher_flow_control;
   }
 
   now(): number {

@@ -46,6 +46,8 @@ export const BROKER_COUNTERS = [
   'authentication.failure',
   'authorization.allow',
   'authorization.deny',
+  /** Outpost's own: a publisher stopped reading while a subscriber's queue drained (mqtt.publisher_flow_control). */
+  'mqtt.flow_control.waits',
   'store.commits',
   'store.quarantined',
 ] as const;

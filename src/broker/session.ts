@@ -28,7 +28,30 @@ export interface SessionHost {
   onDrop(session: Session, msg: Message, reason: DropReason): void;
   /** Count of messages that had to wait in a queue (a congestion signal for publishers' input). */
   queuePushes: number;
+  /** Whether congested sessions ask publishers to wait (mqtt.publisher_flow_control). */
+  readonly flowControl: boolean;
+  /**
+   * Set by a session whose queue crossed its high-water mark while its consumer is keeping up;
+   * the publisher's front reads and clears it after each publish (see FlowWaiter).
+   */
+  congestedBy: Session | null;
 }
+
+/**
+ * A publisher's front that stopped reading because a message it sent filled a connected
+ * subscriber's queue past high water. The session calls resumeFlow() once the queue is back under
+ * half of that, or when the consumer goes away; the waiter also gives up on its own after a
+ * bounded wait, so a stuck consumer cannot stall its publishers.
+ */
+export interface FlowWaiter {
+  resumeFlow(): void;
+}
+
+/**
+ * A consumer that acknowledged nothing for this long is stalled, not slow: it no longer holds
+ * publishers back, and its queue drops by policy instead.
+ */
+export const FLOW_STALL_MS = 500;
 
 export interface WillSpec {
   topic: string;
@@ -115,6 +138,11 @@ export class Session implements Subscriber {
   recvOct = 0;
   sendOct = 0;
   dropped = 0;
+
+  /** Publishers waiting for this session's queue to drain (flow control); null when none. */
+  private waiters: Set<FlowWaiter> | null = null;
+  /** When the consumer last acknowledged a delivery (flow control's progress test). */
+  private lastAckAt = 0;
 
   /** Router de-duplication scratch (one delivery per session per publish). */
   matchGen = 0;
@@ -228,6 +256,35 @@ export class Session implements Subscriber {
       this.dropped++;
       this.host.onDrop(this, old.message, 'queue_full');
     }
+    const host = this.host;
+    if (host.flowControl && this.outlet !== null && !this.paused && this.queuedCount() >= this.highWater() && host.now() - this.lastAckAt < FLOW_STALL_MS) {
+      host.congestedBy = this;
+    }
+  }
+
+  /**
+   * Queue length at which publishers are asked to wait: a few windows' worth, so the consumer
+   * never runs dry while they are held, and below max_mqueue_len so nothing is dropped first.
+   */
+  private highWater(): number {
+    const hw = Math.max(4 * this.window, 256);
+    const max = this.limits.maxMqueueLen;
+    return max > 0 ? Math.min(hw, Math.max(1, (max * 3) >> 2)) : hw;
+  }
+
+  addWaiter(w: FlowWaiter): void {
+    (this.waiters ??= new Set()).add(w);
+  }
+
+  removeWaiter(w: FlowWaiter): void {
+    this.waiters?.delete(w);
+  }
+
+  private releaseWaiters(): void {
+    const ws = this.waiters;
+    if (ws === null) return;
+    this.waiters = null;
+    for (const w of ws) w.resumeFlow();
   }
 
   private shift(): QueueEntry | undefined {
@@ -286,6 +343,7 @@ export class Session implements Subscriber {
       if (!e) break;
       this.send(e);
     }
+    if (this.waiters !== null && this.queuedCount() <= this.highWater() >> 1) this.releaseWaiters();
   }
 
   /**
@@ -312,6 +370,7 @@ export class Session implements Subscriber {
     if (!e || e.qos !== 1) return false;
     this.inflight.delete(pid);
     this.forget(e);
+    this.lastAckAt = this.host.now();
     this.host.metrics.c['messages.acked']++;
     this.pump();
     return true;
@@ -339,6 +398,7 @@ export class Session implements Subscriber {
     if (!e || e.qos !== 2) return false;
     this.inflight.delete(pid);
     this.forget(e);
+    this.lastAckAt = this.host.now();
     this.host.metrics.c['messages.acked']++;
     this.pump();
     return true;
@@ -395,6 +455,8 @@ export class Session implements Subscriber {
   detach(): void {
     this.outlet = null;
     this.paused = false;
+    // An offline session's queue is storage, not congestion: nobody waits on it.
+    this.releaseWaiters();
   }
 
   /** Resend inflight messages older than `olderThan` (retry_interval while connected). */
@@ -424,6 +486,7 @@ export class Session implements Subscriber {
     this.queue = [];
     this.qHead = 0;
     this.qBytes = 0;
+    this.releaseWaiters();
     return out;
   }
 

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
 import type { AuthResult, Authenticator, RateLimiter, RateLimits } from '../broker/hooks.js';
 import { createMessage } from '../broker/message.js';
-import type { Session, WillSpec } from '../broker/session.js';
+import { FLOW_STALL_MS, type FlowWaiter, type Session, type WillSpec } from '../broker/session.js';
 import { isValidTopicName, levelCount, parseFilter } from '../broker/topic.js';
 import type { Clock, Delivery, DisconnectReason, MessageProperties, Outlet, QoS, TimerHandle } from '../broker/types.js';
 import type { MqttConfig } from '../config/schema.js';
@@ -41,7 +41,7 @@ const PUBLISH_PER_TURN = 4;
 /** Socket buffer above which QoS 0 deliveries to a slow consumer are dropped rather than buffered. */
 const MAX_QOS0_BACKLOG = 4 * 1024 * 1024;
 
-export class MqttChannel implements Outlet {
+export class MqttChannel implements Outlet, FlowWaiter {
   state: State = 'awaiting_connect';
   session: Session | null = null;
   private readonly socket: Duplex;
@@ -78,6 +78,9 @@ export class MqttChannel implements Outlet {
   private parsing = false;
   /** Yielding to other connections after PUBLISH_PER_TURN publishes (see there). */
   private yielded = false;
+  /** The subscriber session this publisher waits on (mqtt.publisher_flow_control), and the bound on the wait. */
+  private flowBlocked: Session | null = null;
+  private flowTimer: TimerHandle | null = null;
   private readonly conn: AcceptedConnection;
 
   constructor(
@@ -129,7 +132,7 @@ export class MqttChannel implements Outlet {
 
   private drainFrames(): void {
     let congested = 0;
-    while (this.state !== 'closed' && this.state !== 'authenticating' && !this.paused && !this.yielded) {
+    while (this.state !== 'closed' && this.state !== 'authenticating' && !this.paused && !this.yielded && this.flowBlocked === null) {
       const r = this.splitter.next();
       if (r.kind === 'more') return;
       if (r.kind === 'error') {
@@ -141,9 +144,17 @@ export class MqttChannel implements Outlet {
       this.deps.broker.metrics.c['packets.received']++;
       const type = r.frame[0]! >> 4;
       if (this.state === 'connected' && type >= 3 && type <= 7) {
-        const queuedBefore = this.deps.broker.queuePushes;
+        const broker = this.deps.broker;
+        const queuedBefore = broker.queuePushes;
+        broker.congestedBy = null;
         this.onHotFrame(type, r.frame);
-        if (type === 3 && this.deps.broker.queuePushes !== queuedBefore && ++congested >= PUBLISH_PER_TURN && this.splitter.buffered > 0) {
+        if (broker.congestedBy !== null) {
+          const s = broker.congestedBy;
+          broker.congestedBy = null;
+          if (type === 3 && this.state === 'connected') this.waitForFlow(s);
+          continue;
+        }
+        if (type === 3 && broker.queuePushes !== queuedBefore && ++congested >= PUBLISH_PER_TURN && this.splitter.buffered > 0) {
           // Let other sockets' input (subscribers' acks) in before the rest of this burst.
           this.yielded = true;
           this.socket.pause();
@@ -188,7 +199,7 @@ export class MqttChannel implements Outlet {
     this.log.debug({ clientid: this.clientId, ms }, 'socket_receive_paused_by_rate_limit');
     const t = setTimeout(() => {
       this.paused = false;
-      if (this.state === 'closed' || this.yielded) return;
+      if (this.state === 'closed' || this.yielded || this.flowBlocked !== null) return;
       this.socket.resume();
       this.drainFrames();
     }, ms);
@@ -215,9 +226,40 @@ export class MqttChannel implements Outlet {
   /** Continue after yielding the event loop turn to other connections. */
   resumeAfterYield(): void {
     this.yielded = false;
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.flowBlocked !== null) return;
     if (!this.paused) this.socket.resume();
     this.drainFrames();
+  }
+
+  /**
+   * Stop reading this publisher until the subscriber's queue it just filled drains (or FLOW_STALL_MS
+   * passes): the kernel's socket buffers and TCP push back on the client, so messages wait
+   * unacknowledged on the publisher instead of being accepted and dropped as queue_full.
+   */
+  private waitForFlow(s: Session): void {
+    this.flowBlocked = s;
+    this.socket.pause();
+    s.addWaiter(this);
+    this.deps.broker.metrics.c['mqtt.flow_control.waits']++;
+    this.flowTimer = this.deps.clock.setTimeout(() => {
+      this.flowTimer = null;
+      this.resumeFlow();
+    }, FLOW_STALL_MS);
+  }
+
+  /** FlowWaiter: the queue drained (or the wait timed out); read on in the next turn, not inside the subscriber's ack. */
+  resumeFlow(): void {
+    const s = this.flowBlocked;
+    if (s === null) return;
+    this.flowBlocked = null;
+    s.removeWaiter(this);
+    if (this.flowTimer) {
+      this.deps.clock.clearTimeout(this.flowTimer);
+      this.flowTimer = null;
+    }
+    if (this.state === 'closed' || this.yielded) return;
+    this.yielded = true;
+    setImmediate(resumeTurn, this);
   }
 
   /** PUBLISH and the QoS acks, decoded without mqtt-packet (hot path). */
@@ -700,6 +742,7 @@ export class MqttChannel implements Outlet {
     this.state = 'closed';
     if (this.timer) this.deps.clock.clearTimeout(this.timer);
     this.timer = null;
+    this.resumeFlow();
     // The parser may still be mid-parse and emit more errors: keep a listener, drop the rest.
     if (this.parser) {
       this.parser.removeAllListeners('packet');
