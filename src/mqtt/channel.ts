@@ -14,7 +14,7 @@ import type { Clock, Delivery, DisconnectReason, MessageProperties, Outlet, QoS,
 import type { MqttConfig } from '../config/schema.js';
 import { FrameSplitter } from './frame.js';
 import type { AcceptedConnection } from './listener.js';
-import { connectLevel, decodeAck, decodePublish, encodeAck, subscribeStringsValid, type InPublish } from './hot-codec.js';
+import { ackReasonCode, connectLevel, decodeAck, decodePublish, encodeAck, subscribeStringsValid, type InPublish } from './hot-codec.js';
 import { encodePublish, encodePublishCached, type PublishExtras } from './publish-codec.js';
 import { RC, disconnectCode, v3ConnackCode } from './reason-codes.js';
 
@@ -133,21 +133,21 @@ export class MqttChannel implements Outlet, FlowWaiter {
   private drainFrames(): void {
     let congested = 0;
     while (this.state !== 'closed' && this.state !== 'authenticating' && !this.paused && !this.yielded && this.flowBlocked === null) {
-      const r = this.splitter.next();
-      if (r.kind === 'more') return;
-      if (r.kind === 'error') {
+      const frame = this.splitter.next();
+      if (frame === 'more') return;
+      if (typeof frame === 'string') {
         if (this.state === 'awaiting_connect' && connectLevel(this.splitter.peek() ?? Buffer.alloc(0)) === 5) this.v5 = true;
-        if (r.code === 'packet_too_large') this.protocolViolation('frame_too_large', 'packet exceeds max_packet_size');
+        if (frame === 'packet_too_large') this.protocolViolation('frame_too_large', 'packet exceeds max_packet_size');
         else this.protocolViolation('malformed_packet', 'bad remaining length');
         return;
       }
       this.deps.broker.metrics.c['packets.received']++;
-      const type = r.frame[0]! >> 4;
+      const type = frame[0]! >> 4;
       if (this.state === 'connected' && type >= 3 && type <= 7) {
         const broker = this.deps.broker;
         const queuedBefore = broker.queuePushes;
         broker.congestedBy = null;
-        this.onHotFrame(type, r.frame);
+        this.onHotFrame(type, frame);
         if (broker.congestedBy !== null) {
           const s = broker.congestedBy;
           broker.congestedBy = null;
@@ -163,7 +163,7 @@ export class MqttChannel implements Outlet, FlowWaiter {
         continue;
       }
       if (type === 1 && this.state === 'awaiting_connect') {
-        const level = connectLevel(r.frame);
+        const level = connectLevel(frame);
         if (level !== 3 && level !== 4 && level !== 5) {
           // [MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01, then close
           this.write(Buffer.from([0x20, 0x02, 0x00, 0x01]));
@@ -171,13 +171,13 @@ export class MqttChannel implements Outlet, FlowWaiter {
           return;
         }
       }
-      if ((type === 8 || type === 10) && this.state === 'connected' && !subscribeStringsValid(r.frame, this.v5, type === 8)) {
+      if ((type === 8 || type === 10) && this.state === 'connected' && !subscribeStringsValid(frame, this.v5, type === 8)) {
         this.protocolViolation('malformed_packet', 'ill-formed UTF-8 in a topic filter');
         return;
       }
       this.parsing = true;
       try {
-        this.parserFor().parse(r.frame);
+        this.parserFor().parse(frame);
       } catch (err) {
         this.protocolViolation('malformed_packet', (err as Error).message);
       } finally {
@@ -265,30 +265,30 @@ export class MqttChannel implements Outlet, FlowWaiter {
   /** PUBLISH and the QoS acks, decoded without mqtt-packet (hot path). */
   private onHotFrame(type: number, frame: Buffer): void {
     if (type === 3) {
-      const r = decodePublish(frame, this.v5);
-      if (!r.ok) return this.protocolViolation('malformed_packet', r.error);
-      return this.onPublish(r.p);
+      const p = decodePublish(frame, this.v5);
+      if (typeof p === 'string') return this.protocolViolation('malformed_packet', p);
+      return this.onPublish(p);
     }
-    const a = decodeAck(frame, this.v5);
-    if (!a) return this.protocolViolation('malformed_packet', `bad ack packet type ${type}`);
+    const pid = decodeAck(frame, this.v5);
+    if (pid < 0) return this.protocolViolation('malformed_packet', `bad ack packet type ${type}`);
     const s = this.session!;
     switch (type) {
       case 4:
-        if (!s.puback(a.pid)) this.log.debug({ pid: a.pid }, 'puback_unknown_packet_id');
+        if (!s.puback(pid)) this.log.debug({ pid }, 'puback_unknown_packet_id');
         return;
       case 5: {
-        const failed = this.v5 && a.rc >= 0x80;
-        const known = s.pubrec(a.pid, failed);
-        if (!failed) this.write(encodeAck(6, a.pid, this.v5 && !known ? RC.PACKET_ID_NOT_FOUND : 0, this.v5));
+        const failed = this.v5 && ackReasonCode(frame) >= 0x80;
+        const known = s.pubrec(pid, failed);
+        if (!failed) this.write(encodeAck(6, pid, this.v5 && !known ? RC.PACKET_ID_NOT_FOUND : 0, this.v5));
         return;
       }
       case 6: {
-        const known = s.released(a.pid);
-        this.ack(encodeAck(7, a.pid, this.v5 && !known ? RC.PACKET_ID_NOT_FOUND : 0, this.v5));
+        const known = s.released(pid);
+        this.ack(encodeAck(7, pid, this.v5 && !known ? RC.PACKET_ID_NOT_FOUND : 0, this.v5));
         return;
       }
       default:
-        s.pubcomp(a.pid);
+        s.pubcomp(pid);
     }
   }
 

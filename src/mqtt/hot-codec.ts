@@ -17,7 +17,8 @@ export interface InPublish {
   alias: number | undefined;
 }
 
-export type PublishDecode = { ok: true; p: InPublish } | { ok: false; error: string };
+/** The decoded PUBLISH, or the reason it is malformed (a string). */
+export type PublishDecode = InPublish | string;
 
 function readVarint(b: Buffer, off: number): [number, number] {
   let v = 0;
@@ -32,45 +33,48 @@ function readVarint(b: Buffer, off: number): [number, number] {
   return [-1, off];
 }
 
-function readStr(b: Buffer, off: number, end: number): [string | null, number] {
-  if (off + 2 > end) return [null, off];
+/** Where the last readStr() ended: a module slot instead of a tuple per string (once per PUBLISH). */
+let strEnd = 0;
+
+function readStr(b: Buffer, off: number, end: number): string | null {
+  if (off + 2 > end) return null;
   const len = b.readUInt16BE(off);
   const s = off + 2;
-  if (s + len > end) return [null, off];
-  const slice = b.subarray(s, s + len);
+  if (s + len > end) return null;
   // [MQTT-1.5.4-1] ill-formed UTF-8 is a malformed packet
-  if (!isUtf8(slice)) return [null, off];
-  return [slice.toString('utf8'), s + len];
+  if (!isUtf8(b.subarray(s, s + len))) return null;
+  strEnd = s + len;
+  return b.toString('utf8', s, s + len);
 }
 
 /** Decode a PUBLISH frame (fixed header included). */
 export function decodePublish(frame: Buffer, v5: boolean): PublishDecode {
   const h = frame[0]!;
   const qos = (h >> 1) & 3;
-  if (qos === 3) return { ok: false, error: 'PUBLISH with QoS 3' };
+  if (qos === 3) return 'PUBLISH with QoS 3';
   const dup = (h & 0x08) !== 0;
   // [MQTT-3.3.1-2] DUP must be 0 on QoS 0, in every version
-  if (dup && qos === 0) return { ok: false, error: 'DUP set on a QoS 0 PUBLISH' };
+  if (dup && qos === 0) return 'DUP set on a QoS 0 PUBLISH';
   let off = 1;
   while (frame[off]! & 0x80) off++;
   off++;
   const end = frame.length;
-  const [topic, o1] = readStr(frame, off, end);
-  if (topic === null) return { ok: false, error: 'bad topic string' };
-  off = o1;
+  const topic = readStr(frame, off, end);
+  if (topic === null) return 'bad topic string';
+  off = strEnd;
   let pid = 0;
   if (qos > 0) {
-    if (off + 2 > end) return { ok: false, error: 'missing packet id' };
+    if (off + 2 > end) return 'missing packet id';
     pid = frame.readUInt16BE(off);
     off += 2;
-    if (pid === 0) return { ok: false, error: 'packet id 0' };
+    if (pid === 0) return 'packet id 0';
   }
   let props: MessageProperties | null = null;
   let expiry: number | undefined;
   let alias: number | undefined;
   if (v5) {
     const [plen, o2] = readVarint(frame, off);
-    if (plen < 0 || o2 + plen > end) return { ok: false, error: 'bad property length' };
+    if (plen < 0 || o2 + plen > end) return 'bad property length';
     off = o2;
     const pend = off + plen;
     let seen = 0;
@@ -78,55 +82,55 @@ export function decodePublish(frame: Buffer, v5: boolean): PublishDecode {
       const id = frame[off++]!;
       switch (id) {
         case 0x01:
-          if (seen & 1 || off + 1 > pend) return { ok: false, error: 'bad payload format indicator' };
+          if (seen & 1 || off + 1 > pend) return 'bad payload format indicator';
           seen |= 1;
           (props ??= {}).payloadFormatIndicator = frame[off++] === 1;
           break;
         case 0x02:
-          if (seen & 2 || off + 4 > pend) return { ok: false, error: 'bad message expiry' };
+          if (seen & 2 || off + 4 > pend) return 'bad message expiry';
           seen |= 2;
           expiry = frame.readUInt32BE(off);
           off += 4;
           break;
         case 0x03: {
-          if (seen & 4) return { ok: false, error: 'duplicate content type' };
+          if (seen & 4) return 'duplicate content type';
           seen |= 4;
-          const [s, o] = readStr(frame, off, pend);
-          if (s === null) return { ok: false, error: 'bad content type' };
+          const s = readStr(frame, off, pend);
+          if (s === null) return 'bad content type';
           (props ??= {}).contentType = s;
-          off = o;
+          off = strEnd;
           break;
         }
         case 0x08: {
-          if (seen & 8) return { ok: false, error: 'duplicate response topic' };
+          if (seen & 8) return 'duplicate response topic';
           seen |= 8;
-          const [s, o] = readStr(frame, off, pend);
-          if (s === null) return { ok: false, error: 'bad response topic' };
+          const s = readStr(frame, off, pend);
+          if (s === null) return 'bad response topic';
           (props ??= {}).responseTopic = s;
-          off = o;
+          off = strEnd;
           break;
         }
         case 0x09: {
-          if (seen & 16 || off + 2 > pend) return { ok: false, error: 'bad correlation data' };
+          if (seen & 16 || off + 2 > pend) return 'bad correlation data';
           seen |= 16;
           const len = frame.readUInt16BE(off);
-          if (off + 2 + len > pend) return { ok: false, error: 'bad correlation data' };
+          if (off + 2 + len > pend) return 'bad correlation data';
           (props ??= {}).correlationData = Buffer.from(frame.subarray(off + 2, off + 2 + len));
           off += 2 + len;
           break;
         }
         case 0x23:
-          if (seen & 32 || off + 2 > pend) return { ok: false, error: 'bad topic alias' };
+          if (seen & 32 || off + 2 > pend) return 'bad topic alias';
           seen |= 32;
           alias = frame.readUInt16BE(off);
           off += 2;
           break;
         case 0x26: {
-          const [k, o] = readStr(frame, off, pend);
-          if (k === null) return { ok: false, error: 'bad user property' };
-          const [v, o2b] = readStr(frame, o, pend);
-          if (v === null) return { ok: false, error: 'bad user property' };
-          off = o2b;
+          const k = readStr(frame, off, pend);
+          if (k === null) return 'bad user property';
+          const v = readStr(frame, strEnd, pend);
+          if (v === null) return 'bad user property';
+          off = strEnd;
           const up = ((props ??= {}).userProperties ??= {});
           const prev = up[k];
           up[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
@@ -134,29 +138,35 @@ export function decodePublish(frame: Buffer, v5: boolean): PublishDecode {
         }
         default:
           // Subscription identifiers and anything else are not allowed from a client [MQTT-3.3.4-6].
-          return { ok: false, error: `property 0x${id.toString(16)} not allowed in PUBLISH` };
+          return `property 0x${id.toString(16)} not allowed in PUBLISH`;
       }
     }
-    if (off !== pend) return { ok: false, error: 'bad properties' };
+    if (off !== pend) return 'bad properties';
   }
   // Copy the payload out of the read buffer so a retained/queued message does not pin a 64 KB chunk.
   const payload = Buffer.allocUnsafe(end - off);
   frame.copy(payload, 0, off, end);
-  return { ok: true, p: { topic, payload, qos: qos as QoS, retain: (h & 1) === 1, dup, pid, props, expiry, alias } };
+  return { topic, payload, qos: qos as QoS, retain: (h & 1) === 1, dup, pid, props, expiry, alias };
 }
 
-/** An ack frame (PUBACK 4, PUBREC 5, PUBREL 6, PUBCOMP 7): packet id and v5 reason code. */
-export function decodeAck(frame: Buffer, v5: boolean): { pid: number; rc: number } | null {
+/**
+ * The packet id of an ack frame (PUBACK 4, PUBREC 5, PUBREL 6, PUBCOMP 7), or -1 when malformed.
+ * Its v5 reason code is ackReasonCode(frame): no result object per ack.
+ */
+export function decodeAck(frame: Buffer, v5: boolean): number {
   const type = frame[0]! >> 4;
   const flags = frame[0]! & 0x0f;
   // [MQTT-2.1.3-1] PUBREL has flags 0b0010, the others 0
-  if (flags !== (type === 6 ? 2 : 0)) return null;
-  if (frame.length < 4 || frame[1]! < 2) return null;
+  if (flags !== (type === 6 ? 2 : 0)) return -1;
+  if (frame.length < 4 || frame[1]! < 2) return -1;
   // v3.1.1 acks have exactly two bytes of packet id [MQTT-3.4.1]
-  if (!v5 && frame[1] !== 2) return null;
-  const pid = frame.readUInt16BE(2);
-  const rc = frame.length > 4 ? frame[4]! : 0;
-  return { pid, rc };
+  if (!v5 && frame[1] !== 2) return -1;
+  return frame.readUInt16BE(2);
+}
+
+/** Reason code of a well-formed ack frame (0 when omitted, v5 [MQTT-3.4.2-1]). */
+export function ackReasonCode(frame: Buffer): number {
+  return frame.length > 4 ? frame[4]! : 0;
 }
 
 /**
