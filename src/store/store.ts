@@ -7,7 +7,8 @@ import { existsSync, renameSync, statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Message } from '../broker/message.js';
 import type { QoS, SubscriptionOptions } from '../broker/types.js';
-import { MESSAGE_COLUMNS, MESSAGE_COLUMN_DEFS, messageParams, rowToMessage, type MessageRow } from './codec.js';
+import { MESSAGE_COLUMNS, MESSAGE_COLUMN_DEFS, encodeProps, messageParams, rowToMessage, type MessageRow } from './codec.js';
+import { QueueRowBatch } from './queue-batch.js';
 
 export type Synchronous = 'OFF' | 'NORMAL' | 'FULL';
 
@@ -101,6 +102,9 @@ class Op {
   ) {}
 }
 
+const NO_OPS: readonly Op[] = [];
+const NO_PARTICIPANTS: readonly CommitParticipant[] = [];
+
 const CORE_MIGRATIONS = [
   `CREATE TABLE sessions (client_id TEXT PRIMARY KEY, protocol TEXT NOT NULL, username TEXT,
      expiry_interval INTEGER NOT NULL, created_at INTEGER NOT NULL, disconnected_at INTEGER NOT NULL);
@@ -129,8 +133,18 @@ export class Store {
 
   private readonly log: Logger;
   private ops: Op[] = [];
-  /** Pending Enqueue ops by client+seq so an ack in the same tick cancels the insert instead of writing twice. */
-  private readonly pendingInserts = new Map<string, Op>();
+  /**
+   * Pending Enqueue ops by client, then seq, so an ack in the same tick cancels the insert instead of
+   * writing twice. Two levels rather than a `client + seq` string key: no string built per message.
+   */
+  private readonly pendingInserts = new Map<string, Map<number, Op>>();
+  /** The queue-row updates and deletes of the transaction being written (see QueueRowBatch). */
+  private batch!: QueueRowBatch;
+  /** What the transaction function writes; set just before it runs. */
+  private txOps: readonly Op[] = NO_OPS;
+  private txParticipants: readonly CommitParticipant[] = NO_PARTICIPANTS;
+  /** Made once: better-sqlite3's db.transaction() builds a new wrapper on every call. */
+  private tx!: () => void;
   private participants: CommitParticipant[] = [];
   private listeners: CommitListener[] = [];
   private scheduled = false;
@@ -138,8 +152,6 @@ export class Store {
   private readonly commitBound = () => this.commit();
   private st!: {
     enqueue: Statement;
-    update: Statement;
-    dequeue: Statement;
     saveSession: Statement;
     delSession: Statement;
     delSessionSubs: Statement;
@@ -174,6 +186,8 @@ export class Store {
     this.db = db;
     this.quarantined = quarantined;
     this.prepare();
+    this.batch = new QueueRowBatch(db);
+    this.tx = db.transaction(() => this.writeAll());
   }
 
   private openChecked(opts: StoreOptions): Db {
@@ -235,8 +249,6 @@ export class Store {
       enqueue: db.prepare(
         `INSERT OR REPLACE INTO queue (client_id, seq, dqos, pid, state, sub_ids, retain_flag, filter, ${MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
       ),
-      update: db.prepare('UPDATE queue SET pid = ?, state = ? WHERE client_id = ? AND seq = ?'),
-      dequeue: db.prepare('DELETE FROM queue WHERE client_id = ? AND seq = ?'),
       saveSession: db.prepare(
         'INSERT OR REPLACE INTO sessions (client_id, protocol, username, expiry_interval, created_at, disconnected_at) VALUES (?,?,?,?,?,?)',
       ),
@@ -318,14 +330,30 @@ export class Store {
     }
   }
 
+  private trackInsert(op: Op): void {
+    let m = this.pendingInserts.get(op.clientId);
+    if (m === undefined) {
+      m = new Map();
+      this.pendingInserts.set(op.clientId, m);
+    }
+    m.set(op.seq, op);
+  }
+
+  /** The pending (uncommitted) insert of this row, if any. */
+  private pendingInsert(clientId: string, seq: number): Op | undefined {
+    // A drain has no inserts pending: skip the lookups.
+    if (this.pendingInserts.size === 0) return undefined;
+    return this.pendingInserts.get(clientId)?.get(seq);
+  }
+
   enqueue(clientId: string, e: StoredQueueEntry): void {
     const op = new Op(OpKind.Enqueue, clientId, e.seq, e.pid, e.state, e.message, e);
-    this.pendingInserts.set(clientId + '\u0000' + e.seq, op);
+    this.trackInsert(op);
     this.push(op);
   }
 
   updateQueued(clientId: string, seq: number, pid: number, state: 0 | 1 | 2): void {
-    const pending = this.pendingInserts.get(clientId + '\u0000' + seq);
+    const pending = this.pendingInsert(clientId, seq);
     if (pending) {
       pending.pid = pid;
       pending.state = state;
@@ -335,12 +363,11 @@ export class Store {
   }
 
   dequeue(clientId: string, seq: number): void {
-    const key = clientId + '\u0000' + seq;
-    const pending = this.pendingInserts.get(key);
+    const pending = this.pendingInsert(clientId, seq);
     if (pending) {
       // Inserted and acknowledged within one tick: nothing ever reaches the disk.
       pending.cancelled = true;
-      this.pendingInserts.delete(key);
+      this.pendingInserts.get(clientId)!.delete(seq);
       return;
     }
     this.push(new Op(OpKind.Dequeue, clientId, seq, 0, 0, null, null));
@@ -352,11 +379,10 @@ export class Store {
 
   /** Removes the session with its subscriptions and queue. */
   deleteSession(clientId: string): void {
-    for (const [k, op] of this.pendingInserts) {
-      if (op.clientId === clientId) {
-        op.cancelled = true;
-        this.pendingInserts.delete(k);
-      }
+    const pending = this.pendingInserts.get(clientId);
+    if (pending) {
+      for (const op of pending.values()) op.cancelled = true;
+      this.pendingInserts.delete(clientId);
     }
     this.push(new Op(OpKind.DeleteSession, clientId, 0, 0, 0, null, null));
   }
@@ -432,16 +458,15 @@ export class Store {
     if (ops.length > 0 || participants.length > 0) {
       const t0 = performance.now();
       try {
-        this.db.transaction(() => {
-          for (const op of ops) if (!op.cancelled) this.apply(op);
-          for (const p of participants) p.writePending(this.db);
-        })();
+        this.txOps = ops;
+        this.txParticipants = participants;
+        this.tx();
       } catch (err) {
         // Disk full or an I/O error: nothing was committed, so nothing is acknowledged. Keep the
         // writes and the held acks, and retry with backoff until the disk takes them again.
         this.failures++;
         this.ops = ops.concat(this.ops);
-        for (const op of ops) if (op.kind === OpKind.Enqueue && !op.cancelled) this.pendingInserts.set(op.clientId + '\u0000' + op.seq, op);
+        for (const op of ops) if (op.kind === OpKind.Enqueue && !op.cancelled) this.trackInsert(op);
         this.participants = participants.concat(this.participants.filter((x) => !participants.includes(x)));
         this.listeners = listeners.concat(this.listeners);
         const delay = Math.min(5000, 50 * 2 ** Math.min(this.failures, 7));
@@ -450,6 +475,8 @@ export class Store {
         setTimeout(this.commitBound, delay);
         return;
       }
+      this.txOps = NO_OPS;
+      this.txParticipants = NO_PARTICIPANTS;
       for (const p of participants) p.committed?.();
       if (this.failures > 0) {
         this.log.warn({ failures: this.failures }, 'store_commit_recovered');
@@ -463,20 +490,47 @@ export class Store {
     for (const l of listeners) l.committed();
   }
 
+  /** The body of the tick's transaction. */
+  private writeAll(): void {
+    const batch = this.batch;
+    batch.reset();
+    for (const op of this.txOps) {
+      if (op.cancelled) continue;
+      switch (op.kind) {
+        case OpKind.Update:
+          batch.update(op.clientId, op.seq, op.pid, op.state);
+          break;
+        case OpKind.Dequeue:
+          batch.dequeue(op.clientId, op.seq);
+          break;
+        case OpKind.Enqueue:
+        case OpKind.DeleteSession:
+          // These write queue rows too: keep them in order with the collected updates and deletes.
+          if (batch.size > 0) batch.write();
+          this.apply(op);
+          break;
+        default:
+          this.apply(op);
+      }
+    }
+    if (batch.size > 0) batch.write();
+    for (const p of this.txParticipants) p.writePending(this.db);
+  }
+
   private apply(op: Op): void {
     const st = this.st;
     switch (op.kind) {
       case OpKind.Enqueue: {
         const e = op.extra as StoredQueueEntry;
-        st.enqueue.run(op.clientId, op.seq, e.qos, op.pid, op.state, e.subIds, e.retainFlag ? 1 : 0, e.filter, ...messageParams(op.message!));
+        const m = op.message!;
+        // Arguments spelled out (not a spread of messageParams): no array per message.
+        st.enqueue.run(
+          op.clientId, op.seq, e.qos, op.pid, op.state, e.subIds, e.retainFlag ? 1 : 0, e.filter,
+          m.id, m.topic, m.payload, m.qos, m.retain ? 1 : 0, m.props === null ? null : encodeProps(m.props),
+          m.from, m.fromUsername, m.origin, m.ts, m.expiresAt,
+        );
         break;
       }
-      case OpKind.Update:
-        st.update.run(op.pid, op.state, op.clientId, op.seq);
-        break;
-      case OpKind.Dequeue:
-        st.dequeue.run(op.clientId, op.seq);
-        break;
       case OpKind.SaveSession: {
         const m = op.extra as StoredSessionMeta;
         st.saveSession.run(m.clientId, m.protocol, m.username, m.expiryInterval, m.createdAt, m.disconnectedAt);

@@ -2,7 +2,7 @@
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { RawClient } from '../helpers/mqtt-clients.js';
+import { RawClient, until } from '../helpers/mqtt-clients.js';
 
 function connect(url: string, opts: mqtt.IClientOptions): Promise<mqtt.MqttClient> {
   return new Promise((resolve, reject) => {
@@ -50,6 +50,63 @@ describe('durable sessions', () => {
     expect(got.length).toBe(N);
     for (let i = 0; i < N; i++) if (got[i] !== i) throw new Error(`message ${i} out of order: got ${got[i]}`);
   }, 60_000);
+
+  it('a backlog killed mid-drain resumes with exactly the unacknowledged messages, inflight ones with their packet ids [MQTT-4.4.0-1]', async () => {
+    const d3 = await startDaemon();
+    try {
+      const first = new RawClient(d3.mqttPort, 4);
+      await first.connect({ clientId: 'drain-sub', clean: false });
+      first.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'drain/t', qos: 1 }] });
+      await first.next((p) => p.cmd === 'suback');
+      first.destroy();
+      const pub = await connect(d3.mqttUrl, { clientId: 'drain-pub', protocolVersion: 4 });
+      const N = 300;
+      await Promise.all(Array.from({ length: N }, (_, i) => pub.publishAsync('drain/t', String(i), { qos: 1 })));
+      pub.end(true);
+
+      type Pub = { cmd: string; payload: Buffer; messageId: number; dup: boolean };
+      const publishes = (c: RawClient) => c.packets.filter((p) => p.cmd === 'publish') as unknown as Pub[];
+      const sub = new RawClient(d3.mqttPort, 4);
+      await sub.connect({ clientId: 'drain-sub', clean: false });
+      await until(() => publishes(sub).length >= 32, 5000, 'the first window');
+      // Acknowledge the first 20; the broker sends 20 more. Then give the tick's commit time to land.
+      for (const p of publishes(sub).slice(0, 20)) sub.send({ cmd: 'puback', messageId: p.messageId });
+      await until(() => publishes(sub).length >= 52, 5000, 'the next 20');
+      await new Promise((r) => setTimeout(r, 300));
+      const pidOf = new Map(publishes(sub).map((p) => [Number(p.payload.toString()), p.messageId]));
+      expect([...pidOf.keys()]).toEqual(Array.from({ length: 52 }, (_, i) => i));
+      await d3.kill();
+      await d3.restart();
+
+      const again = new RawClient(d3.mqttPort, 4);
+      const ack = await again.connect({ clientId: 'drain-sub', clean: false });
+      expect(ack.sessionPresent).toBe(true);
+      let acked = 0;
+      await until(
+        () => {
+          const got = publishes(again);
+          for (; acked < got.length; acked++) again.send({ cmd: 'puback', messageId: got[acked]!.messageId });
+          return got.length >= N - 20;
+        },
+        10_000,
+        'the rest of the backlog',
+      );
+      await new Promise((r) => setTimeout(r, 200));
+      const got = publishes(again);
+      // Nothing acknowledged comes back, nothing unacknowledged is missing, nothing arrives twice.
+      expect(got.map((p) => Number(p.payload.toString())).sort((a, b) => a - b)).toEqual(Array.from({ length: N - 20 }, (_, i) => i + 20));
+      // The 32 in flight at the kill are re-sent as duplicates with the packet ids they had; the rest are new.
+      for (const p of got) {
+        const i = Number(p.payload.toString());
+        if (i < 52) expect([i, p.dup, p.messageId]).toEqual([i, true, pidOf.get(i)]);
+        else expect([i, p.dup]).toEqual([i, false]); // never sent before the kill
+      }
+      again.destroy();
+    } finally {
+      await d3.stop();
+      d3.cleanup();
+    }
+  }, 30_000);
 
   it('an inbound QoS 2 message re-sent after kill -9 is delivered once [MQTT-4.3.3]', async () => {
     const d2 = await startDaemon();
