@@ -47,6 +47,18 @@ export interface ClientSummary {
   isBridge: boolean;
 }
 
+/** A delivery waiting in a session's queue or window, for the admin API (EMQX mqueue/inflight listings). */
+export interface DeliverySummary {
+  /**
+   * The session's delivery sequence number: unique per session, increasing in insertion order and
+   * kept across restarts, so it serves as the listing's position key.
+   */
+  seq: number;
+  message: Message;
+  /** QoS of this delivery (the subscription may have downgraded the message's). */
+  qos: QoS;
+}
+
 export interface SubscriptionSummary {
   clientId: string;
   /** As subscribed, including $share/{group}/ or $queue/. */
@@ -99,6 +111,11 @@ export interface BrokerApi {
   /** Kick: v5 clients get DISCONNECT 0x98; the session is discarded. false when unknown. */
   kick(clientId: string): boolean;
   subscriptions(clientId?: string): SubscriptionSummary[];
+  /**
+   * A client's queued deliveries in delivery order ('mqueue'), or its unacknowledged ones by
+   * sequence ('inflight'); null when the client has no session.
+   */
+  deliveries(clientId: string, which: 'mqueue' | 'inflight'): DeliverySummary[] | null;
   /** Subscribe on behalf of a client (API); false when the client has no session. */
   subscribeFor(clientId: string, filter: string, opts: SubscriptionOptions): boolean;
   unsubscribeFor(clientId: string, filter: string): boolean;

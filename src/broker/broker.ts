@@ -1,7 +1,7 @@
 // The data plane: sessions, routing, retained messages, wills, delayed publish, $SYS. Knows no
 // protocol: MQTT channels and gateway channels call in through the same methods.
 import type { Logger } from 'pino';
-import type { BrokerApi, BrokerEvents, BrokerStats, ClientSummary, PublishInterceptor, PublishResult, SubscriptionSummary } from './api.js';
+import type { BrokerApi, BrokerEvents, BrokerStats, ClientSummary, DeliverySummary, PublishInterceptor, PublishResult, SubscriptionSummary } from './api.js';
 import type { Authorizer, ConnectionGuard } from './hooks.js';
 import { allowAllAuthorizer, noGuard } from './hooks.js';
 import { createMessage, Message } from './message.js';
@@ -808,6 +808,19 @@ export class Broker implements BrokerApi, SessionHost {
       if (s) add(s);
     } else for (const s of this.sessions.values()) add(s);
     return out;
+  }
+
+  deliveries(clientId: string, which: 'mqueue' | 'inflight'): DeliverySummary[] | null {
+    const s = this.sessions.get(clientId);
+    if (!s) return null;
+    const out: DeliverySummary[] = [];
+    if (which === 'mqueue') {
+      for (const e of s.queuedEntries()) out.push({ seq: e.seq, message: e.message, qos: e.qos });
+      return out;
+    }
+    for (const e of s.inflight.values()) out.push({ seq: e.seq, message: e.message, qos: e.qos });
+    // The window map is in packet-id insertion order; a resend after reconnect keeps its slot, so sort.
+    return out.sort((a, b) => a.seq - b.seq);
   }
 
   subscribeFor(clientId: string, filter: string, opts: SubscriptionOptions): boolean {

@@ -9,6 +9,7 @@ import { ApiError } from '../errors.js';
 import { paginate, parseBody, parseBool, parseIntParam, parseTime, qstr, rfc3339 } from '../http-util.js';
 import type { RouteContext } from '../server.js';
 import { splitShared, topicMatches } from '../topic-match.js';
+import { parseLimit, registerClientQueueRoutes } from './client-queues.js';
 
 /** A client as EMQX's /clients shows it. */
 export function clientItem(c: ClientSummary, node: string, config: Config): Record<string, unknown> {
@@ -117,6 +118,46 @@ export function subscribeFor(broker: BrokerApi, clientId: string, body: z.infer<
   return subscriptionItem({ clientId, topic: body.topic, opts }, broker.node);
 }
 
+// clients_v2 cursor: the last client id of the previous page, versioned and base64url-encoded so it
+// stays opaque as EMQX's is. Pages walk client ids in order, so clients that come and go between
+// pages neither shift nor repeat the others (the point of a cursor over page numbers).
+const CURSOR_PREFIX = 'c1:';
+
+function encodeCursor(clientId: string): string {
+  return Buffer.from(CURSOR_PREFIX + clientId, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const text = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  // EMQX: 400 {"code":"BAD_REQUEST","message":"bad cursor"}.
+  if (!text.startsWith(CURSOR_PREFIX)) throw new ApiError('BAD_REQUEST', 'bad cursor');
+  return text.slice(CURSOR_PREFIX.length);
+}
+
+/**
+ * EMQX's GET /clients_v2 (list_clients_v2 in emqx_mgmt_api_clients.erl): the /clients filters and
+ * items, `?limit` (1..10000, default 100) and `?cursor`; `meta` is `{count}` for this page plus
+ * `cursor` only while more clients follow. No page, limit or hasnext in meta, as EMQX's handler.
+ */
+export function clientsV2Page(
+  clients: Iterable<ClientSummary>,
+  query: Record<string, unknown>,
+  node: string,
+  config: Config,
+): { data: Record<string, unknown>[]; meta: { count: number; cursor?: string } } {
+  const limit = parseLimit(qstr(query, 'limit'));
+  const rawCursor = qstr(query, 'cursor');
+  const after = rawCursor === undefined ? null : decodeCursor(rawCursor);
+  const keep = clientFilter(query, node);
+  const picked: ClientSummary[] = [];
+  for (const c of clients) if ((after === null || c.clientId > after) && keep(c)) picked.push(c);
+  picked.sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
+  const page = picked.slice(0, limit);
+  const meta: { count: number; cursor?: string } = { count: page.length };
+  if (picked.length > limit) meta.cursor = encodeCursor(page[page.length - 1]!.clientId);
+  return { data: page.map((c) => clientItem(c, node, config)), meta };
+}
+
 export function registerClientRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const broker = ctx.deps.broker;
   const node = broker.node;
@@ -128,6 +169,8 @@ export function registerClientRoutes(app: FastifyInstance, ctx: RouteContext): v
     for (const c of broker.clients()) if (keep(c)) items.push(clientItem(c, node, ctx.config));
     return paginate(items, q);
   });
+
+  app.get('/api/v5/clients_v2', async (req) => clientsV2Page(broker.clients(), req.query as Record<string, unknown>, node, ctx.config));
 
   app.get<{ Params: { clientid: string } }>('/api/v5/clients/:clientid', async (req) =>
     clientItem(requireClient(broker, req.params.clientid), node, ctx.config),
@@ -174,6 +217,8 @@ export function registerClientRoutes(app: FastifyInstance, ctx: RouteContext): v
     for (const b of list) broker.unsubscribeFor(req.params.clientid, b.topic);
     return reply.status(204).send();
   });
+
+  registerClientQueueRoutes(app, broker);
 
   app.get('/api/v5/subscriptions', async (req) => {
     const q = req.query as Record<string, unknown>;

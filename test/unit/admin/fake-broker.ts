@@ -1,7 +1,7 @@
 // A small in-memory BrokerApi for driving the admin API with inject(): real Metrics and a real
 // SQLite store (in memory), clients/subscriptions/retained held in maps.
 import { pino } from 'pino';
-import type { BrokerApi, BrokerEvents, BrokerStats, ClientSummary, PublishInterceptor, PublishResult, SubscriptionSummary } from '../../../src/broker/api.js';
+import type { BrokerApi, BrokerEvents, BrokerStats, ClientSummary, DeliverySummary, PublishInterceptor, PublishResult, SubscriptionSummary } from '../../../src/broker/api.js';
 import type { Message } from '../../../src/broker/message.js';
 import { Metrics } from '../../../src/broker/metrics.js';
 import type { Clock, SubscriptionOptions, TimerHandle } from '../../../src/broker/types.js';
@@ -70,6 +70,8 @@ export class FakeBroker implements BrokerApi {
   readonly clientMap = new Map<string, ClientSummary>();
   readonly subs = new Map<string, Map<string, SubscriptionOptions>>();
   readonly retainedMap = new Map<string, Message>();
+  /** Per client: queued deliveries (in order) and inflight ones, as the tests set them. */
+  readonly queues = new Map<string, { mqueue: DeliverySummary[]; inflight: DeliverySummary[] }>();
   readonly published: Message[] = [];
   readonly interceptors: PublishInterceptor[] = [];
   readonly listeners: BrokerEvents[] = [];
@@ -137,6 +139,10 @@ export class FakeBroker implements BrokerApi {
     if (!m) return false;
     m.set(filter, opts);
     return true;
+  }
+  deliveries(clientId: string, which: 'mqueue' | 'inflight'): DeliverySummary[] | null {
+    if (!this.clientMap.has(clientId)) return null;
+    return [...(this.queues.get(clientId)?.[which] ?? [])];
   }
   unsubscribeFor(clientId: string, filter: string): boolean {
     return this.subs.get(clientId)?.delete(filter) ?? false;
