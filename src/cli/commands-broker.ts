@@ -3,7 +3,13 @@
 // against them, shared/specs/emqx-broker-behaviour.md §10), the API's JSON with --json.
 import type { Command } from 'commander';
 import { act, enc, footer, intArg, json, pageQuery, type Page, type Row } from './context.js';
-import { emqxClientLine, emqxSubscriptionLine, humanBytes, humanDuration, table } from './format.js';
+import { emqxClientLine, emqxSubscriptionLine, humanBytes, humanDuration, payloadPreview, table } from './format.js';
+
+/** A position-paged listing (mqueue_messages, inflight_messages). */
+interface QueuePage {
+  data: Row[];
+  meta: { start: string; position: string };
+}
 
 export function registerBrokerCommands(program: Command): void {
   program
@@ -84,6 +90,27 @@ export function registerBrokerCommands(program: Command): void {
         c.print(c.json ? '{"ok":true}' : 'ok');
       }),
     );
+
+  for (const kind of ['mqueue', 'inflight'] as const) {
+    clients
+      .command(`${kind} <clientid>`)
+      .description(kind === 'mqueue' ? "a client's queued messages, oldest first" : "a client's deliveries awaiting acknowledgement")
+      .option('--limit <n>', 'page size', '100')
+      .option('--position <pos>', 'continue after this position (from the previous page)')
+      .action(
+        act(async (c, id: string, o: { limit?: string; position?: string }) => {
+          let q = `limit=${intArg(o.limit ?? '100', 'limit', 1, 10000)}`;
+          if (o.position) q += `&position=${enc(o.position)}`;
+          const p = (await c.api.request('GET', `/api/v5/clients/${enc(id)}/${kind}_messages?${q}`)).body as QueuePage;
+          if (c.json) return json(c, p);
+          if (p.data.length === 0) return c.print(kind === 'mqueue' ? 'No queued messages.' : 'No inflight messages.');
+          const rows = p.data.map((m) => [m.inserted_at as string, m.topic as string, m.qos as number, m.from_clientid as string, payloadPreview(String(m.payload ?? ''))]);
+          // Without a total, a full page is the hint that more may follow.
+          const more = p.data.length === Number(o.limit ?? '100') ? `\n(next: --position ${p.meta.position})` : '';
+          c.print(table(['INSERTED', 'TOPIC', 'QOS', 'FROM', 'PAYLOAD'], rows) + more);
+        }),
+      );
+  }
 
   const subs = program.command('subscriptions').description('subscriptions');
   subs

@@ -44,6 +44,15 @@ export function emqxSubscriptionLine(s: Record<string, unknown>): string {
   return `${String(s.clientid)} -> topic:${String(s.topic)} qos:${String(s.qos)} nl:${String(s.nl)} rh:${String(s.rh)} rap:${String(s.rap)}`;
 }
 
+/** A base64 payload for a table cell: the text when it is printable UTF-8, else hex; cut at 40 characters. */
+export function payloadPreview(b64: string): string {
+  const buf = Buffer.from(b64, 'base64');
+  const text = buf.toString('utf8');
+  // Control characters would break the table; U+FFFD marks bytes that were not UTF-8.
+  const shown = /^[^\u0000-\u001f\u007f\ufffd]*$/.test(text) ? text : '0x' + buf.toString('hex');
+  return shown.length > 40 ? shown.slice(0, 39) + '…' : shown;
+}
+
 /** '90s', '10m', '2h', '1d' or plain seconds -> milliseconds; null when malformed. */
 export function parseDuration(s: string): number | null {
   const m = /^(\d+)(s|m|h|d)?$/.exec(s.trim());

@@ -1,12 +1,13 @@
 // EMQX 5's cursor-paged client APIs against the real daemon: a persistent session's offline queue
 // (mqueue_messages), a connected client's unacknowledged deliveries (inflight_messages) and the
 // client list walked by cursor (clients_v2). Shapes as emqx_mgmt_api_clients.erl answers them.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { connectClient, RawClient, sleep, uid, until, type TestClient } from '../helpers/mqtt-clients.js';
+import { ROOT, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { connectClient, RawClient, sleep, uid, until, withTimeout, type TestClient } from '../helpers/mqtt-clients.js';
 
 let d: Daemon;
 let base: string;
@@ -42,6 +43,23 @@ async function client(opts: Parameters<typeof connectClient>[1] = {}): Promise<T
 }
 
 const text = (m: { payload: string }) => Buffer.from(m.payload, 'base64').toString();
+
+/** outpostctl (built into dist/) against this daemon with the test API key. */
+function ctl(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      const p = spawn(process.execPath, [join(ROOT, 'bin/outpostctl.js'), '--url', base, '--api-key', 'ops', '--api-secret', 'ops-secret', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
+      p.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+      p.on('error', reject);
+      p.on('close', (code) => resolve({ code, stdout, stderr }));
+    }),
+    20_000,
+    `outpostctl ${args.join(' ')}`,
+  );
+}
 
 describe('client queue APIs against the daemon', () => {
   it('mqueue_messages lists an offline persistent session\'s queue in order, base64, paged by position', async () => {
@@ -170,6 +188,32 @@ describe('client queue APIs against the daemon', () => {
     const bad = await get('/api/v5/clients_v2?cursor=garbage');
     expect(bad.status).toBe(400);
     expect(bad.json).toEqual({ code: 'BAD_REQUEST', message: 'bad cursor' });
+  });
+
+  it('outpostctl clients mqueue pages a queue as a table, and --json gives the API body', async () => {
+    const id = uid('ctlq');
+    const sub = await client({ clientId: id, protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 300 } });
+    await sub.sub('queues/ctl', { qos: 1 });
+    await sub.end();
+    const pub = await client({ clientId: 'ctl-pub' });
+    await pub.pub('queues/ctl', 'hello', { qos: 1 });
+    await pub.pub('queues/ctl', Buffer.from([0, 1, 2]), { qos: 1 });
+    await pub.pub('queues/ctl', 'third', { qos: 1 });
+    const first = await ctl('clients', 'mqueue', id, '--limit', '2');
+    expect(first.code, first.stderr).toBe(0);
+    const lines = first.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^INSERTED\s+TOPIC\s+QOS\s+FROM\s+PAYLOAD$/);
+    expect(lines[1]).toMatch(/^\d+\s+queues\/ctl\s+1\s+ctl-pub\s+hello$/);
+    expect(lines[2]).toMatch(/\s0x000102$/);
+    const next = /^\(next: --position (\S+)\)$/.exec(lines[3] ?? '');
+    expect(next, first.stdout).not.toBeNull();
+    const second = await ctl('clients', 'mqueue', id, '--limit', '2', '--position', next![1]!);
+    expect(second.stdout.trimEnd().split('\n').slice(1)).toEqual([expect.stringMatching(/\sthird$/)]);
+    const asJson = await ctl('--json', 'clients', 'inflight', id);
+    expect(JSON.parse(asJson.stdout)).toEqual({ data: [], meta: { start: 'none', position: 'none' } });
+    const missing = await ctl('clients', 'mqueue', 'no-such-client');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/CLIENTID_NOT_FOUND|Client ID not found/);
   });
 
   // Last: restarts the daemon.
