@@ -276,6 +276,11 @@ export class Session implements Subscriber {
     (this.waiters ??= new Set()).add(w);
   }
 
+  /** Someone waits for this session to drain: its own connection must keep reading (no wait cycles). */
+  hasWaiters(): boolean {
+    return this.waiters !== null && this.waiters.size > 0;
+  }
+
   removeWaiter(w: FlowWaiter): void {
     this.waiters?.delete(w);
   }

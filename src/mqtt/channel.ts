@@ -151,7 +151,10 @@ export class MqttChannel implements Outlet, FlowWaiter {
         if (broker.congestedBy !== null) {
           const s = broker.congestedBy;
           broker.congestedBy = null;
-          if (type === 3 && this.state === 'connected') this.waitForFlow(s);
+          // Never wait on our own queue (our acks drain it), nor while others wait on us: a waiter
+          // that has waiters could close a cycle of connections that all stopped reading.
+          const own = this.session;
+          if (type === 3 && this.state === 'connected' && own !== null && s !== own && !own.hasWaiters()) this.waitForFlow(s);
           continue;
         }
         if (type === 3 && broker.queuePushes !== queuedBefore && ++congested >= PUBLISH_PER_TURN && this.splitter.buffered > 0) {
