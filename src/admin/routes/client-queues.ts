@@ -124,18 +124,15 @@ export function queuePage(list: readonly DeliverySummary[], kind: QueueKind, q: 
       inserted_at: String(d.seq),
     };
     if (kind === 'mqueue') item.mqueue_priority = 0;
-    let size = 0;
-    if (q.payload === 'base64') {
-      const b64 = m.payload.toString('base64');
-      item.payload = b64;
-      size = b64.length;
-    } else if (q.payload === 'plain') {
-      // EMQX answers 400 when a payload cannot be carried as a JSON string.
+    // Counted as encoded: base64 characters, raw bytes for plain (EMQX's byte_size / iolist_size).
+    const size = q.payload === 'base64' ? Math.ceil(m.payload.length / 3) * 4 : q.payload === 'plain' ? m.payload.length : 0;
+    if (data.length > 0 && bytes + size > q.maxPayloadBytes) break;
+    if (q.payload === 'base64') item.payload = m.payload.toString('base64');
+    else if (q.payload === 'plain') {
+      // EMQX answers 400 when a returned payload cannot be carried as a JSON string.
       if (!isUtf8(m.payload)) throw new ApiError('INVALID_PARAMETER', 'Some message payloads are not JSON serializable');
       item.payload = m.payload.toString('utf8');
-      size = m.payload.length;
     }
-    if (data.length > 0 && bytes + size > q.maxPayloadBytes) break;
     bytes += size;
     data.push(item);
     last = i;

@@ -94,6 +94,11 @@ describe('GET /api/v5/clients/{clientid}/mqueue_messages', () => {
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toEqual({ code: 'INVALID_PARAMETER', message: 'Some message payloads are not JSON serializable' });
     expect((await get('/api/v5/clients/q6/mqueue_messages')).json().data[0].payload).toBe('//4=');
+    // Only returned payloads must be text: one cut off by max_payload_bytes does not fail the page.
+    withQueues('q9', [delivery(1, 'ok'), delivery(2, Buffer.from([0xff]))]);
+    const cut = await get('/api/v5/clients/q9/mqueue_messages?payload=plain&max_payload_bytes=2');
+    expect(cut.statusCode).toBe(200);
+    expect(cut.json()).toEqual({ data: [expect.objectContaining({ payload: 'ok' })], meta: { start: '1_0', position: '1_0' } });
   });
 
   it('max_payload_bytes cuts a page but always returns the first message, and the next page resumes at the cut', async () => {
