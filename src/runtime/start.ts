@@ -52,8 +52,8 @@ export interface Runtime {
 export interface StartOptions {
   log: Logger;
   clock?: Clock;
-  /** Re-read the config source (file + env) for API-triggered reloads; throws on a bad config. */
-  loadConfig?: () => Config;
+  /** Re-read the config source (file + env) for API-triggered reloads; throws (rejects) on a bad config. */
+  loadConfig?: () => Config | Promise<Config>;
 }
 
 export async function startOutpost(config: Config, opts: StartOptions): Promise<Runtime> {
@@ -126,7 +126,7 @@ export async function startOutpost(config: Config, opts: StartOptions): Promise<
   const reloadFromSource = async (): Promise<ReloadResult> => {
     if (!opts.loadConfig) return { ok: false, error: 'reload is not available' };
     try {
-      await rt.reload(opts.loadConfig());
+      await rt.reload(await opts.loadConfig());
       return { ok: true };
     } catch (err) {
       log.error({ reason: (err as Error).message }, 'config_reload_rejected: keeping the running config');

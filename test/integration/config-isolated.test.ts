@@ -1,0 +1,97 @@
+// The daemon validates its config in a worker thread (src/config/isolated.ts) so the schema and zod
+// stay out of its main thread. What comes back must be what loadConfig gives in-process: the same
+// frozen Config, and on a bad file the same ConfigError naming the key. Runs the built worker from
+// dist/ (a worker thread cannot load the TypeScript sources).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import type * as IsolatedModule from '../../src/config/isolated.js';
+import type * as ResultModule from '../../src/config/result.js';
+import { ROOT } from '../helpers/daemon.js';
+
+const dist = (p: string) => pathToFileURL(join(ROOT, 'dist/src/config', p)).href;
+const { loadConfigIsolated } = (await import(dist('isolated.js'))) as typeof IsolatedModule;
+const { ConfigError } = (await import(dist('result.js'))) as typeof ResultModule;
+
+const dir = mkdtempSync(join(tmpdir(), 'outpost-cfg-iso-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+function file(name: string, text: string): string {
+  const f = join(dir, name);
+  writeFileSync(f, text);
+  return f;
+}
+
+const FULL = `
+[mqtt]
+bind = "127.0.0.1"
+port = 0
+max_conn_rate = "100/s"
+shared_subscription_group = { g1 = "sticky" }
+
+[[rewrite]]
+action = "publish"
+source_topic = "x/#"
+re = "^x/(.+)$"
+dest_topic = "y/$1"
+
+[listeners.ws.default]
+enable = true
+port = 0
+
+[gateway.mqttsn]
+enable = true
+predefined = [{ id = 1, topic = "pre/one" }]
+
+[bridges.cloud]
+servers = ["127.0.0.1:1"]
+[[bridges.cloud.egress]]
+filter = "sensors/#"
+topic = "site/\${topic}"
+`;
+
+describe('config validated in a worker thread', () => {
+  it('gives the same frozen config as loadConfig, env overrides and --data-dir included', async () => {
+    const f = file('full.toml', FULL);
+    const env = { OUTPOST_MQTT__MAX_INFLIGHT: '64', OUTPOST_STORE__SYNCHRONOUS: 'FULL', UNRELATED: 'x' };
+    const got = await loadConfigIsolated({ file: f, env, dataDir: '/tmp/x' });
+    expect(got).toEqual(loadConfig({ file: f, env, dataDir: '/tmp/x' }));
+    expect(got.mqtt.max_inflight).toBe(64);
+    expect(got.node.data_dir).toBe('/tmp/x');
+    expect(Object.isFrozen(got)).toBe(true);
+    expect(Object.isFrozen(got.bridges.cloud!.egress[0])).toBe(true);
+    expect(Object.isFrozen(got.gateway.mqttsn.predefined)).toBe(true);
+  });
+
+  it('uses the embedded defaults without a file', async () => {
+    expect(await loadConfigIsolated({ env: {} })).toEqual(loadConfig({ env: {} }));
+  });
+
+  it('rejects a bad key with a ConfigError that names it, as in-process', async () => {
+    const f = file('bad.toml', '[mqtt]\nmax_inflight = -1\nprot = 1\n');
+    const err = await loadConfigIsolated({ file: f, env: {} }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    const e = err as InstanceType<typeof ConfigError>;
+    expect(e.code).toBe('OUTPOST_ERR_CONFIG_INVALID');
+    expect(e.message).toContain(f);
+    expect(e.issues.map((i) => i.path).sort()).toEqual(['mqtt.max_inflight', 'mqtt.prot']);
+    let inProcess: unknown;
+    try {
+      loadConfig({ file: f, env: {} });
+    } catch (x) {
+      inProcess = x;
+    }
+    expect(e.message).toBe((inProcess as Error).message);
+  });
+
+  it('rejects a bad env override, invalid TOML and a missing file', async () => {
+    await expect(loadConfigIsolated({ env: { OUTPOST_MQTT__PORT: '70000' } })).rejects.toThrow(/mqtt\.port/);
+    await expect(loadConfigIsolated({ file: file('broken.toml', '[mqtt\nport = 1'), env: {} })).rejects.toThrow(/invalid TOML/);
+    await expect(loadConfigIsolated({ file: join(dir, 'missing.toml'), env: {} })).rejects.toThrow(/cannot read config file/);
+  });
+});
