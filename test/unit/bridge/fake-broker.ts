@@ -69,6 +69,7 @@ export function fakeBroker(store: Store, opts: { clock?: Clock; node?: string } 
     client: () => null,
     kick: () => false,
     subscriptions: () => [],
+    deliveries: () => null,
     subscribeFor: () => false,
     unsubscribeFor: () => false,
     topics: () => [],
