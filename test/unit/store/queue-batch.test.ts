@@ -91,6 +91,30 @@ describe('store queue-row batching', () => {
     s.close();
   });
 
+  it('a failed commit of updates and deletes is written whole on retry', async () => {
+    const s = open(['a']);
+    for (let i = 1; i <= 6; i++) s.enqueue('a', entry(i));
+    s.flush();
+    s.db.pragma('query_only = ON'); // every write fails, like a full disk
+    for (let i = 1; i <= 3; i++) s.dequeue('a', i);
+    for (let i = 4; i <= 6; i++) s.updateQueued('a', i, 100 + i, 1);
+    let acked = 0;
+    s.afterCommit({ committed: () => acked++ });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(acked).toBe(0);
+    expect(rows(s).a!.map(([seq]) => seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    s.db.pragma('query_only = OFF');
+    const until = Date.now() + 3000;
+    while (acked === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(acked).toBe(1);
+    expect(rows(s).a).toEqual([
+      [4, 104, 1],
+      [5, 105, 1],
+      [6, 106, 1],
+    ]);
+    s.close();
+  });
+
   it('matches one-row-at-a-time writes over random drains, requeues and restarts of sessions', () => {
     // A small deterministic PRNG, so a failure is reproducible.
     let x = 0x9e3779b9;
