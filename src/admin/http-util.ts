@@ -30,6 +30,11 @@ export function paginate<T>(items: readonly T[], query: Record<string, unknown>)
 }
 
 /** RFC 3339 in UTC, or null for "never" (0). */
+/** A message id as EMQX prints its GUIDs: 32 upper-case hex digits (emqx_guid:to_hexstr). */
+export function emqxMsgId(id: number): string {
+  return id.toString(16).toUpperCase().padStart(32, '0');
+}
+
 export function rfc3339(ms: number): string | null {
   return ms > 0 ? new Date(ms).toISOString() : null;
 }

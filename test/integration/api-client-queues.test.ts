@@ -76,7 +76,7 @@ describe('client queue APIs against the daemon', () => {
     expect(all.status).toBe(200);
     expect(all.json.data.map(text)).toEqual(['msg-1', 'msg-2', 'msg-3', 'msg-4', 'msg-5']);
     expect(all.json.data[0]).toEqual({
-      msgid: expect.stringMatching(/^[0-9a-f]{32}$/),
+      msgid: expect.stringMatching(/^[0-9A-F]{32}$/),
       topic: 'queues/offline/1',
       qos: 1,
       publish_at: expect.any(Number),

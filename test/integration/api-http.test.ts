@@ -86,7 +86,7 @@ describe('HTTP API against the daemon', () => {
     await sub.sub('api/pub/+', { qos: 1 });
     const r = await api('POST', '/api/v5/publish', { topic: 'api/pub/1', payload: 'hello', qos: 1 });
     expect(r.status).toBe(200);
-    expect(r.json.id).toMatch(/^[0-9a-f]{32}$/);
+    expect(r.json.id).toMatch(/^[0-9A-F]{32}$/);
     const [m] = await sub.waitMessages(1, 5000);
     expect(m!.topic).toBe('api/pub/1');
     expect(m!.text).toBe('hello');

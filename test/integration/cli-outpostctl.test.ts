@@ -124,7 +124,7 @@ describe('outpostctl against a running daemon', () => {
     await sub.sub('cli/pub/#', { qos: 1 });
     const r = await run('publish', 'cli/pub/1', 'from-cli', '--qos', '1', '--retain');
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^ok \(id [0-9a-f]{32}\)\n$/);
+    expect(r.stdout).toMatch(/^ok \(id [0-9A-F]{32}\)\n$/);
     const [m] = await sub.waitMessages(1, 5000);
     expect(m!.text).toBe('from-cli');
     const list = await run('retained', 'list', '--topic', 'cli/pub/#');

@@ -12,7 +12,7 @@ import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance } from 'fastify';
 import type { BrokerApi, DeliverySummary } from '../../broker/api.js';
 import { ApiError } from '../errors.js';
-import { DEFAULT_LIMIT, MAX_LIMIT, qstr } from '../http-util.js';
+import { DEFAULT_LIMIT, emqxMsgId, MAX_LIMIT, qstr } from '../http-util.js';
 
 export type QueueKind = 'mqueue' | 'inflight';
 type PayloadFormat = 'base64' | 'plain' | 'none';
@@ -84,10 +84,6 @@ function posKey(seq: number, kind: QueueKind): string {
 }
 
 /** Hex message id, as the publish API reports it. */
-function msgId(d: DeliverySummary): string {
-  return d.message.id.toString(16).padStart(32, '0');
-}
-
 /** Index of the first delivery after `after`. */
 function startIndex(list: readonly DeliverySummary[], after: number | null): number {
   if (after === null) return 0;
@@ -114,7 +110,7 @@ export function queuePage(list: readonly DeliverySummary[], kind: QueueKind, q: 
     const d = list[i]!;
     const m = d.message;
     const item: Record<string, unknown> = {
-      msgid: msgId(d),
+      msgid: emqxMsgId(d.message.id),
       topic: m.topic,
       qos: d.qos,
       // EMQX reports the message's publish time here as epoch milliseconds (not RFC 3339).

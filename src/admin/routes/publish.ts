@@ -6,7 +6,7 @@ import type { BrokerApi } from '../../broker/api.js';
 import { createMessage, type Message } from '../../broker/message.js';
 import type { MessageProperties } from '../../broker/types.js';
 import { ApiError } from '../errors.js';
-import { paginate, parseBody, qstr, rfc3339 } from '../http-util.js';
+import { emqxMsgId, paginate, parseBody, qstr, rfc3339 } from '../http-util.js';
 import type { RouteContext } from '../server.js';
 
 const publishBody = z.object({
@@ -37,10 +37,6 @@ interface PublishReply {
 /** A topic name may not be empty, hold wildcards or NUL [MQTT-3.3.2-2], [MQTT-4.7.3-1]. */
 function validTopicName(t: string): boolean {
   return t.length > 0 && !/[+#\u0000]/.test(t) && Buffer.byteLength(t) <= 65535;
-}
-
-function msgId(m: Message): string {
-  return m.id.toString(16).padStart(32, '0');
 }
 
 export function publishOne(broker: BrokerApi, b: PublishBody, maxPayload: number): PublishReply {
@@ -88,13 +84,13 @@ export function publishOne(broker: BrokerApi, b: PublishBody, maxPayload: number
         return { status: 503, body: { reason_code: 151, message: 'quota_exceeded' } };
     }
   }
-  if (r.matched === 0) return { status: 202, body: { id: msgId(msg), reason_code: 16, message: 'no_matching_subscribers' } };
-  return { status: 200, body: { id: msgId(msg) } };
+  if (r.matched === 0) return { status: 202, body: { id: emqxMsgId(msg.id), reason_code: 16, message: 'no_matching_subscribers' } };
+  return { status: 200, body: { id: emqxMsgId(msg.id) } };
 }
 
 function retainedItem(m: Message, withPayload: boolean): Record<string, unknown> {
   const item: Record<string, unknown> = {
-    msgid: msgId(m),
+    msgid: emqxMsgId(m.id),
     topic: m.topic,
     qos: m.qos,
     publish_at: rfc3339(m.ts),

@@ -37,7 +37,7 @@ describe('GET /api/v5/clients/{clientid}/mqueue_messages', () => {
     expect(body.data).toHaveLength(3);
     const first = body.data[0];
     expect(first).toEqual({
-      msgid: expect.stringMatching(/^[0-9a-f]{32}$/),
+      msgid: expect.stringMatching(/^[0-9A-F]{32}$/),
       topic: 't/3',
       qos: 1,
       publish_at: 1_790_000_000_003,

@@ -25,7 +25,7 @@ describe('POST /api/v5/publish', () => {
       properties: { message_expiry_interval: 60, user_properties: { k: 'v' }, content_type: 'text/plain', payload_format_indicator: 1, response_topic: 'r', correlation_data: 'c' },
     });
     expect(r.statusCode).toBe(200);
-    expect(r.json().id).toMatch(/^[0-9a-f]{32}$/);
+    expect(r.json().id).toMatch(/^[0-9A-F]{32}$/);
     const m = h.broker.published[0]!;
     expect(m.topic).toBe('t/1');
     expect(m.payload.toString()).toBe('hello');
@@ -106,7 +106,7 @@ describe('retainer', () => {
     const r = (await h.app.inject({ url: '/api/v5/mqtt/retainer/messages?topic=r/%23&limit=1', headers: h.admin })).json();
     expect(r.meta).toEqual({ page: 1, limit: 1, count: 2, hasnext: true });
     expect(r.data[0]).toMatchObject({ topic: 'r/a', qos: 1, from_clientid: 'http_api', from_username: null });
-    expect(r.data[0].msgid).toMatch(/^[0-9a-f]{32}$/);
+    expect(r.data[0].msgid).toMatch(/^[0-9A-F]{32}$/);
     expect(r.data[0].publish_at).toBe(new Date(h.broker.clock.t).toISOString());
     expect(r.data[0]).not.toHaveProperty('payload');
   });
