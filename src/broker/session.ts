@@ -371,8 +371,13 @@ export class Session implements Subscriber {
 
   /** PUBACK for a QoS 1 delivery; false when the pid is unknown. */
   puback(pid: number): boolean {
+    return this.completed(pid, 1);
+  }
+
+  /** The last ack of a QoS 1 or 2 delivery (PUBACK / PUBCOMP): its slot frees up for the queue. */
+  private completed(pid: number, qos: 1 | 2): boolean {
     const e = this.inflight.get(pid);
-    if (!e || e.qos !== 1) return false;
+    if (!e || e.qos !== qos) return false;
     this.inflight.delete(pid);
     this.forget(e);
     this.lastAckAt = this.host.now();
@@ -399,14 +404,7 @@ export class Session implements Subscriber {
   }
 
   pubcomp(pid: number): boolean {
-    const e = this.inflight.get(pid);
-    if (!e || e.qos !== 2) return false;
-    this.inflight.delete(pid);
-    this.forget(e);
-    this.lastAckAt = this.host.now();
-    this.host.metrics.c['messages.acked']++;
-    this.pump();
-    return true;
+    return this.completed(pid, 2);
   }
 
   /** The outlet could not deliver an inflight message (too large for the peer): drop it, free the slot. */

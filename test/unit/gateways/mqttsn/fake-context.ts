@@ -19,17 +19,9 @@ import type {
 import { createMessage, type Message } from '../../../../src/broker/message.js';
 import type { Store } from '../../../../src/store/store.js';
 import { FakeClock } from '../transport/fake-clock.js';
+import { topicMatches } from '../../../helpers/fake-gateway-context.js';
 
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true;
-    if (i >= t.length) return false;
-    if (f[i] !== '+' && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
+export { topicMatches };
 
 export interface Published {
   topic: string;
