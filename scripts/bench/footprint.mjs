@@ -4,6 +4,7 @@
 // and V8 heap figures 2 s after it. Prints the medians; --json for every number.
 //
 //   npm run build && node scripts/bench/footprint.mjs [--runs 5] [--settle 2] [--dist DIR] [--keep DIR] [--json]
+//     [--bench-config] [--node-flags "..."] [--env K=V ...]
 //
 // TLS listeners get a throwaway self-signed certificate (openssl); the bridge points at a dead upstream
 // (127.0.0.1:1), so it sits in its reconnect backoff as it would with the uplink down.
@@ -13,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { outpostToml } from './brokers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..');
@@ -28,6 +30,8 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     'node-flags': { type: 'string' },
     env: { type: 'string', multiple: true, default: [] },
+    // The bench's own Outpost config (MQTT/TCP only, no API): what its startup scenario measures.
+    'bench-config': { type: 'boolean', default: false },
   },
 });
 const runs = Number(values.runs);
@@ -141,7 +145,7 @@ const median = (xs) => {
 };
 
 const root = values.keep ?? mkdtempSync(join(tmpdir(), 'outpost-footprint-'));
-writeFileSync(join(root, 'outpost.toml'), config(root));
+writeFileSync(join(root, 'outpost.toml'), values['bench-config'] ? outpostToml() : config(root));
 const results = [];
 try {
   for (let i = 0; i < runs; i++) results.push(await once(root, i));

@@ -1,5 +1,5 @@
-// What a config load hands back, without the schema: the daemon's main thread imports only this
-// module (validation runs in a worker, see isolated.ts), so zod and the composed schema never load
+// What a config load hands back, without the schema: the daemon imports only this module
+// (validation runs in a child process, see isolated.ts), so zod and the composed schema never load
 // there. Benchmark: scripts/bench/footprint.mjs (idle RSS, start to READY).
 import type { Config } from './schema.js';
 
@@ -21,7 +21,7 @@ export function deepFreeze<T>(o: T): T {
   return o;
 }
 
-/** The worker's one message: the validated config, or why there is none. */
+/** The loader child's one answer: the validated config, or why there is none. */
 export type LoadReply =
   | { ok: true; config: Config }
   | { ok: false; kind: 'config'; message: string; issues: { path: string; message: string }[] }

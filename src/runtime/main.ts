@@ -1,6 +1,6 @@
 // `outpost` — run the daemon in the foreground, or `outpost check-config FILE`.
 // Start-up order is part of the budget (issue 8: READY under 300 ms, idle RSS under 60 MB): the config
-// is validated in a worker thread (config/isolated.ts) while this thread loads the broker's modules,
+// is validated in a child process (config/isolated.ts) while this one loads the broker's modules,
 // so neither waits for the other and zod never loads here. Benchmark: scripts/bench/footprint.mjs.
 import { startupDone } from './tiering.js';
 import { parseArgs } from 'node:util';

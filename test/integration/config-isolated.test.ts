@@ -1,7 +1,7 @@
-// The daemon validates its config in a worker thread (src/config/isolated.ts) so the schema and zod
-// stay out of its main thread. What comes back must be what loadConfig gives in-process: the same
-// frozen Config, and on a bad file the same ConfigError naming the key. Runs the built worker from
-// dist/ (a worker thread cannot load the TypeScript sources).
+// The daemon validates its config in a child process (src/config/isolated.ts) so the schema and zod
+// stay out of it. What comes back must be what loadConfig gives in-process: the same frozen Config,
+// and on a bad file the same ConfigError naming the key. Runs the built loader from dist/ (node
+// cannot run the TypeScript sources).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,7 +52,7 @@ filter = "sensors/#"
 topic = "site/\${topic}"
 `;
 
-describe('config validated in a worker thread', () => {
+describe('config validated in a child process', () => {
   it('gives the same frozen config as loadConfig, env overrides and --data-dir included', async () => {
     const f = file('full.toml', FULL);
     const env = { OUTPOST_MQTT__MAX_INFLIGHT: '64', OUTPOST_STORE__SYNCHRONOUS: 'FULL', UNRELATED: 'x' };
