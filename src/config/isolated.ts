@@ -1,8 +1,9 @@
 // loadConfig in a short-lived child process. zod 4's module graph and the composed schema cost the
 // daemon ~60-100 ms of start-up and several MB of heap that would stay for its whole life (an ES
 // module is never unloaded); in a child they go away with it, and the validation runs on the other
-// core while this process loads the broker's modules. A worker thread was measured too: its exited
-// thread leaves ~4 MB of malloc arena and ~5 MB of touched pages behind, a child ~1.5 MB in all.
+// core while this process loads the broker's modules. A worker thread was measured too (commit
+// a36d9eb): it answers ~60-80 ms sooner (no process to boot), but the exited thread leaves ~3.5 MB
+// of idle RSS behind (malloc arena, touched pages); the issue 8 memory target decided for the child.
 // The result is the same frozen Config and the same ConfigError (message and issues) as loadConfig
 // gives in-process. Benchmark: scripts/bench/footprint.mjs.
 import { spawn } from 'node:child_process';

@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
   const reread = () => loadConfigIsolated({ file: values.config, dataDir: values['data-dir'] });
   const configLoad = reread();
   const modules = Promise.all([import('./start.js'), import('./log.js'), import('./sd-notify.js')]);
-  // A bad config is reported below; the module load is still awaited there, never left unhandled.
+  // On a bad config the module load is abandoned: this keeps its failure from going unhandled.
   modules.catch(() => {});
   let config: Config;
   try {
