@@ -26,7 +26,7 @@ export interface SessionHost {
   readonly metrics: Metrics;
   now(): number;
   onDrop(session: Session, msg: Message, reason: DropReason): void;
-  /** Count of messages that had to wait in a queue (a congestion signal for publishers' input). */
+  /** Count of messages that had to wait in a connected consumer's queue (congestion, see channel.ts). */
   queuePushes: number;
   /** Whether congested sessions ask publishers to wait (mqtt.publisher_flow_control). */
   readonly flowControl: boolean;
@@ -48,8 +48,8 @@ export interface FlowWaiter {
 }
 
 /**
- * A consumer that acknowledged nothing for this long is stalled, not slow: it no longer holds
- * publishers back, and its queue drops by policy instead.
+ * A consumer with deliveries outstanding that acknowledged nothing for this long is stalled, not
+ * slow: it no longer holds publishers back, and its queue drops by policy instead.
  */
 export const FLOW_STALL_MS = 500;
 
@@ -141,8 +141,11 @@ export class Session implements Subscriber {
 
   /** Publishers waiting for this session's queue to drain (flow control); null when none. */
   private waiters: Set<FlowWaiter> | null = null;
-  /** When the consumer last acknowledged a delivery (flow control's progress test). */
-  private lastAckAt = 0;
+  /**
+   * When the consumer last acknowledged a delivery, or got its first one after an empty window
+   * (so a fresh consumer has FLOW_STALL_MS for its first ack): flow control's progress test.
+   */
+  private lastProgressAt = 0;
 
   /** Router de-duplication scratch (one delivery per session per publish). */
   matchGen = 0;
@@ -247,7 +250,6 @@ export class Session implements Subscriber {
     const max = this.limits.maxMqueueLen;
     const maxBytes = this.limits.maxMqueueBytes;
     this.queue.push(e);
-    this.host.queuePushes++;
     this.qBytes += e.message.payload.length;
     // Drop the oldest on overflow (EMQX drop policy), each drop counted and logged.
     while ((max > 0 && this.queuedCount() > max) || (maxBytes > 0 && this.qBytes > maxBytes && this.queuedCount() > 1)) {
@@ -256,9 +258,11 @@ export class Session implements Subscriber {
       this.dropped++;
       this.host.onDrop(this, old.message, 'queue_full');
     }
-    const host = this.host;
-    if (host.flowControl && this.outlet !== null && !this.paused && this.queuedCount() >= this.highWater() && host.now() - this.lastAckAt < FLOW_STALL_MS) {
-      host.congestedBy = this;
+    // A connected consumer's queue growing is congestion; an offline session's queue is storage.
+    if (this.outlet !== null && !this.paused) {
+      const host = this.host;
+      host.queuePushes++;
+      if (host.flowControl && this.queuedCount() >= this.highWater() && host.now() - this.lastProgressAt < FLOW_STALL_MS) host.congestedBy = this;
     }
   }
 
@@ -327,6 +331,7 @@ export class Session implements Subscriber {
       return;
     }
     if (e.qos > 0) {
+      if (this.inflight.size === 0) this.lastProgressAt = now;
       e.pid = this.allocPid();
       e.state = 1;
       e.sentAt = now;
@@ -380,7 +385,7 @@ export class Session implements Subscriber {
     if (!e || e.qos !== qos) return false;
     this.inflight.delete(pid);
     this.forget(e);
-    this.lastAckAt = this.host.now();
+    this.lastProgressAt = this.host.now();
     this.host.metrics.c['messages.acked']++;
     this.pump();
     return true;
