@@ -162,6 +162,7 @@ export interface Gateway {
 /** What a gateway folder exports from its index.ts. */
 export interface GatewayModule<S extends z.ZodType = z.ZodType> {
   name: string;
-  configSchema: S;
+  /** The gateway's config schema, loaded on demand: zod stays out of the daemon's start path. */
+  loadConfigSchema(): Promise<S>;
   create(ctx: GatewayContext, config: z.infer<S>): Gateway;
 }

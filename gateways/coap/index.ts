@@ -2,13 +2,13 @@
 // its UDP listener. The runtime calls coapGateway.create(ctx, config) and then start().
 import { randomInt } from 'node:crypto';
 import type { Clock, Gateway, GatewayContext, GatewayModule, ListenerInfo } from '../gateway.js';
-import { type CoapConfig, coapConfigSchema } from './config.js';
+import type { CoapConfig, coapConfigSchema } from './config.js';
 import { CoapEndpoint } from './endpoint.js';
 import { type SocketFactory, bindUdp } from './transport.js';
 import type { DeviceRequest, DeviceResponse } from './types.js';
 import { deviceRequestReply, parseDeviceRequestBody } from './api.js';
 
-export { coapConfigSchema, type CoapConfig } from './config.js';
+export type { CoapConfig } from './config.js';
 export type { DeviceRequest, DeviceResponse } from './types.js';
 export type { DatagramSocket, SocketFactory } from './transport.js';
 export { deviceRequestReply, parseDeviceRequestBody, type DeviceRequestReply } from './api.js';
@@ -69,7 +69,8 @@ export function createCoapGateway(ctx: GatewayContext, initial: CoapConfig, opts
      * live, to existing channels too. The listener and the connection mode need a restart: throw.
      */
     async reload(raw: unknown) {
-      const next = coapConfigSchema.parse(raw);
+      // The schema (zod) loads at the first reload, not at start: the daemon's start path stays free of it.
+      const next = (await import('./config.js')).coapConfigSchema.parse(raw);
       if (JSON.stringify(next.listeners) !== JSON.stringify(config.listeners)) throw new Error('gateway.coap.listeners changed: restart needed');
       if (next.enable !== config.enable) throw new Error('gateway.coap.enable changed: restart needed');
       if (next.connection_required !== config.connection_required) throw new Error('gateway.coap.connection_required changed: restart needed');
@@ -99,6 +100,6 @@ export function createCoapGateway(ctx: GatewayContext, initial: CoapConfig, opts
 
 export const coapGateway: GatewayModule<typeof coapConfigSchema> = {
   name: 'coap',
-  configSchema: coapConfigSchema,
+  loadConfigSchema: async () => (await import('./config.js')).coapConfigSchema,
   create: (ctx, config) => createCoapGateway(ctx, config),
 };

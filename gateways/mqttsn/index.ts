@@ -4,16 +4,15 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Gateway, GatewayContext, GatewayModule, ListenerInfo } from '../gateway.js';
 import { UdpTransport } from '../transport/udp.js';
-import { SerialTransport } from '../transport/serial.js';
+import type { SerialTransport } from '../transport/serial.js';
 import type { ChannelMux } from '../transport/mux.js';
 import type { Codec, Demux, Link, MuxOptions, Peer, TransportCounter } from '../transport/types.js';
-import { mqttsnConfigSchema, type MqttsnConfig } from './config.js';
+import type { mqttsnConfigSchema, MqttsnConfig } from './config.js';
 import { decode, decodeStream, encode, format, ReturnCode, shortName, type Frame } from './frame.js';
 import { MqttsnChannel, type MqttsnCounter } from './channel.js';
 import { hasWildcard, PredefinedTopics } from './registry.js';
 import { GENERATED_CLIENTID_LEN, NEGQOS_CLIENTID, PROTO_VER } from './params.js';
 
-export { mqttsnConfigSchema } from './config.js';
 export type { MqttsnConfig } from './config.js';
 
 export const mqttsnCodec: Codec<Frame> = { decode, decodeStream, encode, format };
@@ -182,11 +181,13 @@ export class MqttsnGateway implements Gateway {
         this.transports.push({ kind: 'udp', id, t });
         this.ctx.log.info({ gw: 'mqttsn', listener: id, bind: t.bindAddress }, 'listener_started');
       }
+      // serialport (a native addon, ~1 MB of RSS, ~40 ms to load) only when a radio is configured.
+      const serial = Object.values(this.cfg.listeners.serial).some((l) => l.enable) ? await import('../transport/serial.js') : null;
       for (const [name, l] of Object.entries(this.cfg.listeners.serial)) {
-        if (!l.enable) continue;
+        if (!l.enable || serial === null) continue;
         const id = `serial:${name}`;
         let mux: ChannelMux<Frame, MqttsnChannel> | null = null;
-        const t = new SerialTransport<Frame, MqttsnChannel>(
+        const t = new serial.SerialTransport<Frame, MqttsnChannel>(
           { device: l.device, baudRate: l.baud_rate, frameTimeoutMs: l.frame_timeout, reopenMs: l.reopen_interval * 1000, drainTimeoutMs: 5000 },
           this.muxOptions(id, l.forwarder, 0, () => mux),
         );
@@ -228,7 +229,8 @@ export class MqttsnGateway implements Gateway {
    * advertise). Listener changes need a restart: throwing keeps the old settings.
    */
   async reload(config: unknown): Promise<void> {
-    const next = mqttsnConfigSchema.parse(config);
+    // The schema (zod) loads at the first reload, not at start: the daemon's start path stays free of it.
+    const next = (await import('./config.js')).mqttsnConfigSchema.parse(config);
     if (JSON.stringify(next.listeners) !== JSON.stringify(this.cfg.listeners)) throw new Error('gateway.mqttsn.listeners changed: restart to apply');
     if (next.idle_timeout !== this.cfg.idle_timeout) throw new Error('gateway.mqttsn.idle_timeout changed: restart to apply');
     this.cfg = next;
@@ -261,7 +263,7 @@ export class MqttsnGateway implements Gateway {
 
 export const mqttsnGateway: GatewayModule<typeof mqttsnConfigSchema> = {
   name: 'mqttsn',
-  configSchema: mqttsnConfigSchema,
+  loadConfigSchema: async () => (await import('./config.js')).mqttsnConfigSchema,
   create(ctx, config) {
     return new MqttsnGateway(ctx, config);
   },

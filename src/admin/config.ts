@@ -1,10 +1,9 @@
 // [api]: the HTTP API (EMQX's port 18083, /api/v5). Authentication may be turned off only on a
 // loopback bind, so a box on a network never answers unauthenticated.
 import { z } from 'zod';
+import { isLoopback } from './loopback.js';
 
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
+export { isLoopback } from './loopback.js';
 
 export const apiSchema = z
   .strictObject({

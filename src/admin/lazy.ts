@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { isLoopback } from './config.js';
+import { isLoopback } from './loopback.js';
 import { CredentialFileError, parseApiKeyFile, writeFileAtomic } from './credentials.js';
 import type { AdminDeps } from './deps.js';
 import { LOCAL_KEY_FILE, LOCAL_KEY_NAME } from './local-key.js';

@@ -20,7 +20,6 @@ import { AUTH_MIGRATIONS } from './migrations.js';
 import { ConnectionCounter, bucketFor } from './rate-limit.js';
 import { UserDb } from './user-db.js';
 
-export { authConfigShape } from './config.js';
 export type { HashAlgorithm } from './config.js';
 export { UserDb, type ExportedUser, type ImportOptions, type ImportResult, type ListUsersQuery, type UserInfo } from './user-db.js';
 export { AclDb, type AclWhoType, type StoredAclRule } from './acl-db.js';

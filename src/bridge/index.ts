@@ -7,7 +7,6 @@ import { Bridge } from './bridge.js';
 import { emptyCounters, emptyRates, type BridgeStatus } from './status.js';
 import type { BridgeConfig } from './config.js';
 
-export { bridgesConfigShape } from './config.js';
 export type { BridgeConfig } from './config.js';
 export type { BridgeStatus, BridgeCounters } from './status.js';
 export { toEmqxMetrics } from './status.js';

@@ -6,7 +6,6 @@ import type { Config } from '../../config/schema.js';
 import type { AcceptFn, AcceptedConnection, ListenerHandle } from '../listener.js';
 // TLS and WebSocket code (and the ws package) load only when such a listener is configured.
 
-export { listenersConfigShape } from './config.js';
 export { parseConnRate } from './gate.js';
 
 /**

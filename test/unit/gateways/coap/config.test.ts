@@ -36,8 +36,8 @@ describe('[gateway.coap] config', () => {
     expect(coapConfigSchema.safeParse({ heartbeat: 0 }).success).toBe(false);
   });
 
-  it('is the schema the gateway module exports', () => {
+  it('is the schema the gateway module exports', async () => {
     expect(coapGateway.name).toBe('coap');
-    expect(coapGateway.configSchema).toBe(coapConfigSchema);
+    expect(await coapGateway.loadConfigSchema()).toBe(coapConfigSchema);
   });
 });
