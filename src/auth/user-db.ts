@@ -3,7 +3,7 @@
 // authenticator reads it. Each user keeps the algorithm it was hashed with, so users imported from
 // EMQX (sha256 + salt) and users created here (pbkdf2) live side by side.
 import type { Database as Db, Statement } from 'better-sqlite3';
-import { hashAlgorithmSchema, type HashAlgorithm } from './config.js';
+import type { HashAlgorithm } from './config.js';
 import { parseCsvObjects } from './csv.js';
 import { AuthError } from './errors.js';
 import { hashPassword, hashPasswordSync, verifyPassword, type StoredCredential } from './hash.js';
@@ -199,14 +199,13 @@ export class UserDb {
   }
 
   /** All users in EMQX's hash export shape (the algorithm is per user here, per authenticator there). */
-  exportUsers(): (ExportedUser & { algorithm: HashAlgorithm })[] {
-    return (this.db.prepare('SELECT * FROM auth_users ORDER BY user_id').all() as UserRow[]).map((r) => ({
-      user_id: r.user_id,
-      password_hash: r.password_hash,
-      salt: r.salt,
-      is_superuser: r.is_superuser === 1,
-      algorithm: parseAlgorithm(r.algorithm),
-    }));
+  async exportUsers(): Promise<(ExportedUser & { algorithm: HashAlgorithm })[]> {
+    const rows = this.db.prepare('SELECT * FROM auth_users ORDER BY user_id').all() as UserRow[];
+    const out: (ExportedUser & { algorithm: HashAlgorithm })[] = [];
+    for (const r of rows) {
+      out.push({ user_id: r.user_id, password_hash: r.password_hash, salt: r.salt, is_superuser: r.is_superuser === 1, algorithm: await parseAlgorithm(r.algorithm) });
+    }
+    return out;
   }
 
   /** Import users from EMQX's CSV/JSON files; an existing user is overwritten (counted in `override`). */
@@ -265,7 +264,7 @@ export class UserDb {
   async verify(userId: string, password: Buffer | string): Promise<VerifyOutcome> {
     const r = this.st.get.get(userId) as UserRow | undefined;
     if (!r) return { found: false };
-    const ok = await verifyPassword(password, { hash: r.password_hash, salt: r.salt, algorithm: parseAlgorithm(r.algorithm) });
+    const ok = await verifyPassword(password, { hash: r.password_hash, salt: r.salt, algorithm: await parseAlgorithm(r.algorithm) });
     return { found: true, ok, superuser: r.is_superuser === 1 };
   }
 }
@@ -274,16 +273,26 @@ function checkUserId(userId: unknown): asserts userId is string {
   if (typeof userId !== 'string' || userId === '' || userId.length > 256) throw new AuthError('OUTPOST_ERR_AUTH_BAD_INPUT', 'user_id must be 1..256 characters');
 }
 
-function parseAlgorithm(json: string): HashAlgorithm {
-  let raw: unknown;
+function rawAlgorithm(json: string): unknown {
   try {
-    raw = JSON.parse(json);
+    return JSON.parse(json);
   } catch {
-    raw = {};
+    return {};
   }
-  return hashAlgorithmSchema.parse(raw);
+}
+
+/**
+ * A row's algorithm, validated (defaults filled in). The schema (zod) is imported at the first
+ * password check rather than at start: a gateway without password logins never loads it.
+ */
+async function parseAlgorithm(json: string): Promise<HashAlgorithm> {
+  const { hashAlgorithmSchema } = await import('./config.js');
+  return hashAlgorithmSchema.parse(rawAlgorithm(json));
 }
 
 function toInfo(r: UserRow): UserInfo {
-  return { user_id: r.user_id, is_superuser: r.is_superuser === 1, algorithm: parseAlgorithm(r.algorithm).name, created_at: r.created_at };
+  // Rows are written from validated algorithms; listing needs only the name (schema default pbkdf2).
+  const raw = rawAlgorithm(r.algorithm);
+  const name = typeof raw === 'object' && raw !== null && typeof (raw as { name?: unknown }).name === 'string' ? (raw as { name: HashAlgorithm['name'] }).name : 'pbkdf2';
+  return { user_id: r.user_id, is_superuser: r.is_superuser === 1, algorithm: name, created_at: r.created_at };
 }

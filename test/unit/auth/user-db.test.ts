@@ -99,7 +99,7 @@ describe('UserDb', () => {
   it('exports in EMQX shape and the export re-imports', async () => {
     const a = db();
     await a.add('x', 'secret');
-    const exported = a.exportUsers();
+    const exported = await a.exportUsers();
     expect(exported[0]).toMatchObject({ user_id: 'x', is_superuser: false, salt: expect.stringMatching(/^[0-9a-f]{32}$/) });
     const s1 = store;
     const b = db();
