@@ -7,13 +7,16 @@
 // The result is the same frozen Config and the same ConfigError (message and issues) as loadConfig
 // gives in-process. Benchmark: scripts/bench/footprint.mjs.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { deserialize } from 'node:v8';
 import type { LoadOptions } from './load.js';
 import { ConfigError, deepFreeze, type LoadReply } from './result.js';
 import type { Config } from './schema.js';
 
-const CHILD = fileURLToPath(new URL('./load-child.js', import.meta.url));
+/** The bundled child when the build made one (scripts/bundle-config-loader.mjs), else the plain one. */
+const BUNDLED = fileURLToPath(new URL('./load-child.bundle.mjs', import.meta.url));
+const CHILD = existsSync(BUNDLED) ? BUNDLED : fileURLToPath(new URL('./load-child.js', import.meta.url));
 
 export function loadConfigIsolated(opts: LoadOptions): Promise<Config> {
   // Over stdin, not argv or the child's environment: OUTPOST_* overrides may hold secrets, and

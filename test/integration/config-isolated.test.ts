@@ -2,10 +2,12 @@
 // stay out of it. What comes back must be what loadConfig gives in-process: the same frozen Config,
 // and on a bad file the same ConfigError naming the key. Runs the built loader from dist/ (node
 // cannot run the TypeScript sources).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { deserialize } from 'node:v8';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import type * as IsolatedModule from '../../src/config/isolated.js';
@@ -93,5 +95,18 @@ describe('config validated in a child process', () => {
     await expect(loadConfigIsolated({ env: { OUTPOST_MQTT__PORT: '70000' } })).rejects.toThrow(/mqtt\.port/);
     await expect(loadConfigIsolated({ file: file('broken.toml', '[mqtt\nport = 1'), env: {} })).rejects.toThrow(/invalid TOML/);
     await expect(loadConfigIsolated({ file: join(dir, 'missing.toml'), env: {} })).rejects.toThrow(/cannot read config file/);
+  });
+
+  it('the bundled loader (npm run build makes it) answers exactly as the plain one', () => {
+    const bundled = join(ROOT, 'dist/src/config/load-child.bundle.mjs');
+    expect(existsSync(bundled)).toBe(true);
+    const input = JSON.stringify({ file: file('both.toml', FULL), dataDir: '/tmp/y', env: { OUTPOST_MQTT__MAX_INFLIGHT: '7' } });
+    const run = (script: string) => deserialize(execFileSync(process.execPath, [script], { input, timeout: 10_000 })) as unknown;
+    const plain = run(join(ROOT, 'dist/src/config/load-child.js'));
+    expect(run(bundled)).toEqual(plain);
+    expect(plain).toMatchObject({ ok: true, config: { mqtt: { max_inflight: 7 } } });
+    const badInput = JSON.stringify({ env: { OUTPOST_MQTT__PORT: '70000' } });
+    const bad = (script: string) => deserialize(execFileSync(process.execPath, [script], { input: badInput, timeout: 10_000 })) as unknown;
+    expect(bad(bundled)).toEqual(bad(join(ROOT, 'dist/src/config/load-child.js')));
   });
 });
