@@ -226,7 +226,7 @@ export class Broker implements BrokerApi, SessionHost {
       s.disconnectedAt = disconnectedAt;
       s.stored = true;
       s.cleanStart = false;
-      for (const r of rec.awaitingRel) s.awaitingRel.set(r.pid, r.ts);
+      for (const r of rec.awaitingRel) s.awaitRel(r.pid, r.ts);
       for (const sub of rec.subscriptions) this.addSubscription(s, sub.filter, sub.opts);
       for (const q of rec.queue) {
         const e = new QueueEntry(q.seq, q.message, q.qos, q.retainFlag, q.subIds ? q.subIds.split(',').map(Number) : null, q.filter, parseFilter(q.filter)?.filter ?? q.filter);
