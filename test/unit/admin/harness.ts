@@ -1,5 +1,6 @@
 // Builds the admin app over a FakeBroker and in-memory fakes of the other services, with an API
 // key file holding one key per role.
+import { afterEach, beforeEach } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +74,19 @@ export interface Harness {
   viewer: { authorization: string };
   publisher: { authorization: string };
   close(): Promise<void>;
+}
+
+/** A fresh default harness around every test of the calling file, closed after it; `set` receives it. */
+export function harnessEachTest(set: (h: Harness) => void): void {
+  let current: Harness | undefined;
+  beforeEach(async () => {
+    current = await harness();
+    set(current);
+  });
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
 }
 
 export function basic(key: string, secret: string): { authorization: string } {

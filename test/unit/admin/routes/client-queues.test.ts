@@ -1,19 +1,14 @@
 // GET /clients/{id}/mqueue_messages, /inflight_messages and /clients_v2: EMQX 5's cursor pages
 // (emqx_mgmt_api_clients.erl), their meta, payload options and errors, over the fake broker.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DeliverySummary } from '../../../../src/broker/api.js';
 import { createMessage } from '../../../../src/broker/message.js';
 import type { QoS } from '../../../../src/broker/types.js';
 import { client } from '../fake-broker.js';
-import { harness, type Harness } from '../harness.js';
+import { harnessEachTest, type Harness } from '../harness.js';
 
 let h: Harness;
-beforeEach(async () => {
-  h = await harness();
-});
-afterEach(async () => {
-  await h.close();
-});
+harnessEachTest((x) => (h = x));
 
 const get = (url: string) => h.app.inject({ url, headers: h.admin });
 

@@ -1,15 +1,10 @@
 // /clients, /subscriptions and /topics: EMQX item shapes, filters, pagination and errors.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { client } from '../fake-broker.js';
-import { harness, type Harness } from '../harness.js';
+import { harnessEachTest, type Harness } from '../harness.js';
 
 let h: Harness;
-beforeEach(async () => {
-  h = await harness();
-});
-afterEach(async () => {
-  await h.close();
-});
+harnessEachTest((x) => (h = x));
 
 const get = (url: string) => h.app.inject({ url, headers: h.admin });
 const post = (url: string, payload: unknown) => h.app.inject({ method: 'POST', url, headers: h.admin, payload: payload as object });

@@ -1,16 +1,11 @@
 // Nodes, stats, metrics and the Prometheus scrape (parsed by a strict text-format parser).
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { client } from '../fake-broker.js';
-import { harness, type Harness } from '../harness.js';
+import { harnessEachTest, type Harness } from '../harness.js';
 import { parsePrometheusText, sampleValue } from '../prom-text.js';
 
 let h: Harness;
-beforeEach(async () => {
-  h = await harness();
-});
-afterEach(async () => {
-  await h.close();
-});
+harnessEachTest((x) => (h = x));
 const get = (url: string) => h.app.inject({ url, headers: h.admin });
 
 describe('nodes, stats, metrics', () => {
