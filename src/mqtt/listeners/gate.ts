@@ -31,6 +31,19 @@ export interface GateOptions {
   handOver(sock: Socket): void;
 }
 
+/** The part of a listener's config the gate needs (TLS, WS and WSS listeners share these keys). */
+export interface GateConfig {
+  bind: string;
+  port: number;
+  max_connections: number;
+  max_conn_rate: string;
+}
+
+/** Gate options from a listener's config section. */
+export function gateOptions(id: string, cfg: GateConfig, log: Logger, handOver: (sock: Socket) => void): GateOptions {
+  return { id, bind: cfg.bind, port: cfg.port, maxConnections: cfg.max_connections, maxConnRate: cfg.max_conn_rate, log, handOver };
+}
+
 export class AcceptGate {
   readonly server: Server;
   private readonly sockets = new Set<Socket>();

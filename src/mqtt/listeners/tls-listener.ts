@@ -4,7 +4,7 @@ import { createSecureContext, createServer as createTlsServer, type TLSSocket } 
 import type { Logger } from 'pino';
 import type { AcceptFn, ListenerHandle } from '../listener.js';
 import type { SslListenerConfig } from './config.js';
-import { AcceptGate } from './gate.js';
+import { AcceptGate, gateOptions } from './gate.js';
 import { peerCertificate, rejectBadPeerCert, secureContextOptions, serverOptions } from './tls-options.js';
 import { certAsOf, configOf } from './util.js';
 
@@ -40,17 +40,7 @@ export async function startTlsListener(name: string, cfg: SslListenerConfig, acc
   tls.on('tlsClientError', (err, s) => {
     llog.info({ peer: `${s.remoteAddress}:${s.remotePort}`, reason: err.message, code: (err as NodeJS.ErrnoException).code }, 'tls_handshake_failed');
   });
-  const gate = new AcceptGate({
-    id,
-    bind: cfg.bind,
-    port: cfg.port,
-    maxConnections: cfg.max_connections,
-    maxConnRate: cfg.max_conn_rate,
-    log: llog,
-    handOver: (sock) => {
-      tls.emit('connection', sock);
-    },
-  });
+  const gate = new AcceptGate(gateOptions(id, cfg, llog, (sock) => tls.emit('connection', sock)));
   port = await gate.listen();
   llog.info({ bind: cfg.bind, port, verify: cfg.ssl_options.verify }, 'listener_started');
   return {

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { AcceptFn, ListenerHandle } from '../listener.js';
 import type { WebsocketOptions, WsListenerConfig, WssListenerConfig } from './config.js';
-import { AcceptGate } from './gate.js';
+import { AcceptGate, gateOptions } from './gate.js';
 import { peerCertificate, rejectBadPeerCert, secureContextOptions, serverOptions } from './tls-options.js';
 import { certAsOf, configOf } from './util.js';
 
@@ -121,20 +121,14 @@ export async function startWsListener(
     });
   });
 
-  const gate = new AcceptGate({
-    id,
-    bind: cfg.bind,
-    port: cfg.port,
-    maxConnections: cfg.max_connections,
-    maxConnRate: cfg.max_conn_rate,
-    log: llog,
-    handOver: (sock) => {
+  const gate = new AcceptGate(
+    gateOptions(id, cfg, llog, (sock) => {
       server.emit('connection', sock);
       // The gate accepted with pauseOnConnect; TLS wraps the handle and reads by itself, plain HTTP
       // needs the socket resumed.
       if (!ssl) sock.resume();
-    },
-  });
+    }),
+  );
   port = await gate.listen();
   llog.info({ bind: cfg.bind, port, path: cfg.websocket.mqtt_path }, 'listener_started');
   return {
