@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { connectClient, sleep, until, type TestClient } from '../helpers/mqtt-clients.js';
+import { audit } from '../helpers/sequence-audit.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -64,25 +65,6 @@ async function publishMany(c: TestClient, topic: string, n: number, window = 200
     }
   };
   await Promise.all(Array.from({ length: window }, worker));
-}
-
-function audit(received: number[], n: number): { missing: number; disorder: number; dups: number } {
-  const seen = new Set<number>();
-  let last = -1;
-  let disorder = 0;
-  let dups = 0;
-  for (const v of received) {
-    if (seen.has(v)) {
-      dups++;
-      continue;
-    }
-    seen.add(v);
-    if (v < last) disorder++;
-    last = v;
-  }
-  let missing = 0;
-  for (let i = 0; i < n; i++) if (!seen.has(i)) missing++;
-  return { missing, disorder, dups };
 }
 
 describe('bridges in the daemon', () => {

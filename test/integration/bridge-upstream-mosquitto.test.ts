@@ -15,6 +15,7 @@ import type { Store } from '../../src/store/store.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { connectClient, sleep, until, type TestClient } from '../helpers/mqtt-clients.js';
 import { fakeBroker, openStore, type FakeBroker } from '../unit/bridge/fake-broker.js';
+import { audit } from '../helpers/sequence-audit.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -56,26 +57,6 @@ async function client(port: number, opts: Parameters<typeof connectClient>[1] = 
 
 const local = (topic: string, payload: string, qos: 0 | 1 | 2 = 1, extra: Partial<Parameters<typeof createMessage>[0]> = {}): Message =>
   createMessage({ topic, payload: Buffer.from(payload), qos, retain: false, from: 'dev', now: Date.now(), ...extra });
-
-/** Numbers received in arrival order -> [missing, out-of-order first arrivals, duplicates]. */
-function audit(received: number[], n: number): { missing: number; disorder: number; dups: number } {
-  const seen = new Set<number>();
-  let last = -1;
-  let disorder = 0;
-  let dups = 0;
-  for (const v of received) {
-    if (seen.has(v)) {
-      dups++;
-      continue;
-    }
-    seen.add(v);
-    if (v < last) disorder++;
-    last = v;
-  }
-  let missing = 0;
-  for (let i = 0; i < n; i++) if (!seen.has(i)) missing++;
-  return { missing, disorder, dups };
-}
 
 /** A persistent QoS 1 subscriber session on the upstream, then disconnected. */
 async function parkSubscriber(up: Mosquitto, clientId: string, filter: string): Promise<void> {
