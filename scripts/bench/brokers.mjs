@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, '..', '..');
-export const outpostMain = join(repoRoot, 'dist', 'src', 'runtime', 'main.js');
+// What bin/outpost.js runs: the bundle from npm run build (scripts/bundle.mjs), else the compiled modules.
+const bundledMain = join(repoRoot, 'dist', 'outpost', 'main.js');
+export const outpostMain = existsSync(bundledMain) ? bundledMain : join(repoRoot, 'dist', 'src', 'runtime', 'main.js');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export const BROKERS = ['outpost', 'mosquitto', 'aedes'];

@@ -36,7 +36,9 @@ const { values } = parseArgs({
 });
 const runs = Number(values.runs);
 const settleMs = Number(values.settle) * 1000;
-const main = join(resolve(values.dist), 'src', 'runtime', 'main.js');
+// What bin/outpost.js runs: the bundle (scripts/bundle.mjs) when the build made one.
+const bundledMain = join(resolve(values.dist), 'outpost', 'main.js');
+const main = existsSync(bundledMain) ? bundledMain : join(resolve(values.dist), 'src', 'runtime', 'main.js');
 const nodeFlags = values['node-flags'] !== undefined ? values['node-flags'].split(/\s+/).filter(Boolean) : OUTPOST_NODE_FLAGS;
 const extraEnv = Object.fromEntries(values.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

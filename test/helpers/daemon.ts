@@ -7,7 +7,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const MAIN = join(ROOT, 'dist/src/runtime/main.js');
+// What bin/outpost.js runs: the bundle that `npm run build` makes (scripts/bundle.mjs), so the tests
+// exercise what ships; the compiled modules only where no bundle was made.
+const BUNDLED_MAIN = join(ROOT, 'dist/outpost/main.js');
+export const MAIN = existsSync(BUNDLED_MAIN) ? BUNDLED_MAIN : join(ROOT, 'dist/src/runtime/main.js');
 
 export interface DaemonOptions {
   /** TOML text appended after the test defaults (MQTT on 127.0.0.1:0). */

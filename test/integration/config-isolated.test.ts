@@ -2,8 +2,8 @@
 // stay out of it. What comes back must be what loadConfig gives in-process: the same frozen Config,
 // and on a bad file the same ConfigError naming the key. Runs the built loader from dist/ (node
 // cannot run the TypeScript sources).
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -97,16 +97,50 @@ describe('config validated in a child process', () => {
     await expect(loadConfigIsolated({ file: join(dir, 'missing.toml'), env: {} })).rejects.toThrow(/cannot read config file/);
   });
 
-  it('the bundled loader (npm run build makes it) answers exactly as the plain one', () => {
-    const bundled = join(ROOT, 'dist/src/config/load-child.bundle.mjs');
-    expect(existsSync(bundled)).toBe(true);
+  // npm run build makes both (scripts/bundle.mjs); the daemon bundle next to them tries the snapshot first.
+  const bundleDir = join(ROOT, 'dist/outpost');
+  const snapshot = join(bundleDir, `load-child.${process.version}-${process.arch}.blob`);
+  const loaders: Record<string, string[]> = {
+    plain: [join(ROOT, 'dist/src/config/load-child.js')],
+    bundle: [join(bundleDir, 'load-child.cjs')],
+    snapshot: ['--snapshot-blob', snapshot],
+  };
+  const answer = (args: string[], input: string) =>
+    deserialize(execFileSync(process.execPath, args, { input, timeout: 10_000 })) as unknown;
+
+  it('the bundled and the snapshot loader answer exactly as the plain one', () => {
+    expect(existsSync(loaders.bundle![0]!)).toBe(true);
+    expect(existsSync(snapshot)).toBe(true);
     const input = JSON.stringify({ file: file('both.toml', FULL), dataDir: '/tmp/y', env: { OUTPOST_MQTT__MAX_INFLIGHT: '7' } });
-    const run = (script: string) => deserialize(execFileSync(process.execPath, [script], { input, timeout: 10_000 })) as unknown;
-    const plain = run(join(ROOT, 'dist/src/config/load-child.js'));
-    expect(run(bundled)).toEqual(plain);
+    const plain = answer(loaders.plain!, input);
     expect(plain).toMatchObject({ ok: true, config: { mqtt: { max_inflight: 7 } } });
+    expect(answer(loaders.bundle!, input)).toEqual(plain);
+    expect(answer(loaders.snapshot!, input)).toEqual(plain);
     const badInput = JSON.stringify({ env: { OUTPOST_MQTT__PORT: '70000' } });
-    const bad = (script: string) => deserialize(execFileSync(process.execPath, [script], { input: badInput, timeout: 10_000 })) as unknown;
-    expect(bad(bundled)).toEqual(bad(join(ROOT, 'dist/src/config/load-child.js')));
+    const bad = answer(loaders.plain!, badInput);
+    expect(bad).toMatchObject({ ok: false, kind: 'config' });
+    expect(answer(loaders.bundle!, badInput)).toEqual(bad);
+    expect(answer(loaders.snapshot!, badInput)).toEqual(bad);
+  });
+
+  it('falls back to the bundle, quietly, when this Node cannot read the snapshot', async () => {
+    // A copy of the bundle directory's loader files, with a snapshot that no Node can read (as after an
+    // upgrade of Node that kept the old build): the daemon's loader must still answer, and say nothing.
+    const copy = mkdtempSync(join(tmpdir(), 'outpost-cfg-snap-'));
+    try {
+      cpSync(join(ROOT, 'dist/src/config'), copy, { recursive: true });
+      cpSync(loaders.bundle![0]!, join(copy, 'load-child.cjs'));
+      writeFileSync(join(copy, `load-child.${process.version}-${process.arch}.blob`), 'not a snapshot');
+      const probe = `
+        const { loadConfigIsolated } = await import(${JSON.stringify(pathToFileURL(join(copy, 'isolated.js')).href)});
+        const c = await loadConfigIsolated({ env: { OUTPOST_MQTT__MAX_INFLIGHT: '9' } });
+        process.stdout.write(String(c.mqtt.max_inflight));`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8', timeout: 20_000 });
+      expect(r.stdout).toBe('9');
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });
