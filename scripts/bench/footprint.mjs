@@ -9,7 +9,7 @@
 // TLS listeners get a throwaway self-signed certificate (openssl); the bridge points at a dead upstream
 // (127.0.0.1:1), so it sits in its reconnect backoff as it would with the uplink down.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -147,6 +147,7 @@ const median = (xs) => {
 };
 
 const root = values.keep ?? mkdtempSync(join(tmpdir(), 'outpost-footprint-'));
+mkdirSync(root, { recursive: true });
 writeFileSync(join(root, 'outpost.toml'), values['bench-config'] ? outpostToml() : config(root));
 const results = [];
 try {
