@@ -25,9 +25,9 @@ export async function startTcpListener(opts: TcpListenerOptions, accept: AcceptF
     maxConnRate: opts.maxConnRate,
     log,
     handOver: (socket: Socket) => {
-      // The gate's pre-handshake idle timer is not needed past this point: the channel has
+      // The gate's pre-handshake deadline is not needed past this point: the channel has
       // idle_timeout and keepalive of its own.
-      socket.setTimeout(0);
+      gate.release(socket);
       // Request/response flows (QoS 1/2 acks) must not wait for Nagle + delayed ACK.
       socket.setNoDelay(true);
       socket.resume();

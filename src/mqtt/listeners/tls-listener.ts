@@ -24,8 +24,8 @@ export async function startTlsListener(name: string, cfg: SslListenerConfig, acc
       s.destroy();
       return;
     }
-    // The gate's pre-accept idle timer is for the handshake only; MQTT keepalive rules from here.
-    raw?.setTimeout(0);
+    // The gate's pre-accept deadline is for the handshake only; MQTT keepalive rules from here.
+    if (raw) gate.release(raw);
     const cert = peerCertificate(s);
     accept({
       socket: s,

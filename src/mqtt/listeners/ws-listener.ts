@@ -98,9 +98,8 @@ export async function startWsListener(
       }
     }
     wss.handleUpgrade(req, sock, head, (ws) => {
-      // The gate's idle timer guarded the handshake; from here MQTT keepalive applies.
-      sock.setTimeout(0);
-      ((sock as unknown as { _parent?: Socket })._parent ?? sock).setTimeout(0);
+      // The gate's deadline guarded the handshakes; from here MQTT keepalive applies.
+      gate.release((sock as unknown as { _parent?: Socket })._parent ?? sock);
       const stream = createWebSocketStream(ws);
       // Behave like a TCP socket without half-open: once the peer's side has ended and everything
       // was read, close, so 'close' (connection counting, session cleanup) always follows.

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { listenersSchema } from '../../../../src/mqtt/listeners/config.js';
-import { parseConnRate } from '../../../../src/mqtt/listeners/gate.js';
+import { AcceptGate, parseConnRate } from '../../../../src/mqtt/listeners/gate.js';
 import { startExtraListeners, withConnectionCap } from '../../../../src/mqtt/listeners/index.js';
 import { parseSan } from '../../../../src/mqtt/listeners/tls-options.js';
 import { pickSubprotocol } from '../../../../src/mqtt/listeners/ws-listener.js';
@@ -279,5 +279,38 @@ describe('accept gate', () => {
     s.write('CONNECT not tls\r\n');
     await new Promise((r) => s.once('close', r));
     expect(got).toHaveLength(0);
+  });
+});
+
+describe('accept gate', () => {
+  function rawClient(port: number): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const s = netConnect({ host: '127.0.0.1', port }, () => resolve(s));
+      sockets.push(s);
+      s.once('error', reject);
+    });
+  }
+  const closed = (s: Socket) => new Promise<void>((r) => (s.destroyed ? r() : s.once('close', () => r())));
+
+  it('drops a socket the layer above never takes over after the deadline, keeps a released one, forgets both', async () => {
+    const handed: Socket[] = [];
+    const gate = new AcceptGate({ id: 't', bind: '127.0.0.1', port: 0, maxConnections: 0, maxConnRate: 'infinity', log, preAcceptMs: 150, handOver: (s) => {
+      handed.push(s);
+      s.resume();
+    } });
+    const port = await gate.listen();
+    handles.push({ id: 't', port, bind: '127.0.0.1', type: 'tcp', currentConnections: () => gate.current(), close: () => gate.close(), reload: async () => {} });
+    const stuck = await rawClient(port);
+    const taken = await rawClient(port);
+    await until(() => handed.length === 2);
+    gate.release(handed[1]!);
+    const t0 = Date.now();
+    await closed(stuck);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(taken.destroyed).toBe(false);
+    expect(gate.current()).toBe(1);
+    taken.destroy();
+    await until(() => gate.current() === 0);
   });
 });
