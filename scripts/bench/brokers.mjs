@@ -134,7 +134,7 @@ function handle(name, proc, extra) {
 /**
  * Starts one broker and resolves once it accepts MQTT connections.
  * @param {string} name outpost | mosquitto | aedes
- * @param {{ env?: Record<string,string>, outpostMqtt?: Record<string, unknown>, mosquittoConf?: string, timeoutMs?: number, tmpRoot?: string }} opts
+ * @param {{ env?: Record<string,string>, outpostMqtt?: Record<string, unknown>, outpostExtra?: string, mosquittoConf?: string, timeoutMs?: number, tmpRoot?: string }} opts
  * @returns {Promise<{ name, pid, port, readyMs, stop(): Promise<void>, logs(): string }>}
  */
 export async function startBroker(name, opts = {}) {
@@ -143,7 +143,7 @@ export async function startBroker(name, opts = {}) {
   if (name === 'outpost') {
     const dataDir = join(tmp, 'data');
     const conf = join(tmp, 'outpost.toml');
-    writeFileSync(conf, outpostToml(opts.outpostMqtt));
+    writeFileSync(conf, outpostToml(opts.outpostMqtt) + (opts.outpostExtra ?? ''));
     const t0 = process.hrtime.bigint();
     // Same V8 flag as the shipped unit file and npm start: a 2 MB semi-space keeps idle RSS down.
     // OUTPOST_BENCH_NODE_ARGS adds node flags for a profiling run, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".

@@ -193,6 +193,7 @@ try {
           continue;
         }
         let broker;
+        let upstream;
         const began = Date.now();
         let rec;
         let last = began;
@@ -203,10 +204,13 @@ try {
           last = now;
         };
         try {
-          broker = await startBroker(b, { ...(s.brokerOptions?.(b) ?? {}), tmpRoot: opts.tmpRoot });
+          // A scenario with an upstream (bridges) gets its own mosquitto, started first so its port can go
+          // into the config of the broker under test; it is not measured.
+          if (s.upstream) upstream = await startBroker('mosquitto', { tmpRoot: opts.tmpRoot });
+          broker = await startBroker(b, { ...(s.brokerOptions?.(b, { upstreamPort: upstream?.port }) ?? {}), tmpRoot: opts.tmpRoot });
           phase('started');
           const limit = opts.warmupMs + opts.durationMs + (s.name === 'backlog-qos1' ? 2 * opts.backlogTimeoutMs : 90_000);
-          const metrics = await withTimeout(s.run({ broker, pool, opts }), limit, s.name);
+          const metrics = await withTimeout(s.run({ broker, pool, opts, upstream }), limit, s.name);
           phase('ran');
           rec = { scenario: s.name, broker: b, round, status: 'ok', readyMs: broker.readyMs, metrics };
           console.log(`${tag} ${s.metrics.map((m) => `${m.label} ${fmtShort(metrics[m.key])}`).join(', ')}`);
@@ -218,6 +222,7 @@ try {
           await pool.reset().catch(() => {});
           phase('reset');
           await broker?.stop(process.env.OUTPOST_BENCH_NODE_ARGS ? "SIGTERM" : undefined);
+          await upstream?.stop();
           phase('stopped');
         }
         // Wall time of the whole run, broker start and stop included, to budget --duration against.

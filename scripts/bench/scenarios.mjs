@@ -1,5 +1,6 @@
 // The benchmark scenarios. Each one runs against a freshly started broker and returns its metrics; the driver
 // runs every scenario on every broker in alternation and reports medians. All traffic stays on 127.0.0.1.
+import { unavailable } from './brokers.mjs';
 import { cpuSeconds, rssKiB } from './lib/proc.mjs';
 import { mergeHist, spread, sumRates } from './lib/pool.mjs';
 
@@ -206,6 +207,62 @@ async function durable(ctx) {
   return { rate: acked.rate, cpuPerM: ((cpu1 - cpu0) / acked.delta) * 1e6, rssEndMiB: rssKiB(broker.pid) / 1024 };
 }
 
+/**
+ * Bridge egress: 10 publishers (QoS 1, window 64) into the broker under test, which bridges bench/bridge/# to an
+ * upstream mosquitto at QoS 1; the subscriber sits on the upstream. msgs/s is what arrives there. Outpost writes
+ * every forwarded message to its durable bridge log first; mosquitto's bridge queues in memory (persistence off).
+ */
+async function bridgeEgress(ctx) {
+  const { pool, opts, broker, upstream } = ctx;
+  const place = subFirst(pool.size);
+  const sub = await pool.call(place.sub[0], 'connect', {
+    group: 'sub', port: upstream.port, n: 1, indexBase: 0, clientId: 'bench-cloud-sub', subscribe: { filter: 'bench/bridge/#', qos: 1 },
+  });
+  if (sub.failed) throw new Error(sub.firstError);
+  // The bridge connects on its own schedule: one QoS 1 probe must come through before the window starts.
+  const probe = await pool.call(place.pub[0], 'connect', { group: 'probe', port: broker.port, n: 1, indexBase: 0, clientId: 'bench-probe' });
+  if (probe.failed) throw new Error(probe.firstError);
+  await pool.call(place.pub[0], 'publish', { group: 'probe', topic: 'bench/bridge/probe', qos: 1, window: 1, payloadSize: opts.payload, limit: 1, indexBase: 0 });
+  const through = await pool.call(place.sub[0], 'waitReceived', { target: 1, timeoutMs: 15_000 });
+  if (!through.ok) throw new Error('the bridge did not carry a probe message within 15 s');
+  await pool.call(place.pub[0], 'disconnect', { group: 'probe' });
+  const pubs = await connectGroup(ctx, 'pub', 10, place.pub, { clientId: 'bench-pub-{i}', concurrency: 10 });
+  await Promise.all(
+    pubs.parts.map((p) =>
+      pool.call(p.w, 'publish', { group: 'pub', topic: 'bench/bridge/{i}', qos: 1, window: opts.window, payloadSize: opts.payload, indexBase: p.indexBase }),
+    ),
+  );
+  await sleep(opts.warmupMs);
+  const cpu0 = cpuSeconds(broker.pid);
+  const s0 = await pool.snapshot();
+  await sleep(opts.durationMs);
+  const s1 = await pool.snapshot();
+  const cpu1 = cpuSeconds(broker.pid);
+  const recv = sumRates(s0, s1, 'received');
+  const acked = sumRates(s0, s1, 'acked');
+  if (recv.delta === 0) throw new Error('nothing arrived upstream in the window');
+  return { rate: recv.rate, publishRate: acked.rate, cpuPerM: ((cpu1 - cpu0) / recv.delta) * 1e6, rssEndMiB: rssKiB(broker.pid) / 1024 };
+}
+
+/** The bridge section of each broker's config for bridgeEgress. */
+function bridgeOptions(b, { upstreamPort }) {
+  if (b === 'outpost') {
+    return {
+      outpostExtra: [
+        '', '[bridges.up]', `servers = ["127.0.0.1:${upstreamPort}"]`, 'clientid = "bench-bridge"', 'notifications = false',
+        '', '[[bridges.up.egress]]', 'filter = "bench/bridge/#"', 'topic = "${topic}"', 'qos = 1', '',
+      ].join('\n'),
+    };
+  }
+  // Mosquitto's own bridge, its defaults otherwise (in-flight window 20, queue max_queued_messages).
+  return {
+    mosquittoConf: [
+      'connection bench-up', `address 127.0.0.1:${upstreamPort}`, 'topic bench/bridge/# out 1', 'bridge_protocol_version mqttv311',
+      'notifications false', 'restart_timeout 1',
+    ].join('\n'),
+  };
+}
+
 const durableScenario = (sync, quick) => ({
   quick,
   name: `durable-${sync.toLowerCase()}`,
@@ -261,6 +318,15 @@ export const SCENARIOS = [
   },
   durableScenario('NORMAL', true),
   durableScenario('FULL', false),
+  {
+    name: 'bridge-egress',
+    title: '10 publishers (QoS 1) -> broker -> bridge (QoS 1) -> upstream mosquitto -> 1 subscriber',
+    metrics: [M.rate, M.inRate, M.cpu],
+    supports: (b) => (b === 'aedes' ? 'aedes has no bridge' : unavailable('mosquitto')),
+    upstream: true,
+    brokerOptions: bridgeOptions,
+    run: bridgeEgress,
+  },
   {
     name: 'startup',
     title: 'start-to-ready: spawn -> accepting MQTT (Outpost: runtime.json written, then port accepting)',
