@@ -45,6 +45,25 @@ describe('outbound log', () => {
     store.close();
   });
 
+  it('acks in any order delete exactly the acked rows, however they group into runs', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'blog-')), 'db.sqlite');
+    let store = openStore(path);
+    let log = new OutboundLog(store, 'up', limits(), () => {});
+    for (let i = 0; i < 12; i++) log.append(m(i));
+    store.flush();
+    const taken = Array.from({ length: 12 }, () => log.takeNext(Date.now())!);
+    // Out of order, with runs (0-2, 5-6, 9-11) and singles: one commit carries them all.
+    for (const i of [9, 0, 1, 5, 11, 2, 6, 10]) log.ack(taken[i]!.seq);
+    store.flush();
+    const rows = store.db.prepare("SELECT seq FROM bridge_log WHERE bridge = 'up' ORDER BY seq").all() as { seq: number }[];
+    expect(rows.map((r) => r.seq)).toEqual([3, 4, 7, 8].map((i) => taken[i]!.seq));
+    store.close();
+    store = openStore(path);
+    log = new OutboundLog(store, 'up', limits(), () => {});
+    expect(drain(log)).toEqual(['3', '4', '7', '8']);
+    store.close();
+  });
+
   it('an entry appended and acked in the same tick never reaches the file', () => {
     const store = openStore();
     const log = new OutboundLog(store, 'up', limits(), () => {});
