@@ -1,6 +1,7 @@
 // The broker's surface for the front ends that are not connections: bridges, the admin API, the
 // CLI, $SYS. The Broker class (broker.ts) implements it; helpers code against this interface.
 import type { Logger } from 'pino';
+import type { FlowSource } from './flow.js';
 import type { Message } from './message.js';
 import type { Metrics } from './metrics.js';
 import type { Clock, DisconnectReason, QoS, SubscriptionOptions } from './types.js';
@@ -99,6 +100,14 @@ export interface BrokerApi {
   readonly clock: Clock;
   readonly metrics: Metrics;
   readonly store: Store;
+
+  /** mqtt.publisher_flow_control: whether a congested consumer may hold its publishers (broker/flow.ts). */
+  readonly flowControl: boolean;
+  /**
+   * A bridge whose outbound log grows faster than its link drains it sets itself here from inside
+   * onPublish, as a congested session does; the publisher's MQTT front reads and clears it.
+   */
+  congestedBy: FlowSource | null;
 
   /** Publish a message built with createMessage(); origin set for bridge ingress. Not ACL-checked. */
   publish(msg: Message): PublishResult;

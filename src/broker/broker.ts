@@ -9,6 +9,7 @@ import { Metrics } from './metrics.js';
 import { Retainer } from './retainer.js';
 import { TopicRewriter } from './rewrite.js';
 import { Router, Subscription, type RouteVisitor, type SharedGroup } from './router.js';
+import type { FlowSource } from './flow.js';
 import { QueueEntry, Session, type DropReason, type SessionHost, type SessionLimits, type WillSpec } from './session.js';
 import { SysPublisher } from './sys.js';
 import { isValidFilter, levelCount, parseFilter } from './topic.js';
@@ -140,8 +141,8 @@ export class Broker implements BrokerApi, SessionHost {
   private connected = 0;
   /** SessionHost: messages that waited in a queue; the MQTT front uses it to pace congested publishers. */
   queuePushes = 0;
-  /** SessionHost: the session that last asked publishers to wait; the MQTT front clears it per publish. */
-  congestedBy: Session | null = null;
+  /** SessionHost and BrokerApi: the consumer (session or bridge) that last asked publishers to wait; the MQTT front clears it per publish. */
+  congestedBy: FlowSource | null = null;
   private maxConnected = 0;
   private housekeeping: NodeJS.Timeout | null = null;
   private readonly dropLog = new Map<string, { count: number; since: number }>();

@@ -1,6 +1,7 @@
 // One client's session: subscriptions, the inflight window and the message queue behind it,
 // packet ids, and (for persistent sessions) their durable copy in the store. Synchronous and
 // protocol-agnostic: an Outlet (MQTT channel or gateway channel) is attached while connected.
+import { FLOW_STALL_MS, FlowWaiters, flowHighWater, type FlowSource, type FlowWaiter } from './flow.js';
 import type { Message } from './message.js';
 import type { Subscriber, Subscription } from './router.js';
 import type { ClientIdentity, Delivery, DisconnectReason, MessageProperties, Outlet, QoS, SubscriptionOptions, TimerHandle } from './types.js';
@@ -31,27 +32,11 @@ export interface SessionHost {
   /** Whether congested sessions ask publishers to wait (mqtt.publisher_flow_control). */
   readonly flowControl: boolean;
   /**
-   * Set by a session whose queue crossed its high-water mark while its consumer is keeping up;
-   * the publisher's front reads and clears it after each publish (see FlowWaiter).
+   * Set by a consumer (a session's queue, a bridge's log) that crossed its high-water mark while it
+   * keeps up; the publisher's front reads and clears it after each publish (see broker/flow.ts).
    */
-  congestedBy: Session | null;
+  congestedBy: FlowSource | null;
 }
-
-/**
- * A publisher's front that stopped reading because a message it sent filled a connected
- * subscriber's queue past high water. The session calls resumeFlow() once the queue is back under
- * half of that, or when the consumer goes away; the waiter also gives up on its own after a
- * bounded wait, so a stuck consumer cannot stall its publishers.
- */
-export interface FlowWaiter {
-  resumeFlow(): void;
-}
-
-/**
- * A consumer with deliveries outstanding that acknowledged nothing for this long is stalled, not
- * slow: it no longer holds publishers back, and its queue drops by policy instead.
- */
-export const FLOW_STALL_MS = 500;
 
 export interface WillSpec {
   topic: string;
@@ -100,7 +85,7 @@ class NoEntries<K, V> extends Map<K, V> {
 const NO_INFLIGHT: Map<number, QueueEntry> = new NoEntries();
 const NO_AWAITING_REL: Map<number, number> = new NoEntries();
 
-export class Session implements Subscriber {
+export class Session implements Subscriber, FlowSource {
   readonly clientId: string;
   username: string | null = null;
   superuser = false;
@@ -153,8 +138,8 @@ export class Session implements Subscriber {
   sendOct = 0;
   dropped = 0;
 
-  /** Publishers waiting for this session's queue to drain (flow control); null when none. */
-  private waiters: Set<FlowWaiter> | null = null;
+  /** Publishers waiting for this session's queue to drain (flow control); null until the first. */
+  private waiters: FlowWaiters | null = null;
   /**
    * When the consumer last acknowledged a delivery, or got its first one after an empty window
    * (so a fresh consumer has FLOW_STALL_MS for its first ack): flow control's progress test.
@@ -291,34 +276,24 @@ export class Session implements Subscriber {
     }
   }
 
-  /**
-   * Queue length at which publishers are asked to wait: a few windows' worth, so the consumer
-   * never runs dry while they are held, and below max_mqueue_len so nothing is dropped first.
-   */
   private highWater(): number {
-    const hw = Math.max(4 * this.window, 256);
-    const max = this.limits.maxMqueueLen;
-    return max > 0 ? Math.min(hw, Math.max(1, (max * 3) >> 2)) : hw;
+    return flowHighWater(this.window, this.limits.maxMqueueLen);
   }
 
   addWaiter(w: FlowWaiter): void {
-    (this.waiters ??= new Set()).add(w);
+    (this.waiters ??= new FlowWaiters()).addWaiter(w);
   }
 
-  /** Someone waits for this session to drain: its own connection must keep reading (no wait cycles). */
   hasWaiters(): boolean {
-    return this.waiters !== null && this.waiters.size > 0;
+    return this.waiters !== null && this.waiters.hasWaiters();
   }
 
   removeWaiter(w: FlowWaiter): void {
-    this.waiters?.delete(w);
+    this.waiters?.removeWaiter(w);
   }
 
   private releaseWaiters(): void {
-    const ws = this.waiters;
-    if (ws === null) return;
-    this.waiters = null;
-    for (const w of ws) w.resumeFlow();
+    this.waiters?.release();
   }
 
   private shift(): QueueEntry | undefined {

@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
 import type { AuthResult, Authenticator, RateLimiter, RateLimits } from '../broker/hooks.js';
 import { createMessage } from '../broker/message.js';
-import { FLOW_STALL_MS, type FlowWaiter, type Session, type WillSpec } from '../broker/session.js';
+import { FLOW_STALL_MS, type FlowSource, type FlowWaiter } from '../broker/flow.js';
+import type { Session, WillSpec } from '../broker/session.js';
 import { isValidTopicName, levelCount, parseFilter } from '../broker/topic.js';
 import type { Clock, Delivery, DisconnectReason, MessageProperties, Outlet, QoS, TimerHandle } from '../broker/types.js';
 import type { MqttConfig } from '../config/schema.js';
@@ -81,8 +82,8 @@ export class MqttChannel implements Outlet, FlowWaiter {
   private parsing = false;
   /** Yielding to other connections after PUBLISH_PER_TURN publishes (see there). */
   private yielded = false;
-  /** The subscriber session this publisher waits on (mqtt.publisher_flow_control), and the bound on the wait. */
-  private flowBlocked: Session | null = null;
+  /** The consumer (subscriber session or bridge) this publisher waits on (mqtt.publisher_flow_control), and the bound on the wait. */
+  private flowBlocked: FlowSource | null = null;
   private flowTimer: TimerHandle | null = null;
   private readonly conn: AcceptedConnection;
 
@@ -238,11 +239,11 @@ export class MqttChannel implements Outlet, FlowWaiter {
   }
 
   /**
-   * Stop reading this publisher until the subscriber's queue it just filled drains (or FLOW_STALL_MS
+   * Stop reading this publisher until the queue or bridge log it just filled drains (or FLOW_STALL_MS
    * passes): the kernel's socket buffers and TCP push back on the client, so messages wait
    * unacknowledged on the publisher instead of being accepted and dropped as queue_full.
    */
-  private waitForFlow(s: Session): void {
+  private waitForFlow(s: FlowSource): void {
     this.flowBlocked = s;
     this.socket.pause();
     s.addWaiter(this);

@@ -1,6 +1,7 @@
 // A small in-memory BrokerApi for driving the admin API with inject(): real Metrics and a real
 // SQLite store (in memory), clients/subscriptions/retained held in maps.
 import { pino } from 'pino';
+import type { FlowSource } from '../../../src/broker/flow.js';
 import type { BrokerApi, BrokerEvents, BrokerStats, ClientSummary, DeliverySummary, PublishInterceptor, PublishResult, SubscriptionSummary } from '../../../src/broker/api.js';
 import type { Message } from '../../../src/broker/message.js';
 import { Metrics } from '../../../src/broker/metrics.js';
@@ -67,6 +68,8 @@ export class FakeBroker implements BrokerApi {
   readonly log = pino({ level: 'silent' });
   readonly metrics = new Metrics();
   readonly store = Store.open({ path: ':memory:', synchronous: 'OFF', log: this.log });
+  readonly flowControl = true;
+  congestedBy: FlowSource | null = null;
   readonly clientMap = new Map<string, ClientSummary>();
   readonly subs = new Map<string, Map<string, SubscriptionOptions>>();
   readonly retainedMap = new Map<string, Message>();

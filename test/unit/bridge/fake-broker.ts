@@ -28,7 +28,7 @@ export function memoryLogger(lines: Record<string, unknown>[]) {
   );
 }
 
-export function fakeBroker(store: Store, opts: { clock?: Clock; node?: string } = {}): FakeBroker {
+export function fakeBroker(store: Store, opts: { clock?: Clock; node?: string; flowControl?: boolean } = {}): FakeBroker {
   const interceptors: PublishInterceptor[] = [];
   const published: Message[] = [];
   const subs: { filter: string; fn: (m: Message) => void }[] = [];
@@ -58,6 +58,8 @@ export function fakeBroker(store: Store, opts: { clock?: Clock; node?: string } 
     clock: opts.clock ?? systemClock,
     metrics: new Metrics(),
     store,
+    flowControl: opts.flowControl ?? true,
+    congestedBy: null,
     publish,
     addInterceptor: (i) => void interceptors.push(i),
     removeInterceptor: (i) => {
