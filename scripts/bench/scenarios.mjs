@@ -184,27 +184,31 @@ async function backlog(ctx) {
  * acknowledged message has been committed to SQLite first. msgs/s is the PUBACK rate.
  */
 async function durable(ctx) {
-  const { pool, opts, broker } = ctx;
+  const { pool, broker } = ctx;
   const place = subFirst(pool.size);
   const sub = { group: 'sub', port: broker.port, n: 1, indexBase: 0, clientId: 'bench-durable-sub', clean: false };
   const r = await pool.call(place.sub[0], 'connect', { ...sub, subscribe: { filter: 'bench/durable/#', qos: 1 } });
   if (r.failed) throw new Error(r.firstError);
   await pool.call(place.sub[0], 'disconnect', { group: 'sub' });
-  const pubs = await connectGroup(ctx, 'pub', 10, place.pub, { clientId: 'bench-pub-{i}', concurrency: 10 });
+  const w = await tenPublishersWindow(ctx, place.pub, 'bench/durable/{i}');
+  const acked = sumRates(w.s0, w.s1, 'acked');
+  if (acked.delta === 0) throw new Error('no PUBACK in the window');
+  return { rate: acked.rate, cpuPerM: (w.cpuSecs / acked.delta) * 1e6, rssEndMiB: rssKiB(broker.pid) / 1024 };
+}
+
+/** 10 QoS 1 publishers (window --window) at full speed on `topic`, then a warm-up and the measured window. */
+async function tenPublishersWindow(ctx, workers, topic) {
+  const { pool, opts, broker } = ctx;
+  const pubs = await connectGroup(ctx, 'pub', 10, workers, { clientId: 'bench-pub-{i}', concurrency: 10 });
   await Promise.all(
-    pubs.parts.map((p) =>
-      pool.call(p.w, 'publish', { group: 'pub', topic: 'bench/durable/{i}', qos: 1, window: opts.window, payloadSize: opts.payload, indexBase: p.indexBase }),
-    ),
+    pubs.parts.map((p) => pool.call(p.w, 'publish', { group: 'pub', topic, qos: 1, window: opts.window, payloadSize: opts.payload, indexBase: p.indexBase })),
   );
   await sleep(opts.warmupMs);
   const cpu0 = cpuSeconds(broker.pid);
   const s0 = await pool.snapshot();
   await sleep(opts.durationMs);
   const s1 = await pool.snapshot();
-  const cpu1 = cpuSeconds(broker.pid);
-  const acked = sumRates(s0, s1, 'acked');
-  if (acked.delta === 0) throw new Error('no PUBACK in the window');
-  return { rate: acked.rate, cpuPerM: ((cpu1 - cpu0) / acked.delta) * 1e6, rssEndMiB: rssKiB(broker.pid) / 1024 };
+  return { s0, s1, cpuSecs: cpuSeconds(broker.pid) - cpu0 };
 }
 
 /**
@@ -226,22 +230,11 @@ async function bridgeEgress(ctx) {
   const through = await pool.call(place.sub[0], 'waitReceived', { target: 1, timeoutMs: 15_000 });
   if (!through.ok) throw new Error('the bridge did not carry a probe message within 15 s');
   await pool.call(place.pub[0], 'disconnect', { group: 'probe' });
-  const pubs = await connectGroup(ctx, 'pub', 10, place.pub, { clientId: 'bench-pub-{i}', concurrency: 10 });
-  await Promise.all(
-    pubs.parts.map((p) =>
-      pool.call(p.w, 'publish', { group: 'pub', topic: 'bench/bridge/{i}', qos: 1, window: opts.window, payloadSize: opts.payload, indexBase: p.indexBase }),
-    ),
-  );
-  await sleep(opts.warmupMs);
-  const cpu0 = cpuSeconds(broker.pid);
-  const s0 = await pool.snapshot();
-  await sleep(opts.durationMs);
-  const s1 = await pool.snapshot();
-  const cpu1 = cpuSeconds(broker.pid);
-  const recv = sumRates(s0, s1, 'received');
-  const acked = sumRates(s0, s1, 'acked');
+  const w = await tenPublishersWindow(ctx, place.pub, 'bench/bridge/{i}');
+  const recv = sumRates(w.s0, w.s1, 'received');
+  const acked = sumRates(w.s0, w.s1, 'acked');
   if (recv.delta === 0) throw new Error('nothing arrived upstream in the window');
-  return { rate: recv.rate, publishRate: acked.rate, cpuPerM: ((cpu1 - cpu0) / recv.delta) * 1e6, rssEndMiB: rssKiB(broker.pid) / 1024 };
+  return { rate: recv.rate, publishRate: acked.rate, cpuPerM: (w.cpuSecs / recv.delta) * 1e6, rssEndMiB: rssKiB(broker.pid) / 1024 };
 }
 
 /** The bridge section of each broker's config for bridgeEgress. */
