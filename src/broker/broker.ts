@@ -52,12 +52,18 @@ export type SubscribeResult = { rc: QoS; isNew: boolean; retained: Message[]; su
 
 const NEVER = 0xffffffff;
 
-/** Per-publish scratch for routing without allocation per subscriber. */
+/**
+ * Per-publish scratch for routing without allocation per subscriber. The arrays are used up to `n`
+ * (`ng` for groups) and never truncated: setting an array's length is a runtime call, six per
+ * publish (bench fanin-qos1: ~1.4 % of the broker's CPU). Entries past `n` are stale.
+ */
 class RouteScratch implements RouteVisitor<Session> {
   gen = 0;
   msg: Message = null as unknown as Message;
   upgradeQos = false;
   ignoreLoop = false;
+  n = 0;
+  ng = 0;
   readonly sessions: Session[] = [];
   readonly qos: QoS[] = [];
   readonly retain: boolean[] = [];
@@ -69,12 +75,8 @@ class RouteScratch implements RouteVisitor<Session> {
   reset(msg: Message): void {
     this.gen++;
     this.msg = msg;
-    this.sessions.length = 0;
-    this.qos.length = 0;
-    this.retain.length = 0;
-    this.subIds.length = 0;
-    this.subs.length = 0;
-    this.groups.length = 0;
+    this.n = 0;
+    this.ng = 0;
     this.noLocalDrops = 0;
   }
 
@@ -91,13 +93,14 @@ class RouteScratch implements RouteVisitor<Session> {
     // [MQTT-3.3.1-12/13] retain as published, otherwise cleared on normal delivery
     const retain = o.rap ? msg.retain : false;
     if (s.matchGen !== this.gen) {
+      const i = this.n++;
       s.matchGen = this.gen;
-      s.matchIdx = this.sessions.length;
-      this.sessions.push(s);
-      this.qos.push(qos);
-      this.retain.push(retain);
-      this.subIds.push(o.subId ? [o.subId] : null);
-      this.subs.push(sub);
+      s.matchIdx = i;
+      this.sessions[i] = s;
+      this.qos[i] = qos;
+      this.retain[i] = retain;
+      this.subIds[i] = o.subId ? [o.subId] : null;
+      this.subs[i] = sub;
     } else {
       // Overlapping subscriptions: one delivery with the highest QoS and every identifier [MQTT-3.3.4-2, -3].
       const i = s.matchIdx;
@@ -111,7 +114,7 @@ class RouteScratch implements RouteVisitor<Session> {
   }
 
   visitGroup(g: SharedGroup<Session>): void {
-    this.groups.push(g);
+    this.groups[this.ng++] = g;
   }
 }
 
@@ -637,7 +640,7 @@ export class Broker implements BrokerApi, SessionHost {
     sc.reset(msg);
     this.router.match(msg.topic, sc);
     let matched = 0;
-    const n = sc.sessions.length;
+    const n = sc.n;
     for (let i = 0; i < n; i++) {
       const s = sc.sessions[i]!;
       const sub = sc.subs[i]!;
@@ -646,7 +649,7 @@ export class Broker implements BrokerApi, SessionHost {
       if (s.offer(msg, sc.qos[i]!, sc.retain[i]!, sc.subIds[i]!, sub.raw, f)) durable = true;
     }
     if (sc.noLocalDrops) this.metrics.c['delivery.dropped.no_local'] += sc.noLocalDrops;
-    for (let i = 0; i < sc.groups.length; i++) {
+    for (let i = 0; i < sc.ng; i++) {
       const g = sc.groups[i]!;
       let member = g.pick(msg);
       // Re-dispatch a QoS>0 message when the picked member cannot take it [EMQX shared subscription].
