@@ -227,16 +227,7 @@ export class Session implements Subscriber, FlowSource {
     const durable = this.isPersistent();
     if (durable) {
       this.stored = true;
-      host.store.enqueue(this.clientId, {
-        seq: e.seq,
-        message: msg,
-        qos,
-        pid: 0,
-        state: 0,
-        subIds: subIds ? subIds.join(',') : '',
-        retainFlag: retain,
-        filter: sub,
-      });
+      host.store.enqueueRow(this.clientId, e.seq, msg, qos, 0, 0, subIds ? subIds.join(',') : '', retain, sub);
     }
     if (live && this.inflight.size < this.window && this.queuedCount() === 0) {
       this.send(e);

@@ -91,6 +91,11 @@ const enum OpKind {
 /** One buffered write. A fixed shape so the hot path allocates one small object per durable step. */
 class Op {
   cancelled = false;
+  /** Enqueue only: the queue row's own columns (no entry object per message, bench backlog-qos1). */
+  dqos = 0;
+  subIds = '';
+  retainFlag = false;
+  filter = '';
   constructor(
     public kind: OpKind,
     public clientId: string,
@@ -347,7 +352,16 @@ export class Store {
   }
 
   enqueue(clientId: string, e: StoredQueueEntry): void {
-    const op = new Op(OpKind.Enqueue, clientId, e.seq, e.pid, e.state, e.message, e);
+    this.enqueueRow(clientId, e.seq, e.message, e.qos, e.pid, e.state, e.subIds, e.retainFlag, e.filter);
+  }
+
+  /** enqueue() with the entry's fields as arguments: what a session calls per queued message. */
+  enqueueRow(clientId: string, seq: number, message: Message, qos: QoS, pid: number, state: 0 | 1 | 2, subIds: string, retainFlag: boolean, filter: string): void {
+    const op = new Op(OpKind.Enqueue, clientId, seq, pid, state, message, null);
+    op.dqos = qos;
+    op.subIds = subIds;
+    op.retainFlag = retainFlag;
+    op.filter = filter;
     this.trackInsert(op);
     this.push(op);
   }
@@ -521,11 +535,10 @@ export class Store {
     const st = this.st;
     switch (op.kind) {
       case OpKind.Enqueue: {
-        const e = op.extra as StoredQueueEntry;
         const m = op.message!;
         // Arguments spelled out (not a spread of messageParams): no array per message.
         st.enqueue.run(
-          op.clientId, op.seq, e.qos, op.pid, op.state, e.subIds, e.retainFlag ? 1 : 0, e.filter,
+          op.clientId, op.seq, op.dqos, op.pid, op.state, op.subIds, op.retainFlag ? 1 : 0, op.filter,
           m.id, m.topic, m.payload, m.qos, m.retain ? 1 : 0, m.props === null ? null : encodeProps(m.props),
           m.from, m.fromUsername, m.origin, m.ts, m.expiresAt,
         );
