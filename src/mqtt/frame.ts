@@ -6,43 +6,53 @@ export type SplitResult = Buffer | 'more' | 'packet_too_large' | 'malformed_leng
 
 export class FrameSplitter {
   private buf: Buffer | null = null;
+  /** Start of the unread bytes in buf: a cursor rather than a subarray per packet (bench fanin-qos1). */
+  private off = 0;
 
   constructor(public maxPacketSize: number) {}
 
   push(chunk: Buffer): void {
-    this.buf = this.buf && this.buf.length > 0 ? Buffer.concat([this.buf, chunk]) : chunk;
+    const b = this.buf;
+    this.buf = b !== null && b.length > this.off ? Buffer.concat([b.subarray(this.off), chunk]) : chunk;
+    this.off = 0;
   }
 
   /** The next whole packet (no wrapper object: this runs once per packet), or a SplitResult string. */
   next(): SplitResult {
     const b = this.buf;
-    if (!b || b.length < 2) return 'more';
+    const start = this.off;
+    if (b === null || b.length - start < 2) return 'more';
     let len = 0;
     let mul = 1;
-    let i = 1;
+    let i = start + 1;
     for (;;) {
       if (i >= b.length) return 'more';
-      if (i > 4) return 'malformed_length';
+      if (i - start > 4) return 'malformed_length';
       const c = b[i]!;
       len += (c & 0x7f) * mul;
       mul *= 128;
       i++;
       if ((c & 0x80) === 0) break;
     }
-    const total = i + len;
+    const total = i - start + len;
     if (total > this.maxPacketSize) return 'packet_too_large';
-    if (b.length < total) return 'more';
-    const frame = b.subarray(0, total);
-    this.buf = b.length === total ? null : b.subarray(total);
-    return frame;
+    if (b.length - start < total) return 'more';
+    const end = start + total;
+    if (end === b.length) {
+      // Everything read: drop the chunk so an idle connection holds no buffer.
+      this.buf = null;
+      this.off = 0;
+    } else this.off = end;
+    return b.subarray(start, end);
   }
 
   /** The bytes buffered so far (for answering a CONNECT that cannot be parsed). */
   peek(): Buffer | null {
-    return this.buf;
+    const b = this.buf;
+    return b === null ? null : this.off === 0 ? b : b.subarray(this.off);
   }
 
   get buffered(): number {
-    return this.buf ? this.buf.length : 0;
+    return this.buf ? this.buf.length - this.off : 0;
   }
 }

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createMessage } from '../../../src/broker/message.js';
 import { encodePublish, encodePublishCached } from '../../../src/mqtt/publish-codec.js';
 import { FrameSplitter } from '../../../src/mqtt/frame.js';
+import { decodePublish, TopicCache } from '../../../src/mqtt/hot-codec.js';
 
 function parse(buf: Buffer, v: 4 | 5): IPublishPacket {
   const p = parser({ protocolVersion: v });
@@ -82,5 +83,58 @@ describe('frame splitter', () => {
     const bad = new FrameSplitter(1 << 20);
     bad.push(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]));
     expect(bad.next()).toBe('malformed_length');
+  });
+});
+
+describe('frame splitter cursor', () => {
+  it('returns the same bytes across three-way splits, with buffered and peek() following the cursor', () => {
+    const mk = (t: string, n: number) => encodePublish(createMessage({ topic: t, payload: Buffer.alloc(n, n), qos: 0, retain: false, now: 1 }), t, false, 0, false, false, 0, { expiry: -1, subIds: null, alias: 0, aliasOnly: false });
+    const packets = [mk('a', 3), mk('bb', 200), mk('c', 0), mk('dddd', 17)];
+    const stream = Buffer.concat(packets);
+    for (let a = 1; a < stream.length; a += 13) {
+      for (let b = a; b < stream.length; b += 29) {
+        const s = new FrameSplitter(1 << 20);
+        const frames: Buffer[] = [];
+        let pushed = 0;
+        for (const part of [stream.subarray(0, a), stream.subarray(a, b), stream.subarray(b)]) {
+          s.push(part);
+          pushed += part.length;
+          for (let r = s.next(); typeof r !== 'string'; r = s.next()) frames.push(Buffer.from(r));
+          const used = frames.reduce((n, f) => n + f.length, 0);
+          expect(s.buffered).toBe(pushed - used);
+          if (s.buffered > 0) expect(s.peek()).toEqual(stream.subarray(used, pushed));
+        }
+        expect(frames).toEqual(packets);
+        expect(s.buffered).toBe(0);
+        expect(s.peek()).toBeNull();
+      }
+    }
+  });
+});
+
+describe('PUBLISH decode with a topic cache', () => {
+  const enc = (topic: string | Buffer, v5 = false) => {
+    const t = typeof topic === 'string' ? Buffer.from(topic) : topic;
+    const body = Buffer.concat([Buffer.from([t.length >> 8, t.length & 0xff]), t, Buffer.from([0, 1]), v5 ? Buffer.from([0]) : Buffer.alloc(0), Buffer.from('x')]);
+    return Buffer.concat([Buffer.from([0x32, body.length]), body]);
+  };
+
+  it('decodes repeated, changed and same-length topics exactly as without a cache', () => {
+    const c = new TopicCache();
+    for (const t of ['a/b', 'a/b', 'a/c', 'x/y', 'a/b', '', 'ü/€', 'ü/€', 'a'.repeat(300), 'a'.repeat(300)]) {
+      for (const v5 of [false, true]) {
+        const withCache = decodePublish(enc(t, v5), v5, c);
+        const without = decodePublish(enc(t, v5), v5);
+        expect(withCache).toEqual(without);
+        expect(typeof withCache === 'string' ? null : withCache.topic).toBe(t);
+      }
+    }
+  });
+
+  it('still refuses ill-formed UTF-8 after a well-formed topic of the same length [MQTT-1.5.4-1]', () => {
+    const c = new TopicCache();
+    expect(decodePublish(enc('ab'), false, c)).toMatchObject({ topic: 'ab' });
+    expect(decodePublish(enc(Buffer.from([0x61, 0xff])), false, c)).toBe('bad topic string');
+    expect(decodePublish(enc('ab'), false, c)).toMatchObject({ topic: 'ab' });
   });
 });
