@@ -15,8 +15,9 @@ import type { Clock, Delivery, DisconnectReason, MessageProperties, Outlet, QoS,
 import type { MqttConfig } from '../config/schema.js';
 import { FrameSplitter } from './frame.js';
 import type { AcceptedConnection } from './listener.js';
-import { ackReasonCode, connectLevel, decodeAck, decodePublish, encodeAck, subscribeStringsValid, type InPublish } from './hot-codec.js';
-import { encodePublish, encodePublishCached, type PublishExtras } from './publish-codec.js';
+import { ackReasonCode, connectLevel, decodeAck, decodePublish, subscribeStringsValid, TopicCache, type InPublish } from './hot-codec.js';
+import { OutBuffer } from './out-buffer.js';
+import { cachedWire, encodePublish, type PublishExtras } from './publish-codec.js';
 import { RC, disconnectCode, v3ConnackCode } from './reason-codes.js';
 
 export interface ChannelDeps {
@@ -61,8 +62,7 @@ export class MqttChannel implements Outlet, FlowWaiter {
   private lastSeen = 0;
   private timer: TimerHandle | null = null;
   /** Output of the current tick, written as one buffer at the end of it. */
-  private out: Buffer[] = [];
-  private outLen = 0;
+  private readonly out = new OutBuffer();
   private flushScheduled = false;
   /** v5 limits the peer set in CONNECT. */
   private peerMaxPacket = 0;
@@ -71,8 +71,10 @@ export class MqttChannel implements Outlet, FlowWaiter {
   private outAliases: Map<string, number> | null = null;
   /** Inbound topic aliases [MQTT-3.3.2-8]. */
   private inAliases: Map<number, string> | null = null;
-  /** Acks held until the store commits (group commit); kept in order [MQTT-4.6.0-2]. */
-  private heldAcks: Buffer[] = [];
+  /** The last topic this client published to (made on its first PUBLISH). */
+  private topics: TopicCache | null = null;
+  /** Acks held until the store commits (group commit); kept in order [MQTT-4.6.0-2]. Made on first use. */
+  private held: OutBuffer | null = null;
   private awaitingCommit = false;
   private readonly pendingPackets: Packet[] = [];
   private msgLimiter: RateLimiter | null = null;
@@ -272,7 +274,7 @@ export class MqttChannel implements Outlet, FlowWaiter {
   /** PUBLISH and the QoS acks, decoded without mqtt-packet (hot path). */
   private onHotFrame(type: number, frame: Buffer): void {
     if (type === 3) {
-      const p = decodePublish(frame, this.v5);
+      const p = decodePublish(frame, this.v5, (this.topics ??= new TopicCache()));
       if (typeof p === 'string') return this.protocolViolation('malformed_packet', p);
       return this.onPublish(p);
     }
@@ -286,12 +288,12 @@ export class MqttChannel implements Outlet, FlowWaiter {
       case 5: {
         const failed = this.v5 && ackReasonCode(frame) >= 0x80;
         const known = s.pubrec(pid, failed);
-        if (!failed) this.write(encodeAck(6, pid, this.v5 && !known ? RC.PACKET_ID_NOT_FOUND : 0, this.v5));
+        if (!failed) this.writeAck(6, pid, this.v5 && !known ? RC.PACKET_ID_NOT_FOUND : 0);
         return;
       }
       case 6: {
         const known = s.released(pid);
-        this.ack(encodeAck(7, pid, this.v5 && !known ? RC.PACKET_ID_NOT_FOUND : 0, this.v5));
+        this.ack(7, pid, this.v5 && !known ? RC.PACKET_ID_NOT_FOUND : 0);
         return;
       }
       default:
@@ -539,13 +541,13 @@ export class MqttChannel implements Outlet, FlowWaiter {
     if (levelCount(topic) > cfg.max_topic_levels) {
       if (!this.v5) return this.protocolViolation('protocol_error', `topic ${JSON.stringify(topic)} has more than max_topic_levels levels`);
       this.log.info({ topic }, 'publish_topic_invalid');
-      if (qos > 0) this.ack(encodeAck(qos === 1 ? 4 : 5, pid, RC.TOPIC_NAME_INVALID, true));
+      if (qos > 0) this.ack(qos === 1 ? 4 : 5, pid, RC.TOPIC_NAME_INVALID);
       return;
     }
     if (qos === 2) {
       // A resent QoS 2 PUBLISH is acknowledged again but not delivered twice [MQTT-4.3.3-9].
       if (s.awaitingRel.has(pid)) {
-        this.ack(encodeAck(5, pid, 0, this.v5));
+        this.ack(5, pid, 0);
         return;
       }
       if (cfg.max_awaiting_rel > 0 && s.awaitingRel.size >= cfg.max_awaiting_rel) {
@@ -560,10 +562,10 @@ export class MqttChannel implements Outlet, FlowWaiter {
     if (decision !== 'allow') {
       this.log.debug({ topic, qos, retain: p.retain }, 'authorization_denied: publish');
       if (decision === 'disconnect') return this.protocolViolation('not_authorized', `publish to ${topic} denied`, RC.NOT_AUTHORIZED);
-      if (qos === 1) this.ack(encodeAck(4, pid, RC.NOT_AUTHORIZED, this.v5));
+      if (qos === 1) this.ack(4, pid, RC.NOT_AUTHORIZED);
       else if (qos === 2) {
         if (!this.v5) s.receivedQos2(pid, this.lastSeen);
-        this.ack(encodeAck(5, pid, RC.NOT_AUTHORIZED, this.v5));
+        this.ack(5, pid, RC.NOT_AUTHORIZED);
       }
       return;
     }
@@ -584,20 +586,20 @@ export class MqttChannel implements Outlet, FlowWaiter {
     if (!r.ok) rc = r.reason === 'topic_invalid' ? RC.TOPIC_NAME_INVALID : r.reason === 'not_authorized' ? RC.NOT_AUTHORIZED : RC.UNSPECIFIED_ERROR;
     else if (r.matched === 0) rc = RC.NO_MATCHING_SUBSCRIBERS;
     const relDurable = qos === 2 && s.receivedQos2(pid, this.lastSeen);
-    const pkt = encodeAck(qos === 1 ? 4 : 5, pid, rc, this.v5);
-    if ((r.ok && r.durable) || relDurable) this.holdAck(pkt);
-    else this.ack(pkt);
+    if ((r.ok && r.durable) || relDurable) this.holdAck(qos === 1 ? 4 : 5, pid, rc);
+    else this.ack(qos === 1 ? 4 : 5, pid, rc);
   }
 
   /** Send an ack now, unless earlier acks are still waiting for the commit (ack order). */
-  private ack(pkt: Buffer): void {
-    if (this.heldAcks.length > 0) this.heldAcks.push(pkt);
-    else this.write(pkt);
+  private ack(type: 4 | 5 | 7, pid: number, rc: number): void {
+    const held = this.held;
+    if (held !== null && held.count > 0) held.ack(type, pid, rc, this.v5);
+    else this.writeAck(type, pid, rc);
   }
 
   /** Hold an ack until the store's group commit makes the message durable. */
-  private holdAck(pkt: Buffer): void {
-    this.heldAcks.push(pkt);
+  private holdAck(type: 4 | 5, pid: number, rc: number): void {
+    (this.held ??= new OutBuffer()).ack(type, pid, rc, this.v5);
     if (!this.awaitingCommit) {
       this.awaitingCommit = true;
       this.deps.broker.store.afterCommit(this);
@@ -607,13 +609,14 @@ export class MqttChannel implements Outlet, FlowWaiter {
   /** CommitListener: everything accepted so far is durable. */
   committed(): void {
     this.awaitingCommit = false;
+    const held = this.held;
+    if (held === null || held.count === 0) return;
     if (this.state === 'closed') {
-      this.heldAcks = [];
+      held.clear();
       return;
     }
-    const acks = this.heldAcks;
-    this.heldAcks = [];
-    for (const a of acks) this.write(a);
+    this.out.append(held);
+    this.scheduleFlush();
   }
 
   // ---------------------------------------------------------------- SUBSCRIBE / UNSUBSCRIBE
@@ -771,8 +774,9 @@ export class MqttChannel implements Outlet, FlowWaiter {
     if (this.state !== 'connected') return;
     const m = d.message;
     const s = this.session!;
-    const now = this.deps.clock.now();
-    const expiry = this.v5 ? m.remainingExpiry(now) : -1;
+    const expiry = this.v5 ? m.remainingExpiry(this.deps.clock.now()) : -1;
+    // The cached wire form when nothing per-subscriber is needed, else this delivery's own encoding.
+    let wire: Buffer | null = null;
     let buf: Buffer;
     let alias = 0;
     let aliasOnly = false;
@@ -788,7 +792,7 @@ export class MqttChannel implements Outlet, FlowWaiter {
       }
     }
     if (!this.v5 || (expiry < 0 && d.subIds === null && alias === 0)) {
-      buf = encodePublishCached(m, this.v5, d.qos, d.retain, d.dup, d.pid);
+      buf = wire = cachedWire(m, this.v5, d.qos, d.retain);
     } else {
       const x: PublishExtras = { expiry, subIds: d.subIds, alias, aliasOnly };
       buf = encodePublish(m, m.topic, true, d.qos, d.retain, d.dup, d.pid, x);
@@ -800,18 +804,20 @@ export class MqttChannel implements Outlet, FlowWaiter {
       else this.deps.broker.onDrop(s, m, 'too_large');
       return;
     }
-    if (d.qos === 0 && this.socket.writableLength + this.outLen > MAX_QOS0_BACKLOG) {
+    if (d.qos === 0 && this.socket.writableLength + this.out.bytes > MAX_QOS0_BACKLOG) {
       this.deps.broker.onDrop(s, m, 'queue_full');
       return;
     }
     this.deps.broker.metrics.c['messages.sent']++;
     this.deps.broker.metrics.c['packets.publish.sent']++;
-    this.write(buf);
+    if (wire !== null) this.out.publish(wire, d.qos, d.dup, d.pid);
+    else this.out.packet(buf);
+    this.scheduleFlush();
   }
 
   release(pid: number): void {
     if (this.state !== 'connected') return;
-    this.write(encodeAck(6, pid, 0, this.v5));
+    this.writeAck(6, pid, 0);
   }
 
   kick(reason: DisconnectReason): void {
@@ -826,8 +832,17 @@ export class MqttChannel implements Outlet, FlowWaiter {
    * per-packet stream bookkeeping (bench: fan-in QoS 1).
    */
   private write(buf: Buffer): void {
-    this.out.push(buf);
-    this.outLen += buf.length;
+    this.out.packet(buf);
+    this.scheduleFlush();
+  }
+
+  /** An ack into this tick's output, encoded in place (no Buffer of its own). */
+  private writeAck(type: 4 | 5 | 6 | 7, pid: number, rc: number): void {
+    this.out.ack(type, pid, rc, this.v5);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(flushChannel, this);
@@ -836,14 +851,13 @@ export class MqttChannel implements Outlet, FlowWaiter {
 
   flush(): void {
     this.flushScheduled = false;
-    const n = this.out.length;
+    const out = this.out;
+    const n = out.count;
     if (n === 0) return;
     const m = this.deps.broker.metrics.c;
-    m['bytes.sent'] += this.outLen;
+    m['bytes.sent'] += out.bytes;
     m['packets.sent'] += n;
-    const buf = n === 1 ? this.out[0]! : Buffer.concat(this.out, this.outLen);
-    this.out = [];
-    this.outLen = 0;
+    const buf = out.take()!;
     if (!this.socket.destroyed) this.socket.write(buf);
   }
 

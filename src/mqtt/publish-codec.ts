@@ -139,10 +139,10 @@ export function encodePublish(m: Message, topic: string, v5: boolean, qos: QoS, 
 }
 
 /**
- * Encode using the message's cache when nothing per-subscriber is needed. Returns a Buffer that the
- * caller must not modify when qos is 0 (it is shared between subscribers).
+ * The message's wire form for these flags, encoded on first use and cached on the message: packet id 1
+ * for QoS > 0 (see pidOffset) and DUP clear. Shared between deliveries: never modify it.
  */
-export function encodePublishCached(m: Message, v5: boolean, qos: QoS, retain: boolean, dup: boolean, pid: number): Buffer {
+export function cachedWire(m: Message, v5: boolean, qos: QoS, retain: boolean): Buffer {
   const slot = (v5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0);
   let wire = m.wire;
   let cached = wire ? wire[slot] : undefined;
@@ -151,14 +151,26 @@ export function encodePublishCached(m: Message, v5: boolean, qos: QoS, retain: b
     wire ??= m.wire = new Array<Buffer | undefined>(12);
     wire[slot] = cached;
   }
+  return cached;
+}
+
+/** Where the packet id of a QoS 1/2 PUBLISH sits: right after the topic (fixed header, 2-byte topic length, topic). */
+export function pidOffset(b: Buffer): number {
+  const hdr = headerLength(b);
+  return hdr + 2 + ((b[hdr]! << 8) | b[hdr + 1]!);
+}
+
+/**
+ * Encode using the message's cache when nothing per-subscriber is needed. Returns a Buffer that the
+ * caller must not modify when qos is 0 (it is shared between subscribers).
+ */
+export function encodePublishCached(m: Message, v5: boolean, qos: QoS, retain: boolean, dup: boolean, pid: number): Buffer {
+  const cached = cachedWire(m, v5, qos, retain);
   if (qos === 0) return cached;
   const out = Buffer.allocUnsafe(cached.length);
   cached.copy(out);
   if (dup) out[0]! |= 0x08;
-  // The packet id sits right after the topic: fixed header, 2-byte topic length, topic bytes.
-  const hdr = headerLength(cached);
-  const tlen = cached.readUInt16BE(hdr);
-  out.writeUInt16BE(pid, hdr + 2 + tlen);
+  out.writeUInt16BE(pid, pidOffset(cached));
   return out;
 }
 
