@@ -2,8 +2,9 @@
 // straight into one scratch Buffer instead of each getting a Buffer of its own that Buffer.concat
 // then copies again (bench fanin-qos1 / one2one-qos1 / backlog-qos1: a PUBACK or a QoS 1 PUBLISH
 // allocated a Buffer each, and GC was 15-17 % of the broker's CPU). Packets that already exist as
-// Buffers (a QoS 0 fan-out's shared wire form, CONNACK, SUBACK) are kept by reference: copying each
-// into the scratch cost fanout-qos0 ~14 % of its deliveries/s.
+// Buffers (a QoS 0 fan-out's shared wire form, CONNACK, SUBACK) are kept by reference: a copy into
+// each subscriber's scratch is work the concat at flush does anyway (a first fanout-qos0 run with
+// copies was 14 % slower; later runs of either variant were within noise of each other).
 import { pidOffset } from './publish-codec.js';
 
 /** QoS 1/2 deliveries at least this long get a Buffer of their own rather than a place in the scratch. */
