@@ -157,6 +157,7 @@ export class Store {
   private readonly commitBound = () => this.commit();
   private st!: {
     enqueue: Statement;
+    enqueuePlain: Statement;
     saveSession: Statement;
     delSession: Statement;
     delSessionSubs: Statement;
@@ -253,6 +254,11 @@ export class Store {
     this.st = {
       enqueue: db.prepare(
         `INSERT OR REPLACE INTO queue (client_id, seq, dqos, pid, state, sub_ids, retain_flag, filter, ${MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+      ),
+      // The common row (not yet sent, no subscription ids, no retain flag, no v5 properties, no bridge
+      // origin, no expiry) with those columns as constants: 11 values to bind instead of 19.
+      enqueuePlain: db.prepare(
+        `INSERT OR REPLACE INTO queue (client_id, seq, dqos, pid, state, sub_ids, retain_flag, filter, ${MESSAGE_COLUMNS}) VALUES (?,?,?,0,0,'',0,?,?,?,?,?,0,NULL,?,?,NULL,?,0)`,
       ),
       saveSession: db.prepare(
         'INSERT OR REPLACE INTO sessions (client_id, protocol, username, expiry_interval, created_at, disconnected_at) VALUES (?,?,?,?,?,?)',
@@ -536,6 +542,10 @@ export class Store {
     switch (op.kind) {
       case OpKind.Enqueue: {
         const m = op.message!;
+        if (op.pid === 0 && op.state === 0 && op.subIds === '' && !op.retainFlag && !m.retain && m.props === null && m.origin === null && m.expiresAt === 0) {
+          st.enqueuePlain.run(op.clientId, op.seq, op.dqos, op.filter, m.id, m.topic, m.payload, m.qos, m.from, m.fromUsername, m.ts);
+          break;
+        }
         // Arguments spelled out (not a spread of messageParams): no array per message.
         st.enqueue.run(
           op.clientId, op.seq, op.dqos, op.pid, op.state, op.subIds, op.retainFlag ? 1 : 0, op.filter,

@@ -119,6 +119,36 @@ describe('store', () => {
     s.close();
   });
 
+  it('loads every queued row as enqueued, whether it took the common-row INSERT or the full one', () => {
+    const s = Store.open({ path: ':memory:', synchronous: 'NORMAL', log });
+    s.saveSession({ clientId: 'c', protocol: 'mqtt', username: null, expiryInterval: 60, createdAt: 1, disconnectedAt: 0 });
+    const now = Date.now();
+    const base = { topic: 'p/q', payload: Buffer.from('pl'), qos: 1 as const, retain: false, from: 'pub', now };
+    const rows = [
+      { m: createMessage(base), pid: 0, state: 0 as const, subIds: '', retainFlag: false },
+      { m: createMessage({ ...base, qos: 2, fromUsername: 'u' }), pid: 0, state: 0 as const, subIds: '', retainFlag: false },
+      { m: createMessage(base), pid: 7, state: 1 as const, subIds: '', retainFlag: false },
+      { m: createMessage(base), pid: 0, state: 0 as const, subIds: '4,5', retainFlag: false },
+      { m: createMessage(base), pid: 0, state: 0 as const, subIds: '', retainFlag: true },
+      { m: createMessage({ ...base, retain: true }), pid: 0, state: 0 as const, subIds: '', retainFlag: false },
+      { m: createMessage({ ...base, props: { contentType: 'text/plain' } }), pid: 0, state: 0 as const, subIds: '', retainFlag: false },
+      { m: createMessage({ ...base, origin: 'bridge1' }), pid: 0, state: 0 as const, subIds: '', retainFlag: false },
+      { m: createMessage({ ...base, expiryInterval: 30 }), pid: 0, state: 0 as const, subIds: '', retainFlag: false },
+    ];
+    rows.forEach((r, i) => s.enqueueRow('c', i + 1, r.m, i === 1 ? 2 : 1, r.pid, r.state, r.subIds, r.retainFlag, 'p/#'));
+    s.flush();
+    const q = s.loadSessions()[0]!.queue;
+    expect(q.map((e) => ({ seq: e.seq, qos: e.qos, pid: e.pid, state: e.state, subIds: e.subIds, retainFlag: e.retainFlag, filter: e.filter }))).toEqual(
+      rows.map((r, i) => ({ seq: i + 1, qos: i === 1 ? 2 : 1, pid: r.pid, state: r.state, subIds: r.subIds, retainFlag: r.retainFlag, filter: 'p/#' })),
+    );
+    for (let i = 0; i < rows.length; i++) {
+      const { wire: _w, ...want } = rows[i]!.m;
+      const { wire: _g, ...got } = q[i]!.message;
+      expect(got).toEqual(want);
+    }
+    s.close();
+  });
+
   it('loads a message whose stored properties are damaged, without them', () => {
     const s = Store.open({ path: ':memory:', synchronous: 'NORMAL', log });
     s.saveSession({ clientId: 'c', protocol: 'mqtt', username: null, expiryInterval: 60, createdAt: 1, disconnectedAt: 0 });
