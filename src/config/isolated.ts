@@ -54,11 +54,14 @@ export async function loadConfigIsolated(opts: LoadOptions): Promise<Config> {
 /**
  * The daemon's environment without NODE_OPTIONS, as it runs without the daemon's execArgv: profiling
  * or inspector flags are not the loader's business (an --inspect would fight over the port), and any
- * V8 flag makes Node refuse the snapshot, which was built without them.
+ * V8 flag makes Node refuse the snapshot, which was built without them. NODE_EXTRA_CA_CERTS goes too:
+ * Node 20 parses that bundle at every start (~45 ms for Debian's ca-certificates on a 2-core box,
+ * measured 2026-11-22), and the loader makes no TLS connection; the daemon keeps it for its bridges.
  */
 function loaderEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
+  delete env.NODE_EXTRA_CA_CERTS;
   return env;
 }
 
