@@ -62,6 +62,9 @@ await esbuild.build({
   sourcesContent: false,
   // Native addons load from node_modules at run time; unix-dgram is optional and may be absent.
   external: ['better-sqlite3', 'serialport', '@serialport/*', 'unix-dgram'],
+  // readable-stream is a userland copy of Node's own streams (with polyfills for browsers), pulled in by
+  // bl under mqtt-packet's parser: ~150 KB of the daemon's start-up code for a Duplex Node already has.
+  alias: { 'readable-stream': 'node:stream' },
   // The CommonJS packages inside an ES module bundle call require() for Node built-ins.
   banner: { js: "import { createRequire as __outpostRequire } from 'node:module'; const require = __outpostRequire(import.meta.url);" },
 });
