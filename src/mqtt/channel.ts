@@ -76,7 +76,8 @@ export class MqttChannel implements Outlet, FlowWaiter {
   /** Acks held until the store commits (group commit); kept in order [MQTT-4.6.0-2]. Made on first use. */
   private held: OutBuffer | null = null;
   private awaitingCommit = false;
-  private readonly pendingPackets: Packet[] = [];
+  /** Packets that arrived while the authenticator was deciding; made on first use. */
+  private pendingPackets: Packet[] | null = null;
   private msgLimiter: RateLimiter | null = null;
   private byteLimiter: RateLimiter | null = null;
   private paused = false;
@@ -100,7 +101,7 @@ export class MqttChannel implements Outlet, FlowWaiter {
     this.lastSeen = deps.clock.now();
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (err: Error) => {
-      this.log.debug({ err: err.message, clientid: this.clientId }, 'socket_error');
+      this.debug({ err: err.message, clientid: this.clientId }, 'socket_error');
       this.onSocketClosed('sock_closed');
     });
     this.socket.on('close', () => this.onSocketClosed('tcp_closed'));
@@ -205,7 +206,7 @@ export class MqttChannel implements Outlet, FlowWaiter {
     if (this.paused) return;
     this.paused = true;
     this.socket.pause();
-    this.log.debug({ clientid: this.clientId, ms }, 'socket_receive_paused_by_rate_limit');
+    this.debug({ clientid: this.clientId, ms }, 'socket_receive_paused_by_rate_limit');
     const t = setTimeout(() => {
       this.paused = false;
       if (this.state === 'closed' || this.yielded || this.flowBlocked !== null) return;
@@ -223,6 +224,14 @@ export class MqttChannel implements Outlet, FlowWaiter {
       this.parser = p;
     }
     return this.parser;
+  }
+
+  /**
+   * Debug lines sit on every connect and disconnect: with debug off, no child logger is made for them
+   * (one per connection was ~0.4 KiB of each idle connection, bench idle-conns).
+   */
+  private debug(obj: object, msg: string): void {
+    if (this.deps.log.isLevelEnabled('debug')) this.log.debug(obj, msg);
   }
 
   private get log(): Logger {
@@ -283,7 +292,7 @@ export class MqttChannel implements Outlet, FlowWaiter {
     const s = this.session!;
     switch (type) {
       case 4:
-        if (!s.puback(pid)) this.log.debug({ pid }, 'puback_unknown_packet_id');
+        if (!s.puback(pid)) this.debug({ pid }, 'puback_unknown_packet_id');
         return;
       case 5: {
         const failed = this.v5 && ackReasonCode(frame) >= 0x80;
@@ -304,7 +313,7 @@ export class MqttChannel implements Outlet, FlowWaiter {
   private onPacket(p: Packet): void {
     if (this.state === 'closed') return;
     if (this.state === 'authenticating') {
-      this.pendingPackets.push(p);
+      (this.pendingPackets ??= []).push(p);
       return;
     }
     if (this.state === 'awaiting_connect') {
@@ -490,11 +499,14 @@ export class MqttChannel implements Outlet, FlowWaiter {
     this.keepaliveMs = keepalive > 0 ? keepalive * 1000 * cfg.keepalive_multiplier : 0;
     this.armKeepalive();
     broker.attach(session, this, window);
-    this.log.debug({ proto_ver: this.version, clean_start: p.clean !== false, keepalive, session_present: present }, 'client_connected');
+    this.debug({ proto_ver: this.version, clean_start: p.clean !== false, keepalive, session_present: present }, 'client_connected');
     // Packets that arrived while authenticating are processed in order now. On the synchronous
     // path we are still inside the parser: the outer drainFrames() loop picks up the rest.
-    const pending = this.pendingPackets.splice(0);
-    for (const q of pending) this.onPacket(q);
+    const pending = this.pendingPackets;
+    if (pending !== null) {
+      this.pendingPackets = null;
+      for (const q of pending) this.onPacket(q);
+    }
     if (!this.parsing) this.drainFrames();
   }
 
@@ -560,7 +572,7 @@ export class MqttChannel implements Outlet, FlowWaiter {
     }
     const decision = broker.authorize(s, 'publish', topic, qos, p.retain);
     if (decision !== 'allow') {
-      this.log.debug({ topic, qos, retain: p.retain }, 'authorization_denied: publish');
+      this.debug({ topic, qos, retain: p.retain }, 'authorization_denied: publish');
       if (decision === 'disconnect') return this.protocolViolation('not_authorized', `publish to ${topic} denied`, RC.NOT_AUTHORIZED);
       if (qos === 1) this.ack(4, pid, RC.NOT_AUTHORIZED);
       else if (qos === 2) {
@@ -636,7 +648,7 @@ export class MqttChannel implements Outlet, FlowWaiter {
       const aclTopic = parsed ? parsed.filter : sub.topic;
       const decision = parsed ? broker.authorize(s, 'subscribe', aclTopic, sub.qos, false) : 'allow';
       if (decision !== 'allow') {
-        this.log.debug({ topic: sub.topic }, 'authorization_denied: subscribe');
+        this.debug({ topic: sub.topic }, 'authorization_denied: subscribe');
         if (decision === 'disconnect') return this.protocolViolation('not_authorized', `subscribe to ${sub.topic} denied`, RC.NOT_AUTHORIZED);
         codes.push(this.v5 ? RC.NOT_AUTHORIZED : 0x80);
         continue;
@@ -740,7 +752,7 @@ export class MqttChannel implements Outlet, FlowWaiter {
   private onSocketClosed(reason: DisconnectReason): void {
     if (this.state === 'closed') return;
     if (this.state === 'connected') {
-      this.log.debug({ reason }, 'client_disconnected');
+      this.debug({ reason }, 'client_disconnected');
       // A lost connection is an abnormal end: the will goes out [MQTT-3.1.2-8].
       this.finish(reason, true);
     } else this.shutdown();

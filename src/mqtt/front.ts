@@ -4,7 +4,7 @@ import type { Broker } from '../broker/broker.js';
 import type { Authenticator, RateLimits } from '../broker/hooks.js';
 import type { Clock } from '../broker/types.js';
 import type { MqttConfig } from '../config/schema.js';
-import { MqttChannel } from './channel.js';
+import { MqttChannel, type ChannelDeps } from './channel.js';
 import type { AcceptedConnection } from './listener.js';
 
 export interface FrontDeps {
@@ -19,21 +19,32 @@ export interface FrontDeps {
 export class MqttFront {
   readonly channels = new Set<MqttChannel>();
 
+  /**
+   * What every channel gets, one object for all of them until a reload swaps the authenticator or the
+   * limits (a channel keeps those it was accepted with): an object and a closure per connection were
+   * part of each idle connection's memory (bench idle-conns).
+   */
+  private shared: ChannelDeps | null = null;
+  private readonly forget = (ch: MqttChannel): void => {
+    this.channels.delete(ch);
+  };
+
   constructor(private readonly deps: FrontDeps) {}
 
   readonly accept = (c: AcceptedConnection): void => {
-    const d = this.deps;
-    const ch = new MqttChannel(c, {
-      broker: d.broker,
-      authenticator: d.authenticator(),
-      rateLimits: d.rateLimits(),
-      log: d.log,
-      clock: d.clock,
-      mqtt: d.mqtt,
-      onClosed: (x) => this.channels.delete(x),
-    });
-    this.channels.add(ch);
+    this.channels.add(new MqttChannel(c, this.channelDeps()));
   };
+
+  private channelDeps(): ChannelDeps {
+    const d = this.deps;
+    const authenticator = d.authenticator();
+    const rateLimits = d.rateLimits();
+    let s = this.shared;
+    if (s === null || s.authenticator !== authenticator || s.rateLimits !== rateLimits) {
+      s = this.shared = { broker: d.broker, authenticator, rateLimits, log: d.log, clock: d.clock, mqtt: d.mqtt, onClosed: this.forget };
+    }
+    return s;
+  }
 
   get size(): number {
     return this.channels.size;
