@@ -17,7 +17,26 @@ interface CacheEntry {
 interface ClientCache {
   /** username + peer: a new connection under the same client id with another identity starts empty. */
   stamp: string;
+  /** The identity object last checked against the stamp: the same object (same connection) skips building it. */
+  ident: ClientIdentity;
   entries: Map<string, CacheEntry>;
+  /**
+   * The last publish decision. A device mostly publishes to one topic, so this answers without the key
+   * string or the lookup: those were ~0.6 us of every QoS 1 message (bench fanin-qos1 / backlog-qos1).
+   */
+  lastTopic: string | null;
+  lastFlags: number;
+  lastAllow: boolean;
+  lastExpires: number;
+}
+
+const stampOf = (c: ClientIdentity): string => `${c.username ?? ''}\u0000${c.peerHost}`;
+
+function remember(cc: ClientCache, topic: string, flags: number, allow: boolean, expires: number): void {
+  cc.lastTopic = topic;
+  cc.lastFlags = flags;
+  cc.lastAllow = allow;
+  cc.lastExpires = expires;
 }
 
 /** Beyond this many clients with cached decisions, the whole cache is dropped (memory bound). */
@@ -56,46 +75,64 @@ export class AclAuthorizer implements Authorizer {
 
   authorize(client: ClientIdentity, action: AuthzAction, topic: string, qos: QoS, retain: boolean): AuthzDecision {
     if (client.superuser) {
-      this.metrics?.inc('authorization.superuser');
-      this.metrics?.inc('authorization.allow');
+      this.count('authorization.superuser');
+      this.count('authorization.allow');
       return 'allow';
     }
     const cacheOn = this.cfg.cache.enable && this.cfg.cache.ttl > 0;
-    const key = action === 'publish' ? `p${qos}${retain ? 1 : 0}${topic}` : `s${qos}0${topic}`;
     const now = this.now();
+    const flags = action === 'publish' ? qos * 2 + (retain ? 1 : 0) : -1;
     let cc: ClientCache | undefined;
     if (cacheOn) {
-      const stamp = `${client.username ?? ''}\u0000${client.peerHost}`;
       cc = this.cache.get(client.clientId);
-      if (!cc || cc.stamp !== stamp) {
+      if (cc === undefined || (cc.ident !== client && cc.stamp !== stampOf(client))) {
         if (this.cache.size >= MAX_CACHED_CLIENTS) this.cache.clear();
-        cc = { stamp, entries: new Map() };
+        cc = { stamp: stampOf(client), ident: client, entries: new Map(), lastTopic: null, lastFlags: -1, lastAllow: false, lastExpires: 0 };
         this.cache.set(client.clientId, cc);
-      }
+      } else cc.ident = client;
+      if (flags >= 0 && cc.lastTopic === topic && cc.lastFlags === flags && cc.lastExpires > now) return this.cacheHit(cc.lastAllow);
+    }
+    const key = flags >= 0 ? `p${qos}${retain ? 1 : 0}${topic}` : `s${qos}0${topic}`;
+    if (cc) {
       const hit = cc.entries.get(key);
       if (hit && hit.expires > now) {
-        this.metrics?.inc('authorization.cache_hit');
-        this.metrics?.inc(hit.allow ? 'authorization.allow' : 'authorization.deny');
-        return hit.allow ? 'allow' : this.denyDecision();
+        if (flags >= 0) remember(cc, topic, flags, hit.allow, hit.expires);
+        return this.cacheHit(hit.allow);
       }
       if (hit) cc.entries.delete(key);
     }
     const { allow, rule } = this.decide(client, action, topic, qos, retain);
     if (cc) {
       if (cc.entries.size >= this.cfg.cache.max_size) cc.entries.delete(cc.entries.keys().next().value!);
-      cc.entries.set(key, { allow, expires: now + this.cfg.cache.ttl * 1000 });
+      const expires = now + this.cfg.cache.ttl * 1000;
+      cc.entries.set(key, { allow, expires });
+      if (flags >= 0) remember(cc, topic, flags, allow, expires);
     }
     if (allow) {
-      this.metrics?.inc('authorization.allow');
+      this.count('authorization.allow');
       return 'allow';
     }
-    this.metrics?.inc('authorization.deny');
+    this.count('authorization.deny');
     // Logged when decided, not on cache hits: one line per (client, topic) per cache TTL.
     this.log.info(
       { clientid: client.clientId, username: client.username, peerhost: client.peerHost, action, topic, qos, retain, rule: rule ?? 'no_match', deny_action: this.cfg.deny_action },
       'authorization_permission_denied',
     );
     return this.denyDecision();
+  }
+
+  private cacheHit(allow: boolean): AuthzDecision {
+    this.count('authorization.cache_hit');
+    if (allow) {
+      this.count('authorization.allow');
+      return 'allow';
+    }
+    this.count('authorization.deny');
+    return this.denyDecision();
+  }
+
+  private count(name: 'authorization.allow' | 'authorization.deny' | 'authorization.superuser' | 'authorization.cache_hit' | 'authorization.nomatch'): void {
+    if (this.metrics) this.metrics.c[name]++;
   }
 
   private denyDecision(): AuthzDecision {
@@ -115,7 +152,7 @@ export class AclAuthorizer implements Authorizer {
         return { allow: r.permission === 'allow', rule: r.origin };
       }
     }
-    this.metrics?.inc('authorization.nomatch');
+    this.count('authorization.nomatch');
     // $SYS is broker-internal: without an explicit allow rule it stays closed to non-superusers.
     if (action === 'subscribe' && topic.startsWith('$SYS')) return { allow: false, rule: 'sys_topics_default' };
     return { allow: this.cfg.no_match === 'allow', rule: null };

@@ -46,6 +46,9 @@ export const BROKER_COUNTERS = [
   'authentication.failure',
   'authorization.allow',
   'authorization.deny',
+  'authorization.superuser',
+  'authorization.cache_hit',
+  'authorization.nomatch',
   /** Outpost's own: a publisher stopped reading while a subscriber's queue drained (mqtt.publisher_flow_control). */
   'mqtt.flow_control.waits',
   'store.commits',

@@ -237,6 +237,27 @@ describe('createAuth: authorization', () => {
     expect(auth.authorizer.cacheSize()).toBe(0);
   });
 
+  it('the last-decision shortcut keeps QoS/retain apart and is not shared with a new identity', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acl-'));
+    writeFileSync(join(dir, 'acl.conf'), '{deny, all, {publish, [{retain, true}]}, ["cmd/#"]}.\n{deny, {user, "bad"}, publish, ["cmd/#"]}.\n');
+    const { auth, metrics } = setup({ node: { data_dir: dir }, authorization: { no_match: 'allow', file: { path: 'acl.conf' } } });
+    const c = ident({ username: 'good' });
+    const a = auth.authorizer;
+    expect(a.authorize(c, 'publish', 'cmd/x', 1, false)).toBe('allow');
+    expect(a.authorize(c, 'publish', 'cmd/x', 1, false)).toBe('allow');
+    expect(metrics.get('authorization.cache_hit')).toBe(1);
+    // Same topic, retained: another decision, not the cached one.
+    expect(a.authorize(c, 'publish', 'cmd/x', 1, true)).toBe('deny');
+    expect(a.authorize(c, 'publish', 'cmd/x', 1, false)).toBe('allow');
+    // A copy of the identity (another object, same user and peer) still finds the cached decision.
+    const hits = metrics.get('authorization.cache_hit');
+    expect(a.authorize({ ...c }, 'publish', 'cmd/x', 1, false)).toBe('allow');
+    expect(metrics.get('authorization.cache_hit')).toBe(hits + 1);
+    // The same client id reconnecting as another user starts without the old decisions.
+    expect(a.authorize(ident({ username: 'bad' }), 'publish', 'cmd/x', 1, false)).toBe('deny');
+    expect(metrics.get('authorization.cache_hit')).toBe(hits + 1);
+  });
+
   it('reload with a broken ACL file throws and keeps the old rules', () => {
     const dir = mkdtempSync(join(tmpdir(), 'acl-'));
     writeFileSync(join(dir, 'acl.conf'), '{deny, all, publish, ["x"]}.\n');
