@@ -451,6 +451,11 @@ export class Session implements Subscriber, FlowSource {
     this.pump();
   }
 
+  /** The outlet's socket drained its QoS 0 backlog: publishers held on it go on, unless the queue still holds them. */
+  outletDrained(): void {
+    if (this.queuedCount() <= this.highWater() >> 1) this.releaseWaiters();
+  }
+
   detach(): void {
     this.outlet = null;
     this.paused = false;

@@ -45,6 +45,13 @@ const PUBLISH_PER_TURN = 4;
 
 /** Socket buffer above which QoS 0 deliveries to a slow consumer are dropped rather than buffered. */
 const MAX_QOS0_BACKLOG = 4 * 1024 * 1024;
+/**
+ * QoS 0 output waiting in the socket above which the publisher feeding it is asked to wait
+ * (mqtt.publisher_flow_control), well before MAX_QOS0_BACKLOG drops. Without it, a faster ingest only
+ * meant more drops: bench fanin-qos0 read 430k msgs/s off the publishers and delivered 50-100k, the
+ * subscriber's worker starved of CPU by the broker's reading (2026-11-22 reference run).
+ */
+const QOS0_FLOW_HIGH_WATER = 1024 * 1024;
 
 export class MqttChannel implements Outlet, FlowWaiter {
   state: State = 'awaiting_connect';
@@ -88,6 +95,8 @@ export class MqttChannel implements Outlet, FlowWaiter {
   /** The consumer (subscriber session or bridge) this publisher waits on (mqtt.publisher_flow_control), and the bound on the wait. */
   private flowBlocked: FlowSource | null = null;
   private flowTimer: TimerHandle | null = null;
+  /** Since when publishers wait for this socket's QoS 0 backlog to drain; 0 while it is not backed up. */
+  private drainWaitSince = 0;
   private readonly conn: AcceptedConnection;
 
   constructor(
@@ -816,15 +825,37 @@ export class MqttChannel implements Outlet, FlowWaiter {
       else this.deps.broker.onDrop(s, m, 'too_large');
       return;
     }
-    if (d.qos === 0 && this.socket.writableLength + this.out.bytes > MAX_QOS0_BACKLOG) {
-      this.deps.broker.onDrop(s, m, 'queue_full');
-      return;
+    if (d.qos === 0) {
+      const backlog = this.socket.writableLength + this.out.bytes;
+      if (backlog > MAX_QOS0_BACKLOG) {
+        this.deps.broker.onDrop(s, m, 'queue_full');
+        return;
+      }
+      if (backlog > QOS0_FLOW_HIGH_WATER && this.deps.broker.flowControl) this.qos0Backlogged(s);
     }
     this.deps.broker.metrics.c['messages.sent']++;
     this.deps.broker.metrics.c['packets.publish.sent']++;
     if (wire !== null) this.out.publish(wire, d.qos, d.dup, d.pid);
     else this.out.packet(buf);
     this.scheduleFlush();
+  }
+
+  /**
+   * The socket holds more QoS 0 output than QOS0_FLOW_HIGH_WATER: the publisher of this message waits
+   * until it drains, as for a session's queue. A reader that drained nothing for FLOW_STALL_MS is
+   * stalled and holds nobody; MAX_QOS0_BACKLOG then drops as before. The 'drain' listener exists only
+   * while backed up (a closure per idle connection would cost memory).
+   */
+  private qos0Backlogged(s: Session): void {
+    const now = this.deps.clock.now();
+    if (this.drainWaitSince === 0) {
+      this.drainWaitSince = now;
+      this.socket.once('drain', () => {
+        this.drainWaitSince = 0;
+        if (this.state === 'connected') s.outletDrained();
+      });
+    } else if (now - this.drainWaitSince >= FLOW_STALL_MS) return;
+    this.deps.broker.congestedBy = s;
   }
 
   release(pid: number): void {

@@ -1,18 +1,21 @@
 // mqtt.publisher_flow_control: a publisher feeding a connected subscriber that acknowledges slower
 // than it publishes is held back by TCP instead of having its acknowledged messages dropped from the
 // subscriber's queue; a subscriber that stops acknowledging cannot hold publishers for long.
+import { connect as netConnect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { IPublishPacket } from 'mqtt-packet';
+import { generate, parser as makeParser, type IPublishPacket, type Packet } from 'mqtt-packet';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { connectClient, RawClient, sleep, uid, withTimeout, type TestClient } from '../helpers/mqtt-clients.js';
 
 const daemons: Daemon[] = [];
 const clients: TestClient[] = [];
 const raws: RawClient[] = [];
+const sockets: Socket[] = [];
 
 afterEach(async () => {
   for (const c of clients.splice(0)) await c.end(true);
   for (const r of raws.splice(0)) r.destroy();
+  for (const x of sockets.splice(0)) x.destroy();
   for (const d of daemons.splice(0)) {
     await d.stop();
     d.cleanup();
@@ -110,6 +113,53 @@ async function publishAll(d: Daemon, topic: string, n: number): Promise<TestClie
   return pub;
 }
 
+/**
+ * A QoS 0 subscriber on a plain socket that reads at most `perTickBytes` every 5 ms once subscribed, so the
+ * broker's output to it backs up (TCP pushes back into the broker's socket buffer). Counts PUBLISH payloads.
+ */
+async function slowQos0Reader(d: Daemon, topic: string, perTickBytes: number): Promise<{ payloads: string[]; stop: () => void }> {
+  const sock = netConnect({ host: '127.0.0.1', port: d.mqttPort });
+  sockets.push(sock);
+  sock.on('error', () => undefined);
+  const parser = makeParser({ protocolVersion: 4 });
+  const payloads: string[] = [];
+  let subacked = false;
+  parser.on('packet', (p: Packet) => {
+    if (p.cmd === 'suback') subacked = true;
+    if (p.cmd === 'publish') payloads.push(p.payload.toString('latin1', 0, 8));
+  });
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  sock.write(generate({ cmd: 'connect', clientId: uid('slow0'), protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 60 }));
+  sock.write(generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }] }));
+  const onData = (b: Buffer) => parser.parse(b);
+  sock.on('data', onData);
+  const t0 = Date.now();
+  while (!subacked) {
+    if (Date.now() - t0 > 3000) throw new Error('no SUBACK');
+    await sleep(5);
+  }
+  sock.off('data', onData);
+  sock.pause();
+  const timer = setInterval(() => {
+    let budget = perTickBytes;
+    for (let b: Buffer | null; budget > 0 && (b = sock.read() as Buffer | null) !== null; budget -= b.length) parser.parse(b);
+  }, 5);
+  return { payloads, stop: () => clearInterval(timer) };
+}
+
+/** `n` QoS 0 publishes of 1 KiB on a plain socket, written at once (the socket buffers what TCP holds back). */
+async function blastQos0(d: Daemon, topic: string, n: number): Promise<void> {
+  const raw = new RawClient(d.mqttPort, 4);
+  raws.push(raw);
+  await raw.connect({ clientId: uid('blast') });
+  const body = Buffer.alloc(1024, 0x2e);
+  for (let i = 0; i < n; i++) {
+    const payload = Buffer.from(body);
+    payload.write(String(i).padStart(8, '0'), 0, 'latin1');
+    raw.send({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false });
+  }
+}
+
 describe('publisher flow control', () => {
   it('holds a fast publisher back so a slow but acknowledging subscriber gets every message, in order', async () => {
     const d = await daemon(true);
@@ -140,6 +190,37 @@ describe('publisher flow control', () => {
     expect(got).toBeGreaterThan(0);
     expect(got).toBeLessThan(n);
   }, 30_000);
+
+  it('QoS 0: a subscriber reading slower than its publisher writes gets every message instead of losing them', async () => {
+    // 30 MiB at once against a reader taking ~13 MiB/s: beyond what the kernel and the 4 MiB QoS 0 backlog hold.
+    const n = 30_000;
+    const run = async (flowControl: boolean) => {
+      const d = await daemon(flowControl);
+      const topic = `fc0/${uid('t')}`;
+      const sub = await slowQos0Reader(d, topic, 64 * 1024);
+      await blastQos0(d, topic, n);
+      // Done when everything arrived or nothing more came for a second.
+      let last = -1;
+      let still = Date.now();
+      const deadline = Date.now() + 25_000;
+      while (sub.payloads.length < n && Date.now() < deadline && Date.now() - still < 1000) {
+        await sleep(50);
+        if (sub.payloads.length !== last) {
+          last = sub.payloads.length;
+          still = Date.now();
+        }
+      }
+      sub.stop();
+      return { d, got: sub.payloads };
+    };
+    const held = await run(true);
+    expect(held.got.length).toBe(n);
+    expect(held.got.slice(0, 3)).toEqual(['00000000', '00000001', '00000002']);
+    expect(held.got.at(-1)).toBe(String(n - 1).padStart(8, '0'));
+    expect(await flowWaits(held.d)).toBeGreaterThan(0);
+    const dropped = await run(false);
+    expect(dropped.got.length).toBeLessThan(n);
+  }, 60_000);
 
   it('a subscriber that stops acknowledging holds its publishers for a bounded time only', async () => {
     const d = await daemon(true);
