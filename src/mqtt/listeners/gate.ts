@@ -144,8 +144,9 @@ export class AcceptGate {
    * their handshakes): from here MQTT's idle_timeout and keepalive apply, not the gate's deadline.
    */
   release(sock: Socket): void {
+    // The sweeper stops itself once it finds nothing pending: stopping it here would start and stop
+    // an interval for every plain TCP connection, which is released as soon as it is let through.
     this.pending.delete(sock);
-    if (this.pending.size === 0) this.stopSweeper();
   }
 
   private dropLate(): void {
