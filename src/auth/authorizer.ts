@@ -85,11 +85,14 @@ export class AclAuthorizer implements Authorizer {
     let cc: ClientCache | undefined;
     if (cacheOn) {
       cc = this.cache.get(client.clientId);
-      if (cc === undefined || (cc.ident !== client && cc.stamp !== stampOf(client))) {
-        if (this.cache.size >= MAX_CACHED_CLIENTS) this.cache.clear();
-        cc = { stamp: stampOf(client), ident: client, entries: new Map(), lastTopic: null, lastFlags: -1, lastAllow: false, lastExpires: 0 };
-        this.cache.set(client.clientId, cc);
-      } else cc.ident = client;
+      if (cc === undefined || cc.ident !== client) {
+        const stamp = stampOf(client);
+        if (cc === undefined || cc.stamp !== stamp) {
+          if (this.cache.size >= MAX_CACHED_CLIENTS) this.cache.clear();
+          cc = { stamp, ident: client, entries: new Map(), lastTopic: null, lastFlags: -1, lastAllow: false, lastExpires: 0 };
+          this.cache.set(client.clientId, cc);
+        } else cc.ident = client;
+      }
       if (flags >= 0 && cc.lastTopic === topic && cc.lastFlags === flags && cc.lastExpires > now) return this.cacheHit(cc.lastAllow);
     }
     const key = flags >= 0 ? `p${qos}${retain ? 1 : 0}${topic}` : `s${qos}0${topic}`;
