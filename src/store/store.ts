@@ -9,6 +9,7 @@ import type { Message } from '../broker/message.js';
 import type { QoS, SubscriptionOptions } from '../broker/types.js';
 import { MESSAGE_COLUMNS, MESSAGE_COLUMN_DEFS, encodeProps, messageParams, rowToMessage, type MessageRow } from './codec.js';
 import { QueueRowBatch } from './queue-batch.js';
+import { PlainRowInserts } from './queue-inserts.js';
 
 export type Synchronous = 'OFF' | 'NORMAL' | 'FULL';
 
@@ -145,6 +146,8 @@ export class Store {
   private readonly pendingInserts = new Map<string, Map<number, Op>>();
   /** The queue-row updates and deletes of the transaction being written (see QueueRowBatch). */
   private batch!: QueueRowBatch;
+  /** The transaction's common queue-row inserts, written several rows per statement (see PlainRowInserts). */
+  private plain!: PlainRowInserts;
   /** What the transaction function writes; set just before it runs. */
   private txOps: readonly Op[] = NO_OPS;
   private txParticipants: readonly CommitParticipant[] = NO_PARTICIPANTS;
@@ -157,7 +160,6 @@ export class Store {
   private readonly commitBound = () => this.commit();
   private st!: {
     enqueue: Statement;
-    enqueuePlain: Statement;
     saveSession: Statement;
     delSession: Statement;
     delSessionSubs: Statement;
@@ -193,6 +195,7 @@ export class Store {
     this.quarantined = quarantined;
     this.prepare();
     this.batch = new QueueRowBatch(db);
+    this.plain = new PlainRowInserts(db);
     this.tx = db.transaction(() => this.writeAll());
   }
 
@@ -254,11 +257,6 @@ export class Store {
     this.st = {
       enqueue: db.prepare(
         `INSERT OR REPLACE INTO queue (client_id, seq, dqos, pid, state, sub_ids, retain_flag, filter, ${MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-      ),
-      // The common row (not yet sent, no subscription ids, no retain flag, no v5 properties, no bridge
-      // origin, no expiry) with those columns as constants: 11 values to bind instead of 19.
-      enqueuePlain: db.prepare(
-        `INSERT OR REPLACE INTO queue (client_id, seq, dqos, pid, state, sub_ids, retain_flag, filter, ${MESSAGE_COLUMNS}) VALUES (?,?,?,0,0,'',0,?,?,?,?,?,0,NULL,?,?,NULL,?,0)`,
       ),
       saveSession: db.prepare(
         'INSERT OR REPLACE INTO sessions (client_id, protocol, username, expiry_interval, created_at, disconnected_at) VALUES (?,?,?,?,?,?)',
@@ -510,23 +508,40 @@ export class Store {
     for (const l of listeners) l.committed();
   }
 
-  /** The body of the tick's transaction. */
+  /**
+   * The body of the tick's transaction. Queue-row updates and deletes are collected (QueueRowBatch) and
+   * so are common inserts (PlainRowInserts); at most one of the two holds rows at a time, so every queue
+   * row sees its writes in the order they were made.
+   */
   private writeAll(): void {
     const batch = this.batch;
+    const plain = this.plain;
     batch.reset();
+    plain.reset();
     for (const op of this.txOps) {
       if (op.cancelled) continue;
       switch (op.kind) {
         case OpKind.Update:
+          if (plain.size > 0) plain.write();
           batch.update(op.clientId, op.seq, op.pid, op.state);
           break;
         case OpKind.Dequeue:
+          if (plain.size > 0) plain.write();
           batch.dequeue(op.clientId, op.seq);
           break;
         case OpKind.Enqueue:
-        case OpKind.DeleteSession:
-          // These write queue rows too: keep them in order with the collected updates and deletes.
           if (batch.size > 0) batch.write();
+          if (isPlainRow(op)) {
+            plain.add(op.clientId, op.seq, op.dqos, op.filter, op.message!);
+            break;
+          }
+          if (plain.size > 0) plain.write();
+          this.apply(op);
+          break;
+        case OpKind.DeleteSession:
+          // Deletes queue rows too: after everything collected before it.
+          if (batch.size > 0) batch.write();
+          if (plain.size > 0) plain.write();
           this.apply(op);
           break;
         default:
@@ -534,6 +549,7 @@ export class Store {
       }
     }
     if (batch.size > 0) batch.write();
+    if (plain.size > 0) plain.write();
     for (const p of this.txParticipants) p.writePending(this.db);
   }
 
@@ -542,10 +558,6 @@ export class Store {
     switch (op.kind) {
       case OpKind.Enqueue: {
         const m = op.message!;
-        if (op.pid === 0 && op.state === 0 && op.subIds === '' && !op.retainFlag && !m.retain && m.props === null && m.origin === null && m.expiresAt === 0) {
-          st.enqueuePlain.run(op.clientId, op.seq, op.dqos, op.filter, m.id, m.topic, m.payload, m.qos, m.from, m.fromUsername, m.ts);
-          break;
-        }
         // Arguments spelled out (not a spread of messageParams): no array per message.
         st.enqueue.run(
           op.clientId, op.seq, op.dqos, op.pid, op.state, op.subIds, op.retainFlag ? 1 : 0, op.filter,
@@ -618,6 +630,12 @@ export class Store {
     }
     this.db.close();
   }
+}
+
+/** A row PlainRowInserts can write: not yet sent, and only the columns every plain message has. */
+function isPlainRow(op: Op): boolean {
+  const m = op.message!;
+  return op.pid === 0 && op.state === 0 && op.subIds === '' && !op.retainFlag && !m.retain && m.props === null && m.origin === null && m.expiresAt === 0;
 }
 
 export type { Db as SqliteDatabase };

@@ -149,6 +149,39 @@ describe('store', () => {
     s.close();
   });
 
+  it('loads common rows written 16 to a statement with every field, around full rows and updates of older rows', () => {
+    const s = Store.open({ path: ':memory:', synchronous: 'NORMAL', log });
+    s.saveSession({ clientId: 'c', protocol: 'mqtt', username: null, expiryInterval: 60, createdAt: 1, disconnectedAt: 0 });
+    const now = Date.now();
+    const msg = (i: number) => createMessage({ topic: `p/${i}`, payload: Buffer.from(`payload ${i}`), qos: 1, retain: false, from: `pub${i % 3}`, fromUsername: i % 2 ? 'u' : null, now: now + i });
+    s.enqueueRow('c', 1, msg(1), 1, 0, 0, '', false, 'p/#');
+    s.enqueueRow('c', 2, msg(2), 1, 0, 0, '', false, 'p/#');
+    s.flush();
+    const want = new Map<number, { m: ReturnType<typeof msg>; pid: number; state: number; subIds: string }>();
+    // One transaction: an update of an older row, 37 common rows (two full groups and 5 left over), a
+    // full row in between, then a delete of an older row.
+    s.updateQueued('c', 1, 9, 1);
+    for (let seq = 3; seq < 40; seq++) {
+      const m = msg(seq);
+      const subIds = seq === 20 ? '7' : '';
+      s.enqueueRow('c', seq, m, 1, 0, 0, subIds, false, seq % 2 ? 'p/#' : 'p/+');
+      want.set(seq, { m, pid: 0, state: 0, subIds });
+    }
+    s.dequeue('c', 2);
+    s.flush();
+    const q = s.loadSessions()[0]!.queue;
+    expect(q.map((e) => e.seq)).toEqual([1, ...want.keys()]);
+    expect([q[0]!.pid, q[0]!.state]).toEqual([9, 1]);
+    for (const e of q.slice(1)) {
+      const w = want.get(e.seq)!;
+      expect([e.pid, e.state, e.subIds, e.filter, e.qos]).toEqual([w.pid, w.state, w.subIds, e.seq % 2 ? 'p/#' : 'p/+', 1]);
+      const { wire: _w, ...wantMsg } = w.m;
+      const { wire: _g, ...got } = e.message;
+      expect(got).toEqual(wantMsg);
+    }
+    s.close();
+  });
+
   it('loads a message whose stored properties are damaged, without them', () => {
     const s = Store.open({ path: ':memory:', synchronous: 'NORMAL', log });
     s.saveSession({ clientId: 'c', protocol: 'mqtt', username: null, expiryInterval: 60, createdAt: 1, disconnectedAt: 0 });
