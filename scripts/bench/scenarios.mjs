@@ -23,6 +23,7 @@ const M = {
   rssPerConn: { key: 'rssPerConn', label: 'RSS KiB / conn', better: 'lower' },
   connected: { key: 'connected', label: 'connected', better: 'higher' },
   fillRate: { key: 'fillRate', label: 'fill msgs/s', better: 'higher' },
+  fillCpu: { key: 'fillCpuPerM', label: 'fill CPU s / M msgs', better: 'lower' },
   drainSecs: { key: 'drainSecs', label: 'drain s', better: 'lower' },
   drainCpu: { key: 'cpuPerM', label: 'drain CPU s / M msgs', better: 'lower' },
   readyMs: { key: 'readyMs', label: 'start-to-ready ms', better: 'lower' },
@@ -163,11 +164,13 @@ async function backlog(ctx) {
   await pool.call(subW, 'disconnect', { group: 'sub' });
   r = await pool.call(pubW, 'connect', { group: 'pub', port: broker.port, n: 1, indexBase: 0, clientId: 'bench-backlog-pub' });
   if (r.failed) throw new Error(r.firstError);
+  const fillCpu0 = cpuSeconds(broker.pid);
   const fillStart = await pool.call(pubW, 'snapshot');
   await pool.call(pubW, 'publish', { group: 'pub', topic: 'bench/backlog', qos: 1, window: opts.window, payloadSize: opts.payload, limit: n, indexBase: 0 });
   const filled = await pool.call(pubW, 'waitDone', { group: 'pub', timeoutMs: opts.backlogTimeoutMs });
   if (!filled.ok) throw new Error(`fill incomplete: ${filled.acked}/${n} acknowledged`);
   const fillRate = n / ((filled.t - fillStart.t) / 1e6);
+  const fillCpuPerM = ((cpuSeconds(broker.pid) - fillCpu0) / n) * 1e6;
   await sleep(200);
   const cpu0 = cpuSeconds(broker.pid);
   const c = await pool.call(subW, 'connect', { ...sub, trackSeq: n });
@@ -176,7 +179,7 @@ async function backlog(ctx) {
   const cpu1 = cpuSeconds(broker.pid);
   if (!drained.ok) throw new Error(`drain incomplete: ${drained.distinct}/${n} received`);
   const drainSecs = (drained.t - c.t0) / 1e6;
-  return { fillRate, drainSecs, drainRate: n / drainSecs, cpuPerM: ((cpu1 - cpu0) / n) * 1e6, messages: n };
+  return { fillRate, fillCpuPerM, drainSecs, drainRate: n / drainSecs, cpuPerM: ((cpu1 - cpu0) / n) * 1e6, messages: n };
 }
 
 /**
@@ -304,7 +307,7 @@ export const SCENARIOS = [
   {
     name: 'backlog-qos1',
     title: 'persistent session backlog (--backlog, default 50,000 QoS 1 msgs) drained after reconnect',
-    metrics: [M.fillRate, M.drainSecs, M.drainCpu],
+    metrics: [M.fillRate, M.fillCpu, M.drainSecs, M.drainCpu],
     supports: () => null,
     quick: true,
     run: backlog,
