@@ -95,9 +95,21 @@ export async function waitAccepting(port, deadline, child) {
   }
 }
 
+/**
+ * The brokers' environment: the driver's, without NODE_EXTRA_CA_CERTS. Some machines (CI images, this
+ * project's build machines) point it at the system CA bundle for their own tools; Node 20 then parses
+ * that file at every start, 45-120 ms before any of the broker's code runs, and a broker installed with
+ * systemd has no such variable. Set OUTPOST_BENCH_KEEP_CA_ENV=1 to keep it.
+ */
+export function brokerEnv(extra = {}) {
+  const env = { ...process.env, ...extra };
+  if (process.env.OUTPOST_BENCH_KEEP_CA_ENV !== '1') delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+}
+
 function launch(cmd, args, env) {
   const child = spawn('bash', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'bash', cmd, ...args], {
-    env: { ...process.env, ...env },
+    env: brokerEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { outpostToml } from './brokers.mjs';
+import { brokerEnv, outpostToml } from './brokers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..');
@@ -111,7 +111,7 @@ function procStatus(pid) {
 async function once(root, i) {
   const dataDir = join(root, `data-${i}`);
   const t0 = process.hrtime.bigint();
-  const child = spawn(process.execPath, [...nodeFlags, main, '--config', join(root, 'outpost.toml'), '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...extraEnv } });
+  const child = spawn(process.execPath, [...nodeFlags, main, '--config', join(root, 'outpost.toml'), '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'], env: brokerEnv(extraEnv) });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
