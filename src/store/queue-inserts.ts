@@ -8,7 +8,7 @@ import type { Message } from '../broker/message.js';
 import { MESSAGE_COLUMNS } from './codec.js';
 
 /** Rows per multi-row statement: past 16 the gain flattens, and the statement's bind array grows. */
-export const GROUP = 16;
+const GROUP = 16;
 /** Values bound per row, in the order of ROW below. */
 const WIDTH = 11;
 const ROW = "(?,?,?,0,0,'',0,?,?,?,?,?,0,NULL,?,?,NULL,?,0)";
@@ -20,6 +20,8 @@ export class PlainRowInserts {
   /** Bind values of the rows collected so far, reused across transactions. */
   private readonly args: unknown[] = new Array<unknown>(GROUP * WIDTH);
   private len = 0;
+  /** Whether args holds values since the last release(): messages must not outlive their transaction here. */
+  private used = false;
 
   constructor(db: Database) {
     this.one = db.prepare(INSERT + ROW);
@@ -45,6 +47,7 @@ export class PlainRowInserts {
     a[o + 8] = m.from;
     a[o + 9] = m.fromUsername;
     a[o + 10] = m.ts;
+    this.used = true;
     if (++this.len === GROUP) {
       this.group.run(a);
       this.len = 0;
@@ -64,5 +67,12 @@ export class PlainRowInserts {
   /** Forget what was collected (a transaction that failed is replayed from its ops). */
   reset(): void {
     this.len = 0;
+  }
+
+  /** Drop the references to the transaction's messages (payloads can be large). */
+  release(): void {
+    if (!this.used) return;
+    this.args.fill(null);
+    this.used = false;
   }
 }

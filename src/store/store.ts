@@ -550,6 +550,7 @@ export class Store {
     }
     if (batch.size > 0) batch.write();
     if (plain.size > 0) plain.write();
+    plain.release();
     for (const p of this.txParticipants) p.writePending(this.db);
   }
 
