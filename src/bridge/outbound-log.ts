@@ -7,6 +7,7 @@ import type { Database as Db, Statement } from 'better-sqlite3';
 import { Message } from '../broker/message.js';
 import type { Store, CommitParticipant } from '../store/store.js';
 import { MESSAGE_COLUMNS, MESSAGE_COLUMN_DEFS, encodeProps, rowToMessage, type MessageRow } from '../store/codec.js';
+import { MultiRowInsert } from '../store/multi-row-insert.js';
 
 export const BRIDGE_MIGRATIONS = [
   `CREATE TABLE bridge_log (bridge TEXT NOT NULL, seq INTEGER NOT NULL, ${MESSAGE_COLUMN_DEFS}, PRIMARY KEY (bridge, seq));`,
@@ -71,7 +72,9 @@ export class OutboundLog implements CommitParticipant {
   private pendingDeletes: number[] = [];
   private joined = false;
 
-  private readonly st: { insert: Statement; del: Statement; delRange: Statement; read: Statement };
+  private readonly st: { del: Statement; delRange: Statement; read: Statement };
+  /** A tick's appends, several rows to an INSERT. */
+  private readonly inserts: MultiRowInsert;
 
   constructor(
     private readonly store: Store,
@@ -82,12 +85,12 @@ export class OutboundLog implements CommitParticipant {
     store.migrate('bridge', BRIDGE_MIGRATIONS);
     const db = store.db;
     this.st = {
-      insert: db.prepare(`INSERT OR REPLACE INTO bridge_log (bridge, seq, ${MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`),
       del: db.prepare('DELETE FROM bridge_log WHERE bridge = ? AND seq = ?'),
       // Only for runs that name every seq from the first to the last: exactly those rows go.
       delRange: db.prepare('DELETE FROM bridge_log WHERE bridge = ? AND seq BETWEEN ? AND ?'),
       read: db.prepare(`SELECT seq, ${MESSAGE_COLUMNS} FROM bridge_log WHERE bridge = ? AND seq >= ? ORDER BY seq LIMIT ?`),
     };
+    this.inserts = new MultiRowInsert(db, `INSERT OR REPLACE INTO bridge_log (bridge, seq, ${MESSAGE_COLUMNS}) VALUES `, '(?,?,?,?,?,?,?,?,?,?,?,?,?)', 13);
     this.loadIndex();
   }
 
@@ -304,14 +307,29 @@ export class OutboundLog implements CommitParticipant {
     this.joined = false;
     const name = this.bridge;
     const st = this.st;
+    const ins = this.inserts;
+    const a = ins.args;
+    ins.reset();
     for (const e of this.pendingInserts.values()) {
       const m = e.msg;
-      // Arguments spelled out (not a spread of messageParams): no array per message.
-      st.insert.run(
-        name, e.seq, m.id, m.topic, m.payload, m.qos, m.retain ? 1 : 0, m.props === null ? null : encodeProps(m.props),
-        m.from, m.fromUsername, m.origin, m.ts, m.expiresAt,
-      );
+      const o = ins.next();
+      a[o] = name;
+      a[o + 1] = e.seq;
+      a[o + 2] = m.id;
+      a[o + 3] = m.topic;
+      a[o + 4] = m.payload;
+      a[o + 5] = m.qos;
+      a[o + 6] = m.retain ? 1 : 0;
+      a[o + 7] = m.props === null ? null : encodeProps(m.props);
+      a[o + 8] = m.from;
+      a[o + 9] = m.fromUsername;
+      a[o + 10] = m.origin;
+      a[o + 11] = m.ts;
+      a[o + 12] = m.expiresAt;
+      ins.added();
     }
+    ins.write();
+    ins.release();
     // The remote acknowledges in send order, so a tick's acks are mostly one run of consecutive seqs:
     // one ranged DELETE instead of one per message (bench bridge-egress).
     const d = this.pendingDeletes;

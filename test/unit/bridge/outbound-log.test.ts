@@ -45,6 +45,38 @@ describe('outbound log', () => {
     store.close();
   });
 
+  it('keeps every field of one tick of appends across a reopen (rows go 16 to a statement)', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'blog-')), 'db.sqlite');
+    let store = openStore(path);
+    let log = new OutboundLog(store, 'up', limits(), () => {});
+    const now = Date.now();
+    const sent: Message[] = [];
+    for (let i = 0; i < 37; i++) {
+      const msg = createMessage({
+        topic: `t/${i}`,
+        payload: Buffer.from(`payload ${i}`),
+        qos: (i % 3) as 0 | 1 | 2,
+        retain: i % 4 === 0,
+        from: `c${i % 5}`,
+        fromUsername: i % 2 ? 'u' : null,
+        now: now + i,
+        ...(i % 6 === 0 ? { props: { contentType: 'text/plain', userProperties: { k: String(i) } } } : {}),
+        ...(i % 7 === 0 ? { origin: 'edge-1' } : {}),
+        ...(i % 8 === 0 ? { expiryInterval: 3600 } : {}),
+      });
+      sent.push(msg);
+      log.append(msg);
+    }
+    store.flush();
+    store.close();
+    store = openStore(path);
+    log = new OutboundLog(store, 'up', limits(), () => {});
+    const got: Message[] = [];
+    for (let e = log.takeNext(now); e; e = log.takeNext(now)) got.push(e.msg);
+    expect(got.map(({ wire: _w, ...rest }) => rest)).toEqual(sent.map(({ wire: _w, ...rest }) => rest));
+    store.close();
+  });
+
   it('acks in any order delete exactly the acked rows, however they group into runs', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'blog-')), 'db.sqlite');
     let store = openStore(path);
