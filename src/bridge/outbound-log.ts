@@ -6,7 +6,7 @@
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { Message } from '../broker/message.js';
 import type { Store, CommitParticipant } from '../store/store.js';
-import { MESSAGE_COLUMNS, MESSAGE_COLUMN_DEFS, encodeProps, rowToMessage, type MessageRow } from '../store/codec.js';
+import { MESSAGE_COLUMNS, MESSAGE_COLUMN_DEFS, putMessageParams, rowToMessage, type MessageRow } from '../store/codec.js';
 import { MultiRowInsert } from '../store/multi-row-insert.js';
 
 export const BRIDGE_MIGRATIONS = [
@@ -311,21 +311,10 @@ export class OutboundLog implements CommitParticipant {
     const a = ins.args;
     ins.reset();
     for (const e of this.pendingInserts.values()) {
-      const m = e.msg;
       const o = ins.next();
       a[o] = name;
       a[o + 1] = e.seq;
-      a[o + 2] = m.id;
-      a[o + 3] = m.topic;
-      a[o + 4] = m.payload;
-      a[o + 5] = m.qos;
-      a[o + 6] = m.retain ? 1 : 0;
-      a[o + 7] = m.props === null ? null : encodeProps(m.props);
-      a[o + 8] = m.from;
-      a[o + 9] = m.fromUsername;
-      a[o + 10] = m.origin;
-      a[o + 11] = m.ts;
-      a[o + 12] = m.expiresAt;
+      putMessageParams(a, o + 2, e.msg);
       ins.added();
     }
     ins.write();

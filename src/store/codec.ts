@@ -69,6 +69,21 @@ export function messageParams(m: Message): [number, string, Buffer, number, numb
   return [m.id, m.topic, m.payload, m.qos, m.retain ? 1 : 0, encodeProps(m.props), m.from, m.fromUsername, m.origin, m.ts, m.expiresAt];
 }
 
+/** The message's MESSAGE_COLUMNS values written into a bind array from offset o (no array per row). */
+export function putMessageParams(a: unknown[], o: number, m: Message): void {
+  a[o] = m.id;
+  a[o + 1] = m.topic;
+  a[o + 2] = m.payload;
+  a[o + 3] = m.qos;
+  a[o + 4] = m.retain ? 1 : 0;
+  a[o + 5] = m.props === null ? null : encodeProps(m.props);
+  a[o + 6] = m.from;
+  a[o + 7] = m.fromUsername;
+  a[o + 8] = m.origin;
+  a[o + 9] = m.ts;
+  a[o + 10] = m.expiresAt;
+}
+
 export const MESSAGE_COLUMNS = 'msg_id, topic, payload, qos, retain, props, from_client, from_username, origin, ts, expires_at';
 export const MESSAGE_COLUMN_DEFS =
   'msg_id INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, ' +

@@ -7,7 +7,7 @@ import { existsSync, renameSync, statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Message } from '../broker/message.js';
 import type { QoS, SubscriptionOptions } from '../broker/types.js';
-import { MESSAGE_COLUMNS, MESSAGE_COLUMN_DEFS, encodeProps, messageParams, rowToMessage, type MessageRow } from './codec.js';
+import { MESSAGE_COLUMNS, MESSAGE_COLUMN_DEFS, encodeProps, messageParams, putMessageParams, rowToMessage, type MessageRow } from './codec.js';
 import { QueueRowBatch } from './queue-batch.js';
 import { MultiRowInsert } from './multi-row-insert.js';
 
@@ -146,7 +146,7 @@ export class Store {
   private readonly pendingInserts = new Map<string, Map<number, Op>>();
   /** The queue-row updates and deletes of the transaction being written (see QueueRowBatch). */
   private batch!: QueueRowBatch;
-  /** The transaction's common queue rows (isPlainRow), written several to a statement. */
+  /** The transaction's inserts of rows not yet sent (isPlainRow), written several to a statement. */
   private plain!: MultiRowInsert;
   /** What the transaction function writes; set just before it runs. */
   private txOps: readonly Op[] = NO_OPS;
@@ -195,12 +195,12 @@ export class Store {
     this.quarantined = quarantined;
     this.prepare();
     this.batch = new QueueRowBatch(db);
-    // The common row with its shared columns as constants: 11 values to bind instead of 19.
+    // A row not yet sent, with no subscription ids and no retain flag: those columns are constants.
     this.plain = new MultiRowInsert(
       db,
       `INSERT OR REPLACE INTO queue (client_id, seq, dqos, pid, state, sub_ids, retain_flag, filter, ${MESSAGE_COLUMNS}) VALUES `,
-      "(?,?,?,0,0,'',0,?,?,?,?,?,0,NULL,?,?,NULL,?,0)",
-      11,
+      "(?,?,?,0,0,'',0,?,?,?,?,?,?,?,?,?,?,?,?)",
+      15,
     );
     this.tx = db.transaction(() => this.writeAll());
   }
@@ -516,7 +516,7 @@ export class Store {
 
   /**
    * The body of the tick's transaction. Queue-row updates and deletes are collected (QueueRowBatch) and
-   * so are common inserts (MultiRowInsert); at most one of the two holds rows at a time, so every queue
+   * so are inserts of rows not yet sent (MultiRowInsert); at most one of the two holds rows at a time, so every queue
    * row sees its writes in the order they were made.
    */
   private writeAll(): void {
@@ -540,18 +540,11 @@ export class Store {
           if (isPlainRow(op)) {
             const a = plain.args;
             const o = plain.next();
-            const m = op.message!;
             a[o] = op.clientId;
             a[o + 1] = op.seq;
             a[o + 2] = op.dqos;
             a[o + 3] = op.filter;
-            a[o + 4] = m.id;
-            a[o + 5] = m.topic;
-            a[o + 6] = m.payload;
-            a[o + 7] = m.qos;
-            a[o + 8] = m.from;
-            a[o + 9] = m.fromUsername;
-            a[o + 10] = m.ts;
+            putMessageParams(a, o + 4, op.message!);
             plain.added();
             break;
           }
@@ -653,10 +646,9 @@ export class Store {
   }
 }
 
-/** A queue row for `plain`: not yet sent, no subscription ids, retain flag, v5 properties, bridge origin or expiry. */
+/** A queue row for `plain`: not yet sent, no subscription ids, no retain flag. */
 function isPlainRow(op: Op): boolean {
-  const m = op.message!;
-  return op.pid === 0 && op.state === 0 && op.subIds === '' && !op.retainFlag && !m.retain && m.props === null && m.origin === null && m.expiresAt === 0;
+  return op.pid === 0 && op.state === 0 && op.subIds === '' && !op.retainFlag;
 }
 
 export type { Db as SqliteDatabase };
