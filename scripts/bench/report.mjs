@@ -34,15 +34,50 @@ export function summarize(scenarios, brokers, runs, baseline) {
         else values[b] = 'n/a';
       }
       const ratios = {};
+      const ranges = {};
       for (const b of brokers) {
         if (b === baseline) continue;
         const r = ratio(values[b], values[baseline]);
         ratios[b] = Number.isFinite(r) ? r : null;
+        ranges[b] = roundRatioRange(runs, s.name, m.key, b, baseline);
       }
-      rows.push({ scenario: s.name, metric: m.key, label: m.label, better: m.better, values, ratios });
+      rows.push({ scenario: s.name, metric: m.key, label: m.label, better: m.better, values, ratios, ranges });
     }
   }
   return rows;
+}
+
+/**
+ * The lowest and highest ratio of broker to baseline within one round (both ran it), over all rounds; null
+ * when no round has both. On shared cores the ratio of medians hides how far single rounds stray.
+ */
+function roundRatioRange(runs, scenario, key, broker, baseline) {
+  const base = new Map();
+  for (const r of runs) if (r.scenario === scenario && r.broker === baseline && r.status === 'ok') base.set(r.round, r.metrics[key]);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const r of runs) {
+    if (r.scenario !== scenario || r.broker !== broker || r.status !== 'ok' || !base.has(r.round)) continue;
+    const q = ratio(r.metrics[key], base.get(r.round));
+    if (!Number.isFinite(q)) continue;
+    if (q < lo) lo = q;
+    if (q > hi) hi = q;
+  }
+  return lo <= hi ? [lo, hi] : null;
+}
+
+/** One line per scenario (its first metric): the per-round ratio range of each broker, when rounds > 1. */
+export function renderRanges(rows, brokers, baseline) {
+  const others = brokers.filter((b) => b !== baseline);
+  const out = [];
+  const seen = new Set();
+  for (const r of rows) {
+    if (seen.has(r.scenario)) continue;
+    seen.add(r.scenario);
+    const parts = others.filter((b) => r.ranges?.[b]).map((b) => `${b} ${fmt(r.ranges[b][0])}-${fmt(r.ranges[b][1])}x`);
+    if (parts.length > 0) out.push(`${r.scenario} ${r.label}: ${parts.join(', ')}`);
+  }
+  return out.join('\n');
 }
 
 /** Renders summary rows as an aligned text table (plus a header naming the baseline). */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BROKERS, repoRoot, startBroker, unavailable, versions } from './brokers.mjs';
 import { WorkerPool } from './lib/pool.mjs';
-import { renderTable, summarize } from './report.mjs';
+import { renderRanges, renderTable, summarize } from './report.mjs';
 import { SCENARIOS } from './scenarios.mjs';
 
 const USAGE = `usage: node scripts/bench/run.mjs [options]   (npm run bench -- [options])
@@ -245,6 +245,10 @@ const elapsed = (Date.now() - t0) / 1000;
 console.log('');
 console.log(`medians over ${opts.rounds} round(s); ratios = broker / ${baseline}; (+) higher is better, (-) lower is better`);
 console.log(renderTable(rows, brokers, baseline));
+if (opts.rounds > 1) {
+  const ranges = renderRanges(rows, brokers, baseline);
+  if (ranges) console.log(`\nratio to ${baseline} within single rounds, lowest-highest (first metric of each scenario):\n${ranges}`);
+}
 for (const s of scenarios) {
   const why = [...new Set(runs.filter((r) => r.scenario === s.name && r.status === 'na').map((r) => `${r.broker}: ${r.reason}`))];
   if (why.length) console.log(`n/a in ${s.name}: ${why.join('; ')}`);

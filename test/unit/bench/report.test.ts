@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fmt, renderTable, summarize, type MetricSpec, type RunRecord } from '../../../scripts/bench/report.mjs';
+import { fmt, renderRanges, renderTable, summarize, type MetricSpec, type RunRecord } from '../../../scripts/bench/report.mjs';
 
 const scenarios: Array<{ name: string; metrics: MetricSpec[] }> = [
   { name: 'fanin', metrics: [{ key: 'rate', label: 'msgs/s', better: 'higher' }] },
@@ -32,6 +32,23 @@ describe('summarize', () => {
     expect(row.ratios).toEqual({ mosquitto: null, aedes: null });
     const skipped = summarize([scenarios[1]], ['outpost'], [{ scenario: 'durable', broker: 'outpost', round: 1, status: 'skip' }], 'outpost');
     expect(skipped[0].values.outpost).toBe('skip');
+  });
+});
+
+describe('per-round ratio ranges', () => {
+  it('divides within each round, skips rounds the baseline missed, and prints one line per scenario', () => {
+    const runs: RunRecord[] = [
+      ok('fanin', 'outpost', 1, 100), ok('fanin', 'aedes', 1, 50),
+      ok('fanin', 'outpost', 2, 200), ok('fanin', 'aedes', 2, 160),
+      { scenario: 'fanin', broker: 'outpost', round: 3, status: 'error', reason: 'boom' }, ok('fanin', 'aedes', 3, 1000),
+      ok('fanin', 'mosquitto', 1, 300),
+    ];
+    const rows = summarize([scenarios[0]], brokers, runs, 'outpost');
+    expect(rows[0].ranges).toEqual({ mosquitto: [3, 3], aedes: [0.5, 0.8] });
+    expect(renderRanges(rows, brokers, 'outpost')).toBe('fanin msgs/s: mosquitto 3-3x, aedes 0.5-0.8x');
+    const none = summarize([scenarios[1]], brokers, [ok('durable', 'outpost', 1, 5)], 'outpost');
+    expect(none[0].ranges).toEqual({ mosquitto: null, aedes: null });
+    expect(renderRanges(none, brokers, 'outpost')).toBe('');
   });
 });
 
