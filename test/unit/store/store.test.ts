@@ -119,7 +119,7 @@ describe('store', () => {
     s.close();
   });
 
-  it('loads every queued row as enqueued, whether it took the common-row INSERT or the full one', () => {
+  it('loads every queued row as enqueued: sent rows, subscription ids, retain flags, properties, origin, expiry', () => {
     const s = Store.open({ path: ':memory:', synchronous: 'NORMAL', log });
     s.saveSession({ clientId: 'c', protocol: 'mqtt', username: null, expiryInterval: 60, createdAt: 1, disconnectedAt: 0 });
     const now = Date.now();
@@ -149,7 +149,7 @@ describe('store', () => {
     s.close();
   });
 
-  it('loads common rows written 16 to a statement with every field, around full rows and updates of older rows', () => {
+  it('loads rows written 16 to a statement with every field, around updates and deletes of older rows', () => {
     const s = Store.open({ path: ':memory:', synchronous: 'NORMAL', log });
     s.saveSession({ clientId: 'c', protocol: 'mqtt', username: null, expiryInterval: 60, createdAt: 1, disconnectedAt: 0 });
     const now = Date.now();
@@ -158,8 +158,8 @@ describe('store', () => {
     s.enqueueRow('c', 2, msg(2), 1, 0, 0, '', false, 'p/#');
     s.flush();
     const want = new Map<number, { m: ReturnType<typeof msg>; pid: number; state: number; subIds: string }>();
-    // One transaction: an update of an older row, 37 common rows (two full groups and 5 left over), a
-    // full row in between, then a delete of an older row.
+    // One transaction: an update of an older row, 37 rows (two full groups and 5 left over, one of them
+    // with a subscription id), then a delete of an older row.
     s.updateQueued('c', 1, 9, 1);
     for (let seq = 3; seq < 40; seq++) {
       const m = msg(seq);
