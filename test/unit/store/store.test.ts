@@ -92,6 +92,27 @@ describe('store', () => {
     s.close();
   });
 
+  it('a failed commit of more rows than one INSERT groups is written whole, once, on retry', async () => {
+    const s = Store.open({ path: ':memory:', synchronous: 'NORMAL', log });
+    s.saveSession({ clientId: 'c', protocol: 'mqtt', username: null, expiryInterval: 60, createdAt: 1, disconnectedAt: 0 });
+    s.flush();
+    s.db.pragma('query_only = ON');
+    for (let seq = 1; seq <= 20; seq++) s.enqueue('c', entry(seq, `t/${seq}`));
+    let acked = 0;
+    s.afterCommit({ committed: () => acked++ });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(s.failures).toBeGreaterThan(0);
+    expect(acked).toBe(0);
+    s.db.pragma('query_only = OFF');
+    const until = Date.now() + 3000;
+    while (acked === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(acked).toBe(1);
+    const q = s.loadSessions()[0]!.queue;
+    expect(q.map((e) => e.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(q.map((e) => e.message.topic)).toEqual(Array.from({ length: 20 }, (_, i) => `t/${i + 1}`));
+    s.close();
+  });
+
   it('tells participants only after a commit succeeded, so a failed one is written again', async () => {
     const s = Store.open({ path: ':memory:', synchronous: 'NORMAL', log });
     s.migrate('probe', ['CREATE TABLE probe (v INTEGER PRIMARY KEY)']);
