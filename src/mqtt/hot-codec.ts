@@ -47,12 +47,12 @@ function readStr(b: Buffer, off: number, end: number): string | null {
   return b.toString('utf8', s, s + len);
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * The last topic name one connection published to. A publisher mostly repeats its topic: comparing
  * the bytes skips the UTF-8 check and the new string (bench fanin-qos1, backlog-qos1).
  */
-const EMPTY = Buffer.alloc(0);
-
 export class TopicCache {
   bytes: Buffer = EMPTY;
   len = -1;
@@ -241,14 +241,3 @@ export function connectLevel(buf: Buffer): number {
   return at < buf.length ? buf[at]! : -1;
 }
 
-/** Encode PUBACK/PUBREC/PUBREL/PUBCOMP; v5 adds the reason code when it is not 0. */
-export function encodeAck(type: 4 | 5 | 6 | 7, pid: number, rc: number, v5: boolean): Buffer {
-  const withRc = v5 && rc !== 0;
-  const b = Buffer.allocUnsafe(withRc ? 5 : 4);
-  b[0] = (type << 4) | (type === 6 ? 2 : 0);
-  b[1] = withRc ? 3 : 2;
-  b[2] = pid >> 8;
-  b[3] = pid & 0xff;
-  if (withRc) b[4] = rc;
-  return b;
-}

@@ -13,6 +13,11 @@ const BIG = 1024;
 const MIN_SCRATCH = 64;
 const MAX_SCRATCH = 16 * 1024;
 
+/** Scratch size for the next tick from what this one held, within the bounds. */
+function scratchHint(n: number): number {
+  return n < MIN_SCRATCH ? MIN_SCRATCH : n > MAX_SCRATCH ? MAX_SCRATCH : n;
+}
+
 export class OutBuffer {
   /** Scratch for small packets; handed over whole at take(), so a new one per tick (none while idle). */
   private sc: Buffer | null = null;
@@ -44,7 +49,7 @@ export class OutBuffer {
     const n = this.scLen;
     if (n === 0) return;
     (this.parts ??= []).push(this.sc!.subarray(0, n));
-    this.hint = n < MIN_SCRATCH ? MIN_SCRATCH : n > MAX_SCRATCH ? MAX_SCRATCH : n;
+    this.hint = scratchHint(n);
     this.sc = null;
     this.scLen = 0;
   }
@@ -57,7 +62,7 @@ export class OutBuffer {
     this.bytes += buf.length;
   }
 
-  /** PUBACK 4, PUBREC 5, PUBREL 6 or PUBCOMP 7; v5 adds the reason code when it is not 0 (as encodeAck). */
+  /** PUBACK 4, PUBREC 5, PUBREL 6 (flags 0010) or PUBCOMP 7; v5 adds the reason code when it is not 0 [MQTT-3.4.2.1]. */
   ack(type: 4 | 5 | 6 | 7, pid: number, rc: number, v5: boolean): void {
     const withRc = v5 && rc !== 0;
     const n = withRc ? 5 : 4;
@@ -123,7 +128,7 @@ export class OutBuffer {
     if (this.parts === null) {
       const n = this.scLen;
       out = n === this.sc!.length ? this.sc! : this.sc!.subarray(0, n);
-      this.hint = n < MIN_SCRATCH ? MIN_SCRATCH : n > MAX_SCRATCH ? MAX_SCRATCH : n;
+      this.hint = scratchHint(n);
       this.sc = null;
       this.scLen = 0;
     } else {

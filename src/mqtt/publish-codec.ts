@@ -160,19 +160,6 @@ export function pidOffset(b: Buffer): number {
   return hdr + 2 + ((b[hdr]! << 8) | b[hdr + 1]!);
 }
 
-/**
- * Encode using the message's cache when nothing per-subscriber is needed. Returns a Buffer that the
- * caller must not modify when qos is 0 (it is shared between subscribers).
- */
-export function encodePublishCached(m: Message, v5: boolean, qos: QoS, retain: boolean, dup: boolean, pid: number): Buffer {
-  const cached = cachedWire(m, v5, qos, retain);
-  if (qos === 0) return cached;
-  const out = Buffer.allocUnsafe(cached.length);
-  cached.copy(out);
-  if (dup) out[0]! |= 0x08;
-  out.writeUInt16BE(pid, pidOffset(cached));
-  return out;
-}
 
 /** Fixed header length (1 + varint bytes). */
 function headerLength(b: Buffer): number {

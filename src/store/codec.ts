@@ -64,9 +64,11 @@ export function rowToMessage(r: MessageRow): Message {
   );
 }
 
-/** Parameters in MessageRow column order, for prepared INSERTs. */
-export function messageParams(m: Message): [number, string, Buffer, number, number, string | null, string, string | null, string | null, number, number] {
-  return [m.id, m.topic, m.payload, m.qos, m.retain ? 1 : 0, encodeProps(m.props), m.from, m.fromUsername, m.origin, m.ts, m.expiresAt];
+/** Parameters in MessageRow column order, for prepared INSERTs off the hot path. */
+export function messageParams(m: Message): unknown[] {
+  const a = new Array<unknown>(MESSAGE_COLUMN_COUNT);
+  putMessageParams(a, 0, m);
+  return a;
 }
 
 /** The message's MESSAGE_COLUMNS values written into a bind array from offset o (no array per row). */
@@ -85,6 +87,7 @@ export function putMessageParams(a: unknown[], o: number, m: Message): void {
 }
 
 export const MESSAGE_COLUMNS = 'msg_id, topic, payload, qos, retain, props, from_client, from_username, origin, ts, expires_at';
+const MESSAGE_COLUMN_COUNT = 11;
 export const MESSAGE_COLUMN_DEFS =
   'msg_id INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, ' +
   'props TEXT, from_client TEXT NOT NULL, from_username TEXT, origin TEXT, ts INTEGER NOT NULL, expires_at INTEGER NOT NULL';

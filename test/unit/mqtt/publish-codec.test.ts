@@ -2,7 +2,8 @@ import { parser } from 'mqtt-packet';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import { createMessage } from '../../../src/broker/message.js';
-import { encodePublish, encodePublishCached } from '../../../src/mqtt/publish-codec.js';
+import { cachedWire, encodePublish } from '../../../src/mqtt/publish-codec.js';
+import { OutBuffer } from '../../../src/mqtt/out-buffer.js';
 import { FrameSplitter } from '../../../src/mqtt/frame.js';
 import { decodePublish, TopicCache } from '../../../src/mqtt/hot-codec.js';
 
@@ -49,15 +50,22 @@ describe('PUBLISH encoder', () => {
     expect(aliasOnly.topic).toBe('');
   });
 
-  it('caches per version/qos/retain and patches packet id and DUP', () => {
-    const a = encodePublishCached(m, true, 1, false, false, 10);
-    const b = encodePublishCached(m, true, 1, false, true, 11);
-    expect(parse(a, 5).messageId).toBe(10);
-    expect(parse(b, 5)).toMatchObject({ messageId: 11, dup: true });
-    const q0 = encodePublishCached(m, false, 0, false, false, 0);
-    expect(encodePublishCached(m, false, 0, false, false, 0)).toBe(q0); // shared for a QoS 0 fan-out
+  it('caches the wire form per version/qos/retain; a delivery patches packet id and DUP into its copy', () => {
+    const wire = cachedWire(m, true, 1, false);
+    expect(cachedWire(m, true, 1, false)).toBe(wire);
+    expect(cachedWire(m, false, 1, false)).not.toBe(wire);
+    const delivered = (msg: typeof m, v5: boolean, dup: boolean, pid: number): Buffer => {
+      const o = new OutBuffer();
+      o.publish(cachedWire(msg, v5, 1, false), 1, dup, pid);
+      return o.take()!;
+    };
+    expect(parse(delivered(m, true, false, 10), 5).messageId).toBe(10);
+    expect(parse(delivered(m, true, true, 11), 5)).toMatchObject({ messageId: 11, dup: true });
+    expect(parse(cachedWire(m, true, 1, false), 5)).toMatchObject({ messageId: 1, dup: false }); // the cache stays as made
+    const q0 = cachedWire(m, false, 0, false);
+    expect(cachedWire(m, false, 0, false)).toBe(q0); // shared for a QoS 0 fan-out
     const big = createMessage({ topic: 't'.repeat(300), payload: Buffer.alloc(70_000, 1), qos: 1, retain: false, now: 1 });
-    const pb = parse(encodePublishCached(big, false, 1, false, false, 65535), 4);
+    const pb = parse(delivered(big, false, false, 65535), 4);
     expect(pb.messageId).toBe(65535);
     expect(pb.payload.length).toBe(70_000);
   });
