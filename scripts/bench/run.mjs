@@ -15,7 +15,7 @@ import { SCENARIOS } from './scenarios.mjs';
 const USAGE = `usage: node scripts/bench/run.mjs [options]   (npm run bench -- [options])
   --rounds N          rounds per scenario and broker (default 3)
   --duration S        measured window in seconds (default 3)
-  --warmup S          warm-up before the window in seconds (default 0.5)
+  --warmup S          warm-up before the window in seconds (default 0.5; latency-qos1 takes at least 3)
   --scenarios a,b     scenarios to run (default: all but optional ones; --list shows them)
   --brokers a,b       brokers, in run order (default outpost,mosquitto,aedes)
   --baseline NAME     broker the ratios divide by (default outpost, else the first broker)
