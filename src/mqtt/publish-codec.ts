@@ -160,7 +160,6 @@ export function pidOffset(b: Buffer): number {
   return hdr + 2 + ((b[hdr]! << 8) | b[hdr + 1]!);
 }
 
-
 /** Fixed header length (1 + varint bytes). */
 function headerLength(b: Buffer): number {
   let i = 1;

@@ -87,7 +87,8 @@ export function putMessageParams(a: unknown[], o: number, m: Message): void {
 }
 
 export const MESSAGE_COLUMNS = 'msg_id, topic, payload, qos, retain, props, from_client, from_username, origin, ts, expires_at';
-const MESSAGE_COLUMN_COUNT = 11;
+/** Derived from the list, so a new column cannot leave messageParams() short. */
+const MESSAGE_COLUMN_COUNT = MESSAGE_COLUMNS.split(',').length;
 export const MESSAGE_COLUMN_DEFS =
   'msg_id INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, ' +
   'props TEXT, from_client TEXT NOT NULL, from_username TEXT, origin TEXT, ts INTEGER NOT NULL, expires_at INTEGER NOT NULL';
