@@ -71,6 +71,27 @@ export type PublishResult =
   | { ok: true; matched: number; durable: boolean }
   | { ok: false; reason: 'topic_invalid' | 'not_authorized' | 'packet_too_large' | 'quota_exceeded' };
 
+/**
+ * Why Broker.publishFrom refused a publish. Each front maps these to its protocol's answer (an MQTT
+ * reason code or DISCONNECT, a CoAP response code, an MQTT-SN return code).
+ */
+export type PublishRefusal =
+  | 'qos_not_supported'
+  | 'retain_not_supported'
+  /** Not a topic name at all: empty, wildcards, U+0000 [MQTT-4.7.3-1..2]. */
+  | 'topic_malformed'
+  /** A topic name the broker cannot use (a `$delayed/` topic without a valid interval). */
+  | 'topic_invalid'
+  /** A valid topic name with more than mqtt.max_topic_levels levels. */
+  | 'topic_too_deep'
+  | 'packet_too_large'
+  | 'not_authorized'
+  /** Denied, and the ACL's deny_action says to disconnect the publisher. */
+  | 'not_authorized_disconnect'
+  | 'quota_exceeded';
+
+export type PublishFromResult = { ok: true; matched: number; durable: boolean } | { ok: false; reason: PublishRefusal };
+
 export interface BrokerStats {
   'connections.count': number;
   'connections.max': number;

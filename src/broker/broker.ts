@@ -1,7 +1,7 @@
 // The data plane: sessions, routing, retained messages, wills, delayed publish, $SYS. Knows no
 // protocol: MQTT channels and gateway channels call in through the same methods.
 import type { Logger } from 'pino';
-import type { BrokerApi, BrokerEvents, BrokerStats, ClientSummary, DeliverySummary, PublishInterceptor, PublishResult, SubscriptionSummary } from './api.js';
+import type { BrokerApi, BrokerEvents, BrokerStats, ClientSummary, DeliverySummary, PublishFromResult, PublishInterceptor, PublishRefusal, PublishResult, SubscriptionSummary } from './api.js';
 import type { Authorizer, ConnectionGuard } from './hooks.js';
 import { allowAllAuthorizer, noGuard } from './hooks.js';
 import { createMessage, Message } from './message.js';
@@ -12,10 +12,23 @@ import { Router, Subscription, type RouteVisitor, type SharedGroup } from './rou
 import type { FlowSource } from './flow.js';
 import { QueueEntry, Session, type DropReason, type SessionHost, type SessionLimits, type WillSpec } from './session.js';
 import { SysPublisher } from './sys.js';
-import { isValidFilter, levelCount, parseFilter } from './topic.js';
-import type { AuthzAction, AuthzDecision, ClientIdentity, Clock, DisconnectReason, Outlet, QoS, SubscriptionOptions, TimerHandle } from './types.js';
+import { isValidFilter, isValidTopicName, levelCount, parseFilter } from './topic.js';
+import type { AuthzAction, AuthzDecision, ClientIdentity, Clock, DisconnectReason, MessageProperties, Outlet, Publisher, QoS, SubscriptionOptions, TimerHandle } from './types.js';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../store/store.js';
+
+/** publishFrom's refusals, made once: a refused publish allocates nothing. */
+const REFUSED: { readonly [R in PublishRefusal]: { readonly ok: false; readonly reason: R } } = {
+  qos_not_supported: { ok: false, reason: 'qos_not_supported' },
+  retain_not_supported: { ok: false, reason: 'retain_not_supported' },
+  topic_malformed: { ok: false, reason: 'topic_malformed' },
+  topic_invalid: { ok: false, reason: 'topic_invalid' },
+  topic_too_deep: { ok: false, reason: 'topic_too_deep' },
+  packet_too_large: { ok: false, reason: 'packet_too_large' },
+  not_authorized: { ok: false, reason: 'not_authorized' },
+  not_authorized_disconnect: { ok: false, reason: 'not_authorized_disconnect' },
+  quota_exceeded: { ok: false, reason: 'quota_exceeded' },
+};
 
 export const OUTPOST_VERSION = '0.1.0';
 
@@ -518,21 +531,16 @@ export class Broker implements BrokerApi, SessionHost {
 
   /** The session's identity for auth hooks; built once per connection, not per PUBLISH. */
   identity(s: Session): ClientIdentity {
-    let id = s.identity;
-    if (id === null) {
-      id = { clientId: s.clientId, username: s.username, peerHost: s.peerHost, peerPort: s.peerPort, protocol: s.protocol, listener: s.listener, superuser: s.superuser };
-      s.identity = id;
-    }
-    return id;
+    return s.authIdentity();
   }
 
-  authorize(s: Session, action: AuthzAction, topic: string, qos: QoS, retain: boolean): AuthzDecision {
+  authorize(s: Publisher, action: AuthzAction, topic: string, qos: QoS, retain: boolean): AuthzDecision {
     if (s.superuser) return 'allow';
     // The authorizer counts authorization.allow/deny itself.
-    return this.authorizer.authorize(this.identity(s), action, topic, qos, retain);
+    return this.authorizer.authorize(s.authIdentity(), action, topic, qos, retain);
   }
 
-  rewriteTopic(kind: 'publish' | 'subscribe', topic: string, s: Session): string {
+  rewriteTopic(kind: 'publish' | 'subscribe', topic: string, s: Publisher): string {
     return this.rewriter.empty ? topic : this.rewriter.rewrite(kind, topic, s.clientId, s.username);
   }
 
@@ -606,6 +614,52 @@ export class Broker implements BrokerApi, SessionHost {
   }
 
   // ---------------------------------------------------------------- publish
+
+  /**
+   * The one door for application messages from every front (MQTT channels, gateway sessions,
+   * sessionless gateway devices): limits, topic checks, authorization and rewrite, then publish().
+   * `topic` is as the publisher named it (its mountpoint is applied here). The front has already
+   * dealt with its own framing (topic aliases, QoS 2 duplicates) and maps a refusal to its
+   * protocol's answer. Positional arguments and shared refusal objects: this runs once per PUBLISH.
+   */
+  publishFrom(
+    from: Publisher,
+    topic: string,
+    payload: Buffer,
+    qos: QoS,
+    retain: boolean,
+    props: MessageProperties | null,
+    /** v5 Message-Expiry-Interval in seconds; undefined takes mqtt.message_expiry_interval. */
+    expiryInterval: number | undefined,
+    now: number,
+  ): PublishFromResult {
+    const cfg = this.config.mqtt;
+    from.recvMsg++;
+    if (qos > cfg.max_qos_allowed) return REFUSED.qos_not_supported;
+    if (retain && !cfg.retain_available) return REFUSED.retain_not_supported;
+    const full = from.mountpoint === '' ? topic : from.mountpoint + topic;
+    if (full.length === 0 || !isValidTopicName(full)) return REFUSED.topic_malformed;
+    if (levelCount(full) > cfg.max_topic_levels) return REFUSED.topic_too_deep;
+    if (payload.length > cfg.max_packet_size) return REFUSED.packet_too_large;
+    if (!from.superuser) {
+      // The authorizer counts authorization.allow/deny itself.
+      const d = this.authorizer.authorize(from.authIdentity(), 'publish', full, qos, retain);
+      if (d !== 'allow') return d === 'disconnect' ? REFUSED.not_authorized_disconnect : REFUSED.not_authorized;
+    }
+    return this.publish(
+      createMessage({
+        topic: this.rewriter.empty ? full : this.rewriter.rewrite('publish', full, from.clientId, from.username),
+        payload,
+        qos,
+        retain,
+        props,
+        from: from.clientId,
+        fromUsername: from.username,
+        expiryInterval: expiryInterval ?? cfg.message_expiry_interval,
+        now,
+      }),
+    );
+  }
 
   /**
    * The publish pipeline after authorization and rewrite: delayed publish, retain, interceptors

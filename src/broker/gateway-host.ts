@@ -16,10 +16,10 @@ import type {
 } from '../../gateways/gateway.js';
 import type { Broker } from './broker.js';
 import type { AuthRequest, Authenticator } from './hooks.js';
-import { createMessage } from './message.js';
 import type { Session, WillSpec } from './session.js';
-import { isValidFilter, isValidTopicName, levelCount, parseFilter, renderPlaceholders } from './topic.js';
-import type { Delivery, DisconnectReason, MessageProperties, Outlet, QoS, SubscriptionOptions } from './types.js';
+import { isValidFilter, parseFilter, renderPlaceholders } from './topic.js';
+import type { ClientIdentity, Delivery, DisconnectReason, MessageProperties, Outlet, Publisher, QoS, SubscriptionOptions } from './types.js';
+import type { PublishFromResult } from './api.js';
 
 export interface GatewayHostOptions {
   name: string;
@@ -241,48 +241,34 @@ export class GatewayHost implements GatewayContext {
   }
 
   publishAs(s: Session, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; props?: MessageProperties | null; expiryInterval?: number }): PublishOutcome {
-    const broker = this.broker;
-    const cfg = broker.settings.mqtt;
-    const full = s.mountpoint + topic;
-    if (!isValidTopicName(full) || levelCount(full) > cfg.max_topic_levels) return { ok: false, reason: 'topic_invalid' };
-    if (opts.qos > cfg.max_qos_allowed) return { ok: false, reason: 'qos_not_supported' };
-    if (payload.length > cfg.max_packet_size) return { ok: false, reason: 'packet_too_large' };
-    const d = broker.authorize(s, 'publish', full, opts.qos, opts.retain);
-    if (d !== 'allow') {
-      this.log.info({ clientid: s.clientId, topic: full }, 'authorization_denied: publish');
-      return { ok: false, reason: 'not_authorized' };
-    }
-    s.recvMsg++;
     s.recvOct += payload.length;
-    const msg = createMessage({
-      topic: broker.rewriteTopic('publish', full, s),
-      payload,
-      qos: opts.qos,
-      retain: opts.retain,
-      props: opts.props ?? null,
-      from: s.clientId,
-      fromUsername: s.username,
-      expiryInterval: opts.expiryInterval ?? cfg.message_expiry_interval,
-      now: broker.now(),
-    });
-    const r = broker.publish(msg);
-    if (!r.ok) return { ok: false, reason: r.reason === 'not_authorized' ? 'not_authorized' : r.reason === 'packet_too_large' ? 'packet_too_large' : r.reason === 'quota_exceeded' ? 'quota_exceeded' : 'topic_invalid' };
-    return { ok: true, durable: r.durable, matched: r.matched };
+    return this.outcome(s, topic, this.broker.publishFrom(s, topic, payload, opts.qos, opts.retain, opts.props ?? null, opts.expiryInterval, this.broker.now()));
   }
 
   publishAnonymous(device: Omit<DeviceInfo, 'keepalive'>, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; expiryInterval?: number }): PublishOutcome {
-    const broker = this.broker;
-    const mp = renderPlaceholders(this.mountpointTpl, { clientid: device.clientId, username: device.username, endpoint_name: device.endpointName ?? null }) ?? '';
-    const full = mp + topic;
-    if (!isValidTopicName(full)) return { ok: false, reason: 'topic_invalid' };
-    const ident = { clientId: device.clientId, username: device.username, peerHost: device.peerHost, peerPort: device.peerPort, protocol: this.name, listener: device.listener, superuser: false };
-    const d = broker.authorizer.authorize(ident, 'publish', full, opts.qos, opts.retain);
-    if (d !== 'allow') {
-      broker.metrics.c['authorization.deny']++;
-      return { ok: false, reason: 'not_authorized' };
+    const mountpoint = renderPlaceholders(this.mountpointTpl, { clientid: device.clientId, username: device.username, endpoint_name: device.endpointName ?? null }) ?? '';
+    const identity: ClientIdentity = { clientId: device.clientId, username: device.username, peerHost: device.peerHost, peerPort: device.peerPort, protocol: this.name, listener: device.listener, superuser: false };
+    const from: Publisher = { clientId: device.clientId, username: device.username, superuser: false, mountpoint, recvMsg: 0, authIdentity: () => identity };
+    return this.outcome(from, topic, this.broker.publishFrom(from, topic, payload, opts.qos, opts.retain, null, opts.expiryInterval, this.broker.now()));
+  }
+
+  /** A gateway's view of publishFrom's answer. */
+  private outcome(from: Publisher, topic: string, r: PublishFromResult): PublishOutcome {
+    if (r.ok) return { ok: true, durable: r.durable, matched: r.matched };
+    switch (r.reason) {
+      case 'not_authorized':
+      case 'not_authorized_disconnect':
+        this.log.info({ clientid: from.clientId, topic: from.mountpoint + topic }, 'authorization_denied: publish');
+        return { ok: false, reason: 'not_authorized' };
+      case 'qos_not_supported':
+        return { ok: false, reason: 'qos_not_supported' };
+      case 'packet_too_large':
+        return { ok: false, reason: 'packet_too_large' };
+      case 'quota_exceeded':
+        return { ok: false, reason: 'quota_exceeded' };
+      default:
+        return { ok: false, reason: 'topic_invalid' };
     }
-    const r = broker.publish(createMessage({ topic: full, payload, qos: opts.qos, retain: opts.retain, from: device.clientId, fromUsername: device.username, expiryInterval: opts.expiryInterval ?? broker.settings.mqtt.message_expiry_interval, now: broker.now() }));
-    return r.ok ? { ok: true, durable: r.durable, matched: r.matched } : { ok: false, reason: 'topic_invalid' };
   }
 
   whenDurable(fn: () => void): void {

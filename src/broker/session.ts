@@ -4,7 +4,7 @@
 import { FLOW_STALL_MS, FlowWaiters, flowHighWater, type FlowSource, type FlowWaiter } from './flow.js';
 import type { Message } from './message.js';
 import type { Subscriber, Subscription } from './router.js';
-import type { ClientIdentity, Delivery, DisconnectReason, MessageProperties, Outlet, QoS, SubscriptionOptions, TimerHandle } from './types.js';
+import type { ClientIdentity, Delivery, DisconnectReason, MessageProperties, Outlet, Publisher, QoS, SubscriptionOptions, TimerHandle } from './types.js';
 import type { Store } from '../store/store.js';
 import type { Metrics } from './metrics.js';
 
@@ -85,7 +85,7 @@ class NoEntries<K, V> extends Map<K, V> {
 const NO_INFLIGHT: Map<number, QueueEntry> = new NoEntries();
 const NO_AWAITING_REL: Map<number, number> = new NoEntries();
 
-export class Session implements Subscriber, FlowSource {
+export class Session implements Subscriber, FlowSource, Publisher {
   readonly clientId: string;
   username: string | null = null;
   superuser = false;
@@ -105,7 +105,7 @@ export class Session implements Subscriber, FlowSource {
   connectedAt = 0;
   disconnectedAt = 0;
   lastSeen = 0;
-  /** Cached auth identity (Broker.identity); reset when a connection opens the session. */
+  /** Cached auth identity (authIdentity()); reset when a connection opens the session. */
   identity: ClientIdentity | null = null;
   /**
    * A sleeping device (MQTT-SN): its connection stays attached (takeover, kick and counts work as
@@ -149,6 +149,19 @@ export class Session implements Subscriber, FlowSource {
   /** Router de-duplication scratch (one delivery per session per publish). */
   matchGen = 0;
   matchIdx = 0;
+
+  /** The identity auth hooks see: built once per connection, not per PUBLISH. */
+  authIdentity(): ClientIdentity {
+    return (this.identity ??= {
+      clientId: this.clientId,
+      username: this.username,
+      peerHost: this.peerHost,
+      peerPort: this.peerPort,
+      protocol: this.protocol,
+      listener: this.listener,
+      superuser: this.superuser,
+    });
+  }
 
   constructor(
     clientId: string,

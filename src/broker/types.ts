@@ -88,6 +88,22 @@ export interface ClientIdentity {
   superuser: boolean;
 }
 
+/**
+ * Whoever publishes through Broker.publishFrom: a session (MQTT or gateway), or a device without one
+ * (CoAP connectionless mode, MQTT-SN QoS -1). One shape, so every front gets the same checks.
+ */
+export interface Publisher {
+  readonly clientId: string;
+  readonly username: string | null;
+  readonly superuser: boolean;
+  /** Put in front of every topic the publisher names ('' for none): a gateway's mountpoint. */
+  readonly mountpoint: string;
+  /** Messages received from this publisher (client lists, `recv_msg`). */
+  recvMsg: number;
+  /** The identity authorization sees; built once per connection, not per publish. */
+  authIdentity(): ClientIdentity;
+}
+
 /** Result of authorizing one action. 'disconnect' is a deny whose configured deny_action is disconnect. */
 export type AuthzDecision = 'allow' | 'deny' | 'disconnect';
 

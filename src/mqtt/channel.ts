@@ -536,15 +536,12 @@ export class MqttChannel implements Outlet, FlowWaiter {
     const broker = this.deps.broker;
     const s = this.session!;
     broker.metrics.c['packets.publish.received']++;
-    s.recvMsg++;
     const qos = p.qos;
     const pid = p.pid;
     if (this.msgLimiter) {
       const wait = this.msgLimiter.consume(1, this.deps.clock.now());
       if (wait > 0) this.pauseFor(wait);
     }
-    if (qos > cfg.max_qos_allowed) return this.protocolViolation('protocol_error', `QoS ${qos} above max_qos_allowed`, RC.QOS_NOT_SUPPORTED);
-    if (p.retain && !cfg.retain_available) return this.protocolViolation('protocol_error', 'retain not available', RC.RETAIN_NOT_SUPPORTED);
     let topic = p.topic;
     if (this.v5 && p.alias !== undefined) {
       const alias = p.alias;
@@ -558,14 +555,7 @@ export class MqttChannel implements Outlet, FlowWaiter {
       }
     }
     if (topic.length === 0) return this.protocolViolation('protocol_error', 'empty topic without topic alias', RC.PROTOCOL_ERROR);
-    if (!isValidTopicName(topic)) return this.protocolViolation('protocol_error', `invalid topic name ${JSON.stringify(topic)}`, RC.TOPIC_NAME_INVALID);
-    if (levelCount(topic) > cfg.max_topic_levels) {
-      if (!this.v5) return this.protocolViolation('protocol_error', `topic ${JSON.stringify(topic)} has more than max_topic_levels levels`);
-      this.log.info({ topic }, 'publish_topic_invalid');
-      if (qos > 0) this.ack(qos === 1 ? 4 : 5, pid, RC.TOPIC_NAME_INVALID);
-      return;
-    }
-    if (qos === 2) {
+    if (qos === 2 && cfg.max_qos_allowed === 2) {
       // A resent QoS 2 PUBLISH is acknowledged again but not delivered twice [MQTT-4.3.3-9].
       if (s.awaitingRel.has(pid)) {
         this.ack(5, pid, 0);
@@ -579,32 +569,36 @@ export class MqttChannel implements Outlet, FlowWaiter {
         return;
       }
     }
-    const decision = broker.authorize(s, 'publish', topic, qos, p.retain);
-    if (decision !== 'allow') {
-      this.debug({ topic, qos, retain: p.retain }, 'authorization_denied: publish');
-      if (decision === 'disconnect') return this.protocolViolation('not_authorized', `publish to ${topic} denied`, RC.NOT_AUTHORIZED);
-      if (qos === 1) this.ack(4, pid, RC.NOT_AUTHORIZED);
-      else if (qos === 2) {
-        if (!this.v5) s.receivedQos2(pid, this.lastSeen);
-        this.ack(5, pid, RC.NOT_AUTHORIZED);
+    // Limits, topic checks, authorization and rewrite: the broker's one publish door, as for gateways.
+    const r = broker.publishFrom(s, topic, p.payload, qos, p.retain, p.props, p.expiry, this.lastSeen);
+    if (!r.ok) {
+      switch (r.reason) {
+        case 'qos_not_supported':
+          return this.protocolViolation('protocol_error', `QoS ${qos} above max_qos_allowed`, RC.QOS_NOT_SUPPORTED);
+        case 'retain_not_supported':
+          return this.protocolViolation('protocol_error', 'retain not available', RC.RETAIN_NOT_SUPPORTED);
+        case 'topic_malformed':
+          return this.protocolViolation('protocol_error', `invalid topic name ${JSON.stringify(topic)}`, RC.TOPIC_NAME_INVALID);
+        case 'topic_too_deep':
+          if (!this.v5) return this.protocolViolation('protocol_error', `topic ${JSON.stringify(topic)} has more than max_topic_levels levels`);
+          this.log.info({ topic }, 'publish_topic_invalid');
+          if (qos > 0) this.ack(qos === 1 ? 4 : 5, pid, RC.TOPIC_NAME_INVALID);
+          return;
+        case 'not_authorized':
+        case 'not_authorized_disconnect':
+          this.debug({ topic, qos, retain: p.retain }, 'authorization_denied: publish');
+          if (r.reason === 'not_authorized_disconnect') return this.protocolViolation('not_authorized', `publish to ${topic} denied`, RC.NOT_AUTHORIZED);
+          if (qos === 1) this.ack(4, pid, RC.NOT_AUTHORIZED);
+          else if (qos === 2) {
+            if (!this.v5) s.receivedQos2(pid, this.lastSeen);
+            this.ack(5, pid, RC.NOT_AUTHORIZED);
+          }
+          return;
       }
-      return;
     }
-    const msg = createMessage({
-      topic: broker.rewriteTopic('publish', topic, s),
-      payload: p.payload,
-      qos,
-      retain: p.retain,
-      props: p.props,
-      from: s.clientId,
-      fromUsername: s.username,
-      expiryInterval: p.expiry ?? cfg.message_expiry_interval,
-      now: this.lastSeen,
-    });
-    const r = broker.publish(msg);
     if (qos === 0) return;
     let rc = 0;
-    if (!r.ok) rc = r.reason === 'topic_invalid' ? RC.TOPIC_NAME_INVALID : r.reason === 'not_authorized' ? RC.NOT_AUTHORIZED : RC.UNSPECIFIED_ERROR;
+    if (!r.ok) rc = r.reason === 'topic_invalid' ? RC.TOPIC_NAME_INVALID : r.reason === 'packet_too_large' ? RC.PACKET_TOO_LARGE : r.reason === 'quota_exceeded' ? RC.QUOTA_EXCEEDED : RC.UNSPECIFIED_ERROR;
     else if (r.matched === 0) rc = RC.NO_MATCHING_SUBSCRIBERS;
     const relDurable = qos === 2 && s.receivedQos2(pid, this.lastSeen);
     if ((r.ok && r.durable) || relDurable) this.holdAck(qos === 1 ? 4 : 5, pid, rc);
