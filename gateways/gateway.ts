@@ -2,9 +2,9 @@
 // folder, nothing else; the broker side (src/broker/gateway-host.ts) implements GatewayContext.
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { Message } from '../src/broker/message.js';
-import type { AuthRequest } from '../src/broker/hooks.js';
-import type { Clock, Delivery, DisconnectReason, MessageProperties, QoS, SubscriptionOptions } from '../src/broker/types.js';
+import type { Message } from '../src/core/message.js';
+import type { AuthRequest } from '../src/core/hooks.js';
+import type { Clock, Delivery, DisconnectReason, MessageProperties, QoS, SubscriptionOptions } from '../src/core/types.js';
 import type { Store } from '../src/store/store.js';
 
 export type { Clock, Delivery, DisconnectReason, Message, MessageProperties, QoS, SubscriptionOptions, Store };

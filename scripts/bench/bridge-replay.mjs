@@ -23,9 +23,9 @@ const dist = (p) => import(join(ROOT, 'dist/src', p));
 const { startBridges } = await dist('bridge/index.js');
 const { bridgesConfigShape } = await dist('bridge/config.js');
 const { Store } = await dist('store/store.js');
-const { Metrics } = await dist('broker/metrics.js');
-const { createMessage } = await dist('broker/message.js');
-const { systemClock } = await dist('broker/types.js');
+const { Metrics } = await dist('core/metrics.js');
+const { createMessage } = await dist('core/message.js');
+const { systemClock } = await dist('core/types.js');
 const { z } = await import('zod');
 
 const { values: a } = parseArgs({

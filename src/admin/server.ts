@@ -18,21 +18,12 @@ import { registerOpsRoutes } from './routes/ops.js';
 import { registerPublishRoutes } from './routes/publish.js';
 import { registerStatusRoutes } from './routes/status.js';
 import { TraceService } from './trace.js';
+import type { RouteContext } from './route-context.js';
 
 export interface AdminService {
   /** Bound port (0 when the API is disabled). */
   port: number;
   close(): Promise<void>;
-}
-
-/** What every route module gets. */
-export interface RouteContext {
-  deps: AdminDeps;
-  config: Config;
-  log: Logger;
-  credentials: Credentials;
-  trace: TraceService;
-  prometheus: PrometheusExporter;
 }
 
 declare module 'fastify' {

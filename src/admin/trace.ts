@@ -6,8 +6,8 @@ import { createWriteStream, mkdirSync, readFileSync, rmSync, statSync, type Writ
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BrokerApi, ClientSummary, PublishInterceptor } from '../broker/api.js';
-import type { Message } from '../broker/message.js';
-import type { DisconnectReason } from '../broker/types.js';
+import type { Message } from '../core/message.js';
+import type { DisconnectReason } from '../core/types.js';
 import { topicMatches } from './topic-match.js';
 
 export const TRACE_TYPES = ['clientid', 'topic', 'ip_address'] as const;

@@ -1,7 +1,7 @@
 // ACL rules with EMQX acl.conf semantics (emqx-broker-behaviour.md §8): compile the terms into
 // rules, then match (client, action, topic) against them, first match wins.
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
-import type { AuthzAction, QoS } from '../broker/types.js';
+import type { AuthzAction, QoS } from '../core/types.js';
 import { parseTerms, type Term } from './acl-parse.js';
 import { AuthError } from './errors.js';
 

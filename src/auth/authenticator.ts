@@ -3,8 +3,8 @@
 // allow, deny or ignore. When every step ignores, anonymous access decides (EMQX: not_authorized).
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { AuthRequest, AuthResult, Authenticator } from '../broker/hooks.js';
-import type { Metrics } from '../broker/metrics.js';
+import type { AuthRequest, AuthResult, Authenticator } from '../core/hooks.js';
+import type { Metrics } from '../core/metrics.js';
 import type { BanList } from './ban-list.js';
 import type { AuthenticationConfig } from './config.js';
 import type { UserDb } from './user-db.js';

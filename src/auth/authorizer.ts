@@ -2,9 +2,9 @@
 // sources in configured order (built-in database rules, the acl.conf file), first match wins,
 // else no_match (emqx-broker-behaviour.md §8). Decisions are cached per client with a TTL.
 import type { Logger } from 'pino';
-import type { Authorizer } from '../broker/hooks.js';
-import type { Metrics } from '../broker/metrics.js';
-import type { AuthzAction, AuthzDecision, ClientIdentity, QoS } from '../broker/types.js';
+import type { Authorizer } from '../core/hooks.js';
+import type { Metrics } from '../core/metrics.js';
+import type { AuthzAction, AuthzDecision, ClientIdentity, QoS } from '../core/types.js';
 import { matchRules, type AclRule, type AclSubject } from './acl.js';
 import type { AclDb } from './acl-db.js';
 import type { AuthorizationConfig } from './config.js';

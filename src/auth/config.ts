@@ -145,3 +145,29 @@ export type AuthorizationConfig = z.infer<typeof authorizationSchema>;
 export type FlappingConfig = z.infer<typeof flappingSchema>;
 export type BannedConfig = z.infer<typeof bannedSchema>;
 export type LimiterConfig = z.infer<typeof limiterSchema>;
+
+type CertAs = 'disabled' | 'cn' | 'dn' | 'san';
+interface ListenerView {
+  enable: boolean;
+  bind: string;
+}
+interface TlsListenerView extends ListenerView {
+  peer_cert_as_username: CertAs;
+  peer_cert_as_clientid: CertAs;
+}
+
+/**
+ * The part of the daemon's config that auth reads: its own sections, plus the listener binds (the
+ * anonymous-access warning) and certificate mappings. The composed Config satisfies it; auth stays
+ * below the config composition instead of importing it.
+ */
+export interface AuthSettings {
+  node: { data_dir: string };
+  mqtt: ListenerView;
+  listeners: { ssl: Record<string, TlsListenerView>; ws: Record<string, ListenerView>; wss: Record<string, TlsListenerView> };
+  authentication: AuthenticationConfig;
+  authorization: AuthorizationConfig;
+  flapping_detect: FlappingConfig;
+  banned: BannedConfig;
+  limiter: LimiterConfig;
+}

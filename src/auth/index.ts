@@ -5,13 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import type { ConnectionGuard, RateLimits } from '../broker/hooks.js';
-import type { Metrics } from '../broker/metrics.js';
-import type { ClientIdentity, Clock, TimerHandle } from '../broker/types.js';
-import type { Config } from '../config/schema.js';
+import type { ConnectionGuard, RateLimits } from '../core/hooks.js';
+import type { Metrics } from '../core/metrics.js';
+import type { ClientIdentity, Clock, TimerHandle } from '../core/types.js';
 import type { Store } from '../store/store.js';
 import { DEFAULT_ACL, normalizeIp, parseAcl, type AclRule } from './acl.js';
 import { AclDb } from './acl-db.js';
+import type { AuthSettings } from './config.js';
 import { ChainAuthenticator, type CertAsLookup } from './authenticator.js';
 import { AclAuthorizer } from './authorizer.js';
 import { BanList } from './ban-list.js';
@@ -20,7 +20,7 @@ import { AUTH_MIGRATIONS } from './migrations.js';
 import { ConnectionCounter, bucketFor } from './rate-limit.js';
 import { UserDb } from './user-db.js';
 
-export type { HashAlgorithm } from './config.js';
+export type { AuthSettings, HashAlgorithm } from './config.js';
 export { UserDb, type ExportedUser, type ImportOptions, type ImportResult, type ListUsersQuery, type UserInfo } from './user-db.js';
 export { AclDb, type AclWhoType, type StoredAclRule } from './acl-db.js';
 export { BanList, BAN_KINDS, type Ban, type BanKind } from './ban-list.js';
@@ -51,7 +51,7 @@ export interface AuthServices {
    */
   warnAnonymousExposure(listeners: readonly { id: string; bind: string }[]): string[];
   /** Apply a new, already validated config live (users, ACL rules, limits). Throws on a bad ACL file, keeping the old rules. */
-  reload(config: Config): void;
+  reload(config: AuthSettings): void;
   close(): void;
 }
 
@@ -62,7 +62,7 @@ export function isLoopbackBind(bind: string): boolean {
 }
 
 /** The MQTT listener binds a config enables ([mqtt] and [listeners.*.*]), for the anonymous-access warning. */
-export function configuredBinds(config: Config): { id: string; bind: string }[] {
+export function configuredBinds(config: AuthSettings): { id: string; bind: string }[] {
   const out: { id: string; bind: string }[] = [];
   if (config.mqtt.enable) out.push({ id: 'tcp:default', bind: config.mqtt.bind });
   for (const type of ['ssl', 'ws', 'wss'] as const) {
@@ -71,7 +71,7 @@ export function configuredBinds(config: Config): { id: string; bind: string }[] 
   return out;
 }
 
-function loadFileRules(config: Config): AclRule[] {
+function loadFileRules(config: AuthSettings): AclRule[] {
   const f = config.authorization.file;
   if (!f.enable) return [];
   if (f.path === '') return parseAcl(DEFAULT_ACL, 'default-acl');
@@ -79,7 +79,7 @@ function loadFileRules(config: Config): AclRule[] {
   return parseAcl(readFileSync(path, 'utf8'), path);
 }
 
-function certAsLookup(getConfig: () => Config): CertAsLookup {
+function certAsLookup(getConfig: () => AuthSettings): CertAsLookup {
   return (listener) => {
     const [type, name] = listener.split(':');
     if (!name || (type !== 'ssl' && type !== 'wss')) return null;
@@ -89,7 +89,7 @@ function certAsLookup(getConfig: () => Config): CertAsLookup {
   };
 }
 
-export function createAuth(config: Config, store: Store, log: Logger, clock: Clock, metrics?: Metrics): AuthServices {
+export function createAuth(config: AuthSettings, store: Store, log: Logger, clock: Clock, metrics?: Metrics): AuthServices {
   store.migrate('auth', AUTH_MIGRATIONS);
   let cfg = config;
   const now = () => clock.now();
@@ -170,7 +170,7 @@ export function createAuth(config: Config, store: Store, log: Logger, clock: Clo
       }
       return exposed.map((l) => l.id);
     },
-    reload(next: Config) {
+    reload(next: AuthSettings) {
       // Parse the ACL first: a broken file throws here and nothing changes.
       const rules = loadFileRules(next);
       cfg = next;

@@ -1,7 +1,7 @@
 // Token buckets for per-client message/byte rates and per-listener connection rates (EMQX
 // messages_rate / bytes_rate / max_conn_rate, emqx-broker-behaviour.md §2): exceeding pauses the
 // reader for the returned time rather than disconnecting. Plus the global connection cap.
-import type { RateLimiter } from '../broker/hooks.js';
+import type { RateLimiter } from '../core/hooks.js';
 
 const UNIT_BYTES: Record<string, number> = { B: 1, KB: 1024, MB: 1024 * 1024, GB: 1024 * 1024 * 1024 };
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

@@ -1,7 +1,7 @@
 // Every drop is counted (by the caller) and logged here: the first drop of a reason at once, the
 // rest of a 10 s window as one line with a count, so a full buffer cannot flood the journal.
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from '../broker/types.js';
+import type { Clock, TimerHandle } from '../core/types.js';
 
 const WINDOW_MS = 10_000;
 

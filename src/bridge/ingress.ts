@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { IPublishPacket, ISubscribePacket, Packet } from 'mqtt-packet';
 import type { BrokerApi } from '../broker/api.js';
-import { createMessage, type Message } from '../broker/message.js';
+import { createMessage, type Message } from '../core/message.js';
 import type { Link } from './link.js';
 import { findIngress, type IngressMapping } from './mapping.js';
 import { mappedMessage, type DropReason } from './outbound-log.js';

@@ -5,8 +5,8 @@
 // upstream is an Outpost node that names itself in its v5 CONNACK (user property outpost-node), a
 // message whose path already contains that node is not sent to it either, so two nodes bridged to
 // each other deliver each message once.
-import { Message } from '../broker/message.js';
-import type { MessageProperties } from '../broker/types.js';
+import { Message } from '../core/message.js';
+import type { MessageProperties } from '../core/types.js';
 
 export const PATH_PROPERTY = 'outpost-path';
 /** v5 CONNACK user property by which an Outpost upstream names itself (set by the MQTT front, when it does). */

@@ -1,8 +1,8 @@
 // Topic mappings compiled once from config: which messages a bridge carries and how their topic,
 // QoS, retain flag and payload look on the other side. Pure functions; nothing here does I/O.
 import { parseFilter, topicMatches } from '../broker/topic.js';
-import type { Message } from '../broker/message.js';
-import type { QoS } from '../broker/types.js';
+import type { Message } from '../core/message.js';
+import type { QoS } from '../core/types.js';
 import type { EgressMappingConfig, IngressMappingConfig } from './config.js';
 import type { BridgeErrorCode } from './errors.js';
 

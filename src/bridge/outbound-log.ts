@@ -4,7 +4,7 @@
 // index (size, QoS 0 flag, timestamp per entry: 17 bytes) plus a bounded read-ahead window, so a long
 // outage grows the file, not the heap.
 import type { Database as Db, Statement } from 'better-sqlite3';
-import { Message } from '../broker/message.js';
+import { Message } from '../core/message.js';
 import type { Store, CommitParticipant } from '../store/store.js';
 import { MESSAGE_COLUMNS, MESSAGE_COLUMN_DEFS, putMessageParams, rowToMessage, type MessageRow } from '../store/codec.js';
 import { MultiRowInsert } from '../store/multi-row-insert.js';

@@ -1,6 +1,6 @@
 // Conversions between mqtt-packet's PUBLISH properties and the broker's MessageProperties.
 import type { IPublishPacket } from 'mqtt-packet';
-import type { MessageProperties } from '../broker/types.js';
+import type { MessageProperties } from '../core/types.js';
 
 export function wireProps(p: MessageProperties | null): IPublishPacket['properties'] | undefined {
   if (!p) return undefined;

@@ -2,9 +2,9 @@
 // CLI, $SYS. The Broker class (broker.ts) implements it; helpers code against this interface.
 import type { Logger } from 'pino';
 import type { FlowSource } from './flow.js';
-import type { Message } from './message.js';
-import type { Metrics } from './metrics.js';
-import type { Clock, DisconnectReason, QoS, SubscriptionOptions } from './types.js';
+import type { Message } from '../core/message.js';
+import type { Metrics } from '../core/metrics.js';
+import type { Clock, DisconnectReason, QoS, SubscriptionOptions } from '../core/types.js';
 import type { Store } from '../store/store.js';
 
 /**

@@ -2,10 +2,10 @@
 // protocol: MQTT channels and gateway channels call in through the same methods.
 import type { Logger } from 'pino';
 import type { BrokerApi, BrokerEvents, BrokerStats, ClientSummary, DeliverySummary, PublishFromResult, PublishInterceptor, PublishRefusal, PublishResult, SubscriptionSummary } from './api.js';
-import type { Authorizer, ConnectionGuard } from './hooks.js';
-import { allowAllAuthorizer, noGuard } from './hooks.js';
-import { createMessage, Message } from './message.js';
-import { Metrics } from './metrics.js';
+import type { Authorizer, ConnectionGuard } from '../core/hooks.js';
+import { allowAllAuthorizer, noGuard } from '../core/hooks.js';
+import { createMessage, Message } from '../core/message.js';
+import { Metrics } from '../core/metrics.js';
 import { Retainer } from './retainer.js';
 import { TopicRewriter } from './rewrite.js';
 import { Router, Subscription, type RouteVisitor, type SharedGroup } from './router.js';
@@ -13,7 +13,7 @@ import type { FlowSource } from './flow.js';
 import { QueueEntry, Session, type DropReason, type SessionHost, type SessionLimits, type WillSpec } from './session.js';
 import { SysPublisher } from './sys.js';
 import { isValidFilter, isValidTopicName, levelCount, parseFilter } from './topic.js';
-import type { AuthzAction, AuthzDecision, ClientIdentity, Clock, DisconnectReason, MessageProperties, Outlet, Publisher, QoS, SubscriptionOptions, TimerHandle } from './types.js';
+import type { AuthzAction, AuthzDecision, ClientIdentity, Clock, DisconnectReason, MessageProperties, Outlet, Publisher, QoS, SubscriptionOptions, TimerHandle } from '../core/types.js';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 

@@ -15,10 +15,10 @@ import type {
   WillMessage,
 } from '../../gateways/gateway.js';
 import type { Broker } from './broker.js';
-import type { AuthRequest, Authenticator } from './hooks.js';
+import type { AuthRequest, Authenticator } from '../core/hooks.js';
 import type { Session, WillSpec } from './session.js';
 import { isValidFilter, parseFilter, renderPlaceholders } from './topic.js';
-import type { ClientIdentity, Delivery, DisconnectReason, MessageProperties, Outlet, Publisher, QoS, SubscriptionOptions } from './types.js';
+import type { ClientIdentity, Delivery, DisconnectReason, MessageProperties, Outlet, Publisher, QoS, SubscriptionOptions } from '../core/types.js';
 import type { PublishFromResult } from './api.js';
 
 export interface GatewayHostOptions {

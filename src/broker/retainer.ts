@@ -1,6 +1,6 @@
 // Retained messages: one per topic, kept in memory for lookup on subscribe and in the store so
 // they survive a restart. Lookup by filter scans topics only when the filter has wildcards.
-import { Message } from './message.js';
+import { Message } from '../core/message.js';
 import { hasWildcard, topicMatches } from './topic.js';
 import type { Store } from '../store/store.js';
 

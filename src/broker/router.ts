@@ -2,9 +2,9 @@
 // publish) and a trie for wildcard filters, walked only when any exist. Shared subscriptions are
 // kept per (filter, group) and resolved to one member at publish time.
 import type { SharedStrategy } from '../config/schema.js';
-import type { Message } from './message.js';
+import type { Message } from '../core/message.js';
 import { hasWildcard } from './topic.js';
-import type { SubscriptionOptions } from './types.js';
+import type { SubscriptionOptions } from '../core/types.js';
 
 /** What the router needs to know about a subscriber (a broker Session). */
 export interface Subscriber {

@@ -2,11 +2,11 @@
 // packet ids, and (for persistent sessions) their durable copy in the store. Synchronous and
 // protocol-agnostic: an Outlet (MQTT channel or gateway channel) is attached while connected.
 import { FLOW_STALL_MS, FlowWaiters, flowHighWater, type FlowSource, type FlowWaiter } from './flow.js';
-import type { Message } from './message.js';
+import type { Message } from '../core/message.js';
 import type { Subscriber, Subscription } from './router.js';
-import type { ClientIdentity, Delivery, DisconnectReason, MessageProperties, Outlet, Publisher, QoS, SubscriptionOptions, TimerHandle } from './types.js';
+import type { ClientIdentity, Delivery, DisconnectReason, MessageProperties, Outlet, Publisher, QoS, SubscriptionOptions, TimerHandle } from '../core/types.js';
 import type { Store } from '../store/store.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../core/metrics.js';
 
 export interface SessionLimits {
   /** Effective inflight window cap (min with the client's Receive-Maximum is applied on connect). */

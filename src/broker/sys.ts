@@ -1,6 +1,6 @@
 // $SYS/brokers/{node}/… : version, uptime, datetime, stats and metrics on an interval, and the
 // client connected/disconnected/subscribed/unsubscribed events with EMQX's JSON fields.
-import type { DisconnectReason, SubscriptionOptions } from './types.js';
+import type { DisconnectReason, SubscriptionOptions } from '../core/types.js';
 import type { Session } from './session.js';
 
 export interface SysSettings {

@@ -6,12 +6,12 @@ import type { Duplex } from 'node:stream';
 import { generate, parser as makeParser, type IConnectPacket, type IDisconnectPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet, type Parser } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
-import type { AuthResult, Authenticator, RateLimiter, RateLimits } from '../broker/hooks.js';
-import { createMessage } from '../broker/message.js';
+import type { AuthResult, Authenticator, RateLimiter, RateLimits } from '../core/hooks.js';
+import { createMessage } from '../core/message.js';
 import { FLOW_STALL_MS, type FlowSource, type FlowWaiter } from '../broker/flow.js';
 import type { Session, WillSpec } from '../broker/session.js';
 import { isValidTopicName, levelCount, parseFilter } from '../broker/topic.js';
-import type { Clock, Delivery, DisconnectReason, MessageProperties, Outlet, QoS, TimerHandle } from '../broker/types.js';
+import type { Clock, Delivery, DisconnectReason, MessageProperties, Outlet, QoS, TimerHandle } from '../core/types.js';
 import type { MqttConfig } from '../config/schema.js';
 import { FrameSplitter } from './frame.js';
 import type { AcceptedConnection } from './listener.js';
@@ -641,7 +641,7 @@ export class MqttChannel implements Outlet, FlowWaiter {
     const s = this.session!;
     const subId = this.v5 ? (p.properties?.subscriptionIdentifier ?? 0) : 0;
     const codes: number[] = [];
-    const retainedQueue: [import('../broker/router.js').Subscription<Session>, import('../broker/message.js').Message[]][] = [];
+    const retainedQueue: [import('../broker/router.js').Subscription<Session>, import('../core/message.js').Message[]][] = [];
     for (const sub of p.subscriptions) {
       const parsed = parseFilter(sub.topic);
       if (this.v5 && parsed?.group && sub.nl) {

@@ -1,8 +1,8 @@
 // The MQTT front end: turns accepted connections from any listener into channels.
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
-import type { Authenticator, RateLimits } from '../broker/hooks.js';
-import type { Clock } from '../broker/types.js';
+import type { Authenticator, RateLimits } from '../core/hooks.js';
+import type { Clock } from '../core/types.js';
 import type { MqttConfig } from '../config/schema.js';
 import { MqttChannel, type ChannelDeps } from './channel.js';
 import type { AcceptedConnection } from './listener.js';

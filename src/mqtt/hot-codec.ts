@@ -2,7 +2,7 @@
 // of the acks. Everything else goes through mqtt-packet's parser. Pure functions over a whole
 // frame (FrameSplitter output); they return an error code instead of throwing.
 import { isUtf8 } from 'node:buffer';
-import type { MessageProperties, QoS } from '../broker/types.js';
+import type { MessageProperties, QoS } from '../core/types.js';
 
 export interface InPublish {
   topic: string;

@@ -2,8 +2,8 @@
 // QoS and retain flag (Message.wire), so a QoS 0 fan-out encodes once; QoS 1/2 copies the cached
 // bytes and patches the packet id and DUP bit. Deliveries with per-subscriber parts (v5
 // subscription ids, topic alias, remaining expiry) are encoded individually.
-import type { Message } from '../broker/message.js';
-import type { QoS } from '../broker/types.js';
+import type { Message } from '../core/message.js';
+import type { QoS } from '../core/types.js';
 
 function varintLen(n: number): number {
   return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;

@@ -1,5 +1,5 @@
 // MQTT 5 reason codes used by the front end (MQTT 5 §2.4) and their v3 CONNACK equivalents.
-import type { DisconnectReason } from '../broker/types.js';
+import type { DisconnectReason } from '../core/types.js';
 
 export const RC = {
   SUCCESS: 0x00,

@@ -1,7 +1,7 @@
 // Row <-> Message conversion for the store. v5 properties are rare and small, so they are kept as
 // JSON text; everything on the hot path (topic, payload, flags) has its own column.
-import { Message } from '../broker/message.js';
-import type { MessageProperties, QoS } from '../broker/types.js';
+import { Message } from '../core/message.js';
+import type { MessageProperties, QoS } from '../core/types.js';
 
 export interface MessageRow {
   msg_id: number;

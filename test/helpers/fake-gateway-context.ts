@@ -4,7 +4,7 @@
 // waits that the test releases, counters, and a manual clock. Copy it rather than edit it from
 // another gateway's tests (owner: the CoAP gateway).
 import pino from 'pino';
-import { createMessage, type Message } from '../../src/broker/message.js';
+import { createMessage, type Message } from '../../src/core/message.js';
 import type {
   AuthOutcome,
   Clock,

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import mqttPacket, { type IConnectPacket, type IPublishPacket, type Packet } from 'mqtt-packet';
 import { bridgesConfigShape } from '../../src/bridge/config.js';
 import { startBridges, type BridgeService } from '../../src/bridge/index.js';
-import { createMessage, type Message } from '../../src/broker/message.js';
+import { createMessage, type Message } from '../../src/core/message.js';
 import type { Config } from '../../src/config/schema.js';
 import { freePort } from '../helpers/mosquitto.js';
 import { sleep, until } from '../helpers/mqtt-clients.js';

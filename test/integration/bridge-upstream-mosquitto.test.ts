@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { bridgesConfigShape } from '../../src/bridge/config.js';
 import { startBridges, type BridgeService } from '../../src/bridge/index.js';
-import { createMessage, type Message } from '../../src/broker/message.js';
+import { createMessage, type Message } from '../../src/core/message.js';
 import type { Config } from '../../src/config/schema.js';
 import type { Store } from '../../src/store/store.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';

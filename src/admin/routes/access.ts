@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { BanAdmin, BanKind, BanRecord, UserDbAdmin, UserRecord } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { paginate, parseBody, parseBool, parseTime, qstr, rfc3339 } from '../http-util.js';
-import type { RouteContext } from '../server.js';
+import type { RouteContext } from '../route-context.js';
 
 const BAN_KINDS = ['clientid', 'username', 'peerhost', 'clientid_re', 'username_re', 'peerhost_net'] as const satisfies readonly BanKind[];
 const AUTHENTICATOR_ID = 'password_based:built_in_database';

@@ -7,7 +7,7 @@ import type { BrokerApi, ClientSummary, SubscriptionSummary } from '../../broker
 import type { Config } from '../../config/schema.js';
 import { ApiError } from '../errors.js';
 import { paginate, parseBody, parseBool, parseIntParam, parseTime, qstr, rfc3339 } from '../http-util.js';
-import type { RouteContext } from '../server.js';
+import type { RouteContext } from '../route-context.js';
 import { splitShared, topicMatches } from '../topic-match.js';
 import { parseLimit, registerClientQueueRoutes } from './client-queues.js';
 

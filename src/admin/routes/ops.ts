@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { BridgeAdmin, BridgeStatus, GatewayAdmin, GatewaySummary } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { paginate, parseBody, parseTime, rfc3339 } from '../http-util.js';
-import type { RouteContext } from '../server.js';
+import type { RouteContext } from '../route-context.js';
 import { TraceError, TRACE_TYPES, type TraceInfo } from '../trace.js';
 import { clientFilter, clientItem, requireClient, subscribeBody, subscribeFor, subscriptionItem } from './clients.js';
 

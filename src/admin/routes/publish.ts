@@ -3,11 +3,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { BrokerApi } from '../../broker/api.js';
-import { createMessage, type Message } from '../../broker/message.js';
-import type { MessageProperties } from '../../broker/types.js';
+import { createMessage, type Message } from '../../core/message.js';
+import type { MessageProperties } from '../../core/types.js';
 import { ApiError } from '../errors.js';
 import { emqxMsgId, paginate, parseBody, qstr, rfc3339 } from '../http-util.js';
-import type { RouteContext } from '../server.js';
+import type { RouteContext } from '../route-context.js';
 
 const publishBody = z.object({
   topic: z.string(),

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { LoginThrottle } from '../credentials.js';
 import { ApiError } from '../errors.js';
 import { parseBody, parseBool } from '../http-util.js';
-import type { RouteContext } from '../server.js';
+import type { RouteContext } from '../route-context.js';
 
 const loginBody = z.object({ username: z.string().min(1), password: z.string().min(1) });
 

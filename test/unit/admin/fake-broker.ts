@@ -3,9 +3,9 @@
 import { pino } from 'pino';
 import type { FlowSource } from '../../../src/broker/flow.js';
 import type { BrokerApi, BrokerEvents, BrokerStats, ClientSummary, DeliverySummary, PublishInterceptor, PublishResult, SubscriptionSummary } from '../../../src/broker/api.js';
-import type { Message } from '../../../src/broker/message.js';
-import { Metrics } from '../../../src/broker/metrics.js';
-import type { Clock, SubscriptionOptions, TimerHandle } from '../../../src/broker/types.js';
+import type { Message } from '../../../src/core/message.js';
+import { Metrics } from '../../../src/core/metrics.js';
+import type { Clock, SubscriptionOptions, TimerHandle } from '../../../src/core/types.js';
 import { Store } from '../../../src/store/store.js';
 import { splitShared, topicMatches } from '../../../src/admin/topic-match.js';
 import { validateConfig } from '../../../src/config/load.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createMessage } from '../../../src/broker/message.js';
+import { createMessage } from '../../../src/core/message.js';
 import { MAX_TRACE_BYTES, TraceService } from '../../../src/admin/trace.js';
 import { client, FakeBroker } from './fake-broker.js';
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { matchRules, parseAcl, type AclSubject } from '../../../src/auth/acl.js';
 import { AuthError } from '../../../src/auth/errors.js';
-import type { AuthzAction, QoS } from '../../../src/broker/types.js';
+import type { AuthzAction, QoS } from '../../../src/core/types.js';
 
 const rules = parseAcl(readFileSync(new URL('./fixtures/acl.conf', import.meta.url), 'utf8'), 'acl.conf');
 

@@ -1,7 +1,7 @@
 // Test doubles shared by the auth unit tests: a manual clock, a silent logger that records lines, a store in memory.
 import { pino, type Logger } from 'pino';
 import { Writable } from 'node:stream';
-import type { Clock, TimerHandle } from '../../../src/broker/types.js';
+import type { Clock, TimerHandle } from '../../../src/core/types.js';
 import { Store } from '../../../src/store/store.js';
 
 export class FakeClock implements Clock {

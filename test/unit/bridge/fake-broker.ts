@@ -2,10 +2,10 @@
 // interceptors called like the broker's publish pipeline, local subscribers as callbacks.
 import pino from 'pino';
 import type { BrokerApi, PublishInterceptor, PublishResult } from '../../../src/broker/api.js';
-import type { Message } from '../../../src/broker/message.js';
-import { Metrics } from '../../../src/broker/metrics.js';
+import type { Message } from '../../../src/core/message.js';
+import { Metrics } from '../../../src/core/metrics.js';
 import { topicMatches } from '../../../src/broker/topic.js';
-import { systemClock, type Clock } from '../../../src/broker/types.js';
+import { systemClock, type Clock } from '../../../src/core/types.js';
 import { Store } from '../../../src/store/store.js';
 
 export interface FakeBroker extends BrokerApi {

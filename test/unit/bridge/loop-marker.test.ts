@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMessage } from '../../../src/broker/message.js';
+import { createMessage } from '../../../src/core/message.js';
 import { PATH_PROPERTY, pathContains, withPathMarker } from '../../../src/bridge/loop-marker.js';
 
 const msg = (up?: Record<string, string | string[]>) =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMessage } from '../../../src/broker/message.js';
+import { createMessage } from '../../../src/core/message.js';
 import { EgressMapping, IngressMapping, captureWildcards, compileTemplate, findIngress } from '../../../src/bridge/mapping.js';
 import { egressMappingSchema, ingressMappingSchema } from '../../../src/bridge/config.js';
 import { filtersOverlap } from '../../../src/bridge/loop-check.js';

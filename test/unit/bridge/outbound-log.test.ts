@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createMessage, type Message } from '../../../src/broker/message.js';
+import { createMessage, type Message } from '../../../src/core/message.js';
 import { OutboundLog, type DropReason, type LogLimits } from '../../../src/bridge/outbound-log.js';
 import { openStore } from './fake-broker.js';
 

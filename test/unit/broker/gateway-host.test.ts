@@ -3,9 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Delivery, DisconnectReason } from '../../../gateways/gateway.js';
 import { Broker } from '../../../src/broker/broker.js';
 import { GatewayHost } from '../../../src/broker/gateway-host.js';
-import { allowAllAuthenticator } from '../../../src/broker/hooks.js';
-import { createMessage } from '../../../src/broker/message.js';
-import { systemClock } from '../../../src/broker/types.js';
+import { allowAllAuthenticator } from '../../../src/core/hooks.js';
+import { createMessage } from '../../../src/core/message.js';
+import { systemClock } from '../../../src/core/types.js';
 import { validateConfig } from '../../../src/config/load.js';
 import { Store } from '../../../src/store/store.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Router, Subscription, type SharedGroup, type Subscriber } from '../../../src/broker/router.js';
-import { createMessage } from '../../../src/broker/message.js';
+import { createMessage } from '../../../src/core/message.js';
 import { parseFilter, topicMatches } from '../../../src/broker/topic.js';
 
 class Sess implements Subscriber {

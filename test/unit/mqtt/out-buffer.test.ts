@@ -1,7 +1,7 @@
 // A connection's per-tick output: what take() returns must be exactly the packets in write order,
 // whichever way each was queued (by reference, encoded in place, moved over from held acks).
 import { describe, expect, it } from 'vitest';
-import { createMessage } from '../../../src/broker/message.js';
+import { createMessage } from '../../../src/core/message.js';
 import { OutBuffer } from '../../../src/mqtt/out-buffer.js';
 import { cachedWire, encodePublish } from '../../../src/mqtt/publish-codec.js';
 

@@ -1,7 +1,7 @@
 import { parser } from 'mqtt-packet';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
-import { createMessage } from '../../../src/broker/message.js';
+import { createMessage } from '../../../src/core/message.js';
 import { cachedWire, encodePublish } from '../../../src/mqtt/publish-codec.js';
 import { OutBuffer } from '../../../src/mqtt/out-buffer.js';
 import { FrameSplitter } from '../../../src/mqtt/frame.js';

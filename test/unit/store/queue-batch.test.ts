@@ -3,7 +3,7 @@
 // exactly what in-order, one-row-at-a-time writes give.
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createMessage } from '../../../src/broker/message.js';
+import { createMessage } from '../../../src/core/message.js';
 import { Store, type StoredQueueEntry } from '../../../src/store/store.js';
 
 const log = pino({ level: 'silent' });

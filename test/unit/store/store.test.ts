@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createMessage } from '../../../src/broker/message.js';
+import { createMessage } from '../../../src/core/message.js';
 import { Store } from '../../../src/store/store.js';
 
 const log = pino({ level: 'silent' });

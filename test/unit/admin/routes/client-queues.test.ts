@@ -2,8 +2,8 @@
 // (emqx_mgmt_api_clients.erl), their meta, payload options and errors, over the fake broker.
 import { describe, expect, it } from 'vitest';
 import type { DeliverySummary } from '../../../../src/broker/api.js';
-import { createMessage } from '../../../../src/broker/message.js';
-import type { QoS } from '../../../../src/broker/types.js';
+import { createMessage } from '../../../../src/core/message.js';
+import type { QoS } from '../../../../src/core/types.js';
 import { client } from '../fake-broker.js';
 import { harnessEachTest, type Harness } from '../harness.js';
 

@@ -16,7 +16,7 @@ import type {
   SubscriptionOptions,
   WillMessage,
 } from '../../../../gateways/gateway.js';
-import { createMessage, type Message } from '../../../../src/broker/message.js';
+import { createMessage, type Message } from '../../../../src/core/message.js';
 import type { Store } from '../../../../src/store/store.js';
 import { FakeClock } from '../transport/fake-clock.js';
 import { topicMatches } from '../../../helpers/fake-gateway-context.js';

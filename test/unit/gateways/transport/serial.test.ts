@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { SerialPort } from 'serialport';
 import { pino } from 'pino';
-import { systemClock } from '../../../../src/broker/types.js';
+import { systemClock } from '../../../../src/core/types.js';
 import { SerialTransport } from '../../../../gateways/transport/serial.js';
 import type { Codec, CodecResult, Link, TransportChannel } from '../../../../gateways/transport/types.js';
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
 import { pino } from 'pino';
-import { systemClock } from '../../../../src/broker/types.js';
+import { systemClock } from '../../../../src/core/types.js';
 import { UdpTransport } from '../../../../gateways/transport/udp.js';
 import type { Codec, Link, TransportChannel } from '../../../../gateways/transport/types.js';
 

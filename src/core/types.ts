@@ -1,5 +1,5 @@
-// The data plane's shared vocabulary. Everything here is protocol-agnostic: MQTT, gateways, bridges
-// and the admin API all speak in these terms.
+// The ground floor: the data plane's shared vocabulary, imported by store, auth, broker and every
+// front. It imports nothing above it. Everything here is protocol-agnostic.
 import type { Message } from './message.js';
 
 export type QoS = 0 | 1 | 2;
