@@ -141,4 +141,34 @@ describe('long timers', () => {
     expect(w2.msgs.map((x) => x.text)).toEqual(['near']);
     noOverflowWarning();
   }, 30_000);
+  it('message expiry: 2^32-1 s survives kill -9 (retained and queued, remaining interval sent); 2 s lapses during the downtime', async () => {
+    const MAX_S = 2 ** 32 - 1;
+    const base = `long/msgexp/${uid('t')}`;
+    const id = uid('mq');
+    const s = await client({ clientId: id, clean: false, properties: { sessionExpiryInterval: 30 * DAY_S } });
+    await s.sub(`${base}/q/#`, { qos: 1 });
+    await s.end();
+    const p = await client({ clientId: uid('mpub') });
+    await p.pub(`${base}/r/long`, 'retained-long', { qos: 1, retain: true, properties: { messageExpiryInterval: MAX_S } });
+    await p.pub(`${base}/r/short`, 'retained-short', { qos: 1, retain: true, properties: { messageExpiryInterval: 2 } });
+    await p.pub(`${base}/q/long`, 'queued-long', { qos: 1, properties: { messageExpiryInterval: MAX_S } });
+    await p.pub(`${base}/q/short`, 'queued-short', { qos: 1, properties: { messageExpiryInterval: 2 } });
+    await d.kill();
+    await sleep(2500); // the 2 s ones lapse while the daemon is down
+    await d.restart();
+    const r = await client({ clientId: uid('rsub') });
+    await r.sub(`${base}/r/#`, { qos: 1 });
+    const [retained] = await r.waitMessages(1, 5000);
+    await sleep(500);
+    expect(r.msgs.map((m) => m.text)).toEqual(['retained-long']);
+    expect(retained!.packet.properties?.messageExpiryInterval).toBeGreaterThan(MAX_S - 60);
+    const back = await client({ clientId: id, clean: false, properties: { sessionExpiryInterval: 0 } });
+    expect(back.connack.sessionPresent).toBe(true);
+    const [queued] = await back.waitMessages(1, 5000);
+    await sleep(500);
+    expect(back.msgs.map((m) => m.text)).toEqual(['queued-long']);
+    expect(queued!.packet.properties?.messageExpiryInterval).toBeGreaterThan(MAX_S - 60);
+    await r.pub(`${base}/r/long`, '', { qos: 1, retain: true }); // leave no retained message behind
+    noOverflowWarning();
+  }, 30_000);
 });
