@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BrokerApi, ClientSummary, PublishInterceptor } from '../broker/api.js';
 import type { Message } from '../core/message.js';
-import type { DisconnectReason } from '../core/types.js';
+import { clearLongTimeout, longTimeout, type DisconnectReason, type TimerHandle } from '../core/types.js';
 import { topicMatches } from './topic-match.js';
 
 export const TRACE_TYPES = ['clientid', 'topic', 'ip_address'] as const;
@@ -56,7 +56,7 @@ interface Trace {
   info: Omit<TraceInfo, 'status' | 'logSize'>;
   stopped: boolean;
   out: WriteStream | null;
-  timer: NodeJS.Timeout | null;
+  timer: TimerHandle | null;
   written: number;
   dropped: number;
   /** Set when the file stream is ending; resolves once it is flushed. */
@@ -186,7 +186,7 @@ export class TraceService {
   async close(): Promise<void> {
     const outs: WriteStream[] = [];
     for (const t of this.traces.values()) {
-      if (t.timer) clearTimeout(t.timer);
+      if (t.timer) clearLongTimeout(t.timer);
       t.timer = null;
       t.stopped = true;
       if (t.out) outs.push(t.out);
@@ -231,18 +231,18 @@ export class TraceService {
 
   private schedule(t: Trace): void {
     const now = this.now();
-    if (t.timer) clearTimeout(t.timer);
+    if (t.timer) clearLongTimeout(t.timer);
+    // longTimeout (unref'd): a trace may be set to start or end months ahead, past one Node timer's reach.
     if (now < t.info.startAt) {
-      t.timer = setTimeout(() => this.schedule(t), t.info.startAt - now);
+      t.timer = longTimeout(() => this.schedule(t), t.info.startAt - now);
     } else {
-      t.timer = setTimeout(() => this.finish(t), t.info.endAt - now);
+      t.timer = longTimeout(() => this.finish(t), t.info.endAt - now);
     }
-    t.timer.unref();
     this.refresh();
   }
 
   private finish(t: Trace): void {
-    if (t.timer) clearTimeout(t.timer);
+    if (t.timer) clearLongTimeout(t.timer);
     t.timer = null;
     if (!t.stopped) {
       t.stopped = true;

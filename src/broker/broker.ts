@@ -153,7 +153,7 @@ export class Broker implements BrokerApi, SessionHost {
   private readonly eventListeners: BrokerEvents[] = [];
   private readonly scratch = new RouteScratch();
   private readonly exclusive = new Map<string, string>();
-  private readonly delayed = new Set<NodeJS.Timeout>();
+  private readonly delayed = new Set<TimerHandle>();
   private connected = 0;
   /** SessionHost: messages that waited in a queue; the MQTT front uses it to pace congested publishers. */
   queuePushes = 0;
@@ -265,12 +265,16 @@ export class Broker implements BrokerApi, SessionHost {
   stop(): void {
     this.sys.stop();
     if (this.housekeeping) clearInterval(this.housekeeping);
-    for (const t of this.delayed) clearTimeout(t);
+    for (const t of this.delayed) this.clock.clearTimeout(t);
     this.delayed.clear();
     const now = this.now();
     for (const s of this.sessions.values()) {
       if (s.expiryTimer) this.clock.clearTimeout(s.expiryTimer);
-      if (s.willTimer) this.clock.clearTimeout(s.willTimer);
+      if (s.willTimer) {
+        this.clock.clearTimeout(s.willTimer);
+        s.willTimer = null;
+        if (s.will) this.log.warn({ clientid: s.clientId, topic: s.will.topic }, 'will_message_dropped: delayed will pending at shutdown, wills are not persisted');
+      }
       if (s.outlet) {
         s.outlet.kick('server_shutdown');
         s.detach();
@@ -408,6 +412,9 @@ export class Broker implements BrokerApi, SessionHost {
       const w = session.will;
       if (w.delay > 0 && session.expiryInterval > 0) {
         const delayMs = Math.min(w.delay, session.expiryInterval) * 1000;
+        // Wills live in memory only (as in EMQX and Mosquitto): a restart before the delay ends drops
+        // it, with a line at shutdown (stop). Logged here so a kill -9 leaves a trace too.
+        this.log.info({ clientid: session.clientId, topic: w.topic, will_delay_ms: delayMs }, 'will_message_delayed');
         session.willTimer = this.clock.setTimeout(() => {
           session.willTimer = null;
           this.publishWill(session);
@@ -430,8 +437,9 @@ export class Broker implements BrokerApi, SessionHost {
   private scheduleExpiry(s: Session): void {
     if (s.neverExpires()) return;
     const left = s.disconnectedAt + s.expiryInterval * 1000 - this.now();
-    // Timers beyond ~24 days overflow setTimeout; re-arm in steps.
-    const step = Math.min(Math.max(left, 0), 2_000_000_000);
+    // The clock holds any delay (up to 2^32-1 s); on firing the wall clock is checked again, so a clock
+    // set back re-arms instead of ending the session early.
+    const step = Math.max(left, 0);
     s.expiryTimer = this.clock.setTimeout(() => {
       s.expiryTimer = null;
       if (s.outlet) return;
@@ -754,13 +762,18 @@ export class Broker implements BrokerApi, SessionHost {
     return { ok: true, matched: 1, durable: true };
   }
 
+  /**
+   * Through the clock, which holds any delay: `due` may lie decades ahead (an absolute Unix time), far
+   * beyond one Node timer. Re-checked against the wall clock on firing, so a clock set back does not
+   * publish early.
+   */
   private scheduleDelayed(m: Message, due: number): void {
-    const t = setTimeout(() => {
+    const t = this.clock.setTimeout(() => {
       this.delayed.delete(t);
+      if (due > this.now()) return this.scheduleDelayed(m, due);
       this.store.deleteDelayed(m.id);
       this.dispatch(m);
     }, Math.max(0, due - this.now()));
-    t.unref();
     this.delayed.add(t);
   }
 

@@ -109,19 +109,81 @@ export type AuthzDecision = 'allow' | 'deny' | 'disconnect';
 
 export type AuthzAction = 'publish' | 'subscribe';
 
+/**
+ * Time and timers for the data plane. Implementations must honour any delay a protocol can express:
+ * MQTT 5 intervals go up to 2^32-1 s (~136 years), far beyond what one Node timer can hold.
+ */
 export interface Clock {
   now(): number;
+  /** Fire fn once after ms (any finite non-negative value; Infinity never fires). */
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(h: TimerHandle): void;
 }
 export type TimerHandle = { readonly __timer: unique symbol } | NodeJS.Timeout;
 
+/**
+ * The longest delay one Node timer holds (2^31-1 ms, ~24.8 days). A longer one overflows: Node warns
+ * TimeoutOverflowWarning and fires after 1 ms, which is how a 30-day will delay fired at once.
+ */
+export const MAX_TIMER_STEP_MS = 2 ** 31 - 1;
+
+/**
+ * A timer longer than one Node timer can hold: it re-arms in steps of at most MAX_TIMER_STEP_MS
+ * until the whole delay has passed. Steps count elapsed time on Node's monotonic timer clock, so a
+ * wall-clock jump neither fires it early nor holds it back.
+ */
+class LongTimer {
+  private timer: NodeJS.Timeout | null = null;
+  private left: number;
+  constructor(
+    private readonly fn: () => void,
+    ms: number,
+    private readonly arm: (fn: () => void, ms: number) => NodeJS.Timeout,
+  ) {
+    this.left = ms;
+    // Infinity never fires: nothing to arm, yet the handle stays cancellable like any other.
+    if (ms !== Infinity) this.step();
+  }
+  private step(): void {
+    const step = Math.min(this.left, MAX_TIMER_STEP_MS);
+    this.left -= step;
+    this.timer = this.arm(() => {
+      this.timer = null;
+      if (this.left > 0) this.step();
+      else this.fn();
+    }, step);
+  }
+  cancel(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.left = 0;
+  }
+}
+
+/**
+ * setTimeout for any delay: one unref'd Node timer when it fits, a LongTimer when it does not,
+ * nothing at all for Infinity. `arm` is the underlying one-step timer (replaceable in tests).
+ */
+export function longTimeout(fn: () => void, ms: number, arm: (fn: () => void, ms: number) => NodeJS.Timeout = armUnref): TimerHandle {
+  const d = ms > 0 ? ms : 0; // NaN and negatives: as soon as possible, as Node does.
+  if (d <= MAX_TIMER_STEP_MS) return arm(fn, d);
+  return new LongTimer(fn, d, arm) as unknown as TimerHandle;
+}
+
+/** clearTimeout for a handle from longTimeout. */
+export function clearLongTimeout(h: TimerHandle): void {
+  if (h instanceof LongTimer) h.cancel();
+  else clearTimeout(h as NodeJS.Timeout);
+}
+
+function armUnref(fn: () => void, ms: number): NodeJS.Timeout {
+  const t = setTimeout(fn, ms);
+  t.unref();
+  return t;
+}
+
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  setTimeout: (fn, ms) => longTimeout(fn, ms),
+  clearTimeout: (h) => clearLongTimeout(h),
 };
