@@ -49,8 +49,9 @@ function fieldOk(field: keyof SenmlRecord, x: unknown): boolean {
 export function decodeSenmlCbor(buf: Buffer, types: TypeLookup): Result<Lwm2mResource[]> {
   let doc: unknown;
   try {
-    // cbor-x throws on malformed input; the codec contract is to return an error value instead.
-    doc = decoder.decode(buf);
+    // cbor-x throws on malformed input (the codec contract is an error value instead) and caches a
+    // `dataView` property on the object it reads, so it gets a fresh view, never the caller's Buffer.
+    doc = decoder.decode(new Uint8Array(buf.buffer, buf.byteOffset, buf.length));
   } catch (e) {
     return lwm2mError('OUTPOST_ERR_LWM2M_BAD_SYNTAX', `CBOR: ${(e as Error).message}`);
   }

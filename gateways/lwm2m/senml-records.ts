@@ -53,7 +53,7 @@ function recordValue(r: SenmlRecord, o: number, res: number, types: TypeLookup):
 
 export function recordsToResources(records: readonly SenmlRecord[], types: TypeLookup): Result<Lwm2mResource[]> {
   let bn = '';
-  let bt = 0;
+  let bt: number | undefined;
   const out: Lwm2mResource[] = [];
   for (let k = 0; k < records.length; k++) {
     const r = records[k]!;
@@ -64,7 +64,8 @@ export function recordsToResources(records: readonly SenmlRecord[], types: TypeL
     if (!isResourcePath(ids)) return lwm2mError('OUTPOST_ERR_LWM2M_BAD_PATH', `record ${k} names ${JSON.stringify(path)}`);
     const value = recordValue(r, ids[0]!, ids[2]!, types);
     if (value === undefined) return lwm2mError('OUTPOST_ERR_LWM2M_BAD_VALUE', `record ${k} (${path}) has no single valid value`);
-    const time = r.t !== undefined || r.bt !== undefined ? bt + (r.t ?? 0) : undefined;
+    // RFC 8428 §4.5.3: a record's time is bt + t once a base time has been given, else t as is.
+    const time = bt !== undefined ? bt + (r.t ?? 0) : r.t;
     out.push(time === undefined ? { path: formatPath(ids), value } : { path: formatPath(ids), value, time });
   }
   return ok(out);
