@@ -128,7 +128,8 @@ export function resourcesToRecords(resources: readonly Lwm2mResource[], basePath
 /** A JSON number literal; bigint keeps all its digits (JSON.stringify cannot write one). */
 export function jsonNumber(v: number | bigint): string | undefined {
   if (typeof v === 'bigint') return v.toString();
-  return Number.isFinite(v) ? JSON.stringify(v) : undefined;
+  if (!Number.isFinite(v)) return undefined;
+  return Object.is(v, -0) ? '-0' : JSON.stringify(v);
 }
 
 export function isObject(x: unknown): x is Record<string, unknown> {

@@ -82,10 +82,6 @@ export function textValue(s: string, type: ResourceType | undefined): Lwm2mValue
   }
 }
 
-export function formatFloat(v: number): string {
-  return Number.isFinite(v) ? String(v) : 'NaN';
-}
-
 /** The text/plain form of a value, also used for EMQX's string-typed JSON fields. */
 export function valueText(v: Lwm2mValue): string {
   switch (v.kind) {
@@ -95,7 +91,8 @@ export function valueText(v: Lwm2mValue): string {
     case 'time':
       return v.value.toString();
     case 'float':
-      return String(v.value);
+      // String(-0) is "0"; keep the sign so the value reads back as written.
+      return Object.is(v.value, -0) ? '-0' : String(v.value);
     case 'boolean':
       return v.value ? '1' : '0';
     case 'objlnk':
