@@ -48,6 +48,9 @@ describe('shipped object definitions', () => {
     expect([t(0, 1), t(0, 3), t(0, 10), t(1, 1), t(1, 7), t(2, 2), t(4, 4), t(5, 0), t(5, 3), t(6, 0), t(6, 5), t(7, 8)]).toEqual([
       'Boolean', 'Opaque', 'Integer', 'Integer', 'String', 'Integer', 'String', 'Opaque', 'Integer', 'Float', 'Time', 'Integer',
     ]);
+    // 5518 Timestamp and 5750 Application Type came with version 1.1 of the IPSO sensor objects.
+    expect(shipped.registry.object(3303)).toMatchObject({ version: '1.1' });
+    expect([t(3303, 5518), t(3303, 5750)]).toEqual(['Time', 'String']);
     expect([t(3303, 5700), t(3304, 5700), t(3301, 5700), t(3200, 5500), t(3311, 5850), t(3311, 5851)]).toEqual(['Float', 'Float', 'Float', 'Boolean', 'Boolean', 'Integer']);
   });
 
