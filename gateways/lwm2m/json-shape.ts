@@ -1,5 +1,10 @@
 // The JSON EMQX 5 publishes and accepts on the MQTT side of its LwM2M gateway, mapped to and from the
 // resource model (spec lwm2m-gateway.md B.4-B.5). Pure: no topics, no I/O, no clock.
+// Where EMQX 5.8.9's emqx_lwm2m_message.erl is not spec-correct on the device side, the codecs follow
+// the spec and the JSON stays EMQX's: TLV Time is read signed (EMQX: unsigned); positive integers are
+// written in the shortest *signed* form (EMQX writes 128 as one byte, which a device reads as -128);
+// a 3-level basePath write always carries the Multiple Resource wrapper (EMQX sends a single resource
+// when the batch has one item); LwM2M JSON "t" is a timestamp, never the value (EMQX reports it as value).
 
 import type { Lwm2mResource, Lwm2mValue } from './model.js';
 import { formatPath, isResourcePath, joinName, parsePath } from './model.js';

@@ -78,14 +78,13 @@ export type TypeLookup = (objectId: number, resourceId: number) => ResourceType 
 
 export const noTypes: TypeLookup = () => undefined;
 
+/** Value equality; 'raw' and 'opaque' are both just bytes, so the same bytes are the same value. */
 export function sameValue(a: Lwm2mValue, b: Lwm2mValue): boolean {
+  if ((a.kind === 'opaque' || a.kind === 'raw') && (b.kind === 'opaque' || b.kind === 'raw')) return a.value.equals(b.value);
   if (a.kind !== b.kind) return false;
   switch (a.kind) {
     case 'objlnk':
       return b.kind === 'objlnk' && a.objectId === b.objectId && a.instanceId === b.instanceId;
-    case 'opaque':
-    case 'raw':
-      return (b.kind === 'opaque' || b.kind === 'raw') && a.value.equals(b.value);
     case 'float':
       return b.kind === 'float' && Object.is(a.value, b.value);
     default:
