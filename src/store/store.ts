@@ -219,6 +219,7 @@ export class Store {
   /** Told when commits start failing for the medium (with the failure) and when they recover (null). */
   onWriteFailing: ((failure: WriteFailure | null) => void) | null = null;
   private readonly maxPendingWhileFailing: number;
+  private backlogFullLogged = false;
 
   private readonly log: Logger;
   private ops: Op[] = [];
@@ -631,6 +632,7 @@ export class Store {
       }
       if (this.writeFailure !== null) {
         this.writeFailure = null;
+        this.backlogFullLogged = false;
         this.onWriteFailing?.(null);
       }
       const ms = performance.now() - t0;
@@ -672,6 +674,10 @@ export class Store {
         { err, code: this.writeFailure.code, out_of_space: outOfSpace, pending_ops: this.ops.length, writable: this.writable, retry_ms: delay, failures: this.failures },
         outOfSpace ? 'store_write_failing: disk full, nothing can be stored; acknowledgements are held until space returns' : 'store_write_failing: commit failed; retrying, acknowledgements are held',
       );
+    }
+    if (!this.writable && !this.backlogFullLogged) {
+      this.backlogFullLogged = true;
+      this.log.error({ pending_ops: this.ops.length, max: this.maxPendingWhileFailing }, 'store_backlog_full: writable is false; new durable work should be refused until the disk takes writes');
     }
     this.scheduled = true;
     setTimeout(this.commitBound, delay);

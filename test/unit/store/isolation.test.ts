@@ -126,6 +126,24 @@ describe('store: a write that fails for its own data', () => {
     s.close();
   });
 
+  it('logs each rejected write once, with the client and the error', async () => {
+    const lines: { msg: string; clientId?: string; publisher?: string; op?: string; code?: string; err?: { message: string } }[] = [];
+    const capture = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l)) });
+    const s = Store.open({ path: ':memory:', synchronous: 'NORMAL', log: capture });
+    s.saveSession({ clientId: 'd', protocol: 'mqtt', username: null, expiryInterval: 60, createdAt: 1, disconnectedAt: 0 });
+    enq(s, 'd', 1, nanExpiry('will-client'));
+    enq(s, 'd', 2, good('t/2'));
+    await tick();
+    await new Promise((r) => setTimeout(r, 50));
+    const rejectedLines = lines.filter((l) => l.msg.startsWith('store_op_rejected'));
+    expect(rejectedLines).toHaveLength(1);
+    expect(rejectedLines[0]).toMatchObject({ clientId: 'd', publisher: 'will-client', op: 'enqueue', code: 'SQLITE_CONSTRAINT' });
+    expect(rejectedLines[0]!.err!.message).toMatch(/queue\.expires_at/);
+    expect(lines.filter((l) => l.msg.startsWith('store_write_failing'))).toEqual([]);
+    expect(seqs(s, 'd')).toEqual([2]);
+    s.close();
+  });
+
   it('retries nothing forever: the next tick commits on the fast path, once', async () => {
     const { s } = open();
     enq(s, 'd', 1, nanExpiry('x'));
@@ -184,6 +202,7 @@ describe('store: a write that fails for its own data', () => {
     enq(s, 'c', 50, good('t'));
     expect(s.pendingOps).toBe(50);
     expect(s.writable).toBe(false);
+    // Held, not dropped: the store only says stop; the writes still commit when the disk is back.
     s.db.pragma('query_only = OFF');
     const until = Date.now() + 5000;
     while (s.hasPendingWrites && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
