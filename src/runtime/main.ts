@@ -62,6 +62,11 @@ async function main(argv: string[]): Promise<number> {
   try {
     rt = await startOutpost(config, { log, loadConfig: reread });
   } catch (err) {
+    if (err instanceof Error && err.name === 'DataDirLockedError') {
+      // One clear line: the dir and the pid of the daemon that holds it.
+      console.error(`refusing to start: ${err.message}`);
+      return 1;
+    }
     log.fatal({ err }, 'start_failed');
     return 1;
   }

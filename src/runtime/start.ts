@@ -22,6 +22,7 @@ import type { ListenerHandle } from '../mqtt/listener.js';
 import { startExtraListeners, withConnectionCap } from '../mqtt/listeners/index.js';
 import { startTcpListener } from '../mqtt/tcp-listener.js';
 import { Store } from '../store/store.js';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
 // mqtt-packet's writer fills a cache of all 65,536 two-byte numbers as Buffers on its first write: ~6 MB
 // of heap for the life of the process, which showed up as ~0.6 KiB per connection in the bench's
@@ -65,10 +66,23 @@ export interface StartOptions {
 }
 
 export async function startOutpost(config: Config, opts: StartOptions): Promise<Runtime> {
+  const dataDir = config.node.data_dir;
+  mkdirSync(dataDir, { recursive: true });
+  // Before anything opens or writes in the dir (store, local API key, runtime.json): a second daemon
+  // on the same dir stops here with DataDirLockedError (issue 15).
+  const lock = lockDataDir(dataDir);
+  try {
+    return await startLocked(config, opts, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock): Promise<Runtime> {
   const log = opts.log;
   const clock = opts.clock ?? systemClock;
   const dataDir = config.node.data_dir;
-  mkdirSync(dataDir, { recursive: true });
   const dbPath = isAbsolute(config.store.file) ? config.store.file : join(dataDir, config.store.file);
   const store = Store.open({ path: dbPath, synchronous: config.store.synchronous, log });
   const metrics = new Metrics();
@@ -84,6 +98,15 @@ export async function startOutpost(config: Config, opts: StartOptions): Promise<
     metrics.registerGauge('store.quarantined', () => 1);
     broker.sys.alarm('store_quarantined', true, { message: `database moved aside to ${store.quarantined.movedTo}`, ...store.quarantined });
   }
+  metrics.registerGauge('store.pending_ops', () => store.pendingOps);
+  metrics.registerGauge('store.rejected_ops', () => store.rejectedOps);
+  metrics.registerGauge('store.write_failing', () => (store.writeFailure === null ? 0 : 1));
+  metrics.registerGauge('store.writable', () => (store.writable ? 1 : 0));
+  // Commits failing for the disk (full, I/O error): acks are held; say so until a commit succeeds.
+  store.onWriteFailing = (f) => {
+    if (f) broker.sys.alarm('store_write_failing', true, { ...f, error: f.message, message: f.outOfSpace ? 'disk full: nothing can be stored, acknowledgements are held' : `store writes failing (${f.code}): acknowledgements are held` });
+    else broker.sys.alarm('store_write_failing', false, { message: 'store writes succeed again' });
+  };
   const front = new MqttFront({
     broker,
     authenticator: () => auth.authenticator,
@@ -248,6 +271,7 @@ export async function startOutpost(config: Config, opts: StartOptions): Promise<
       await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 3000).unref())]);
       auth.close();
       store.close();
+      lock.release();
     },
   };
   lifecycle = 'running';

@@ -10,6 +10,7 @@ import type { QoS, SubscriptionOptions } from '../core/types.js';
 import { MESSAGE_COLUMNS, MESSAGE_COLUMN_DEFS, messageParams, putMessageParams, rowToMessage, type MessageRow } from './codec.js';
 import { QueueRowBatch } from './queue-batch.js';
 import { MultiRowInsert } from './multi-row-insert.js';
+import { classifyCommitError, isOutOfSpace, primaryCode } from './commit-errors.js';
 
 export type Synchronous = 'OFF' | 'NORMAL' | 'FULL';
 
@@ -20,7 +21,15 @@ export interface StoreOptions {
   log: Logger;
   /** Skip the integrity check on open (only for benchmarks of huge files). */
   skipIntegrityCheck?: boolean;
+  /**
+   * While commits fail for the medium (disk full, I/O error), `writable` turns false once this many
+   * operations wait in memory, so fronts refuse new durable work instead of growing without bound.
+   */
+  maxPendingWhileFailing?: number;
 }
+
+/** Default for StoreOptions.maxPendingWhileFailing: ~10k held writes is a few MB, not the box's RAM. */
+export const DEFAULT_MAX_PENDING_WHILE_FAILING = 10_000;
 
 /** Something that adds its own buffered writes to the tick's transaction (the bridge log, the user DB). */
 export interface CommitParticipant {
@@ -28,6 +37,48 @@ export interface CommitParticipant {
   writePending(db: Db): void;
   /** The transaction holding the last writePending() committed: drop what it wrote. */
   committed?(): void;
+  /**
+   * What the last writePending() wrote failed for its own data (not the disk) and was rolled back on its
+   * own; everything else committed. Drop those writes: they can never be stored. A participant without
+   * this method is told committed() instead, so it does not offer the same bad writes forever.
+   */
+  rejected?(err: Error): void;
+}
+
+/** The kind of a buffered write, as reported when one is rejected. */
+export type StoreOpKind =
+  | 'enqueue'
+  | 'update'
+  | 'dequeue'
+  | 'save_session'
+  | 'delete_session'
+  | 'save_subscription'
+  | 'delete_subscription'
+  | 'save_retained'
+  | 'delete_retained'
+  | 'save_delayed'
+  | 'delete_delayed'
+  | 'save_awaiting_rel'
+  | 'delete_awaiting_rel';
+
+/** One write dropped because its own data cannot be stored (see Store.onOpRejected). */
+export interface RejectedOp {
+  kind: StoreOpKind;
+  /** The session the row belongs to; '' for retained and delayed messages. */
+  clientId: string;
+  /** The client that published the message the write carries ('' when it carries none). */
+  publisher: string;
+  error: Error;
+}
+
+/** What Store.onWriteFailing reports when commits start or stop failing for the medium. */
+export interface WriteFailure {
+  /** SQLite's code (SQLITE_FULL, SQLITE_IOERR_WRITE, ...) or the error's name. */
+  code: string;
+  message: string;
+  outOfSpace: boolean;
+  pendingOps: number;
+  since: number;
 }
 
 /** Called once after the transaction holding everything queued before it has committed. */
@@ -108,6 +159,22 @@ class Op {
   ) {}
 }
 
+const OP_KIND_NAMES: readonly StoreOpKind[] = [
+  'enqueue',
+  'update',
+  'dequeue',
+  'save_session',
+  'delete_session',
+  'save_subscription',
+  'delete_subscription',
+  'save_retained',
+  'delete_retained',
+  'save_delayed',
+  'delete_delayed',
+  'save_awaiting_rel',
+  'delete_awaiting_rel',
+];
+
 const NO_OPS: readonly Op[] = [];
 const NO_PARTICIPANTS: readonly CommitParticipant[] = [];
 
@@ -136,6 +203,23 @@ export class Store {
   failures = 0;
   lastCommitMs = 0;
   maxCommitMs = 0;
+  /** Writes dropped because their own data could not be stored (constraint, type, size, bind errors). */
+  rejectedOps = 0;
+  /** Participants whose tick of writes was dropped for the same reason. */
+  rejectedParticipantWrites = 0;
+  /** Commits that failed for their data and were redone one operation at a time. */
+  isolatedCommits = 0;
+  /** Set while commits fail for the medium (the store_write_failing alarm); null when healthy. */
+  writeFailure: WriteFailure | null = null;
+  /**
+   * Told about every write dropped for its own data, before the tick's commit listeners run: the
+   * owner closes that client's connection instead of acknowledging (the broker's wiring sets it).
+   */
+  onOpRejected: ((r: RejectedOp) => void) | null = null;
+  /** Told when commits start failing for the medium (with the failure) and when they recover (null). */
+  onWriteFailing: ((failure: WriteFailure | null) => void) | null = null;
+  private readonly maxPendingWhileFailing: number;
+  private backlogFullLogged = false;
 
   private readonly log: Logger;
   private ops: Op[] = [];
@@ -157,6 +241,13 @@ export class Store {
   private txParticipants: readonly CommitParticipant[] = NO_PARTICIPANTS;
   /** Made once: better-sqlite3's db.transaction() builds a new wrapper on every call. */
   private tx!: () => void;
+  /** The slow path after a commit failed for its data: every op (and participant) in its own SAVEPOINT. */
+  private isolatingTx!: () => void;
+  private opSavepoint!: (op: Op) => void;
+  private participantSavepoint!: (p: CommitParticipant) => void;
+  /** What the slow path dropped, filled while isolatingTx runs. */
+  private txRejectedOps: { op: Op; err: Error }[] = [];
+  private txRejectedParticipants: { p: CommitParticipant; err: Error }[] = [];
   private participants: CommitParticipant[] = [];
   private listeners: CommitListener[] = [];
   private scheduled = false;
@@ -176,6 +267,9 @@ export class Store {
     saveRel: Statement;
     delRel: Statement;
     delSessionRel: Statement;
+    insertOne: Statement;
+    updateOne: Statement;
+    dequeueOne: Statement;
   };
 
   static open(opts: StoreOptions): Store {
@@ -185,6 +279,7 @@ export class Store {
   private constructor(opts: StoreOptions) {
     this.log = opts.log;
     this.path = opts.path;
+    this.maxPendingWhileFailing = opts.maxPendingWhileFailing ?? DEFAULT_MAX_PENDING_WHILE_FAILING;
     let quarantined: QuarantineInfo | null = null;
     let db: Db;
     try {
@@ -203,6 +298,10 @@ export class Store {
     this.plainRows = new MultiRowInsert(db, insertQueue, "(?,?,?,?,0,0,'',0,?,?,?,?,0,NULL,?,?,NULL,?,0)", 11);
     this.fullRows = new MultiRowInsert(db, insertQueue, '(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)', 19);
     this.tx = db.transaction(() => this.writeAll());
+    // Nested better-sqlite3 transactions are SAVEPOINTs: a failing op rolls back alone.
+    this.isolatingTx = db.transaction(() => this.writeEachAlone());
+    this.opSavepoint = db.transaction((op: Op) => this.writeOne(op));
+    this.participantSavepoint = db.transaction((p: CommitParticipant) => p.writePending(db));
   }
 
   private openChecked(opts: StoreOptions): Db {
@@ -276,6 +375,12 @@ export class Store {
       saveRel: db.prepare('INSERT OR REPLACE INTO awaiting_rel (client_id, pid, ts) VALUES (?,?,?)'),
       delRel: db.prepare('DELETE FROM awaiting_rel WHERE client_id = ? AND pid = ?'),
       delSessionRel: db.prepare('DELETE FROM awaiting_rel WHERE client_id = ?'),
+      // Slow path only: one queue row per statement.
+      insertOne: db.prepare(
+        `INSERT OR REPLACE INTO queue (client_id, seq, dqos, filter, pid, state, sub_ids, retain_flag, ${MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+      ),
+      updateOne: db.prepare('UPDATE queue SET pid = ?, state = ? WHERE client_id = ? AND seq = ?'),
+      dequeueOne: db.prepare('DELETE FROM queue WHERE client_id = ? AND seq = ?'),
     };
   }
 
@@ -461,6 +566,20 @@ export class Store {
     return this.ops.length > 0 || this.participants.length > 0;
   }
 
+  /** Operations buffered and not yet committed (grows while the disk refuses writes). */
+  get pendingOps(): number {
+    return this.ops.length;
+  }
+
+  /**
+   * False while commits fail for the medium and maxPendingWhileFailing writes already wait: fronts
+   * should refuse new durable work (QoS 1/2 to durable destinations, new persistent sessions) until it
+   * is true again. The store itself never drops a write for this; it only says when to stop adding.
+   */
+  get writable(): boolean {
+    return this.writeFailure === null || this.ops.length < this.maxPendingWhileFailing;
+  }
+
   /** Commit now (synchronously); used on shutdown and by tests. */
   flush(): void {
     this.commit();
@@ -478,30 +597,43 @@ export class Store {
     this.pendingInserts.clear();
     if (ops.length > 0 || participants.length > 0) {
       const t0 = performance.now();
-      try {
-        this.txOps = ops;
-        this.txParticipants = participants;
-        this.tx();
-      } catch (err) {
-        // Disk full or an I/O error: nothing was committed, so nothing is acknowledged. Keep the
-        // writes and the held acks, and retry with backoff until the disk takes them again.
-        this.failures++;
-        this.ops = ops.concat(this.ops);
-        for (const op of ops) if (op.kind === OpKind.Enqueue && !op.cancelled) this.trackInsert(op);
-        this.participants = participants.concat(this.participants.filter((x) => !participants.includes(x)));
-        this.listeners = listeners.concat(this.listeners);
-        const delay = Math.min(5000, 50 * 2 ** Math.min(this.failures, 7));
-        if (this.failures === 1 || this.failures % 20 === 0) this.log.error({ err, pending_ops: this.ops.length, retry_ms: delay, failures: this.failures }, 'store_commit_failed: retrying; acknowledgements are held');
-        this.scheduled = true;
-        setTimeout(this.commitBound, delay);
-        return;
+      this.txOps = ops;
+      this.txParticipants = participants;
+      let failed = this.run(this.tx);
+      let isolated = false;
+      if (failed !== null) {
+        // writeAll() stopped part way: its bind arrays still hold this batch's payloads.
+        this.plainRows.release();
+        this.fullRows.release();
+      }
+      if (failed !== null && classifyCommitError(failed) === 'data') {
+        // One op's own data (a NaN in a NOT NULL column, a wrong parameter count, ...) failed the
+        // batch: retrying it as is would fail forever and hold every later ack. Redo the batch one op
+        // at a time, drop what fails, commit the rest.
+        this.txRejectedOps = [];
+        this.txRejectedParticipants = [];
+        failed = this.run(this.isolatingTx);
+        isolated = failed === null;
       }
       this.txOps = NO_OPS;
       this.txParticipants = NO_PARTICIPANTS;
-      for (const p of participants) p.committed?.();
+      if (failed !== null) {
+        this.hold(ops, participants, listeners, failed);
+        return;
+      }
+      if (isolated) {
+        this.isolatedCommits++;
+        for (const p of participants) if (!this.txRejectedParticipants.some((r) => r.p === p)) p.committed?.();
+        this.reportRejections();
+      } else for (const p of participants) p.committed?.();
       if (this.failures > 0) {
-        this.log.warn({ failures: this.failures }, 'store_commit_recovered');
+        this.log.warn({ failures: this.failures }, 'store_commit_recovered: acknowledgements resume');
         this.failures = 0;
+      }
+      if (this.writeFailure !== null) {
+        this.writeFailure = null;
+        this.backlogFullLogged = false;
+        this.onWriteFailing?.(null);
       }
       const ms = performance.now() - t0;
       this.commits++;
@@ -509,6 +641,124 @@ export class Store {
       if (ms > this.maxCommitMs) this.maxCommitMs = ms;
     }
     for (const l of listeners) l.committed();
+  }
+
+  /** Runs a transaction function; the error it failed with, or null. */
+  private run(tx: () => void): Error | null {
+    try {
+      tx();
+      return null;
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err));
+    }
+  }
+
+  /**
+   * Disk full or an I/O error: nothing was committed, so nothing is acknowledged. Keep the writes and
+   * the held acks, and retry with backoff until the disk takes them again.
+   */
+  private hold(ops: Op[], participants: CommitParticipant[], listeners: CommitListener[], err: Error): void {
+    this.failures++;
+    this.ops = ops.concat(this.ops);
+    for (const op of ops) if (op.kind === OpKind.Enqueue && !op.cancelled) this.trackInsert(op);
+    this.participants = participants.concat(this.participants.filter((x) => !participants.includes(x)));
+    this.listeners = listeners.concat(this.listeners);
+    const delay = Math.min(5000, 50 * 2 ** Math.min(this.failures, 7));
+    const outOfSpace = isOutOfSpace(err);
+    if (this.writeFailure === null) {
+      this.writeFailure = { code: (err as { code?: string }).code ?? err.name, message: err.message, outOfSpace, pendingOps: this.ops.length, since: Date.now() };
+      this.onWriteFailing?.(this.writeFailure);
+    } else this.writeFailure.pendingOps = this.ops.length;
+    if (this.failures === 1 || this.failures % 20 === 0) {
+      this.log.error(
+        { err, code: this.writeFailure.code, out_of_space: outOfSpace, pending_ops: this.ops.length, writable: this.writable, retry_ms: delay, failures: this.failures },
+        outOfSpace ? 'store_write_failing: disk full, nothing can be stored; acknowledgements are held until space returns' : 'store_write_failing: commit failed; retrying, acknowledgements are held',
+      );
+    }
+    if (!this.writable && !this.backlogFullLogged) {
+      this.backlogFullLogged = true;
+      this.log.error({ pending_ops: this.ops.length, max: this.maxPendingWhileFailing }, 'store_backlog_full: writable is false; new durable work should be refused until the disk takes writes');
+    }
+    this.scheduled = true;
+    setTimeout(this.commitBound, delay);
+  }
+
+  /** The slow path's transaction body: each op, then each participant, in its own SAVEPOINT. */
+  private writeEachAlone(): void {
+    for (const op of this.txOps) {
+      if (op.cancelled) continue;
+      try {
+        this.opSavepoint(op);
+      } catch (err) {
+        // The medium failing now fails the whole transaction: held and retried, nothing dropped.
+        if (classifyCommitError(err) === 'medium') throw err;
+        this.txRejectedOps.push({ op, err: err instanceof Error ? err : new Error(String(err)) });
+      }
+    }
+    for (const p of this.txParticipants) {
+      try {
+        this.participantSavepoint(p);
+      } catch (err) {
+        if (classifyCommitError(err) === 'medium') throw err;
+        this.txRejectedParticipants.push({ p, err: err instanceof Error ? err : new Error(String(err)) });
+      }
+    }
+  }
+
+  /** One op alone, row by row (no multi-row statements, so a failure names exactly this op). */
+  private writeOne(op: Op): void {
+    const st = this.st;
+    switch (op.kind) {
+      case OpKind.Enqueue: {
+        const a = new Array<unknown>(19);
+        a[0] = op.clientId;
+        a[1] = op.seq;
+        a[2] = op.dqos;
+        a[3] = op.filter;
+        a[4] = op.pid;
+        a[5] = op.state;
+        a[6] = op.subIds;
+        a[7] = op.retainFlag ? 1 : 0;
+        putMessageParams(a, 8, op.message!);
+        st.insertOne.run(a);
+        break;
+      }
+      case OpKind.Update:
+        st.updateOne.run(op.pid, op.state, op.clientId, op.seq);
+        break;
+      case OpKind.Dequeue:
+        st.dequeueOne.run(op.clientId, op.seq);
+        break;
+      default:
+        this.apply(op);
+    }
+  }
+
+  /** After the slow path committed: count, log once, and tell the owners what was dropped. */
+  private reportRejections(): void {
+    const ops = this.txRejectedOps;
+    const parts = this.txRejectedParticipants;
+    this.txRejectedOps = [];
+    this.txRejectedParticipants = [];
+    for (const { op, err } of ops) {
+      this.rejectedOps++;
+      const r: RejectedOp = { kind: OP_KIND_NAMES[op.kind]!, clientId: op.clientId, publisher: op.message?.from ?? '', error: err };
+      this.log.error(
+        { clientId: r.clientId, publisher: r.publisher, op: r.kind, code: primaryCode(err) || err.name, err },
+        'store_op_rejected: this write cannot be stored (its own data); dropped, the rest of the commit kept',
+      );
+      try {
+        this.onOpRejected?.(r);
+      } catch (hookErr) {
+        this.log.error({ err: hookErr }, 'store_op_rejected_hook_failed');
+      }
+    }
+    for (const { p, err } of parts) {
+      this.rejectedParticipantWrites++;
+      this.log.error({ participant: p.constructor.name, code: primaryCode(err) || err.name, err }, 'store_participant_writes_rejected: dropped, the rest of the commit kept');
+      if (p.rejected) p.rejected(err);
+      else p.committed?.();
+    }
   }
 
   /**

@@ -32,8 +32,8 @@ describe('corrupt database on start', () => {
     d = undefined;
   });
 
-  for (const damage of ['truncate', 'bitflip'] as const) {
-    it(`quarantines a ${damage}d database and keeps serving`, async () => {
+  for (const damage of ['truncate', 'truncate mid-page', 'bitflip'] as const) {
+    it(`quarantines a database damaged by ${damage} and keeps serving`, async () => {
       d = await startDaemon({ config: '[sys_topics]\nsys_msg_interval = 0\n' });
       await seed(d);
       expect(await d.stop()).toBe(0);
@@ -41,7 +41,17 @@ describe('corrupt database on start', () => {
       const size = statSync(db).size;
       expect(size).toBeGreaterThan(8192);
       if (damage === 'truncate') truncateSync(db, Math.floor(size / 3));
-      else {
+      else if (damage === 'truncate mid-page') {
+        // A write torn inside a page: the file ends halfway through the middle page (page size from
+        // the header, bytes 16-17, big-endian; 1 means 65536).
+        const header = readFileSync(db).subarray(16, 18);
+        const pageSize = header.readUInt16BE(0) === 1 ? 65536 : header.readUInt16BE(0);
+        const pages = size / pageSize;
+        expect(Number.isInteger(pages) && pages >= 3).toBe(true);
+        const cut = Math.floor(pages / 2) * pageSize + pageSize / 2;
+        truncateSync(db, cut);
+        expect(statSync(db).size % pageSize).toBe(pageSize / 2);
+      } else {
         // Flip bits in the header and across the first pages.
         const fd = openSync(db, 'r+');
         const junk = Buffer.alloc(64, 0xa5);
