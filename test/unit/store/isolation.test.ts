@@ -3,7 +3,7 @@
 import type { Database } from 'better-sqlite3';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createMessage, Message } from '../../../src/broker/message.js';
+import { createMessage, Message } from '../../../src/core/message.js';
 import { classifyCommitError, isOutOfSpace } from '../../../src/store/commit-errors.js';
 import { Store, type CommitParticipant, type RejectedOp, type WriteFailure } from '../../../src/store/store.js';
 
