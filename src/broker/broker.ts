@@ -15,7 +15,7 @@ import { SysPublisher } from './sys.js';
 import { isValidFilter, isValidTopicName, levelCount, parseFilter } from './topic.js';
 import type { AuthzAction, AuthzDecision, ClientIdentity, Clock, DisconnectReason, MessageProperties, Outlet, Publisher, QoS, SubscriptionOptions, TimerHandle } from '../core/types.js';
 import type { Config } from '../config/schema.js';
-import type { Store } from '../store/store.js';
+import type { RejectedOp, Store } from '../store/store.js';
 
 /** publishFrom's refusals, made once: a refused publish allocates nothing. */
 const REFUSED: { readonly [R in PublishRefusal]: { readonly ok: false; readonly reason: R } } = {
@@ -167,6 +167,7 @@ export class Broker implements BrokerApi, SessionHost {
     this.config = deps.config;
     this.node = deps.config.node.name;
     this.store = deps.store;
+    this.store.onOpRejected = (r) => this.storeRejected(r);
     this.log = deps.log;
     this.clock = deps.clock;
     this.metrics = deps.metrics ?? new Metrics();
@@ -495,6 +496,22 @@ export class Broker implements BrokerApi, SessionHost {
     return true;
   }
 
+  /**
+   * The store dropped a write whose own data it cannot store (it committed everything else). The
+   * client behind it must not be acknowledged as if it were durable: its connection is closed before
+   * the tick's held acks go out (commit listeners run after this hook), and it may retry.
+   */
+  private storeRejected(r: RejectedOp): void {
+    const who = r.publisher !== '' ? r.publisher : r.clientId;
+    const s = who === '' ? undefined : this.sessions.get(who);
+    this.log.warn({ clientid: who, kind: r.kind, session: r.clientId, err: r.error.message }, 'store_write_rejected: closing the client behind it');
+    if (s?.outlet) {
+      const o = s.outlet;
+      o.kick('internal_error');
+      this.connectionClosed(s, o, 'internal_error', true);
+    }
+  }
+
   private kickBanned(kind: 'clientid' | 'username' | 'peerhost', who: string): void {
     for (const s of [...this.sessions.values()]) {
       if (!s.outlet) continue;
@@ -645,6 +662,9 @@ export class Broker implements BrokerApi, SessionHost {
     from.recvMsg++;
     if (qos > cfg.max_qos_allowed) return REFUSED.qos_not_supported;
     if (retain && !cfg.retain_available) return REFUSED.retain_not_supported;
+    // The disk has failed long enough that the store holds its cap of writes: take no more QoS 1/2
+    // work that might have to be stored, rather than acknowledge what cannot be kept.
+    if (qos > 0 && !this.store.writable) return REFUSED.quota_exceeded;
     const full = from.mountpoint === '' ? topic : from.mountpoint + topic;
     if (full.length === 0 || !isValidTopicName(full)) return REFUSED.topic_malformed;
     if (levelCount(full) > cfg.max_topic_levels) return REFUSED.topic_too_deep;

@@ -584,6 +584,10 @@ export class MqttChannel implements Outlet, FlowWaiter {
           this.log.info({ topic }, 'publish_topic_invalid');
           if (qos > 0) this.ack(qos === 1 ? 4 : 5, pid, RC.TOPIC_NAME_INVALID);
           return;
+        case 'quota_exceeded':
+          // MQTT 3 has no negative PUBACK: refusing means closing, never a plain acknowledgement.
+          if (!this.v5) return this.protocolViolation('quota_exceeded', 'publish refused: quota exceeded (store not writable)');
+          break;
         case 'not_authorized':
         case 'not_authorized_disconnect':
           this.debug({ topic, qos, retain: p.retain }, 'authorization_denied: publish');
