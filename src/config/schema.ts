@@ -10,6 +10,8 @@ import { gatewayConfigSchema } from '../../gateways/config.js';
 
 const port = z.number().int().min(0).max(65535);
 const seconds = z.number().int().min(0);
+/** A repeating period: Node's setInterval takes at most 2^31-1 ms (~24.8 days) and fires every 1 ms past it. */
+const period = seconds.max(2_147_483);
 
 export const SHARED_STRATEGIES = ['random', 'round_robin', 'round_robin_per_group', 'sticky', 'local', 'hash_clientid', 'hash_topic'] as const;
 export type SharedStrategy = (typeof SHARED_STRATEGIES)[number];
@@ -106,8 +108,8 @@ export const retainerSchema = z
 export const sysTopicsSchema = z
   .strictObject({
     /** Seconds between stats/metrics publishes; 0 disables them. */
-    sys_msg_interval: seconds.default(60),
-    sys_heartbeat_interval: seconds.default(30),
+    sys_msg_interval: period.default(60),
+    sys_heartbeat_interval: period.default(30),
     client_connected: z.boolean().default(true),
     client_disconnected: z.boolean().default(true),
     client_subscribed: z.boolean().default(false),

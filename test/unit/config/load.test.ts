@@ -44,6 +44,8 @@ describe('config', () => {
     expect(() => validateConfig({ mqtt: { port: 'x' } })).toThrow(/mqtt\.port/);
     expect(() => validateConfig({ mqtt: { prot: 1 } })).toThrow(/mqtt\.prot: unknown key/);
     expect(() => validateConfig({ mqtt: { max_qos_allowed: 3 } })).toThrow(/mqtt\.max_qos_allowed/);
+    // A period past Node's timer range (2^31-1 ms) would fire every millisecond.
+    expect(() => validateConfig({ sys_topics: { sys_msg_interval: 30 * 86400 } })).toThrow(/sys_topics\.sys_msg_interval/);
     try {
       validateConfig({ store: { synchronous: 'SOMETIMES' } });
       expect.unreachable();
