@@ -52,10 +52,27 @@ function readStr(b: Buffer, off: number, end: number): string | null {
   const s = off + 2;
   if (s + len > end) return null;
   // [MQTT-1.5.4-1] ill-formed UTF-8 (surrogates included) and [MQTT-1.5.4-2] U+0000 are a malformed packet
-  const bytes = b.subarray(s, s + len);
-  if (!isUtf8(bytes) || bytes.indexOf(0) !== -1) return null;
+  if (!wellFormed(b, s, s + len)) return null;
   strEnd = s + len;
   return b.toString('utf8', s, s + len);
+}
+
+/**
+ * b[s, e) is well-formed UTF-8 without U+0000. Short ASCII strings (most topic names) are checked in
+ * one loop; anything else by the native isUtf8 (which rejects surrogates and overlongs) plus a NUL scan.
+ */
+function wellFormed(b: Buffer, s: number, e: number): boolean {
+  if (e - s <= 128) {
+    let i = s;
+    for (; i < e; i++) {
+      const c = b[i]!;
+      if (c === 0) return false;
+      if (c >= 0x80) break;
+    }
+    if (i === e) return true;
+  }
+  const sub = b.subarray(s, e);
+  return isUtf8(sub) && sub.indexOf(0) === -1;
 }
 
 const EMPTY = Buffer.alloc(0);
