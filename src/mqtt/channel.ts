@@ -745,7 +745,9 @@ export class MqttChannel implements Outlet, FlowWaiter {
     this.log.warn({ reason, detail }, 'connection_closed_protocol_violation');
     if (this.state === 'awaiting_connect' || this.state === 'authenticating') {
       // v5: CONNACK with the reason before closing (MQTT 5 §4.13.1, [MQTT-3.2.2-5]); v3 has no code for it.
-      const code = v5code ?? (reason === 'frame_too_large' ? RC.PACKET_TOO_LARGE : undefined);
+      const code =
+        v5code ??
+        (reason === 'frame_too_large' ? RC.PACKET_TOO_LARGE : reason === 'malformed_packet' ? RC.MALFORMED_PACKET : reason === 'protocol_error' ? RC.PROTOCOL_ERROR : undefined);
       if (this.v5 && code !== undefined) this.write(generate({ cmd: 'connack', sessionPresent: false, reasonCode: code }, { protocolVersion: 5 }));
       this.shutdown();
       return;

@@ -1,7 +1,7 @@
 // Packet-level validation of what a client sends, before mqtt-packet parses it: pure functions over a
 // whole frame (FrameSplitter output) that return 0 when the packet may be processed, else the MQTT 5
 // reason code the connection is closed with (0x81 Malformed Packet, 0x82 Protocol Error; MQTT 5
-// §4.13). mqtt-packet is lenient where the spec is not: it turns a repeated property into an array,
+// §4.13; 0x84 for a CONNECT whose protocol name does not match its level). mqtt-packet is lenient where the spec is not: it turns a repeated property into an array,
 // replaces ill-formed UTF-8 with U+FFFD and ignores bytes after the last field. Never throws, so a
 // fuzzer can call these on any input.
 import { isUtf8 } from 'node:buffer';
@@ -9,6 +9,10 @@ import { isUtf8 } from 'node:buffer';
 export const OK = 0;
 export const MALFORMED = 0x81;
 export const PROTOCOL_ERROR = 0x82;
+export const UNSUPPORTED_PROTOCOL_VERSION = 0x84;
+
+const MQTT = Buffer.from('MQTT');
+const MQISDP = Buffer.from('MQIsdp');
 
 /** Where a property list sits: the packet type from a client, or the will properties of CONNECT (16). */
 export const PropsOf = {
@@ -222,9 +226,15 @@ export function validateConnect(frame: Buffer): number {
   if ((frame[0]! & 0x0f) !== 0) return MALFORMED; // [MQTT-2.1.3-1] fixed header flags reserved
   let off = bodyStart(frame);
   if (!readUtf8(frame, off, end)) return MALFORMED; // protocol name
+  const nameLen = cursor - off - 2;
+  const nameAt = off + 2;
   off = cursor;
   if (off + 4 > end) return MALFORMED;
   const level = frame[off]!;
+  // [MQTT-3.1.2-1] the server MAY close on a protocol name that does not match: Outpost does, so a
+  // CONNECT is never read by the rules of another version (v5: CONNACK 0x84 Unsupported Protocol Version).
+  const name = level === 3 ? MQISDP : MQTT;
+  if (nameLen !== name.length || frame.compare(name, 0, name.length, nameAt, nameAt + nameLen) !== 0) return UNSUPPORTED_PROTOCOL_VERSION;
   const flags = frame[off + 1]!;
   off += 4; // level, flags, keep alive
   const v5 = level === 5;

@@ -52,6 +52,22 @@ describe('fixed header and first packet', () => {
     expect(await send(connectFrame({ level: 6 as 5 }))).toEqual({ reply: '20020001', closed: true });
   });
 
+  it('[MQTT-3.1.2-1] protocol name MQTT with level 3 closes the connection (the server MAY; Outpost does)', async () => {
+    expect(await send(packet(0x10, str('MQTT'), [3, 0x02], u16(60), str('abc')))).toEqual(REFUSED_SILENTLY);
+  });
+
+  it('[MQTT-3.1.2-1] protocol name MQIsdp with level 4 closes the connection (the server MAY; Outpost does)', async () => {
+    expect(await send(packet(0x10, str('MQIsdp'), [4, 0x02], u16(60), str('abc')))).toEqual(REFUSED_SILENTLY);
+  });
+
+  it('[MQTT-3.1.2-1] an unknown protocol name with level 5 gets CONNACK 0x84 Unsupported Protocol Version', async () => {
+    expect(await send(packet(0x10, str('MQTX'), [5, 0x02], u16(60), props(), str('abc')))).toEqual({ reply: '2003008400', closed: true });
+  });
+
+  it('MQTT 5 §1.5.5: a CONNECT whose Remaining Length exceeds the maximum packet size is closed at once', async () => {
+    expect(await send(Buffer.from([0x10, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x04]))).toEqual(REFUSED_SILENTLY);
+  });
+
   it('[MQTT-3.1.0-2] a second CONNECT is a protocol error (v5: DISCONNECT 0x82)', async () => {
     const w = await wires.connected(5);
     await w.send(connectFrame({ level: 5 }));
@@ -244,6 +260,32 @@ describe('CONNECT properties (MQTT 5 §2.2.2.2, §3.1.2.11)', () => {
   it('[MQTT-3.3.2-14] a will Response Topic with a wildcard is a protocol error', async () => {
     const rest = [props([0x08], str('reply/#')), str('will/t'), str('x')];
     expect(await send(connectFrame({ flags: 0x06, rest }))).toEqual(PROTOCOL_ERROR);
+  });
+});
+
+describe('client identifier', () => {
+  it('[MQTT-3.1.3-8] an empty client id with clean session 0 gets CONNACK 0x02 in 3.1.1, then close', async () => {
+    expect(await send(connectFrame({ level: 4, flags: 0x00, clientId: '' }))).toEqual({ reply: '20020002', closed: true });
+  });
+
+  it('[MQTT-3.1.3-6] an empty client id with clean session 1 is assigned one in 3.1.1', async () => {
+    expect(await accepted(connectFrame({ level: 4, flags: 0x02, clientId: '' }))).toBe('20020000');
+  });
+
+  it('MQTT 3.1 §3.1: an empty client id gets CONNACK 0x02 Identifier Rejected', async () => {
+    expect(await send(connectFrame({ level: 3, flags: 0x02, clientId: '' }))).toEqual({ reply: '20020002', closed: true });
+  });
+
+  it('MQTT 3.1 §3.1: a client id over 23 characters is accepted (Outpost choice, as MQTT 3.1.1 [MQTT-3.1.3-5] allows and EMQX does; mqtt.max_clientid_len bounds it)', async () => {
+    expect(await accepted(connectFrame({ level: 3, clientId: 'x'.repeat(40) }))).toBe('20020000');
+  });
+
+  it('[MQTT-4.7.3-1] an empty will topic is not a topic name: v5 CONNACK 0x90 Topic Name invalid', async () => {
+    expect(await send(connectFrame({ level: 5, flags: 0x06, rest: [props(), str(''), str('x')] }))).toEqual({ reply: '2003009000', closed: true });
+  });
+
+  it('[MQTT-3.1.3-10] a will topic with a wildcard is refused: v5 CONNACK 0x90 Topic Name invalid', async () => {
+    expect(await send(connectFrame({ level: 5, flags: 0x06, rest: [props(), str('a/#'), str('x')] }))).toEqual({ reply: '2003009000', closed: true });
   });
 });
 

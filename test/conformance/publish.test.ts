@@ -87,6 +87,18 @@ describe('PUBLISH topic name', () => {
     expect(await sendAfterConnect(5, publish(0x30, 'a/+', null, props()))).toEqual({ reply: 'e0029000', closed: true });
   });
 
+  it('[MQTT-4.7.3-1] an empty topic name closes a v3.1.1 connection', async () => {
+    expect(await sendAfterConnect(4, publish(0x30, '', null, null))).toEqual(CLOSED);
+  });
+
+  it('MQTT 5 §3.3.2.1: an empty topic name without a Topic Alias is a protocol error', async () => {
+    expect(await sendAfterConnect(5, publish(0x30, '', null, props()))).toEqual(PROTOCOL_ERROR);
+  });
+
+  it('MQTT 5 §3.2.2.3.6: a PUBLISH larger than the Maximum Packet Size the server sent: DISCONNECT 0x95', async () => {
+    expect(await sendAfterConnect(5, Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f]))).toEqual({ reply: 'e0029500', closed: true });
+  });
+
   it('[MQTT-3.3.2-2] a wildcard in a topic name closes a v3.1.1 connection', async () => {
     expect(await sendAfterConnect(4, publish(0x30, 'a/#', null, null))).toEqual(CLOSED);
   });

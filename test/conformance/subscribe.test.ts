@@ -113,6 +113,25 @@ describe('SUBSCRIBE payload', () => {
     expect(w.closed).toBe(false);
   });
 
+  it('[MQTT-4.7.3-1] an empty topic filter: v5 SUBACK 0x8F (Outpost choice, connection stays)', async () => {
+    const w = await wires.connected(5);
+    await w.send(subscribe(2, props(), str(''), Buffer.from([0])));
+    expect((await w.next())?.toString('hex')).toBe('90040002008f');
+    expect(w.closed).toBe(false);
+  });
+
+  it('[MQTT-4.8.2-2] a share name with a wildcard: v5 SUBACK 0x8F (Outpost choice, connection stays)', async () => {
+    const w = await wires.connected(5);
+    await w.send(subscribe(2, props(), str('$share/g+/a'), Buffer.from([0])));
+    expect((await w.next())?.toString('hex')).toBe('90040002008f');
+  });
+
+  it('[MQTT-4.8.2-1] a share name not followed by "/" and a filter: v5 SUBACK 0x8F', async () => {
+    const w = await wires.connected(5);
+    await w.send(subscribe(2, props(), str('$share/g'), Buffer.from([0])));
+    expect((await w.next())?.toString('hex')).toBe('90040002008f');
+  });
+
   it('[MQTT-3.8.4-1] a valid SUBSCRIBE gets a SUBACK with its packet id and the granted QoS', async () => {
     const w = await wires.connected(5);
     await w.send(subscribe(0x1234, props(), str('a/+'), Buffer.from([1]), str('b/#'), Buffer.from([2])));

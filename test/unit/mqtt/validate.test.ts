@@ -58,6 +58,12 @@ describe('validateConnect', () => {
     expect(validateConnect(connectFrame({ level: 4, flags: 0x82 }))).toBe(0x81);
   });
 
+  it('refuses a protocol name that does not match the level [MQTT-3.1.2-1]', () => {
+    expect(validateConnect(packet(0x10, str('MQTT'), [3, 2], u16(60), str('abc')))).toBe(0x84);
+    expect(validateConnect(packet(0x10, str('MQIsdp'), [4, 2], u16(60), str('abc')))).toBe(0x84);
+    expect(validateConnect(packet(0x10, str('MQTT'), [5, 2], u16(60), props(), str('abc')))).toBe(0);
+  });
+
   it('refuses a repeated will property (the NaN expires_at of issue 15)', () => {
     expect(validateConnect(connectFrame({ level: 5, flags: 0x06, rest: [props([0x02], u32(1), [0x02], u32(2)), str('w'), str('x')] }))).toBe(0x82);
   });
@@ -97,7 +103,7 @@ describe('never throws', () => {
       const frame = packet(rnd(), body);
       for (const v5 of [false, true]) {
         const rc = validateFrame(frame, v5);
-        expect([0, 0x81, 0x82]).toContain(rc);
+        expect([0, 0x81, 0x82, 0x84]).toContain(rc);
       }
     }
   });
