@@ -241,7 +241,9 @@ export function decodeAck(frame: Buffer, v5: boolean): number {
   if (frame.length < 4 || frame[1]! < 2) return -1;
   // v3.1.1 acks have exactly two bytes of packet id [MQTT-3.4.1]
   if (!v5 && frame[1] !== 2) return -1;
-  return frame.readUInt16BE(2);
+  // Packet identifiers are non-zero (MQTT 3.1.1 §2.3.1, MQTT 5 §2.2.1): an ack for 0 acknowledges nothing.
+  const pid = (frame[2]! << 8) | frame[3]!;
+  return pid === 0 ? -1 : pid;
 }
 
 /** Reason code of a well-formed ack frame (0 when omitted, v5 [MQTT-3.4.2-1]). */

@@ -210,6 +210,10 @@ function hasWildcard(b: Buffer, s: number, e: number): boolean {
   return false;
 }
 
+function isName(frame: Buffer, at: number, len: number, name: Buffer): boolean {
+  return len === name.length && frame.compare(name, 0, len, at, at + len) === 0;
+}
+
 /** Offset of the variable header: after the fixed header's Remaining Length. */
 function bodyStart(frame: Buffer): number {
   let off = 1;
@@ -231,10 +235,10 @@ export function validateConnect(frame: Buffer): number {
   off = cursor;
   if (off + 4 > end) return MALFORMED;
   const level = frame[off]!;
-  // [MQTT-3.1.2-1] the server MAY close on a protocol name that does not match: Outpost does, so a
-  // CONNECT is never read by the rules of another version (v5: CONNACK 0x84 Unsupported Protocol Version).
-  const name = level === 3 ? MQISDP : MQTT;
-  if (nameLen !== name.length || frame.compare(name, 0, name.length, nameAt, nameAt + nameLen) !== 0) return UNSUPPORTED_PROTOCOL_VERSION;
+  // [MQTT-3.1.2-1] the server MAY close on an incorrect protocol name: Outpost closes on a name that is
+  // neither MQTT nor MQIsdp (v5: CONNACK 0x84 Unsupported Protocol Version). It does not pair the name
+  // with the level: MQTT.js sends "MQTT" with level 3 unless told otherwise, and the level decides the rules.
+  if (!isName(frame, nameAt, nameLen, MQTT) && !isName(frame, nameAt, nameLen, MQISDP)) return UNSUPPORTED_PROTOCOL_VERSION;
   const flags = frame[off + 1]!;
   off += 4; // level, flags, keep alive
   const v5 = level === 5;

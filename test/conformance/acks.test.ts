@@ -50,6 +50,16 @@ describe('fixed header flags', () => {
   });
 });
 
+describe('packet identifier', () => {
+  it('MQTT 5 §2.2.1: a PUBACK for packet identifier 0 is malformed (DISCONNECT 0x81)', async () => {
+    expect(await sendAfterConnect(5, packet(0x40, u16(0)))).toEqual(MALFORMED);
+  });
+
+  it('MQTT 3.1.1 §2.3.1: a PUBREL for packet identifier 0 closes a v3.1.1 connection', async () => {
+    expect(await sendAfterConnect(4, packet(0x62, u16(0)))).toEqual(CLOSED);
+  });
+});
+
 describe('v5 ack properties (MQTT 5 §3.4.2.2)', () => {
   it('MQTT 5 §2.2.2.2: Reason String twice in a PUBACK is a protocol error', async () => {
     expect(await sendAfterConnect(5, packet(0x40, u16(1), [0x10], props(reasonString('a'), reasonString('b'))))).toEqual(PROTOCOL_ERROR);

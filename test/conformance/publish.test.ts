@@ -7,8 +7,8 @@ let d: Daemon;
 const wires = new Wires(() => d.mqttPort);
 
 beforeAll(async () => {
-  // A small Topic Alias Maximum, so an alias above it can be sent.
-  d = await startDaemon({ config: '[mqtt]\nmax_topic_alias = 4\n' });
+  // A small Topic Alias Maximum and Receive Maximum (max_awaiting_rel), so both can be exceeded.
+  d = await startDaemon({ config: '[mqtt]\nmax_topic_alias = 4\nmax_awaiting_rel = 2\n' });
 });
 
 afterAll(async () => {
@@ -163,6 +163,16 @@ describe('PUBLISH properties (MQTT 5 §3.3.2.3)', () => {
 
   it('[MQTT-3.3.2-4] a Payload Format Indicator other than 0/1 is refused, never rewritten (Outpost choice)', async () => {
     expect(await sendAfterConnect(5, publish(0x30, 'a', null, props([0x01, 2])))).toEqual(PROTOCOL_ERROR);
+  });
+});
+
+describe('flow control', () => {
+  it('MQTT 5 §3.3.4: more QoS 2 PUBLISH packets than the Receive Maximum the server sent (2) without PUBREL: DISCONNECT 0x93', async () => {
+    const w = await wires.connected(5);
+    await w.send(publish(0x34, 'rm/t', 1, props()), publish(0x34, 'rm/t', 2, props()), publish(0x34, 'rm/t', 3, props()));
+    expect((await w.next())?.toString('hex')).toBe('5003000110');
+    expect((await w.next())?.toString('hex')).toBe('5003000210');
+    expect(await outcome(w)).toEqual({ reply: 'e0029300', closed: true });
   });
 });
 

@@ -58,10 +58,11 @@ describe('validateConnect', () => {
     expect(validateConnect(connectFrame({ level: 4, flags: 0x82 }))).toBe(0x81);
   });
 
-  it('refuses a protocol name that does not match the level [MQTT-3.1.2-1]', () => {
-    expect(validateConnect(packet(0x10, str('MQTT'), [3, 2], u16(60), str('abc')))).toBe(0x84);
-    expect(validateConnect(packet(0x10, str('MQIsdp'), [4, 2], u16(60), str('abc')))).toBe(0x84);
-    expect(validateConnect(packet(0x10, str('MQTT'), [5, 2], u16(60), props(), str('abc')))).toBe(0);
+  it('refuses a protocol name that is neither MQTT nor MQIsdp [MQTT-3.1.2-1]', () => {
+    expect(validateConnect(packet(0x10, str('MQTT'), [3, 2], u16(60), str('abc')))).toBe(0);
+    expect(validateConnect(packet(0x10, str('MQIsdp'), [3, 2], u16(60), str('abc')))).toBe(0);
+    expect(validateConnect(packet(0x10, str('MQTTX'), [4, 2], u16(60), str('abc')))).toBe(0x84);
+    expect(validateConnect(packet(0x10, str('mqtt'), [5, 2], u16(60), props(), str('abc')))).toBe(0x84);
   });
 
   it('refuses a repeated will property (the NaN expires_at of issue 15)', () => {
