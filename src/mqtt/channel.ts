@@ -15,10 +15,11 @@ import type { Clock, Delivery, DisconnectReason, MessageProperties, Outlet, QoS,
 import type { MqttConfig } from '../config/schema.js';
 import { FrameSplitter } from './frame.js';
 import type { AcceptedConnection } from './listener.js';
-import { ackReasonCode, connectLevel, decodeAck, decodePublish, subscribeStringsValid, TopicCache, type InPublish } from './hot-codec.js';
+import { ackReasonCode, connectLevel, decodeAck, decodePublish, publishErrorCode, TopicCache, type InPublish } from './hot-codec.js';
 import { OutBuffer } from './out-buffer.js';
 import { cachedWire, encodePublish, type PublishExtras } from './publish-codec.js';
 import { RC, disconnectCode, v3ConnackCode } from './reason-codes.js';
+import { validateAckProperties, validateFrame } from './validate.js';
 
 export interface ChannelDeps {
   broker: Broker;
@@ -189,9 +190,14 @@ export class MqttChannel implements Outlet, FlowWaiter {
           this.protocolViolation('protocol_error', `unsupported protocol level ${level}`);
           return;
         }
+        this.version = level as 3 | 4 | 5;
+        this.v5 = level === 5;
       }
-      if ((type === 8 || type === 10) && this.state === 'connected' && !subscribeStringsValid(frame, this.v5, type === 8)) {
-        this.protocolViolation('malformed_packet', 'ill-formed UTF-8 in a topic filter');
+      // Everything but PUBLISH and the acks is checked to the letter before mqtt-packet, which is lenient
+      // (repeated properties, ill-formed UTF-8, trailing bytes): src/mqtt/validate.ts.
+      const invalid = validateFrame(frame, this.v5);
+      if (invalid !== 0) {
+        this.protocolViolation(invalid === RC.MALFORMED_PACKET ? 'malformed_packet' : 'protocol_error', `invalid packet type ${type} (0x${invalid.toString(16)})`, invalid);
         return;
       }
       this.parsing = true;
@@ -293,11 +299,18 @@ export class MqttChannel implements Outlet, FlowWaiter {
   private onHotFrame(type: number, frame: Buffer): void {
     if (type === 3) {
       const p = decodePublish(frame, this.v5, (this.topics ??= new TopicCache()));
-      if (typeof p === 'string') return this.protocolViolation('malformed_packet', p);
+      if (typeof p === 'string') {
+        const code = publishErrorCode();
+        return this.protocolViolation(code === RC.PROTOCOL_ERROR ? 'protocol_error' : 'malformed_packet', p, code);
+      }
       return this.onPublish(p);
     }
     const pid = decodeAck(frame, this.v5);
     if (pid < 0) return this.protocolViolation('malformed_packet', `bad ack packet type ${type}`);
+    if (this.v5 && frame.length > 5) {
+      const invalid = validateAckProperties(frame);
+      if (invalid !== 0) return this.protocolViolation(invalid === RC.MALFORMED_PACKET ? 'malformed_packet' : 'protocol_error', `bad properties in ack type ${type}`, invalid);
+    }
     const s = this.session!;
     switch (type) {
       case 4:
@@ -361,14 +374,7 @@ export class MqttChannel implements Outlet, FlowWaiter {
     let clientId = p.clientId ?? '';
     const username = p.username ?? null;
     let assigned = false;
-    if (this.version < 5 && p.password !== undefined && p.username === undefined) {
-      // [MQTT-3.1.2-22] a password without a user name is a protocol violation in 3.1.1
-      return this.protocolViolation('protocol_error', 'password flag without user name flag');
-    }
-    if ([clientId, username ?? '', p.will?.topic ?? ''].some((x) => x.includes('\uFFFD'))) {
-      // mqtt-packet replaced ill-formed UTF-8 with U+FFFD [MQTT-1.5.4-1]
-      return this.protocolViolation('malformed_packet', 'ill-formed UTF-8 in CONNECT');
-    }
+    // Flags, UTF-8 and properties were checked on the frame (validateConnect) before parsing.
     if (this.v5 && p.properties?.authenticationMethod !== undefined) {
       // [MQTT-4.12.0-1] enhanced authentication is not supported
       return this.refuse(RC.BAD_AUTH_METHOD, `authentication method ${p.properties.authenticationMethod} not supported`);
@@ -484,7 +490,8 @@ export class MqttChannel implements Outlet, FlowWaiter {
     const lim = this.deps.rateLimits;
     this.msgLimiter = lim.messages();
     this.byteLimiter = lim.bytes();
-    const connack: Packet = { cmd: 'connack', sessionPresent: present, ...(this.v5 ? { reasonCode: 0 } : { returnCode: 0 }) };
+    // MQTT 3.1 has no Session Present flag: its CONNACK's first byte is reserved, 0 (MQTT 3.1 §3.2).
+    const connack: Packet = { cmd: 'connack', sessionPresent: this.version === 3 ? false : present, ...(this.v5 ? { reasonCode: 0 } : { returnCode: 0 }) };
     if (this.v5) {
       const cp: NonNullable<import('mqtt-packet').IConnackPacket['properties']> = {
         topicAliasMaximum: cfg.max_topic_alias,
@@ -735,7 +742,11 @@ export class MqttChannel implements Outlet, FlowWaiter {
     if (reason === 'malformed_packet' || reason === 'frame_too_large') this.deps.broker.metrics.c['packets.malformed']++;
     this.log.warn({ reason, detail }, 'connection_closed_protocol_violation');
     if (this.state === 'awaiting_connect' || this.state === 'authenticating') {
-      if (this.v5 && reason === 'frame_too_large') this.write(generate({ cmd: 'connack', sessionPresent: false, reasonCode: RC.PACKET_TOO_LARGE }, { protocolVersion: 5 }));
+      // v5: CONNACK with the reason before closing (MQTT 5 §4.13.1, [MQTT-3.2.2-5]); v3 has no code for it.
+      const code =
+        v5code ??
+        (reason === 'frame_too_large' ? RC.PACKET_TOO_LARGE : reason === 'malformed_packet' ? RC.MALFORMED_PACKET : reason === 'protocol_error' ? RC.PROTOCOL_ERROR : undefined);
+      if (this.v5 && code !== undefined) this.write(generate({ cmd: 'connack', sessionPresent: false, reasonCode: code }, { protocolVersion: 5 }));
       this.shutdown();
       return;
     }

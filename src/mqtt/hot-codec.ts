@@ -36,15 +36,43 @@ function readVarint(b: Buffer, off: number): [number, number] {
 /** Where the last readStr() ended: a module slot instead of a tuple per string (once per PUBLISH). */
 let strEnd = 0;
 
+/** MQTT 5 reason code of the last decodePublish() failure: 0x81 Malformed Packet or 0x82 Protocol Error. */
+let errorCode = 0x81;
+export function publishErrorCode(): number {
+  return errorCode;
+}
+function protocolError(why: string): string {
+  errorCode = 0x82;
+  return why;
+}
+
 function readStr(b: Buffer, off: number, end: number): string | null {
   if (off + 2 > end) return null;
   const len = b.readUInt16BE(off);
   const s = off + 2;
   if (s + len > end) return null;
-  // [MQTT-1.5.4-1] ill-formed UTF-8 is a malformed packet
-  if (!isUtf8(b.subarray(s, s + len))) return null;
+  // [MQTT-1.5.4-1] ill-formed UTF-8 (surrogates included) and [MQTT-1.5.4-2] U+0000 are a malformed packet
+  if (!wellFormed(b, s, s + len)) return null;
   strEnd = s + len;
   return b.toString('utf8', s, s + len);
+}
+
+/**
+ * b[s, e) is well-formed UTF-8 without U+0000. Short ASCII strings (most topic names) are checked in
+ * one loop; anything else by the native isUtf8 (which rejects surrogates and overlongs) plus a NUL scan.
+ */
+function wellFormed(b: Buffer, s: number, e: number): boolean {
+  if (e - s <= 128) {
+    let i = s;
+    for (; i < e; i++) {
+      const c = b[i]!;
+      if (c === 0) return false;
+      if (c >= 0x80) break;
+    }
+    if (i === e) return true;
+  }
+  const sub = b.subarray(s, e);
+  return isUtf8(sub) && sub.indexOf(0) === -1;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -87,6 +115,7 @@ function readTopic(b: Buffer, off: number, end: number, cache: TopicCache): stri
 
 /** Decode a PUBLISH frame (fixed header included); `cache` is the connection's TopicCache, if it keeps one. */
 export function decodePublish(frame: Buffer, v5: boolean, cache: TopicCache | null = null): PublishDecode {
+  errorCode = 0x81;
   const h = frame[0]!;
   const qos = (h >> 1) & 3;
   if (qos === 3) return 'PUBLISH with QoS 3';
@@ -120,18 +149,24 @@ export function decodePublish(frame: Buffer, v5: boolean, cache: TopicCache | nu
       const id = frame[off++]!;
       switch (id) {
         case 0x01:
-          if (seen & 1 || off + 1 > pend) return 'bad payload format indicator';
+          // A property twice is a Protocol Error (MQTT 5 §2.2.2.2), a truncated one malformed.
+          if (seen & 1) return protocolError('duplicate payload format indicator');
+          if (off + 1 > pend) return 'bad payload format indicator';
           seen |= 1;
+          // Only 0 and 1 exist (§3.3.2.3.2); it is kept as a flag and forwarded unaltered
+          // [MQTT-3.3.2-4], so another value is refused rather than rewritten (validate.ts).
+          if (frame[off]! > 1) return protocolError('payload format indicator other than 0 or 1');
           (props ??= {}).payloadFormatIndicator = frame[off++] === 1;
           break;
         case 0x02:
-          if (seen & 2 || off + 4 > pend) return 'bad message expiry';
+          if (seen & 2) return protocolError('duplicate message expiry interval');
+          if (off + 4 > pend) return 'bad message expiry';
           seen |= 2;
           expiry = frame.readUInt32BE(off);
           off += 4;
           break;
         case 0x03: {
-          if (seen & 4) return 'duplicate content type';
+          if (seen & 4) return protocolError('duplicate content type');
           seen |= 4;
           const s = readStr(frame, off, pend);
           if (s === null) return 'bad content type';
@@ -140,16 +175,19 @@ export function decodePublish(frame: Buffer, v5: boolean, cache: TopicCache | nu
           break;
         }
         case 0x08: {
-          if (seen & 8) return 'duplicate response topic';
+          if (seen & 8) return protocolError('duplicate response topic');
           seen |= 8;
           const s = readStr(frame, off, pend);
           if (s === null) return 'bad response topic';
+          // [MQTT-3.3.2-14] no wildcards in a Response Topic
+          if (s.includes('#') || s.includes('+')) return protocolError('wildcard in response topic');
           (props ??= {}).responseTopic = s;
           off = strEnd;
           break;
         }
         case 0x09: {
-          if (seen & 16 || off + 2 > pend) return 'bad correlation data';
+          if (seen & 16) return protocolError('duplicate correlation data');
+          if (off + 2 > pend) return 'bad correlation data';
           seen |= 16;
           const len = frame.readUInt16BE(off);
           if (off + 2 + len > pend) return 'bad correlation data';
@@ -158,7 +196,8 @@ export function decodePublish(frame: Buffer, v5: boolean, cache: TopicCache | nu
           break;
         }
         case 0x23:
-          if (seen & 32 || off + 2 > pend) return 'bad topic alias';
+          if (seen & 32) return protocolError('duplicate topic alias');
+          if (off + 2 > pend) return 'bad topic alias';
           seen |= 32;
           alias = frame.readUInt16BE(off);
           off += 2;
@@ -174,8 +213,11 @@ export function decodePublish(frame: Buffer, v5: boolean, cache: TopicCache | nu
           up[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
           break;
         }
+        case 0x0b:
+          // [MQTT-3.3.4-6] a client's PUBLISH must not carry a Subscription Identifier: Protocol Error
+          return protocolError('subscription identifier in PUBLISH from a client');
         default:
-          // Subscription identifiers and anything else are not allowed from a client [MQTT-3.3.4-6].
+          // Any other property does not belong in PUBLISH: malformed (MQTT 5 §2.2.2.2).
           return `property 0x${id.toString(16)} not allowed in PUBLISH`;
       }
     }
@@ -199,35 +241,14 @@ export function decodeAck(frame: Buffer, v5: boolean): number {
   if (frame.length < 4 || frame[1]! < 2) return -1;
   // v3.1.1 acks have exactly two bytes of packet id [MQTT-3.4.1]
   if (!v5 && frame[1] !== 2) return -1;
-  return frame.readUInt16BE(2);
+  // Packet identifiers are non-zero (MQTT 3.1.1 §2.3.1, MQTT 5 §2.2.1): an ack for 0 acknowledges nothing.
+  const pid = (frame[2]! << 8) | frame[3]!;
+  return pid === 0 ? -1 : pid;
 }
 
 /** Reason code of a well-formed ack frame (0 when omitted, v5 [MQTT-3.4.2-1]). */
 export function ackReasonCode(frame: Buffer): number {
   return frame.length > 4 ? frame[4]! : 0;
-}
-
-/**
- * Are the length-prefixed strings of a SUBSCRIBE (withOptions) or UNSUBSCRIBE payload well-formed
- * UTF-8? mqtt-packet silently replaces bad bytes with U+FFFD [MQTT-1.5.4-1].
- */
-export function subscribeStringsValid(frame: Buffer, v5: boolean, withOptions: boolean): boolean {
-  let off = 1;
-  while (off < 5 && frame[off]! & 0x80) off++;
-  off += 1 + 2; // remaining length end, packet id
-  if (v5) {
-    const [plen, o] = readVarint(frame, off);
-    if (plen < 0) return false;
-    off = o + plen;
-  }
-  while (off < frame.length) {
-    if (off + 2 > frame.length) return false;
-    const len = frame.readUInt16BE(off);
-    if (off + 2 + len > frame.length) return false;
-    if (!isUtf8(frame.subarray(off + 2, off + 2 + len))) return false;
-    off += 2 + len + (withOptions ? 1 : 0);
-  }
-  return true;
 }
 
 /** Protocol level byte of a CONNECT frame, or -1 when it cannot be read yet. */

@@ -17,7 +17,7 @@ async function publisher(): Promise<TestClient> {
 
 describe('persistent sessions', () => {
   for (const version of [3, 4] as const) {
-    it(`v${version} clean session = 0: subscriptions kept, offline QoS 1 and QoS 0 queued, session present on resume`, async () => {
+    it(`v${version} clean session = 0: subscriptions kept, offline QoS 1 and QoS 0 queued, session present on resume (3.1.1 only)`, async () => {
       const id = uid(`ps${version}`);
       const topic = `sess/v3/${uid('t')}`;
       const a = await connectClient(d.mqttUrl, { protocolVersion: version, clientId: id, clean: false });
@@ -31,7 +31,9 @@ describe('persistent sessions', () => {
       await sleep(100);
       const b = await connectClient(d.mqttUrl, { protocolVersion: version, clientId: id, clean: false });
       open.push(b);
-      expect(b.connack.sessionPresent).toBe(true);
+      // MQTT 3.1's CONNACK has no Session Present flag: its first byte is reserved, 0 (MQTT 3.1 §3.2);
+      // the kept session shows in the queued messages below.
+      expect(b.connack.sessionPresent).toBe(version === 4);
       const got = await b.waitMessages(3, 3000);
       expect(got.map((m) => m.text)).toEqual(['offline-1', 'offline-0', 'offline-2']);
       expect(got.map((m) => m.packet.qos)).toEqual([1, 0, 1]);
