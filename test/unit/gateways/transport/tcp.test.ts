@@ -321,6 +321,27 @@ describe('TcpTransport', () => {
     expect(h.channels[0]!.closed).toEqual([]);
   });
 
+  it('closes a peer at once when its queued output passes maxWriteBuffer', async () => {
+    const h = await startTcp({ maxWriteBuffer: 2 << 20, drainTimeoutMs: 60_000 });
+    const slow = await connect(h.t.port);
+    slow.s.pause();
+    slow.s.write('flood 16\n');
+    await waitFor(() => h.channels[0]?.closed.length === 1, 'closed');
+    expect(h.channels[0]!.closed).toEqual(['write_buffer_full']);
+    expect(h.counts.get('transport.write_drop')).toBe(1);
+    await waitFor(() => h.t.hub.live === 0, 'gone');
+  });
+
+  it('closes the socket when the gateway refuses to open a channel, and refuses a port in use', async () => {
+    const h = await startTcp({ open: () => null });
+    const c = await connect(h.t.port);
+    await waitFor(() => c.closed(), 'refused');
+    expect(h.t.hub.size).toBe(0);
+    const other = new TcpTransport<Line, Echo>({ bind: '127.0.0.1', port: h.t.port }, { ...h.t.hub.opts });
+    await expect(other.start()).rejects.toThrow(/EADDRINUSE/);
+    await other.stop();
+  });
+
   it('asks an idle channel to go after idleMs and keeps it when the channel says no', async () => {
     const h = await startTcp({ idleMs: 1000 });
     const c = await connect(h.t.port);
@@ -451,6 +472,18 @@ describe('TcpTransport over TLS', () => {
     c.s.write('cert\n');
     await waitFor(() => c.text() === 'cn=none\n', 'served');
     expect(h.channels[0]!.link.cert).toBeNull();
+  });
+
+  it('answers a TLS peer that half-closes after its last frames', async () => {
+    const h = await startTcp({}, mtls());
+    const o: tls.ConnectionOptions = { host: '127.0.0.1', port: h.t.port, ca: pki.read(pki.caFile), servername: 'localhost', cert: pki.read(pki.clientCert), key: pki.read(pki.clientKey), allowHalfOpen: true };
+    const s = tls.connect(o);
+    const c = watch(s);
+    await new Promise<void>((resolve) => s.once('secureConnect', () => resolve()));
+    s.end('x\ny\n');
+    await waitFor(() => c.ended(), 'server end after half-close');
+    expect(c.text()).toBe('X\nY\n');
+    expect(h.channels[0]!.closed).toEqual(['peer_closed']);
   });
 
   it('counts a socket in its TLS handshake against the cap and drops it at the first-frame deadline', async () => {
