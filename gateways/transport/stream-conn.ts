@@ -136,6 +136,14 @@ export class StreamConn<F, C extends StreamChannel<F>> implements StreamLink<F> 
     }
   }
 
+  /** The driver refused a message before decoding (a WebSocket message over its size limit). */
+  messageTooLarge(detail: string): void {
+    if (this.state !== 'open') return;
+    this.inBuf = EMPTY;
+    this.hub.opts.count?.('transport.frame_too_large');
+    this.frameError('frame_too_large', detail, EMPTY, 'frame_too_large');
+  }
+
   private frameError(code: string, detail: string, raw: Buffer, reason: StreamCloseReason): void {
     const o = this.hub.opts;
     o.count?.('transport.frame_error');

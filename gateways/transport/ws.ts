@@ -22,7 +22,11 @@ export interface WsOptions {
   failIfNoSubprotocol?: boolean;
   /** Message type we send: STOMP clients expect text. */
   messageType?: 'text' | 'binary';
-  /** Largest WebSocket message accepted (ws closes with 1009 above it); default: the stream cap. */
+  /**
+   * Largest WebSocket message accepted; ws buffers a whole message, so this bounds memory per
+   * peer. Above it ws closes with 1009 and the channel hears frame_too_large. Default: twice the
+   * stream cap (a message may end with a partial frame up to the cap after complete ones).
+   */
   maxMessageBytes?: number;
   /** EMQX `ssl_options`: present makes this a wss listener. */
   ssl?: StreamSslOptions | null;
@@ -115,7 +119,7 @@ export class WsTransport<F, C extends StreamChannel<F>> {
       noServer: true,
       perMessageDeflate: false,
       clientTracking: false,
-      maxPayload: o.maxMessageBytes ?? this.opts.maxBufferedBytes,
+      maxPayload: o.maxMessageBytes ?? 2 * this.opts.maxBufferedBytes,
       handleProtocols: (_offered, req) => chosen.get(req) || false,
     });
     // Every TCP socket counts against the cap and the first-frame deadline until its upgrade.
@@ -181,11 +185,13 @@ export class WsTransport<F, C extends StreamChannel<F>> {
 
   private ready(ws: WebSocket, sock: Socket, subprotocol: string, cert: PeerCert | null): void {
     const log = this.opts.log;
-    ws.on('error', (err) => {
-      if (log.isLevelEnabled('debug')) log.debug({ peer: peerAddr(sock), err: err.message }, 'ws_error');
-    });
     const pipe = new WsPipe(ws, (this.wsOpts.messageType ?? 'binary') === 'binary');
     const conn = this.hub.accept(socketPeer(sock), pipe, { kind: this.wsOpts.ssl ? 'wss' : 'ws', sockPort: this.boundPort, cert, subprotocol });
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws refuses an oversized message itself (close 1009); the channel hears it as a frame error.
+      if (conn && err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') conn.messageTooLarge(err.message);
+      else if (log.isLevelEnabled('debug')) log.debug({ peer: peerAddr(sock), err: err.message }, 'ws_error');
+    });
     if (!conn) return;
     ws.on('message', (data: Buffer) => conn.input(data));
     // 1000 normal, 1001 going away, 1005 no status: an ordinary end; anything else is an error.

@@ -236,6 +236,21 @@ describe('WsTransport', () => {
     expect(good.msgs).toEqual(['OK\n']);
   });
 
+  it('treats a WebSocket message over maxMessageBytes as a frame error of that peer only', async () => {
+    const h = await startWs({ maxBufferedBytes: 64 }, { maxMessageBytes: 100 });
+    const big = await client(url(h), ['v12.stomp']);
+    const good = await client(url(h), ['v12.stomp']);
+    big.ws.send('short\n'.repeat(25));
+    await waitFor(() => big.closeCode() !== null, 'big closed');
+    expect(big.closeCode()).toBe(1009);
+    const ch = h.channels.find((c) => c.errors.length > 0)!;
+    expect(ch.errors).toEqual(['frame_too_large']);
+    expect(ch.frames).toEqual([]);
+    expect(ch.closed).toEqual(['frame_too_large']);
+    good.ws.send('ok\n');
+    await waitFor(() => good.msgs.length === 1, 'good echo');
+  });
+
   it('close with a final frame sends it, then a normal close; a peer close reaches the channel', async () => {
     const h = await startWs();
     const a = await client(url(h), ['v12.stomp']);
