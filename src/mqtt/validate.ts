@@ -287,23 +287,34 @@ export function validateConnect(frame: Buffer): number {
 }
 
 /**
+ * The header SUBSCRIBE and UNSUBSCRIBE share: flags 0010, a non-zero packet id, v5 properties, then at least
+ * one filter. Returns the offset of the first filter, or minus the reason code when the header is bad.
+ */
+function filtersStart(frame: Buffer, v5: boolean, allowed: PropsOf): number {
+  if ((frame[0]! & 0x0f) !== 0x02) return -MALFORMED;
+  const end = frame.length;
+  let off = bodyStart(frame);
+  if (off + 2 > end) return -MALFORMED;
+  if (((frame[off]! << 8) | frame[off + 1]!) === 0) return -MALFORMED;
+  off += 2;
+  if (v5) {
+    const rc = checkProperties(frame, off, end, allowed);
+    if (rc) return -rc;
+    off = cursor;
+  }
+  if (off === end) return -PROTOCOL_ERROR; // no topic filter
+  return off;
+}
+
+/**
  * SUBSCRIBE (MQTT 3.1.1 §3.8, MQTT 5 §3.8): flags 0010 [MQTT-3.8.1-1], non-zero packet id [MQTT-2.3.1-1]
  * (v5 [MQTT-2.2.1-3]), at least one filter [MQTT-3.8.3-3] (v5 [MQTT-3.8.3-2]), well-formed UTF-8 filters
  * [MQTT-1.5.3-1], reserved option bits 0 ([MQTT-3-8.3-4] in 3.1.1, [MQTT-3.8.3-5] in 5).
  */
 export function validateSubscribe(frame: Buffer, v5: boolean): number {
-  if ((frame[0]! & 0x0f) !== 0x02) return MALFORMED;
   const end = frame.length;
-  let off = bodyStart(frame);
-  if (off + 2 > end) return MALFORMED;
-  if (((frame[off]! << 8) | frame[off + 1]!) === 0) return MALFORMED;
-  off += 2;
-  if (v5) {
-    const rc = checkProperties(frame, off, end, PropsOf.Subscribe);
-    if (rc) return rc;
-    off = cursor;
-  }
-  if (off === end) return PROTOCOL_ERROR; // no topic filter
+  let off = filtersStart(frame, v5, PropsOf.Subscribe);
+  if (off < 0) return -off;
   while (off < end) {
     if (!readUtf8(frame, off, end)) return MALFORMED;
     off = cursor;
@@ -320,18 +331,9 @@ export function validateSubscribe(frame: Buffer, v5: boolean): number {
 
 /** UNSUBSCRIBE: flags 0010 [MQTT-3.10.1-1], non-zero packet id, at least one filter [MQTT-3.10.3-2], UTF-8 filters. */
 export function validateUnsubscribe(frame: Buffer, v5: boolean): number {
-  if ((frame[0]! & 0x0f) !== 0x02) return MALFORMED;
   const end = frame.length;
-  let off = bodyStart(frame);
-  if (off + 2 > end) return MALFORMED;
-  if (((frame[off]! << 8) | frame[off + 1]!) === 0) return MALFORMED;
-  off += 2;
-  if (v5) {
-    const rc = checkProperties(frame, off, end, PropsOf.Unsubscribe);
-    if (rc) return rc;
-    off = cursor;
-  }
-  if (off === end) return PROTOCOL_ERROR;
+  let off = filtersStart(frame, v5, PropsOf.Unsubscribe);
+  if (off < 0) return -off;
   while (off < end) {
     if (!readUtf8(frame, off, end)) return MALFORMED;
     off = cursor;
