@@ -2,22 +2,10 @@
 // statement id. v3.1.1 has no CONNACK code for a malformed CONNECT: the server closes without one
 // [MQTT-3.1.4-1]. v5: the server sends CONNACK 0x81 Malformed Packet / 0x82 Protocol Error, then
 // closes (MQTT 5 §4.13.1; sending it is a choice the spec allows, Outpost makes it).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { connectFrame, outcome, packet, props, str, u16, u32, Wires } from './wire.js';
+import { describe, expect, it } from 'vitest';
+import { connectFrame, daemonWires, outcome, packet, props, str, u16, u32 } from './wire.js';
 
-let d: Daemon;
-const wires = new Wires(() => d.mqttPort);
-
-beforeAll(async () => {
-  d = await startDaemon();
-});
-
-afterAll(async () => {
-  wires.closeAll();
-  await d?.stop();
-  d?.cleanup();
-});
+const wires = daemonWires();
 
 const CONNACK_MALFORMED = '2003008100';
 const CONNACK_PROTOCOL_ERROR = '2003008200';

@@ -1,31 +1,9 @@
 // PINGREQ, DISCONNECT, AUTH and packet types a client must not send (MQTT 3.1.1 §2.2, §3.12, §3.14;
 // MQTT 5 §2.1.2, §3.12, §3.14, §3.15).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { connectFrame, outcome, packet, props, str, u16, u32, Wires } from './wire.js';
+import { describe, expect, it } from 'vitest';
+import { CLOSED, connectFrame, daemonWires, MALFORMED, outcome, packet, props, PROTOCOL_ERROR, str, u16, u32 } from './wire.js';
 
-let d: Daemon;
-const wires = new Wires(() => d.mqttPort);
-
-beforeAll(async () => {
-  d = await startDaemon();
-});
-
-afterAll(async () => {
-  wires.closeAll();
-  await d?.stop();
-  d?.cleanup();
-});
-
-const MALFORMED = { reply: 'e0028100', closed: true };
-const PROTOCOL_ERROR = { reply: 'e0028200', closed: true };
-const CLOSED = { reply: null, closed: true };
-
-async function sendAfterConnect(level: 4 | 5, frame: Buffer): Promise<{ reply: string | null; closed: boolean }> {
-  const w = await wires.connected(level);
-  await w.send(frame);
-  return outcome(w);
-}
+const wires = daemonWires();
 
 describe('PINGREQ', () => {
   it('[MQTT-3.12.4-1] PINGREQ gets PINGRESP', async () => {
@@ -35,11 +13,11 @@ describe('PINGREQ', () => {
   });
 
   it('[MQTT-2.1.3-1] PINGREQ with reserved flags set is malformed', async () => {
-    expect(await sendAfterConnect(5, packet(0xc1))).toEqual(MALFORMED);
+    expect(await wires.sendAfterConnect(5, packet(0xc1))).toEqual(MALFORMED);
   });
 
   it('MQTT 5 §3.12: a PINGREQ with a body is malformed', async () => {
-    expect(await sendAfterConnect(4, packet(0xc0, [0]))).toEqual(CLOSED);
+    expect(await wires.sendAfterConnect(4, packet(0xc0, [0]))).toEqual(CLOSED);
   });
 });
 
@@ -58,46 +36,46 @@ describe('DISCONNECT', () => {
   });
 
   it('MQTT 5 §2.2.2.2: Session Expiry Interval twice in DISCONNECT is a protocol error', async () => {
-    expect(await sendAfterConnect(5, packet(0xe0, [0], props([0x11], u32(1), [0x11], u32(1))))).toEqual(PROTOCOL_ERROR);
+    expect(await wires.sendAfterConnect(5, packet(0xe0, [0], props([0x11], u32(1), [0x11], u32(1))))).toEqual(PROTOCOL_ERROR);
   });
 
   it('MQTT 5 §2.2.2.2: a property that does not belong in DISCONNECT (Content Type) is malformed', async () => {
-    expect(await sendAfterConnect(5, packet(0xe0, [0], props([0x03], str('a'))))).toEqual(MALFORMED);
+    expect(await wires.sendAfterConnect(5, packet(0xe0, [0], props([0x03], str('a'))))).toEqual(MALFORMED);
   });
 
   it('[MQTT-3.14.2-2] Session Expiry set on DISCONNECT after 0 in CONNECT is a protocol error', async () => {
-    expect(await sendAfterConnect(5, packet(0xe0, [0], props([0x11], u32(60))))).toEqual(PROTOCOL_ERROR);
+    expect(await wires.sendAfterConnect(5, packet(0xe0, [0], props([0x11], u32(60))))).toEqual(PROTOCOL_ERROR);
   });
 
   it('[MQTT-3.14.4-3] a normal v5 DISCONNECT closes without a reply', async () => {
-    expect(await sendAfterConnect(5, packet(0xe0, [0], props()))).toEqual(CLOSED);
+    expect(await wires.sendAfterConnect(5, packet(0xe0, [0], props()))).toEqual(CLOSED);
   });
 });
 
 describe('packet types a client must not send', () => {
   it('MQTT 5 §2.1.2: the reserved packet type 0 is malformed', async () => {
-    expect(await sendAfterConnect(5, packet(0x00))).toEqual(MALFORMED);
+    expect(await wires.sendAfterConnect(5, packet(0x00))).toEqual(MALFORMED);
   });
 
   it('MQTT 3.1.1 §2.2.1: packet type 15 is reserved in 3.1.1: the connection closes', async () => {
-    expect(await sendAfterConnect(4, packet(0xf0))).toEqual(CLOSED);
+    expect(await wires.sendAfterConnect(4, packet(0xf0))).toEqual(CLOSED);
   });
 
   it('MQTT 5 §4.13: a CONNACK from a client is a protocol error', async () => {
-    expect(await sendAfterConnect(5, packet(0x20, [0, 0], props()))).toEqual(PROTOCOL_ERROR);
+    expect(await wires.sendAfterConnect(5, packet(0x20, [0, 0], props()))).toEqual(PROTOCOL_ERROR);
   });
 
   it('MQTT 5 §4.13: a SUBACK from a client is a protocol error', async () => {
-    expect(await sendAfterConnect(5, packet(0x90, u16(1), props(), [0]))).toEqual(PROTOCOL_ERROR);
+    expect(await wires.sendAfterConnect(5, packet(0x90, u16(1), props(), [0]))).toEqual(PROTOCOL_ERROR);
   });
 
   it('[MQTT-4.12.0-1] AUTH when no authentication method was agreed is a protocol error', async () => {
-    expect(await sendAfterConnect(5, packet(0xf0, [0x18], props([0x15], str('x'))))).toEqual(PROTOCOL_ERROR);
+    expect(await wires.sendAfterConnect(5, packet(0xf0, [0x18], props([0x15], str('x'))))).toEqual(PROTOCOL_ERROR);
   });
 });
 
 describe('fixed header Remaining Length', () => {
   it('MQTT 5 §1.5.5: a Remaining Length of more than four bytes is malformed', async () => {
-    expect(await sendAfterConnect(5, Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]))).toEqual(MALFORMED);
+    expect(await wires.sendAfterConnect(5, Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]))).toEqual(MALFORMED);
   });
 });

@@ -1,35 +1,13 @@
 // PUBLISH in, and what reaches subscribers (MQTT 3.1.1 §3.3, MQTT 5 §3.3), by statement id.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { outcome, packet, props, str, u16, u32, varint, Wires, type Wire } from './wire.js';
+import { describe, expect, it } from 'vitest';
+import { CLOSED, daemonWires, MALFORMED, outcome, packet, props, PROTOCOL_ERROR, str, u16, u32, varint, type Wire } from './wire.js';
 
-let d: Daemon;
-const wires = new Wires(() => d.mqttPort);
-
-beforeAll(async () => {
-  // A small Topic Alias Maximum and Receive Maximum (max_awaiting_rel), so both can be exceeded.
-  d = await startDaemon({ config: '[mqtt]\nmax_topic_alias = 4\nmax_awaiting_rel = 2\n' });
-});
-
-afterAll(async () => {
-  wires.closeAll();
-  await d?.stop();
-  d?.cleanup();
-});
-
-const MALFORMED = { reply: 'e0028100', closed: true };
-const PROTOCOL_ERROR = { reply: 'e0028200', closed: true };
-const CLOSED = { reply: null, closed: true };
+// A small Topic Alias Maximum and Receive Maximum (max_awaiting_rel), so both can be exceeded.
+const wires = daemonWires({ config: '[mqtt]\nmax_topic_alias = 4\nmax_awaiting_rel = 2\n' });
 
 /** PUBLISH: first byte, topic bytes, packet id (QoS > 0), v5 properties (null for v3.1.1), payload. */
 function publish(first: number, topic: string | Buffer, pid: number | null, properties: Buffer | null, payload = 'x'): Buffer {
   return packet(first, str(topic), pid === null ? Buffer.alloc(0) : u16(pid), properties ?? Buffer.alloc(0), Buffer.from(payload));
-}
-
-async function sendAfterConnect(level: 4 | 5, frame: Buffer): Promise<{ reply: string | null; closed: boolean }> {
-  const w = await wires.connected(level);
-  await w.send(frame);
-  return outcome(w);
 }
 
 let topicNo = 0;
@@ -44,37 +22,37 @@ async function subscriber(): Promise<{ w: Wire; topic: string }> {
 
 describe('PUBLISH fixed header and packet id', () => {
   it('[MQTT-3.3.1-4] QoS 3 is malformed (v5: DISCONNECT 0x81)', async () => {
-    expect(await sendAfterConnect(5, publish(0x36, 'a', 1, props()))).toEqual(MALFORMED);
+    expect(await wires.sendAfterConnect(5, publish(0x36, 'a', 1, props()))).toEqual(MALFORMED);
   });
 
   it('[MQTT-3.3.1-4] QoS 3 closes a v3.1.1 connection', async () => {
-    expect(await sendAfterConnect(4, publish(0x36, 'a', 1, null))).toEqual(CLOSED);
+    expect(await wires.sendAfterConnect(4, publish(0x36, 'a', 1, null))).toEqual(CLOSED);
   });
 
   it('[MQTT-3.3.1-2] DUP set on a QoS 0 PUBLISH is malformed', async () => {
-    expect(await sendAfterConnect(5, publish(0x38, 'a', null, props()))).toEqual(MALFORMED);
+    expect(await wires.sendAfterConnect(5, publish(0x38, 'a', null, props()))).toEqual(MALFORMED);
   });
 
   it('[MQTT-2.2.1-3] packet identifier 0 in a QoS 1 PUBLISH is malformed (v5: DISCONNECT 0x81)', async () => {
-    expect(await sendAfterConnect(5, publish(0x32, 'a', 0, props()))).toEqual(MALFORMED);
+    expect(await wires.sendAfterConnect(5, publish(0x32, 'a', 0, props()))).toEqual(MALFORMED);
   });
 
   it('[MQTT-2.3.1-1] packet identifier 0 in a QoS 2 PUBLISH closes a v3.1.1 connection', async () => {
-    expect(await sendAfterConnect(4, publish(0x34, 'a', 0, null))).toEqual(CLOSED);
+    expect(await wires.sendAfterConnect(4, publish(0x34, 'a', 0, null))).toEqual(CLOSED);
   });
 });
 
 describe('PUBLISH topic name', () => {
   it('[MQTT-1.5.4-1] an ill-formed UTF-8 topic name is malformed (v5: DISCONNECT 0x81, not 0x90)', async () => {
-    expect(await sendAfterConnect(5, publish(0x30, Buffer.from([0x74, 0xfe]), null, props()))).toEqual(MALFORMED);
+    expect(await wires.sendAfterConnect(5, publish(0x30, Buffer.from([0x74, 0xfe]), null, props()))).toEqual(MALFORMED);
   });
 
   it('[MQTT-1.5.4-2] U+0000 in a topic name is malformed (v5)', async () => {
-    expect(await sendAfterConnect(5, publish(0x30, Buffer.from([0x74, 0x00]), null, props()))).toEqual(MALFORMED);
+    expect(await wires.sendAfterConnect(5, publish(0x30, Buffer.from([0x74, 0x00]), null, props()))).toEqual(MALFORMED);
   });
 
   it('[MQTT-1.5.3-1] a UTF-16 surrogate in a topic name closes a v3.1.1 connection', async () => {
-    expect(await sendAfterConnect(4, publish(0x30, Buffer.from([0xed, 0xbf, 0xbf]), null, null))).toEqual(CLOSED);
+    expect(await wires.sendAfterConnect(4, publish(0x30, Buffer.from([0xed, 0xbf, 0xbf]), null, null))).toEqual(CLOSED);
   });
 
   it('[MQTT-1.5.3-2] U+0000 in a topic name closes a v3.1.1 connection, even after the same topic without it', async () => {
@@ -84,73 +62,73 @@ describe('PUBLISH topic name', () => {
   });
 
   it('[MQTT-3.3.2-2] a wildcard in a topic name: v5 DISCONNECT 0x90 Topic Name invalid (Outpost choice)', async () => {
-    expect(await sendAfterConnect(5, publish(0x30, 'a/+', null, props()))).toEqual({ reply: 'e0029000', closed: true });
+    expect(await wires.sendAfterConnect(5, publish(0x30, 'a/+', null, props()))).toEqual({ reply: 'e0029000', closed: true });
   });
 
   it('[MQTT-4.7.3-1] an empty topic name closes a v3.1.1 connection', async () => {
-    expect(await sendAfterConnect(4, publish(0x30, '', null, null))).toEqual(CLOSED);
+    expect(await wires.sendAfterConnect(4, publish(0x30, '', null, null))).toEqual(CLOSED);
   });
 
   it('MQTT 5 §3.3.2.1: an empty topic name without a Topic Alias is a protocol error', async () => {
-    expect(await sendAfterConnect(5, publish(0x30, '', null, props()))).toEqual(PROTOCOL_ERROR);
+    expect(await wires.sendAfterConnect(5, publish(0x30, '', null, props()))).toEqual(PROTOCOL_ERROR);
   });
 
   it('MQTT 5 §3.2.2.3.6: a PUBLISH larger than the Maximum Packet Size the server sent: DISCONNECT 0x95', async () => {
-    expect(await sendAfterConnect(5, Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f]))).toEqual({ reply: 'e0029500', closed: true });
+    expect(await wires.sendAfterConnect(5, Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f]))).toEqual({ reply: 'e0029500', closed: true });
   });
 
   it('[MQTT-3.3.2-2] a wildcard in a topic name closes a v3.1.1 connection', async () => {
-    expect(await sendAfterConnect(4, publish(0x30, 'a/#', null, null))).toEqual(CLOSED);
+    expect(await wires.sendAfterConnect(4, publish(0x30, 'a/#', null, null))).toEqual(CLOSED);
   });
 });
 
 describe('PUBLISH properties (MQTT 5 §3.3.2.3)', () => {
   it('MQTT 5 §2.2.2.2: Message Expiry Interval twice is a protocol error', async () => {
-    expect(await sendAfterConnect(5, publish(0x30, 'a', null, props([0x02], u32(5), [0x02], u32(6))))).toEqual(PROTOCOL_ERROR);
+    expect(await wires.sendAfterConnect(5, publish(0x30, 'a', null, props([0x02], u32(5), [0x02], u32(6))))).toEqual(PROTOCOL_ERROR);
   });
 
   it('MQTT 5 §2.2.2.2: Payload Format Indicator twice is a protocol error', async () => {
-    expect(await sendAfterConnect(5, publish(0x30, 'a', null, props([0x01, 1, 0x01, 1])))).toEqual(PROTOCOL_ERROR);
+    expect(await wires.sendAfterConnect(5, publish(0x30, 'a', null, props([0x01, 1, 0x01, 1])))).toEqual(PROTOCOL_ERROR);
   });
 
   it('MQTT 5 §2.2.2.2: Content Type twice is a protocol error', async () => {
-    expect(await sendAfterConnect(5, publish(0x30, 'a', null, props([0x03], str('a'), [0x03], str('b'))))).toEqual(PROTOCOL_ERROR);
+    expect(await wires.sendAfterConnect(5, publish(0x30, 'a', null, props([0x03], str('a'), [0x03], str('b'))))).toEqual(PROTOCOL_ERROR);
   });
 
   it('MQTT 5 §2.2.2.2: Correlation Data twice is a protocol error', async () => {
-    expect(await sendAfterConnect(5, publish(0x30, 'a', null, props([0x09], str('a'), [0x09], str('b'))))).toEqual(PROTOCOL_ERROR);
+    expect(await wires.sendAfterConnect(5, publish(0x30, 'a', null, props([0x09], str('a'), [0x09], str('b'))))).toEqual(PROTOCOL_ERROR);
   });
 
   it('MQTT 5 §2.2.2.2: Topic Alias twice is a protocol error', async () => {
-    expect(await sendAfterConnect(5, publish(0x30, 'a', null, props([0x23], u16(1), [0x23], u16(1))))).toEqual(PROTOCOL_ERROR);
+    expect(await wires.sendAfterConnect(5, publish(0x30, 'a', null, props([0x23], u16(1), [0x23], u16(1))))).toEqual(PROTOCOL_ERROR);
   });
 
   it('[MQTT-3.3.4-6] a Subscription Identifier in a client PUBLISH is a protocol error', async () => {
-    expect(await sendAfterConnect(5, publish(0x30, 'a', null, props([0x0b], varint(1))))).toEqual(PROTOCOL_ERROR);
+    expect(await wires.sendAfterConnect(5, publish(0x30, 'a', null, props([0x0b], varint(1))))).toEqual(PROTOCOL_ERROR);
   });
 
   it('MQTT 5 §2.2.2.2: a property that does not belong in PUBLISH (Session Expiry Interval) is malformed', async () => {
-    expect(await sendAfterConnect(5, publish(0x30, 'a', null, props([0x11], u32(1))))).toEqual(MALFORMED);
+    expect(await wires.sendAfterConnect(5, publish(0x30, 'a', null, props([0x11], u32(1))))).toEqual(MALFORMED);
   });
 
   it('[MQTT-1.5.4-1] an ill-formed Content Type is malformed', async () => {
-    expect(await sendAfterConnect(5, publish(0x30, 'a', null, props([0x03], str(Buffer.from([0x80])))))).toEqual(MALFORMED);
+    expect(await wires.sendAfterConnect(5, publish(0x30, 'a', null, props([0x03], str(Buffer.from([0x80])))))).toEqual(MALFORMED);
   });
 
   it('[MQTT-3.3.2-14] a Response Topic with a wildcard is a protocol error', async () => {
-    expect(await sendAfterConnect(5, publish(0x30, 'a', null, props([0x08], str('r/+'))))).toEqual(PROTOCOL_ERROR);
+    expect(await wires.sendAfterConnect(5, publish(0x30, 'a', null, props([0x08], str('r/+'))))).toEqual(PROTOCOL_ERROR);
   });
 
   it('[MQTT-3.3.2-8] Topic Alias 0: DISCONNECT 0x94 Topic Alias invalid', async () => {
-    expect(await sendAfterConnect(5, publish(0x30, 'a', null, props([0x23], u16(0))))).toEqual({ reply: 'e0029400', closed: true });
+    expect(await wires.sendAfterConnect(5, publish(0x30, 'a', null, props([0x23], u16(0))))).toEqual({ reply: 'e0029400', closed: true });
   });
 
   it('[MQTT-3.3.2-10] a Topic Alias above the Topic Alias Maximum the server sent (4): DISCONNECT 0x94', async () => {
-    expect(await sendAfterConnect(5, publish(0x30, 'a', null, props([0x23], u16(5))))).toEqual({ reply: 'e0029400', closed: true });
+    expect(await wires.sendAfterConnect(5, publish(0x30, 'a', null, props([0x23], u16(5))))).toEqual({ reply: 'e0029400', closed: true });
   });
 
   it('MQTT 5 §3.3.2.3.4: an empty topic name with a Topic Alias never set is a protocol error', async () => {
-    expect(await sendAfterConnect(5, publish(0x30, '', null, props([0x23], u16(3))))).toEqual(PROTOCOL_ERROR);
+    expect(await wires.sendAfterConnect(5, publish(0x30, '', null, props([0x23], u16(3))))).toEqual(PROTOCOL_ERROR);
   });
 
   it('[MQTT-3.3.2-12] a Topic Alias set once stands for its topic name afterwards', async () => {
@@ -162,7 +140,7 @@ describe('PUBLISH properties (MQTT 5 §3.3.2.3)', () => {
   });
 
   it('[MQTT-3.3.2-4] a Payload Format Indicator other than 0/1 is refused, never rewritten (Outpost choice)', async () => {
-    expect(await sendAfterConnect(5, publish(0x30, 'a', null, props([0x01, 2])))).toEqual(PROTOCOL_ERROR);
+    expect(await wires.sendAfterConnect(5, publish(0x30, 'a', null, props([0x01, 2])))).toEqual(PROTOCOL_ERROR);
   });
 });
 

@@ -2,6 +2,8 @@
 // records every byte the server sends and whether it closed. The tests assert bytes, not a library's
 // reading of them.
 import { connect as netConnect, type Socket } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
+import { startDaemon, type Daemon, type DaemonOptions } from '../helpers/daemon.js';
 
 export function varint(n: number): Buffer {
   const out: number[] = [];
@@ -196,7 +198,37 @@ export class Wires {
   closeAll(): void {
     for (const w of this.all) w.destroy();
   }
+
+  /** Connect at `level`, send `frame`, and report what the server did with it. */
+  async sendAfterConnect(level: 4 | 5, frame: Buffer): Promise<{ reply: string | null; closed: boolean }> {
+    const w = await this.connected(level);
+    await w.send(frame);
+    return outcome(w);
+  }
 }
+
+/**
+ * The setup every conformance file shares: one daemon for the file (started before its tests, stopped
+ * after them) and the connections opened on it, all destroyed at the end.
+ */
+export function daemonWires(opts: DaemonOptions = {}): Wires {
+  let d: Daemon | undefined;
+  const wires = new Wires(() => d!.mqttPort);
+  beforeAll(async () => {
+    d = await startDaemon(opts);
+  });
+  afterAll(async () => {
+    wires.closeAll();
+    await d?.stop();
+    d?.cleanup();
+  });
+  return wires;
+}
+
+/** Outcomes of a refused packet after CONNECT: v5 DISCONNECT 0x81 / 0x82 then close; a bare close. */
+export const MALFORMED = { reply: 'e0028100', closed: true };
+export const PROTOCOL_ERROR = { reply: 'e0028200', closed: true };
+export const CLOSED = { reply: null, closed: true };
 
 /**
  * What the server did with the last input: the hex of the next packet it sent (null if none) and
