@@ -6,22 +6,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-
-const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
-const u32 = (n: number) => Buffer.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
-const str = (s: string) => Buffer.concat([u16(Buffer.byteLength(s)), Buffer.from(s)]);
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
-}
-const packet = (type: number, body: Buffer) => Buffer.concat([Buffer.from([type]), varint(body.length), body]);
-const props = (p: Buffer) => Buffer.concat([varint(p.length), p]);
+import { packet, props, str, u16, u32 } from '../helpers/mqtt-wire.js';
 
 /** MQTT 5 CONNECT, Clean Start 0, Session Expiry 3600; optionally a QoS 1 will with the given will properties. */
 function connect5(clientId: string, will?: { topic: string; payload: string; props: Buffer }): Buffer {
