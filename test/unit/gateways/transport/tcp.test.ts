@@ -1,83 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import tls from 'node:tls';
-import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { FakeClock } from './fake-clock.js';
 import { makeTestPki, type TestPki } from '../../../helpers/certs.js';
 import { TcpTransport } from '../../../../gateways/transport/tcp.js';
 import { StreamHub, type StreamPipe } from '../../../../gateways/transport/stream-conn.js';
-import type { StreamChannel, StreamCloseReason, StreamCodec, StreamCounter, StreamLink, StreamOptions, StreamSslOptions } from '../../../../gateways/transport/stream-types.js';
+import type { StreamOptions, StreamSslOptions } from '../../../../gateways/transport/stream-types.js';
+import { delay, Echo, echoRig, lineCodec, waitFor, type EchoRig, type Line } from './line-codec.js';
 
-// Toy line codec: one frame per '\n'-terminated line; a NUL byte in a line is malformed.
-type Line = { text: string };
-const lineCodec: StreamCodec<Line> = {
-  decodeStream(buf) {
-    const nl = buf.indexOf(0x0a);
-    if (nl < 0) return { kind: 'more' };
-    const line = buf.subarray(0, nl);
-    if (line.includes(0)) return { kind: 'error', code: 'bad_byte', detail: 'NUL in line' };
-    return { kind: 'frame', frame: { text: line.toString('latin1') }, rest: buf.subarray(nl + 1) };
-  },
-  decode(buf) {
-    return this.decodeStream(buf);
-  },
-  encode: (f) => Buffer.from(`${f.text}\n`, 'latin1'),
-  format: (f) => f.text.slice(0, 20),
-};
-
-// Toy channel: echoes upper-cased, plus a few commands that exercise the link.
-class Echo implements StreamChannel<Line> {
-  frames: string[] = [];
-  errors: string[] = [];
-  closed: StreamCloseReason[] = [];
-  idleAsked = 0;
-  transportClosed = false;
-  constructor(
-    readonly link: StreamLink<Line>,
-    private readonly idleAnswer: boolean,
-  ) {}
-  handleFrame(f: Line): void {
-    this.frames.push(f.text);
-    const [cmd, arg] = f.text.split(' ');
-    if (cmd === 'bye') this.link.close({ text: 'BYE' });
-    else if (cmd === 'burst') for (let i = 0; i < Number(arg); i++) this.link.send({ text: `b${i}` });
-    else if (cmd === 'cert') this.link.send({ text: `cn=${this.link.cert?.commonName ?? 'none'}` });
-    else if (cmd === 'flood') for (let i = 0; i < Number(arg); i++) this.link.send({ text: 'x'.repeat(1 << 20) });
-    else this.link.send({ text: f.text.toUpperCase() });
-  }
-  handleFrameError(code: string): void {
-    this.errors.push(code);
-    this.link.send({ text: `ERROR ${code}` });
-  }
-  handleIdle(): boolean {
-    this.idleAsked++;
-    return this.idleAnswer;
-  }
-  handleClosed(reason: StreamCloseReason): void {
-    this.closed.push(reason);
-  }
-  handleTransportClosed(): void {
-    this.transportClosed = true;
-    this.link.send({ text: 'SHUTDOWN' });
-  }
-}
-
-const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function waitFor(cond: () => boolean, what: string, ms = 8000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await delay(5);
-  }
-}
-
-interface Harness {
+interface Harness extends Omit<EchoRig, 'opts'> {
   t: TcpTransport<Line, Echo>;
-  clock: FakeClock;
-  channels: Echo[];
-  counts: Map<StreamCounter, number>;
-  logs: { msg: string; reason?: string; peer?: string }[];
 }
 
 const running: TcpTransport<Line, Echo>[] = [];
@@ -88,35 +21,7 @@ afterEach(async () => {
 });
 
 async function startTcp(over: Partial<StreamOptions<Line, Echo>> = {}, ssl: StreamSslOptions | null = null, idleAnswer = true): Promise<Harness> {
-  const clock = new FakeClock();
-  const channels: Echo[] = [];
-  const counts = new Map<StreamCounter, number>();
-  const logs: Harness['logs'] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Harness['logs'][number]);
-      cb();
-    },
-  });
-  const opts: StreamOptions<Line, Echo> = {
-    codec: lineCodec,
-    listener: ssl ? 'ssl:t' : 'tcp:t',
-    clock,
-    log: pino({ level: 'info' }, sink),
-    idleMs: 60_000,
-    maxConnections: 0,
-    firstFrameMs: 30_000,
-    maxBufferedBytes: 4096,
-    writeHighWater: 64 * 1024,
-    drainTimeoutMs: 5_000,
-    open: (link) => {
-      const ch = new Echo(link, idleAnswer);
-      channels.push(ch);
-      return ch;
-    },
-    count: (n) => counts.set(n, (counts.get(n) ?? 0) + 1),
-    ...over,
-  };
+  const { clock, channels, counts, logs, opts } = echoRig(ssl ? 'ssl:t' : 'tcp:t', over, idleAnswer);
   const t = new TcpTransport<Line, Echo>({ bind: '127.0.0.1', port: 0, ssl, stopGraceMs: 2000 }, opts);
   running.push(t);
   await t.start();

@@ -1,75 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import WebSocket from 'ws';
-import { FakeClock } from './fake-clock.js';
 import { makeTestPki, type TestPki } from '../../../helpers/certs.js';
 import { WsTransport, chooseSubprotocol, type WsOptions } from '../../../../gateways/transport/ws.js';
-import type { StreamChannel, StreamCloseReason, StreamCodec, StreamCounter, StreamLink, StreamOptions } from '../../../../gateways/transport/stream-types.js';
+import type { StreamOptions } from '../../../../gateways/transport/stream-types.js';
+import { delay, echoRig, waitFor, type Echo, type EchoRig, type Line } from './line-codec.js';
 
-// Toy line codec: one frame per '\n'-terminated line (STOMP over WS may put several in a message).
-type Line = { text: string };
-const lineCodec: StreamCodec<Line> = {
-  decodeStream(buf) {
-    const nl = buf.indexOf(0x0a);
-    if (nl < 0) return { kind: 'more' };
-    return { kind: 'frame', frame: { text: buf.subarray(0, nl).toString('latin1') }, rest: buf.subarray(nl + 1) };
-  },
-  decode(buf) {
-    return this.decodeStream(buf);
-  },
-  encode: (f) => Buffer.from(`${f.text}\n`, 'latin1'),
-  format: (f) => f.text.slice(0, 20),
-};
-
-class Echo implements StreamChannel<Line> {
-  frames: string[] = [];
-  errors: string[] = [];
-  closed: StreamCloseReason[] = [];
-  transportClosed = false;
-  constructor(readonly link: StreamLink<Line>) {}
-  handleFrame(f: Line): void {
-    this.frames.push(f.text);
-    const [cmd, arg] = f.text.split(' ');
-    if (cmd === 'proto') this.link.send({ text: `proto=${this.link.subprotocol}` });
-    else if (cmd === 'cert') this.link.send({ text: `cn=${this.link.cert?.commonName ?? 'none'}` });
-    else if (cmd === 'burst') for (let i = 0; i < Number(arg); i++) this.link.send({ text: `b${i}` });
-    else if (cmd === 'flood') for (let i = 0; i < Number(arg); i++) this.link.send({ text: 'x'.repeat(1 << 20) });
-    else if (cmd === 'bye') this.link.close({ text: 'BYE' });
-    else this.link.send({ text: f.text.toUpperCase() });
-  }
-  handleFrameError(code: string): void {
-    this.errors.push(code);
-    this.link.send({ text: `ERROR ${code}` });
-  }
-  handleIdle(): boolean {
-    return true;
-  }
-  handleClosed(reason: StreamCloseReason): void {
-    this.closed.push(reason);
-  }
-  handleTransportClosed(): void {
-    this.transportClosed = true;
-    this.link.send({ text: 'SHUTDOWN' });
-  }
-}
-
-const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function waitFor(cond: () => boolean, what: string, ms = 8000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await delay(5);
-  }
-}
-
-interface Harness {
+interface Harness extends Omit<EchoRig, 'opts'> {
   t: WsTransport<Line, Echo>;
-  clock: FakeClock;
-  channels: Echo[];
-  counts: Map<StreamCounter, number>;
-  logs: { msg: string; reason?: string }[];
 }
 
 const running: WsTransport<Line, Echo>[] = [];
@@ -82,38 +20,8 @@ afterEach(async () => {
 const STOMP = ['v12.stomp', 'v11.stomp', 'v10.stomp'];
 
 async function startWs(over: Partial<StreamOptions<Line, Echo>> = {}, ws: Partial<WsOptions> = {}): Promise<Harness> {
-  const clock = new FakeClock();
-  const channels: Echo[] = [];
-  const counts = new Map<StreamCounter, number>();
-  const logs: Harness['logs'] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Harness['logs'][number]);
-      cb();
-    },
-  });
-  const t = new WsTransport<Line, Echo>(
-    { bind: '127.0.0.1', port: 0, path: '/stomp', subprotocols: STOMP, stopGraceMs: 2000, ...ws },
-    {
-      codec: lineCodec,
-      listener: 'ws:t',
-      clock,
-      log: pino({ level: 'info' }, sink),
-      idleMs: 60_000,
-      maxConnections: 0,
-      firstFrameMs: 30_000,
-      maxBufferedBytes: 4096,
-      writeHighWater: 64 * 1024,
-      drainTimeoutMs: 5_000,
-      open: (link) => {
-        const ch = new Echo(link);
-        channels.push(ch);
-        return ch;
-      },
-      count: (n) => counts.set(n, (counts.get(n) ?? 0) + 1),
-      ...over,
-    },
-  );
+  const { clock, channels, counts, logs, opts } = echoRig('ws:t', over);
+  const t = new WsTransport<Line, Echo>({ bind: '127.0.0.1', port: 0, path: '/stomp', subprotocols: STOMP, stopGraceMs: 2000, ...ws }, opts);
   running.push(t);
   await t.start();
   return { t, clock, channels, counts, logs };
