@@ -1,10 +1,9 @@
 // TCP and TLS stream driver (STOMP 61613, ExProto 7993): owns the listening socket, one channel per
 // connection through the shared connection core (stream-conn.ts). Framing is the codec's
 // (decodeStream); this file only adapts node:net / node:tls sockets and EMQX's ssl_options.
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import tls, { type SecureVersion, type TLSSocket, type TlsOptions } from 'node:tls';
+import tls, { type TLSSocket, type TlsOptions } from 'node:tls';
+import { certFields, hasPeerCert, secureContextOptions } from '../gateway.js';
 import { StreamHub, type StreamPipe } from './stream-conn.js';
 import type { PeerCert, StreamChannel, StreamOptions, StreamSslOptions } from './stream-types.js';
 import type { Peer } from './types.js';
@@ -19,44 +18,27 @@ export interface TcpOptions {
   stopGraceMs?: number;
 }
 
-const VERSION: Record<NonNullable<StreamSslOptions['versions']>[number], SecureVersion> = { 'tlsv1.2': 'TLSv1.2', 'tlsv1.3': 'TLSv1.3' };
-
-function readPem(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new Error(`ssl_options.${what} ${path}: ${(err as Error).message}`);
-  }
-}
-
 /**
  * EMQX ssl_options -> Node TLS server options. With verify_peer and fail_if_no_peer_cert false a
  * client without a certificate is let in and one with a bad certificate is not (sslRefusal), since
  * Node's rejectUnauthorized cannot tell the two apart.
  */
 export function tlsServerOptions(o: StreamSslOptions, listener: string): TlsOptions {
-  if (!o.certfile || !o.keyfile) throw new Error(`listener ${listener}: ssl_options.certfile and ssl_options.keyfile are required`);
   const verifyPeer = o.verify === 'verify_peer';
-  if (verifyPeer && !o.cacertfile) throw new Error(`listener ${listener}: verify_peer needs ssl_options.cacertfile`);
-  const wanted: NonNullable<StreamSslOptions['versions']> = o.versions && o.versions.length > 0 ? o.versions : ['tlsv1.2', 'tlsv1.3'];
-  const versions = wanted.map((v) => VERSION[v]).sort();
-  const opts: TlsOptions = {
-    cert: readPem(o.certfile, 'certfile'),
-    key: readPem(o.keyfile, 'keyfile'),
-    minVersion: versions[0]!,
-    maxVersion: versions[versions.length - 1]!,
+  const fields = {
+    certfile: o.certfile ?? '',
+    keyfile: o.keyfile ?? '',
+    cacertfile: o.cacertfile ?? '',
+    password: o.password ?? '',
+    versions: o.versions && o.versions.length > 0 ? o.versions : (['tlsv1.2', 'tlsv1.3'] as const),
+    ciphers: o.ciphers ?? [],
+    verify: o.verify ?? 'verify_none',
+  };
+  return {
+    ...secureContextOptions(fields, listener, 'ssl_options.'),
     requestCert: verifyPeer,
     rejectUnauthorized: verifyPeer && (o.fail_if_no_peer_cert ?? false),
   };
-  if (o.password) opts.passphrase = o.password;
-  if (o.cacertfile) opts.ca = readPem(o.cacertfile, 'cacertfile');
-  if (o.ciphers && o.ciphers.length > 0) opts.ciphers = o.ciphers.join(':');
-  return opts;
-}
-
-function hasPeerCert(s: TLSSocket): boolean {
-  const c = s.getPeerCertificate();
-  return !!c && Object.keys(c).length > 0;
 }
 
 /** Why this handshaken socket must be refused under verify_peer, or null. */
@@ -68,27 +50,7 @@ export function sslRefusal(o: StreamSslOptions, s: TLSSocket): string | null {
 
 /** The verified client certificate in AuthRequest.cert's fields, or null without one. */
 export function peerCertOf(s: TLSSocket): PeerCert | null {
-  if (!s.authorized) return null;
-  const c = s.getPeerCertificate();
-  if (!c || Object.keys(c).length === 0) return null;
-  const out: PeerCert = {};
-  const cn = (c.subject as Record<string, string | string[] | undefined> | undefined)?.CN;
-  const commonName = Array.isArray(cn) ? cn[0] : cn;
-  if (commonName) out.commonName = commonName;
-  try {
-    out.subject = new X509Certificate(c.raw).subject.split('\n').join(',');
-  } catch {
-    /* a certificate the handshake accepted parses; go on without the DN otherwise */
-  }
-  if (c.subjectaltname) {
-    const san = c.subjectaltname
-      .split(/,\s*/)
-      .map((p) => p.replace(/^[A-Za-z ]+:/, '').trim())
-      .filter((p) => p !== '');
-    if (san.length > 0) out.san = san;
-  }
-  if (c.fingerprint256) out.fingerprint = c.fingerprint256;
-  return out;
+  return certFields(s) ?? null;
 }
 
 export function socketPeer(s: net.Socket): Peer {
