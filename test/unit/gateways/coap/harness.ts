@@ -3,6 +3,7 @@ import { CoapEndpoint } from '../../../../gateways/coap/endpoint.js';
 import { coapConfigSchema, type CoapConfig } from '../../../../gateways/coap/config.js';
 import { type CoapFrame, type CoapOption, Opt, decode, encode, encodeUint } from '../../../../gateways/coap/frame.js';
 import type { DatagramSocket, RemoteInfo } from '../../../../gateways/coap/transport.js';
+import { mulberry32 } from '../../../helpers/prng.js';
 import { FakeClock, createFakeGatewayContext, type FakeContextOptions, type FakeGatewayContext } from '../../../helpers/fake-gateway-context.js';
 
 export class MemorySocket implements DatagramSocket {
@@ -24,16 +25,9 @@ export class MemorySocket implements DatagramSocket {
   }
 }
 
-/** Deterministic PRNG (mulberry32) so ids, tokens and jitter repeat run to run. */
+/** Deterministic PRNG so ids, tokens and jitter repeat run to run. */
 export function seeded(seed = 42): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 export const DEV: RemoteInfo = { address: '127.0.0.1', port: 40001 };

@@ -4,6 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Lwm2mResource } from '../../../../gateways/lwm2m/model.js';
 import { loadObjectRegistry } from '../../../../gateways/lwm2m/object-registry.js';
+import { mulberry32 } from '../../../helpers/prng.js';
 
 export const OBJECTS_DIR = fileURLToPath(new URL('../../../../gateways/lwm2m/objects', import.meta.url));
 export const shipped = loadObjectRegistry(OBJECTS_DIR);
@@ -101,17 +102,8 @@ export function compact(json: string): Buffer {
   return Buffer.from(json.replace(/\n\s*/g, ''), 'utf8');
 }
 
-/** Small deterministic PRNG (mulberry32) so fuzz failures reproduce from the seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Small deterministic PRNG so fuzz failures reproduce from the seed. */
+export const prng = mulberry32;
 
 export function sortByPath(rs: readonly Lwm2mResource[]): Lwm2mResource[] {
   return [...rs].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
