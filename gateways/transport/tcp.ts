@@ -127,35 +127,13 @@ export class TcpTransport<F, C extends StreamChannel<F>> {
     if (ssl) this.wireTls(server as tls.Server, ssl);
     else server.on('connection', (s: net.Socket) => this.ready(s, null));
     server.on('error', (err) => this.opts.log.warn({ err: err.message, reason: 'listener_error' }, 'tcp_listener_error'));
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      server.once('error', onError);
-      server.listen({ host: this.tcp.bind, port: this.tcp.port, exclusive: true }, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    });
-    this.boundPort = (server.address() as net.AddressInfo).port;
+    this.boundPort = await listenExclusive(server, this.tcp.bind, this.tcp.port);
     this.server = server;
   }
 
   private wireTls(server: tls.Server, ssl: StreamSslOptions): void {
     const log = this.opts.log;
-    // The raw socket counts against the cap and the first-frame deadline from TCP accept on, so a
-    // peer that never finishes its handshake is dropped by the sweep.
-    server.on('connection', (raw: net.Socket) => {
-      const key = peerAddr(raw);
-      if (!this.hub.admit(key, () => raw.destroy())) {
-        raw.destroy();
-        return;
-      }
-      raw.once('close', () => this.hub.settle(key));
-    });
-    server.on('tlsClientError', (err: Error, s: TLSSocket) => {
-      this.opts.count?.('transport.tls_error');
-      this.hub.settle(peerAddr(s));
-      log.info({ peer: peerAddr(s), reason: err.message }, 'tls_handshake_failed');
-    });
+    admitRawSockets(server, this.hub, this.opts);
     server.on('secureConnection', (s: TLSSocket) => {
       const bad = sslRefusal(ssl, s);
       if (bad) {
@@ -195,6 +173,40 @@ export class TcpTransport<F, C extends StreamChannel<F>> {
     this.hub.destroyAll();
     await closed;
   }
+}
+
+/**
+ * Every raw TCP socket counts against the cap and the first-frame deadline from accept on (until its
+ * TLS handshake or WebSocket upgrade hands it to hub.accept), so a peer that never finishes is dropped
+ * by the sweep; a failed TLS handshake is counted and logged.
+ */
+export function admitRawSockets<F, C extends StreamChannel<F>>(server: net.Server, hub: StreamHub<F, C>, opts: StreamOptions<F, C>): void {
+  server.on('connection', (raw: net.Socket) => {
+    const key = peerAddr(raw);
+    if (!hub.admit(key, () => raw.destroy())) {
+      raw.destroy();
+      return;
+    }
+    raw.once('close', () => hub.settle(key));
+  });
+  server.on('tlsClientError', (err: Error, s: TLSSocket) => {
+    opts.count?.('transport.tls_error');
+    hub.settle(peerAddr(s));
+    opts.log.info({ peer: peerAddr(s), reason: err.message }, 'tls_handshake_failed');
+  });
+}
+
+/** Listen with exclusive: true; a bind error rejects instead of reaching the 'error' listeners. Resolves to the bound port. */
+export async function listenExclusive(server: net.Server, host: string, port: number): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  return (server.address() as net.AddressInfo).port;
 }
 
 /** Wait (real time, bounded) until every connection has finished closing. */

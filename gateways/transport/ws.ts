@@ -4,12 +4,12 @@
 // message. Caps, deadlines, backpressure and close semantics are the connection core's.
 import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { StreamHub, type StreamPipe } from './stream-conn.js';
 import type { PeerCert, StreamChannel, StreamOptions, StreamSslOptions } from './stream-types.js';
-import { peerAddr, peerCertOf, socketPeer, sslRefusal, tlsServerOptions, waitForDrain } from './tcp.js';
+import { admitRawSockets, listenExclusive, peerAddr, peerCertOf, socketPeer, sslRefusal, tlsServerOptions, waitForDrain } from './tcp.js';
 
 export interface WsOptions {
   bind: string;
@@ -123,22 +123,10 @@ export class WsTransport<F, C extends StreamChannel<F>> {
       handleProtocols: (_offered, req) => chosen.get(req) || false,
     });
     // Every TCP socket counts against the cap and the first-frame deadline until its upgrade.
-    server.on('connection', (raw: Socket) => {
-      const key = peerAddr(raw);
-      if (!this.hub.admit(key, () => raw.destroy())) {
-        raw.destroy();
-        return;
-      }
-      raw.once('close', () => this.hub.settle(key));
-    });
+    admitRawSockets(server, this.hub, this.opts);
     server.on('request', (_req, res) => {
       res.writeHead(426, { connection: 'close', upgrade: 'websocket' });
       res.end();
-    });
-    server.on('tlsClientError', (err: Error, s: TLSSocket) => {
-      this.opts.count?.('transport.tls_error');
-      this.hub.settle(peerAddr(s));
-      log.info({ peer: peerAddr(s), reason: err.message }, 'tls_handshake_failed');
     });
     server.on('clientError', (_err, sock: Socket) => sock.destroy());
     server.on('upgrade', (req: IncomingMessage, sock: Socket, head: Buffer) => {
@@ -169,16 +157,9 @@ export class WsTransport<F, C extends StreamChannel<F>> {
       if (proto !== '') chosen.set(req, proto);
       wss.handleUpgrade(req, sock, head, (ws) => this.ready(ws, sock, proto, cert));
     });
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      server.once('error', onError);
-      server.listen({ host: o.bind, port: o.port, exclusive: true }, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    });
+    const port = await listenExclusive(server, o.bind, o.port);
     server.on('error', (err) => log.warn({ err: err.message, reason: 'listener_error' }, 'ws_listener_error'));
-    this.boundPort = (server.address() as AddressInfo).port;
+    this.boundPort = port;
     this.server = server;
     this.wss = wss;
   }
