@@ -288,7 +288,8 @@ export function mutatePacket(rng, pk, not = null) {
       if (!cf) break;
       const bit = 1 << rng.int(8);
       cf.v ^= bit;
-      return { name, malformed: bit === 1 ? 'MQTT-3.1.2-3 reserved connect flag' : bit >= 0x40 ? 'MQTT-3.1.2-18..22 user/password flag' : null };
+      // v5 allows a password without a user name (3.1.2.9); 3.1.1 does not [MQTT-3.1.2-22].
+      return { name, malformed: bit === 1 ? 'MQTT-3.1.2-3 reserved connect flag' : bit >= 0x40 && pk.v < 5 ? 'MQTT-3.1.2-18..22 user/password flag' : null };
     }
     case 'rem_len': {
       const r = rng.int(4);

@@ -87,7 +87,7 @@ export function mqttTarget(c, bytes, v) {
     } catch (e) {
       parserThrew = e;
     }
-    if (parserThrew || err || got === null) {
+    if (parserThrew || err || got === null || (type === 1 && connectRefused(got))) {
       refused = true;
       break;
     }
@@ -95,6 +95,16 @@ export function mqttTarget(c, bytes, v) {
   }
   // 'complete': every byte of the input was a whole packet that decoded (none left waiting for more).
   return { accepted: !refused && packets.length > 0, complete: !refused && packets.length > 0 && frames < MAX_FRAMES && sp.buffered === 0, refused, parserThrew, packets };
+}
+
+/**
+ * The checks src/mqtt/channel.ts onConnect makes on mqtt-packet's CONNECT before acting on it,
+ * mirrored here because they are not a pure function the fuzzer could call (they sit inside the
+ * channel's state machine). Keep in step with channel.ts.
+ */
+function connectRefused(p) {
+  if ((p.protocolVersion ?? 4) < 5 && p.password !== undefined && p.username === undefined) return true;
+  return [p.clientId ?? '', p.username ?? '', p.will?.topic ?? ''].some((x) => x.includes('\uFFFD'));
 }
 
 /** CoAP: decode; a decoded frame must encode again and decode to the same frame. */
