@@ -17,7 +17,7 @@ const { values: a } = parseArgs({
     codecs: { type: 'string', default: CODECS.join(',') },
     'hang-ms': { type: 'string', default: '250' },
     'stall-s': { type: 'string', default: '10' },
-    live: { type: 'string', default: 'mqtt=100000,coap=100000,mqttsn=50000' },
+    live: { type: 'string', default: 'mqtt=100000,coap=200000,mqttsn=200000' },
     'no-live': { type: 'boolean', default: false },
     'no-inproc': { type: 'boolean', default: false },
     replay: { type: 'string' },
@@ -133,7 +133,7 @@ if (!a['no-live']) {
   for (const r of live.codecs) {
     console.log(
       `${r.codec.padEnd(7)} live ${r.inputs} inputs in ${r.seconds.toFixed(1)} s: ` +
-        (r.outcomes ? `PINGRESP after input ${r.outcomes.pingresp}, closed by server ${r.outcomes.closed}, no answer in 2 s ${r.outcomes.no_answer}` : `liveness probes answered ${r.probes.answered}/${r.probes.sent}`),
+        (r.outcomes ? `PINGRESP after input ${r.outcomes.pingresp}, closed by server ${r.outcomes.closed}, no answer in 2 s ${r.outcomes.no_answer}` : `liveness probes answered ${r.probes.answered}/${r.probes.sent} (${r.probes.answeredFirstTry} at the first try)`),
     );
   }
   const b = live.bystander;

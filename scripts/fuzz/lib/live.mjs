@@ -97,8 +97,8 @@ const send = (s, buf, port) => new Promise((r) => s.send(buf, port, '127.0.0.1',
  * three times, since the fuzz traffic can fill the daemon's socket buffer and the kernel drops it.
  */
 async function probe(sock, port, msg, isAnswer) {
-  for (let k = 0; k < 3; k++) if (await probeOnce(sock, port, msg, isAnswer, 2000)) return true;
-  return false;
+  for (let k = 0; k < 3; k++) if (await probeOnce(sock, port, msg, isAnswer, 1000 * (k + 1))) return k + 1;
+  return 0;
 }
 
 function probeOnce(sock, port, msg, isAnswer, ms) {
@@ -119,11 +119,11 @@ function probeOnce(sock, port, msg, isAnswer, ms) {
   });
 }
 
-async function liveUdp(codecs, d, codec, { seed, count, peers = 8, probeEvery = 256, onProgress }) {
+async function liveUdp(codecs, d, codec, { seed, count, peers = 8, probeEvery = 64, onProgress }) {
   const port = codec === 'coap' ? d.ports['coap:udp'] : d.ports['mqttsn:udp:default'];
   const socks = await Promise.all(Array.from({ length: peers }, udpSocket));
   const prober = await udpSocket();
-  const probes = { sent: 0, answered: 0 };
+  const probes = { sent: 0, answered: 0, answeredFirstTry: 0 };
   const t0 = Date.now();
   let mid = 1;
   for (let i = 0; i < count; i++) {
@@ -142,8 +142,9 @@ async function liveUdp(codecs, d, codec, { seed, count, peers = 8, probeEvery = 
         const m = mid++ & 0xffff;
         ok = await probe(prober, port, Buffer.from([0x40, 0x00, m >> 8, m & 255]), (r) => r.length >= 4 && (r[0] & 0x30) === 0x30 && r.readUInt16BE(2) === m);
       } else ok = await probe(prober, port, Buffer.from([0x03, 0x01, 0x01]), (r) => r.length >= 2 && r[1] === 0x02);
-      if (ok) probes.answered++;
-      if (onProgress && probes.sent % 40 === 0) onProgress(codec, i);
+      if (ok > 0) probes.answered++;
+      if (ok === 1) probes.answeredFirstTry++;
+      if (onProgress && probes.sent % 160 === 0) onProgress(codec, i);
     }
   }
   for (const s of [...socks, prober]) s.close();
