@@ -59,10 +59,10 @@ describe('fuzz: live daemon with MQTT, CoAP and MQTT-SN (seeded)', () => {
   });
 
   it('survives a few thousand mutated inputs per protocol and answers every bystander round trip', async () => {
-    live = await runLive(codecs, { seed: SEED, counts: { mqtt: 2000, coap: 2000, mqttsn: 1000 } });
+    live = await runLive(codecs, { seed: SEED, counts: { mqtt: 1500, coap: 2000, mqttsn: 2000 } });
     expect(live.daemon.alive).toBe(true);
     const byCodec = Object.fromEntries(live.codecs.map((c) => [c.codec, c]));
-    expect(byCodec.mqtt!.inputs).toBe(2000);
+    expect(byCodec.mqtt!.inputs).toBe(1500);
     // Every MQTT input's connection ended (answered or closed by the server), none left hanging.
     expect(byCodec.mqtt!.outcomes!.no_answer).toBe(0);
     expect(byCodec.mqtt!.outcomes!.pingresp).toBeGreaterThan(0);
