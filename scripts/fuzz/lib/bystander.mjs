@@ -3,7 +3,8 @@
 // answered within `timeoutMs`; a lost connection counts as a failure (no reconnect).
 import mqtt from 'mqtt';
 
-export async function startBystander(port, { timeoutMs = 10_000, intervalMs = 20, id = `bystander-${process.pid}` } = {}) {
+/** context(): what the caller is doing (e.g. the fuzz input index), recorded with each failure. */
+export async function startBystander(port, { timeoutMs = 10_000, intervalMs = 20, id = `bystander-${process.pid}`, context = () => null } = {}) {
   const client = await new Promise((resolve, reject) => {
     const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: id, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 10_000, keepalive: 30 });
     c.once('connect', () => resolve(c));
@@ -11,7 +12,7 @@ export async function startBystander(port, { timeoutMs = 10_000, intervalMs = 20
   });
   const topic = `fuzz/bystander/${id}`;
   await client.subscribeAsync(topic, { qos: 1 });
-  const st = { sent: 0, answered: 0, failed: 0, maxMs: 0, closed: false, errors: [] };
+  const st = { sent: 0, answered: 0, failed: 0, maxMs: 0, closed: false, errors: [], failures: [] };
   client.on('close', () => (st.closed = true));
   client.on('error', (e) => st.errors.length < 5 && st.errors.push(String(e.message)));
   let waiting = null;
@@ -26,7 +27,11 @@ export async function startBystander(port, { timeoutMs = 10_000, intervalMs = 20
       const ok = await new Promise((resolve) => {
         let acked = false;
         let delivered = false;
-        const timer = setTimeout(() => resolve(false), timeoutMs);
+        const ctx = context();
+        const timer = setTimeout(() => {
+          if (st.failures.length < 10) st.failures.push({ seq: Number(seq), at: new Date(t0).toISOString(), acked, delivered, context: ctx });
+          resolve(false);
+        }, timeoutMs);
         const done = () => acked && delivered && (clearTimeout(timer), resolve(true));
         waiting = { seq, delivered: () => ((delivered = true), done()) };
         client.publish(topic, seq, { qos: 1 }, (err) => {

@@ -66,6 +66,9 @@ function mqttOne(port, input, index, waitMs) {
   });
 }
 
+/** The input each protocol is at, for the bystander's failure records. */
+const liveIndex = { mqtt: -1 };
+
 async function liveMqtt(codecs, d, { seed, count, concurrency = 32, waitMs = 2000, onProgress }) {
   const port = d.ports['mqtt:tcp'];
   const outcomes = { pingresp: 0, closed: 0, no_answer: 0 };
@@ -74,6 +77,7 @@ async function liveMqtt(codecs, d, { seed, count, concurrency = 32, waitMs = 200
   const worker = async () => {
     while (next < count) {
       const i = next++;
+      liveIndex.mqtt = i;
       const o = await mqttOne(port, makeInput(codecs, 'mqtt', seed, i), i, waitMs);
       outcomes[o]++;
       if (onProgress && i % 1000 === 0) onProgress('mqtt', i);
@@ -159,7 +163,7 @@ export async function runLive(codecs, opts) {
   const d = await startFuzzDaemon();
   const res = { pid: d.pid, codecs: [], daemon: {}, bystander: null };
   try {
-    const by = await startBystander(d.ports['mqtt:tcp']);
+    const by = await startBystander(d.ports['mqtt:tcp'], { context: () => ({ ...liveIndex }) });
     res.daemon.rssKbBefore = d.rssKb();
     res.daemon.fdsBefore = d.fds();
     let rssMax = res.daemon.rssKbBefore;
@@ -183,9 +187,18 @@ export async function runLive(codecs, opts) {
     res.daemon.rssKbAfter = d.rssKb();
     res.daemon.rssKbMax = Math.max(rssMax, res.daemon.rssKbAfter ?? 0);
     res.daemon.fdsAfter = d.fds();
-    const errs = d.logs().split('\n').filter((l) => /"level":(50|60)/.test(l));
+    const lines = d.logs().split('\n');
+    const errs = lines.filter((l) => /"level":(50|60)/.test(l));
     res.daemon.errorLogLines = errs.length;
     res.daemon.errorLogSamples = errs.slice(0, 5).map((l) => l.slice(0, 400));
+    // Warnings by message, with one example each: what the daemon made of the fuzz.
+    const warns = {};
+    for (const l of lines) {
+      if (!/"level":40/.test(l)) continue;
+      const msg = /"msg":"([^"]*)"/.exec(l)?.[1] ?? '?';
+      (warns[msg] ??= { count: 0, example: l.slice(0, 400) }).count++;
+    }
+    res.daemon.warnings = warns;
   } finally {
     await d.stop();
   }
