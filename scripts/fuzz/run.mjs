@@ -18,6 +18,7 @@ const { values: a } = parseArgs({
     'hang-ms': { type: 'string', default: '250' },
     'stall-s': { type: 'string', default: '10' },
     live: { type: 'string', default: 'mqtt=100000,coap=200000,mqttsn=200000' },
+    'live-start': { type: 'string', default: '0' },
     'no-live': { type: 'boolean', default: false },
     'no-inproc': { type: 'boolean', default: false },
     replay: { type: 'string' },
@@ -29,7 +30,7 @@ const { values: a } = parseArgs({
 
 if (a.help) {
   console.log(`usage: node scripts/fuzz/run.mjs [--seed N] [--count N] [--codecs mqtt,coap,mqttsn] [--hang-ms MS]
-       [--live mqtt=N,coap=N,mqttsn=N | --no-live] [--no-inproc] [--out FILE] [--json]
+       [--live mqtt=N,coap=N,mqttsn=N [--live-start N] | --no-live] [--no-inproc] [--out FILE] [--json]
        node scripts/fuzz/run.mjs --replay CODEC:SEED:INDEX`);
   process.exit(0);
 }
@@ -127,7 +128,7 @@ if (!a['no-inproc']) {
 
 if (!a['no-live']) {
   const counts = Object.fromEntries(a.live.split(',').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
-  const live = await runLive(codecs, { seed, counts, onProgress: (c, i) => process.stderr.write(`\r live ${c} ${i}   `) });
+  const live = await runLive(codecs, { seed, counts, start: Number(a['live-start']), onProgress: (c, i) => process.stderr.write(`\r live ${c} ${i}   `) });
   process.stderr.write('\n');
   result.live = live;
   for (const r of live.codecs) {

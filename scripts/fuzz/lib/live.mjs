@@ -69,13 +69,13 @@ function mqttOne(port, input, index, waitMs) {
 /** The input each protocol is at, for the bystander's failure records. */
 const liveIndex = { mqtt: -1 };
 
-async function liveMqtt(codecs, d, { seed, count, concurrency = 32, waitMs = 2000, onProgress }) {
+async function liveMqtt(codecs, d, { seed, count, start = 0, concurrency = 32, waitMs = 2000, onProgress }) {
   const port = d.ports['mqtt:tcp'];
   const outcomes = { pingresp: 0, closed: 0, no_answer: 0 };
-  let next = 0;
+  let next = start;
   const t0 = Date.now();
   const worker = async () => {
-    while (next < count) {
+    while (next < start + count) {
       const i = next++;
       liveIndex.mqtt = i;
       const o = await mqttOne(port, makeInput(codecs, 'mqtt', seed, i), i, waitMs);
@@ -156,7 +156,7 @@ async function liveUdp(codecs, d, codec, { seed, count, peers = 8, probeEvery = 
 }
 
 /**
- * opts: { seed, counts: { mqtt, coap, mqttsn }, onProgress? }. Starts its own daemon with the three
+ * opts: { seed, counts: { mqtt, coap, mqttsn }, start? (first MQTT input index), onProgress? }. Starts its own daemon with the three
  * protocols on, runs the codecs one after the other with one bystander throughout.
  */
 export async function runLive(codecs, opts) {
@@ -172,7 +172,7 @@ export async function runLive(codecs, opts) {
       for (const codec of ['mqtt', 'coap', 'mqttsn']) {
         const count = opts.counts[codec] ?? 0;
         if (count <= 0) continue;
-        const r = codec === 'mqtt' ? await liveMqtt(codecs, d, { seed: opts.seed, count, onProgress: opts.onProgress }) : await liveUdp(codecs, d, codec, { seed: opts.seed, count, onProgress: opts.onProgress });
+        const r = codec === 'mqtt' ? await liveMqtt(codecs, d, { seed: opts.seed, count, start: opts.start ?? 0, onProgress: opts.onProgress }) : await liveUdp(codecs, d, codec, { seed: opts.seed, count, onProgress: opts.onProgress });
         r.bystanderAnsweredSoFar = by.stats.answered;
         r.bystanderFailedSoFar = by.stats.failed;
         res.codecs.push(r);
