@@ -1,0 +1,162 @@
+// One input through one codec, in-process. A throw from a codec that must never throw (FrameSplitter,
+// hot-codec, CoAP and MQTT-SN frame.ts) is a crash. mqtt-packet's parser may throw: the channel
+// catches that and closes as malformed_packet, so it is counted, not called a crash.
+
+/** Frames after which one MQTT input stops (a stream chunk holds at most a few packets). */
+const MAX_FRAMES = 16;
+const DEFAULT_MAX_PACKET = 1048576;
+
+export class CodecCrash extends Error {
+  constructor(where, cause) {
+    super(`${where}: ${cause?.message ?? cause}`);
+    this.where = where;
+    this.cause = cause;
+  }
+}
+
+/**
+ * The channel's decode path (src/mqtt/channel.ts drainFrames) without its socket and session:
+ * FrameSplitter -> hot codec for PUBLISH/acks, connectLevel for CONNECT, subscribeStringsValid for
+ * (UN)SUBSCRIBE, then mqtt-packet's parser, for a connection at protocol level v.
+ * Returns { accepted, refused, parserThrew, packets } ('accepted': every frame decoded).
+ */
+export function mqttTarget(c, bytes, v) {
+  const { FrameSplitter } = c.frame;
+  const { decodePublish, decodeAck, connectLevel, subscribeStringsValid, TopicCache } = c.hot;
+  let sp;
+  try {
+    sp = new FrameSplitter(DEFAULT_MAX_PACKET);
+    sp.push(bytes);
+  } catch (e) {
+    throw new CodecCrash('FrameSplitter.push', e);
+  }
+  const cache = new TopicCache();
+  let frames = 0;
+  let refused = false;
+  let parserThrew = null;
+  const packets = [];
+  for (; frames < MAX_FRAMES; frames++) {
+    let f;
+    try {
+      f = sp.next();
+    } catch (e) {
+      throw new CodecCrash('FrameSplitter.next', e);
+    }
+    if (f === 'more') break;
+    if (typeof f === 'string') {
+      refused = true;
+      break;
+    }
+    const type = f[0] >> 4;
+    if (type >= 3 && type <= 7) {
+      let r;
+      try {
+        r = type === 3 ? decodePublish(f, v === 5, cache) : decodeAck(f, v === 5);
+      } catch (e) {
+        throw new CodecCrash(type === 3 ? 'hot-codec.decodePublish' : 'hot-codec.decodeAck', e);
+      }
+      if (typeof r === 'string' || r === -1) {
+        refused = true;
+        break;
+      }
+      packets.push(r);
+      continue;
+    }
+    try {
+      if (type === 1) {
+        const level = connectLevel(f);
+        if (level !== 3 && level !== 4 && level !== 5) {
+          refused = true;
+          break;
+        }
+      }
+      if ((type === 8 || type === 10) && !subscribeStringsValid(f, v === 5, type === 8)) {
+        refused = true;
+        break;
+      }
+    } catch (e) {
+      throw new CodecCrash('hot-codec.connectLevel/subscribeStringsValid', e);
+    }
+    const parser = c.mqttPacket.parser({ protocolVersion: type === 1 ? 4 : v });
+    let got = null;
+    let err = null;
+    parser.on('packet', (p) => (got = p));
+    parser.on('error', (e) => (err = e));
+    try {
+      parser.parse(f);
+    } catch (e) {
+      parserThrew = e;
+    }
+    if (parserThrew || err || got === null || (type === 1 && connectRefused(got))) {
+      refused = true;
+      break;
+    }
+    packets.push(got);
+  }
+  // 'complete': every byte of the input was a whole packet that decoded (none left waiting for more).
+  return { accepted: !refused && packets.length > 0, complete: !refused && packets.length > 0 && frames < MAX_FRAMES && sp.buffered === 0, refused, parserThrew, packets };
+}
+
+/**
+ * The checks src/mqtt/channel.ts onConnect makes on mqtt-packet's CONNECT before acting on it,
+ * mirrored here because they are not a pure function the fuzzer could call (they sit inside the
+ * channel's state machine). Keep in step with channel.ts.
+ */
+function connectRefused(p) {
+  if ((p.protocolVersion ?? 4) < 5 && p.password !== undefined && p.username === undefined) return true;
+  return [p.clientId ?? '', p.username ?? '', p.will?.topic ?? ''].some((x) => x.includes('\uFFFD'));
+}
+
+/** CoAP: decode; a decoded frame must encode again and decode to the same frame. */
+export function coapTarget(c, bytes) {
+  const coap = c.coap;
+  let r;
+  try {
+    r = coap.decode(bytes);
+  } catch (e) {
+    throw new CodecCrash('coap.decode', e);
+  }
+  if (r.kind !== 'frame') return { accepted: false, refused: true, roundtrip: null };
+  let again;
+  try {
+    coap.unknownCriticalOption(r.frame);
+    for (const o of r.frame.options) {
+      if (o.number === 23 || o.number === 27) coap.decodeBlock(o.value);
+      if (o.number === 6 || o.number === 12 || o.number === 60) coap.decodeUint(o.value);
+    }
+    coap.format(r.frame);
+    again = coap.decode(coap.encode(r.frame));
+  } catch (e) {
+    throw new CodecCrash('coap.encode/helpers of a decoded frame', e);
+  }
+  const roundtrip = again.kind !== 'frame' || again.frame.options.length !== r.frame.options.length || !again.frame.payload.equals(r.frame.payload) ? 'decode(encode(frame)) differs' : null;
+  return { accepted: true, refused: false, roundtrip };
+}
+
+/** MQTT-SN: datagram decode and stream decode; a decoded frame must encode again and decode. */
+export function snTarget(c, bytes) {
+  const sn = c.sn;
+  let r;
+  try {
+    r = sn.decode(bytes);
+    sn.decodeStream(bytes);
+  } catch (e) {
+    throw new CodecCrash('mqttsn.decode/decodeStream', e);
+  }
+  if (r.kind !== 'frame') return { accepted: false, refused: true, roundtrip: null };
+  let again;
+  try {
+    sn.format(r.frame);
+    again = sn.decode(sn.encode(r.frame));
+  } catch (e) {
+    throw new CodecCrash('mqttsn.encode/format of a decoded frame', e);
+  }
+  const roundtrip = again.kind !== 'frame' || again.frame.type !== r.frame.type ? `decode(encode(${r.frame.type})) ${again.kind === 'error' ? again.code : 'differs'}` : null;
+  return { accepted: true, refused: false, roundtrip };
+}
+
+export function runTarget(c, codec, input) {
+  if (codec === 'mqtt') return mqttTarget(c, input.bytes, input.v);
+  if (codec === 'coap') return coapTarget(c, input.bytes);
+  return snTarget(c, input.bytes);
+}
