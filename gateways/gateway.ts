@@ -24,7 +24,12 @@ export interface DeviceInfo {
   /** Protocol version string for client lists ('1.2' for MQTT-SN, '1.0' for CoAP …). */
   protoVer?: string;
   keepalive?: number;
+  /** From a successful AuthOutcome: a superuser passes every authorization check (as for MQTT). */
+  superuser?: boolean;
 }
+
+/** A device that publishes without a session (CoAP connectionless, MQTT-SN QoS -1), after ctx.authenticate said yes. */
+export type SessionlessDevice = Omit<DeviceInfo, 'keepalive' | 'superuser'> & { superuser: boolean };
 
 export type AuthOutcome =
   | { ok: true; superuser: boolean; username: string | null }
@@ -121,15 +126,24 @@ export interface GatewayContext {
   readonly node: string;
   /** For gateways with durable state of their own (registrations, predefined topic ids). */
   readonly store: Store;
-  /** Same user database, client certificates, HTTP auth and bans as MQTT clients. */
-  authenticate(req: Omit<AuthRequest, 'protocol'>): Promise<AuthOutcome>;
+  /**
+   * Same user database, client certificates, HTTP auth, bans and `allow_anonymous` rule as MQTT
+   * clients (a request without username and password is anonymous). Every refusal is counted
+   * (`gateway.{name}.auth.refused`) and logged once per peer address.
+   */
+  /** Synchronous when the answer is local (built-in database, bans), a promise only for remote backends. */
+  authenticate(req: Omit<AuthRequest, 'protocol'>): AuthOutcome | Promise<AuthOutcome>;
   /**
    * Open or resume the session of `device.clientId`, taking over any other connection with that
    * id. Emits the connected event ($SYS/brokers/{node}/gateway/{name}/clients/{id}/connected).
    */
   openSession(device: DeviceInfo, opts: OpenSessionOptions, sink: DeliverySink): GatewaySession;
-  /** Publish without a session (MQTT-SN QoS -1): ACL-checked as `clientId` (may be empty). */
-  publishAnonymous(device: Omit<DeviceInfo, 'keepalive'>, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; expiryInterval?: number }): PublishOutcome;
+  /**
+   * The one publish entry point for a device without a session (CoAP connectionless, MQTT-SN
+   * QoS -1), after ctx.authenticate accepted it: mountpoint, limits, topic checks, authorization
+   * (as `device.clientId`/`username`) and rewrite exactly as for a session's publish.
+   */
+  publishSessionless(device: SessionlessDevice, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; expiryInterval?: number }): PublishOutcome;
   /**
    * Run `fn` once everything accepted so far is durable (group commit). Gateways acknowledge
    * QoS 1/2 publishes whose outcome says `durable: true` from here.
