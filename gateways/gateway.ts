@@ -1,5 +1,5 @@
 // The only door from a gateway into the broker. A gateway module imports this file and its own
-// folder, nothing else; the broker side (src/broker/gateway-host.ts) implements GatewayContext.
+// folder, nothing else; the broker side (src/runtime/gateway-host.ts) implements GatewayContext.
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Message } from '../src/broker/message.js';

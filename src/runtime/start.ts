@@ -13,7 +13,7 @@ import { banAdmin, userDbAdmin } from '../auth/admin-adapters.js';
 import { createAuth, type AuthServices } from '../auth/index.js';
 import { startBridges, type BridgeService } from '../bridge/index.js';
 import { Broker } from '../broker/broker.js';
-import { GatewayHost } from '../broker/gateway-host.js';
+import { GatewayHost } from './gateway-host.js';
 import { Metrics } from '../broker/metrics.js';
 import { systemClock, type Clock } from '../broker/types.js';
 import type { Config } from '../config/schema.js';

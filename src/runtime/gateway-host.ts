@@ -15,12 +15,12 @@ import type {
   SubscribeOutcome,
   WillMessage,
 } from '../../gateways/gateway.js';
-import type { Broker } from './broker.js';
-import type { AuthRequest, AuthResult, Authenticator } from './hooks.js';
-import type { Session, WillSpec } from './session.js';
-import { isValidFilter, parseFilter, renderPlaceholders } from './topic.js';
-import type { ClientIdentity, Delivery, DisconnectReason, MessageProperties, Outlet, Publisher, QoS, SubscriptionOptions } from './types.js';
-import type { PublishFromResult } from './api.js';
+import type { Broker } from '../broker/broker.js';
+import type { AuthRequest, AuthResult, Authenticator } from '../broker/hooks.js';
+import type { Session, WillSpec } from '../broker/session.js';
+import { isValidFilter, parseFilter, renderPlaceholders } from '../broker/topic.js';
+import type { ClientIdentity, Delivery, DisconnectReason, MessageProperties, Outlet, Publisher, QoS, SubscriptionOptions } from '../broker/types.js';
+import type { PublishFromResult } from '../broker/api.js';
 
 export interface GatewayHostOptions {
   name: string;
