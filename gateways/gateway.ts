@@ -176,6 +176,10 @@ export interface Gateway {
 /** What a gateway folder exports from its index.ts. */
 export interface GatewayModule<S extends z.ZodType = z.ZodType> {
   name: string;
+  /** proto_name in client lists and $SYS client events, spelled as EMQX does ('CoAP', 'MQTT-SN'). */
+  protoName: string;
+  /** The gateway's name in EMQX's $SYS gateway topics ('coap', 'mqtt-sn', 'lwm2m', 'stomp', 'exproto'). */
+  sysName: string;
   /** The gateway's config schema, loaded on demand: zod stays out of the daemon's start path. */
   loadConfigSchema(): Promise<S>;
   create(ctx: GatewayContext, config: z.infer<S>): Gateway;

@@ -283,6 +283,8 @@ export class MqttsnGateway implements Gateway {
 
 export const mqttsnGateway: GatewayModule<typeof mqttsnConfigSchema> = {
   name: 'mqttsn',
+  protoName: 'MQTT-SN',
+  sysName: 'mqtt-sn',
   loadConfigSchema: async () => (await import('./config.js')).mqttsnConfigSchema,
   create(ctx, config) {
     return new MqttsnGateway(ctx, config);

@@ -27,12 +27,12 @@ export interface GatewayHostOptions {
   broker: Broker;
   authenticator: () => Authenticator;
   log: Logger;
+  /** proto_name for client lists and $SYS events, from the gateway module (EMQX's spelling). */
+  protoName?: string;
   /** Mountpoint template with ${clientid}, ${username}, ${endpoint_name}. */
   mountpoint: string;
 }
 
-/** proto_name in client lists and $SYS events, spelled as EMQX does. */
-const PROTO_NAMES: Record<string, string> = { coap: 'CoAP', mqttsn: 'MQTT-SN', lwm2m: 'LwM2M', stomp: 'STOMP', exproto: 'ExProto' };
 
 class SinkOutlet implements Outlet {
   constructor(
@@ -173,6 +173,7 @@ export class GatewayHost implements GatewayContext {
   readonly broker: Broker;
   readonly metrics: GatewayMetrics;
   private mountpointTpl: string;
+  private readonly protoName: string;
   private readonly authenticator: () => Authenticator;
   private readonly refusalsLogged = new OncePerKey(4096);
 
@@ -181,6 +182,7 @@ export class GatewayHost implements GatewayContext {
     this.broker = o.broker;
     this.log = o.log;
     this.mountpointTpl = o.mountpoint;
+    this.protoName = o.protoName ?? o.name.toUpperCase();
     this.authenticator = o.authenticator;
     const prefix = `gateway.${o.name}.`;
     this.metrics = { inc: (n, by = 1) => o.broker.metrics.inc(prefix + n, by) };
@@ -250,7 +252,7 @@ export class GatewayHost implements GatewayContext {
       username: device.username,
       superuser: device.superuser ?? false,
       protocol: this.name,
-      protoName: device.protoName ?? PROTO_NAMES[this.name] ?? this.name.toUpperCase(),
+      protoName: device.protoName ?? this.protoName,
       protoVer: device.protoVer ?? '1.0',
       listener: device.listener,
       peerHost: device.peerHost,
