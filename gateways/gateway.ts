@@ -1,5 +1,5 @@
 // The only door from a gateway into the broker. A gateway module imports this file and its own
-// folder, nothing else; the broker side (src/broker/gateway-host.ts) implements GatewayContext.
+// folder, nothing else; the broker side (src/runtime/gateway-host.ts) implements GatewayContext.
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Message } from '../src/core/message.js';
@@ -26,7 +26,12 @@ export interface DeviceInfo {
   /** Protocol version string for client lists ('1.2' for MQTT-SN, '1.0' for CoAP …). */
   protoVer?: string;
   keepalive?: number;
+  /** From a successful AuthOutcome: a superuser passes every authorization check (as for MQTT). */
+  superuser?: boolean;
 }
+
+/** A device that publishes without a session (CoAP connectionless, MQTT-SN QoS -1), after ctx.authenticate said yes. */
+export type SessionlessDevice = Omit<DeviceInfo, 'keepalive' | 'superuser'> & { superuser: boolean };
 
 export type AuthOutcome =
   | { ok: true; superuser: boolean; username: string | null }
@@ -123,15 +128,24 @@ export interface GatewayContext {
   readonly node: string;
   /** For gateways with durable state of their own (registrations, predefined topic ids). */
   readonly store: Store;
-  /** Same user database, client certificates, HTTP auth and bans as MQTT clients. */
-  authenticate(req: Omit<AuthRequest, 'protocol'>): Promise<AuthOutcome>;
+  /**
+   * Same user database, client certificates, HTTP auth, bans and `allow_anonymous` rule as MQTT
+   * clients (a request without username and password is anonymous). Every refusal is counted
+   * (`gateway.{name}.auth.refused`) and logged once per peer address.
+   */
+  /** Synchronous when the answer is local (built-in database, bans), a promise only for remote backends. */
+  authenticate(req: Omit<AuthRequest, 'protocol'>): AuthOutcome | Promise<AuthOutcome>;
   /**
    * Open or resume the session of `device.clientId`, taking over any other connection with that
    * id. Emits the connected event ($SYS/brokers/{node}/gateway/{name}/clients/{id}/connected).
    */
   openSession(device: DeviceInfo, opts: OpenSessionOptions, sink: DeliverySink): GatewaySession;
-  /** Publish without a session (MQTT-SN QoS -1): ACL-checked as `clientId` (may be empty). */
-  publishAnonymous(device: Omit<DeviceInfo, 'keepalive'>, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; expiryInterval?: number }): PublishOutcome;
+  /**
+   * The one publish entry point for a device without a session (CoAP connectionless, MQTT-SN
+   * QoS -1), after ctx.authenticate accepted it: mountpoint, limits, topic checks, authorization
+   * (as `device.clientId`/`username`) and rewrite exactly as for a session's publish.
+   */
+  publishSessionless(device: SessionlessDevice, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; expiryInterval?: number }): PublishOutcome;
   /**
    * Run `fn` once everything accepted so far is durable (group commit). Gateways acknowledge
    * QoS 1/2 publishes whose outcome says `durable: true` from here.
@@ -164,6 +178,10 @@ export interface Gateway {
 /** What a gateway folder exports from its index.ts. */
 export interface GatewayModule<S extends z.ZodType = z.ZodType> {
   name: string;
+  /** proto_name in client lists and $SYS client events, spelled as EMQX does ('CoAP', 'MQTT-SN'). */
+  protoName: string;
+  /** The gateway's name in EMQX's $SYS gateway topics ('coap', 'mqtt-sn', 'lwm2m', 'stomp', 'exproto'). */
+  sysName: string;
   /** The gateway's config schema, loaded on demand: zod stays out of the daemon's start path. */
   loadConfigSchema(): Promise<S>;
   create(ctx: GatewayContext, config: z.infer<S>): Gateway;

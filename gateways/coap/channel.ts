@@ -2,7 +2,7 @@
 // auth results in, effects out. No sockets, no wall clock, no Math.random: the Clock and the random
 // source are injected so keepalive, retransmission and block-wise expiry are tested with fake time.
 import type { Logger } from 'pino';
-import type { AuthOutcome, Clock, Delivery, DeliverySink, DeviceInfo, DisconnectReason, GatewayContext, GatewaySession, PublishOutcome, QoS } from '../gateway.js';
+import type { AuthOutcome, Clock, Delivery, DeliverySink, DeviceInfo, DisconnectReason, GatewayContext, GatewaySession, PublishOutcome, QoS, SessionlessDevice } from '../gateway.js';
 import { Block1Assembler } from './blockwise.js';
 import type { CoapConfig } from './config.js';
 import {
@@ -71,6 +71,19 @@ interface ConMeta {
   requestId: number;
 }
 
+/** A connectionless /ps request parked until its credentials are checked. */
+interface ParkedRequest {
+  f: CoapFrame;
+  from: Peer;
+  key: string;
+  q: Query;
+  path: string[];
+  creds: string;
+}
+
+/** Requests one peer may park behind an authentication in flight; more get 5.03. */
+const MAX_PARKED = 32;
+
 interface PendingRequest {
   token: Buffer;
   deadline: number;
@@ -97,6 +110,10 @@ export class CoapChannel {
   private readonly durable = new Map<number, { frame: CoapFrame; to: Peer; key: string }>();
   private readonly block1: Block1Assembler;
   private pendingLogin: { frame: CoapFrame; from: Peer; key: string; clientId: string } | null = null;
+  /** Connectionless mode: the credentials the broker's chain last accepted from this peer, and as whom. */
+  private authed: { creds: string; clientId: string; username: string | null; superuser: boolean } | null = null;
+  /** Connectionless mode: /ps requests waiting for the authentication of `creds` (one in flight at a time). */
+  private awaitingAuth: { creds: string; requests: ParkedRequest[] } | null = null;
   private nextMid: number;
   private nextDurable = 1;
   private lastSeen: number;
@@ -196,6 +213,7 @@ export class CoapChannel {
   }
 
   handleAuthResult(outcome: AuthOutcome): ChannelEffect[] {
+    if (this.awaitingAuth !== null && this.pendingLogin === null) return this.onConnectionlessAuth(outcome);
     const p = this.pendingLogin;
     if (this.state !== 'authenticating' || p === null) return [];
     this.pendingLogin = null;
@@ -292,11 +310,70 @@ export class CoapChannel {
       }
       if (q.get('clientid') !== this.clientId || q.get('token') !== this.token) return this.reply(f, from, key, Code.BAD_REQUEST, Buffer.from(MSG.missingToken));
     }
+    if (!this.d.config.connection_required && root === 'ps') return this.gateConnectionless({ f, from, key, q, path, creds: credentialsOf(q) });
+    this.serve(f, from, key, q, path, isConnection);
+  }
+
+  /** A request that passed its mode's checks. */
+  private serve(f: CoapFrame, from: Peer, key: string, q: Query, path: string[], isConnection: boolean): void {
     // Every authenticated request moves the device's address: replies and notifications follow it.
     this.peer = from;
     this.session?.touch();
     if (isConnection) return this.onConnection(f, from, key);
     return this.onPubSub(f, from, key, q, path);
+  }
+
+  /**
+   * Connectionless /ps requests go through the broker's authentication chain with the query's
+   * `clientid`/`username`/`password` (EMQX 6.x, specs/coap-gateway.md §3.1): no credentials is an
+   * anonymous client, accepted only while `allow_anonymous` lets MQTT clients in. Accepted
+   * credentials hold for this peer's channel (like an MQTT connection); new ones are checked again.
+   */
+  private gateConnectionless(r: ParkedRequest): void {
+    if (this.awaitingAuth === null && this.authed !== null && this.authed.creds === r.creds) {
+      return this.serve(r.f, r.from, r.key, r.q, r.path, false);
+    }
+    if (this.awaitingAuth !== null) {
+      if (this.awaitingAuth.requests.length >= MAX_PARKED) return this.reply(r.f, r.from, r.key, Code.SERVICE_UNAVAILABLE);
+      this.awaitingAuth.requests.push(r);
+      return;
+    }
+    this.awaitingAuth = { creds: r.creds, requests: [r] };
+    const password = r.q.get('password');
+    this.out.push({
+      type: 'authenticate',
+      request: {
+        clientId: r.q.get('clientid') ?? this.clientId,
+        username: r.q.get('username') ?? null,
+        password: password !== undefined ? Buffer.from(password) : null,
+        peerHost: r.from.host,
+        peerPort: r.from.port,
+        listener: this.d.listener,
+      },
+    });
+  }
+
+  private onConnectionlessAuth(outcome: AuthOutcome): ChannelEffect[] {
+    const w = this.awaitingAuth!;
+    this.awaitingAuth = null;
+    if (this.state === 'closed') return [];
+    this.busy = true;
+    if (outcome.ok) {
+      const q0 = w.requests[0]!.q;
+      this.authed = { creds: w.creds, clientId: q0.get('clientid') || this.clientId, username: outcome.username, superuser: outcome.superuser };
+      if (this.session === null) this.username = outcome.username;
+    }
+    for (const r of w.requests) {
+      if (r.creds !== w.creds) this.gateConnectionless(r);
+      else if (outcome.ok) this.serve(r.f, r.from, r.key, r.q, r.path, false);
+      else {
+        // EMQX 6.x: a connectionless authentication failure is a 4.01 with an empty payload (§6).
+        this.inc('coap.auth.refused');
+        this.reply(r.f, r.from, r.key, Code.UNAUTHORIZED);
+      }
+    }
+    this.busy = false;
+    return this.drainDeferred();
   }
 
   private onCreate(f: CoapFrame, from: Peer, key: string, q: Query): void {
@@ -395,7 +472,7 @@ export class CoapChannel {
     const outcome: PublishOutcome =
       this.session !== null
         ? this.session.publish(topic, payload, { qos, retain })
-        : this.d.ctx.publishAnonymous(this.deviceInfo(), topic, payload, { qos, retain });
+        : this.d.ctx.publishSessionless(this.publisher(), topic, payload, { qos, retain });
     if (!outcome.ok) {
       this.inc('coap.publish.rejected');
       const c = outcome.reason === 'not_authorized' ? Code.UNAUTHORIZED : outcome.reason === 'packet_too_large' ? Code.REQUEST_ENTITY_TOO_LARGE : Code.BAD_REQUEST;
@@ -680,12 +757,35 @@ export class CoapChannel {
       listener: this.d.listener,
       protoVer: '1',
       keepalive: this.d.config.heartbeat,
+      superuser: this.authed?.superuser ?? false,
+    };
+  }
+
+  /** Who a sessionless publish is from: the identity the broker's chain accepted (§3.1, EMQX 6.x). */
+  private publisher(): SessionlessDevice {
+    const a = this.authed;
+    return {
+      clientId: a?.clientId ?? this.clientId,
+      username: a?.username ?? this.username,
+      superuser: a?.superuser ?? false,
+      peerHost: this.peer.host,
+      peerPort: this.peer.port,
+      listener: this.d.listener,
+      protoVer: '1',
     };
   }
 
   private inc(name: CoapCounter): void {
     this.d.ctx.metrics.inc(name);
   }
+}
+
+/** The credentials a connectionless request presents; the empty key is an anonymous client. */
+function credentialsOf(q: Query): string {
+  const c = q.get('clientid');
+  const u = q.get('username');
+  const p = q.get('password');
+  return c === undefined && u === undefined && p === undefined ? '' : JSON.stringify([c ?? null, u ?? null, p ?? null]);
 }
 
 function responseOf(f: CoapFrame): DeviceResponse {

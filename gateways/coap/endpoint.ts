@@ -216,16 +216,25 @@ export class CoapEndpoint {
         }
         case 'authenticate': {
           const request = eff.request;
-          // Promise.resolve().then: a backend that throws synchronously becomes a rejection.
-          Promise.resolve()
-            .then(() => this.ctx.authenticate(request))
-            .then(
-              (outcome) => this.input(e, () => e.ch.handleAuthResult(outcome)),
-              (err: unknown) => {
-                this.log.warn({ msg: 'auth_error', reason: err instanceof Error ? err.message : String(err) });
-                this.input(e, () => e.ch.handleAuthResult({ ok: false, reason: 'server_unavailable' }));
-              },
-            );
+          let outcome: ReturnType<GatewayContext['authenticate']>;
+          try {
+            outcome = this.ctx.authenticate(request);
+          } catch (err) {
+            outcome = Promise.reject(err);
+          }
+          // A local answer is fed back in the same turn; a remote backend's when it arrives.
+          if (!(outcome instanceof Promise)) {
+            const o = outcome;
+            this.input(e, () => e.ch.handleAuthResult(o));
+            break;
+          }
+          outcome.then(
+            (o) => this.input(e, () => e.ch.handleAuthResult(o)),
+            (err: unknown) => {
+              this.log.warn({ msg: 'auth_error', reason: err instanceof Error ? err.message : String(err) });
+              this.input(e, () => e.ch.handleAuthResult({ ok: false, reason: 'server_unavailable' }));
+            },
+          );
           break;
         }
         case 'await-durable': {

@@ -100,6 +100,8 @@ export function createCoapGateway(ctx: GatewayContext, initial: CoapConfig, opts
 
 export const coapGateway: GatewayModule<typeof coapConfigSchema> = {
   name: 'coap',
+  protoName: 'CoAP',
+  sysName: 'coap',
   loadConfigSchema: async () => (await import('./config.js')).coapConfigSchema,
   create: (ctx, config) => createCoapGateway(ctx, config),
 };

@@ -19,6 +19,7 @@ export const COAP_COUNTERS = [
   'coap.blockwise.block1',
   'coap.blockwise.block2',
   'coap.login.failed',
+  'coap.auth.refused',
   'coap.channels.rejected',
   'delivery.dropped',
   'delivery.dropped.no_subid',

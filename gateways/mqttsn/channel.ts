@@ -249,17 +249,22 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
     const fill = (t: string | undefined): string | null => (t === undefined ? null : t.replaceAll('${clientid}', clientId));
     const username = fill(o.username);
     const password = fill(o.password);
-    this.ctx
-      .authenticate({
+    let pending: ReturnType<GatewayContext['authenticate']>;
+    try {
+      pending = this.ctx.authenticate({
         clientId,
         username,
         password: password === null ? null : Buffer.from(password),
         peerHost: peer.address,
         peerPort: peer.port,
         listener: this.link.listener,
-      })
-      .then(
-        (o) => this.onAuthenticated(o.ok ? { ok: true, username: o.username } : { ok: false, reason: o.reason }),
+      });
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    // CONNACK always follows in a later turn, whether the answer is local or remote.
+    Promise.resolve(pending).then(
+        (o) => this.onAuthenticated(o.ok ? { ok: true, username: o.username, superuser: o.superuser } : { ok: false, reason: o.reason }),
         (err: unknown) => {
           this.log.warn({ err: String(err) }, 'authenticate_failed');
           this.onAuthenticated({ ok: false, reason: 'server_unavailable' });
@@ -267,7 +272,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
       );
   }
 
-  private onAuthenticated(o: { ok: true; username: string | null } | { ok: false; reason: string }): void {
+  private onAuthenticated(o: { ok: true; username: string | null; superuser: boolean } | { ok: false; reason: string }): void {
     if (this.state !== 'authenticating') return;
     if (!o.ok) {
       this.deps.count('clients.auth_failed');
@@ -288,6 +293,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
           listener: this.link.listener,
           protoVer: PROTO_VER,
           keepalive: this.keepalive,
+          superuser: o.superuser,
         },
         { cleanStart: this.cleanSession, expiryInterval: this.cleanSession ? 0 : this.cfg.session_expiry_interval, will: this.will, inflightWindow: 1 },
         this,

@@ -2,7 +2,7 @@
 // (ADVERTISE, SEARCHGW/GWINFO) and QoS -1 from unconnected devices; one MqttsnChannel per client.
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import type { Gateway, GatewayContext, GatewayModule, ListenerInfo } from '../gateway.js';
+import type { AuthOutcome, Gateway, GatewayContext, GatewayModule, ListenerInfo } from '../gateway.js';
 import { UdpTransport } from '../transport/udp.js';
 import type { SerialTransport } from '../transport/serial.js';
 import type { ChannelMux } from '../transport/mux.js';
@@ -151,19 +151,39 @@ export class MqttsnGateway implements Gateway {
       this.count('messages.qos3.dropped');
       return;
     }
-    const r = this.ctx.publishAnonymous(
-      { clientId: NEGQOS_CLIENTID, username: null, peerHost: link.peer.address, peerPort: link.peer.port, listener: link.listener, protoVer: PROTO_VER },
-      topic,
-      f.payload,
-      { qos: 0, retain: f.retain },
-    );
-    if (!r.ok) {
-      this.count('messages.qos3.dropped');
-      this.ctx.log.info({ gw: 'mqttsn', peer: link.key, topic, reason: r.reason }, 'publish_refused');
-      puback(r.reason === 'not_authorized' ? ReturnCode.NOT_AUTHORIZED : ReturnCode.NOT_SUPPORTED);
-      return;
+    // The broker's chain decides, as for a CONNECT without credentials: no anonymous QoS -1 once
+    // users exist unless allow_anonymous says so. The host counts and logs refusals once per peer.
+    const o = this.cfg.clientinfo_override;
+    const fill = (t: string | undefined): string | null => (t === undefined ? null : t.replaceAll('${clientid}', NEGQOS_CLIENTID));
+    const username = fill(o.username);
+    const password = fill(o.password);
+    const device = { clientId: NEGQOS_CLIENTID, username, peerHost: link.peer.address, peerPort: link.peer.port, listener: link.listener, protoVer: PROTO_VER };
+    const payload = f.payload;
+    const retain = f.retain;
+    let pending: ReturnType<GatewayContext['authenticate']>;
+    try {
+      pending = this.ctx.authenticate({ ...device, password: password === null ? null : Buffer.from(password) });
+    } catch (err) {
+      pending = Promise.reject(err);
     }
-    this.count('messages.qos3.received');
+    Promise.resolve(pending)
+      .catch((): AuthOutcome => ({ ok: false, reason: 'server_unavailable' }))
+      .then((a) => {
+        if (!a.ok) {
+          // Answered like an ACL refusal below, so the device can tell (MQTT-SN 1.2 §5.4.12 return codes).
+          this.count('messages.qos3.dropped');
+          puback(ReturnCode.NOT_AUTHORIZED);
+          return;
+        }
+        const r = this.ctx.publishSessionless({ ...device, username: a.username, superuser: a.superuser }, topic, payload, { qos: 0, retain });
+        if (!r.ok) {
+          this.count('messages.qos3.dropped');
+          this.ctx.log.info({ gw: 'mqttsn', peer: link.key, topic, reason: r.reason }, 'publish_refused');
+          puback(r.reason === 'not_authorized' ? ReturnCode.NOT_AUTHORIZED : ReturnCode.NOT_SUPPORTED);
+          return;
+        }
+        this.count('messages.qos3.received');
+      });
   }
 
   async start(): Promise<void> {
@@ -263,6 +283,8 @@ export class MqttsnGateway implements Gateway {
 
 export const mqttsnGateway: GatewayModule<typeof mqttsnConfigSchema> = {
   name: 'mqttsn',
+  protoName: 'MQTT-SN',
+  sysName: 'mqtt-sn',
   loadConfigSchema: async () => (await import('./config.js')).mqttsnConfigSchema,
   create(ctx, config) {
     return new MqttsnGateway(ctx, config);

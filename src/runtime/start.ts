@@ -13,7 +13,7 @@ import { banAdmin, userDbAdmin } from '../auth/admin-adapters.js';
 import { createAuth, type AuthServices } from '../auth/index.js';
 import { startBridges, type BridgeService } from '../bridge/index.js';
 import { Broker } from '../broker/broker.js';
-import { GatewayHost } from '../broker/gateway-host.js';
+import { GatewayHost } from './gateway-host.js';
 import { Metrics } from '../core/metrics.js';
 import { systemClock, type Clock } from '../core/types.js';
 import type { Config } from '../config/schema.js';
@@ -134,7 +134,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     const gcfg = (config.gateway as Record<string, { enable?: boolean; mountpoint?: string }>)[entry.name];
     if (!gcfg?.enable) continue;
     const mod = await entry.load();
-    const host = new GatewayHost({ name: mod.name, broker, authenticator: () => auth.authenticator, log: log.child({ gw: mod.name }), mountpoint: gcfg.mountpoint ?? '' });
+    const host = new GatewayHost({ name: mod.name, protoName: mod.protoName, broker, authenticator: () => auth.authenticator, log: log.child({ gw: mod.name }), mountpoint: gcfg.mountpoint ?? '' });
     const rg: RunningGateway = { name: mod.name, status: 'stopped', gateway: null, host, startedAt: 0 };
     gateways.push(rg);
     try {

@@ -175,7 +175,7 @@ export function createFakeGatewayContext(o: FakeContextOptions = {}): FakeGatewa
         counters.set(name, (counters.get(name) ?? 0) + by);
       },
     },
-    async authenticate(req) {
+    authenticate(req) {
       if (o.authenticate === undefined) return { ok: true, superuser: false, username: req.username };
       return o.authenticate(req);
     },
@@ -228,7 +228,7 @@ export function createFakeGatewayContext(o: FakeContextOptions = {}): FakeGatewa
         },
       };
     },
-    publishAnonymous(device, topic, payload, p) {
+    publishSessionless(device, topic, payload, p) {
       return doPublish({ clientId: device.clientId, username: device.username, mountpoint: expand(mountpoint, device as DeviceInfo) }, topic, payload, p.qos, p.retain);
     },
     whenDurable(fn) {

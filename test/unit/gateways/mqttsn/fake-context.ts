@@ -14,6 +14,7 @@ import type {
   QoS,
   SubscribeOutcome,
   SubscriptionOptions,
+  SessionlessDevice,
   WillMessage,
 } from '../../../../gateways/gateway.js';
 import { createMessage, type Message } from '../../../../src/core/message.js';
@@ -221,7 +222,7 @@ export class FakeContext implements GatewayContext {
     return { ok: true, durable: this.durable, matched };
   }
 
-  publishAnonymous(device: Omit<DeviceInfo, 'keepalive'>, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean }): PublishOutcome {
+  publishSessionless(device: SessionlessDevice, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean }): PublishOutcome {
     if (this.denyPublish.has(topic)) return { ok: false, reason: 'not_authorized' };
     this.anonymous.push({ topic, payload: payload.toString(), qos: opts.qos, retain: opts.retain, from: device.clientId });
     return { ok: true, durable: false, matched: 0 };

@@ -11,27 +11,28 @@ import type {
   GatewaySession,
   OpenSessionOptions,
   PublishOutcome,
+  SessionlessDevice,
   SubscribeOutcome,
   WillMessage,
 } from '../../gateways/gateway.js';
-import type { Broker } from './broker.js';
-import type { AuthRequest, Authenticator } from '../core/hooks.js';
-import type { Session, WillSpec } from './session.js';
-import { isValidFilter, parseFilter, renderPlaceholders } from './topic.js';
+import type { Broker } from '../broker/broker.js';
+import type { AuthRequest, AuthResult, Authenticator } from '../core/hooks.js';
+import type { Session, WillSpec } from '../broker/session.js';
+import { isValidFilter, parseFilter, renderPlaceholders } from '../broker/topic.js';
 import type { ClientIdentity, Delivery, DisconnectReason, MessageProperties, Outlet, Publisher, QoS, SubscriptionOptions } from '../core/types.js';
-import type { PublishFromResult } from './api.js';
+import type { PublishFromResult } from '../broker/api.js';
 
 export interface GatewayHostOptions {
   name: string;
   broker: Broker;
   authenticator: () => Authenticator;
   log: Logger;
+  /** proto_name for client lists and $SYS events, from the gateway module (EMQX's spelling). */
+  protoName?: string;
   /** Mountpoint template with ${clientid}, ${username}, ${endpoint_name}. */
   mountpoint: string;
 }
 
-/** proto_name in client lists and $SYS events, spelled as EMQX does. */
-const PROTO_NAMES: Record<string, string> = { coap: 'CoAP', mqttsn: 'MQTT-SN', lwm2m: 'LwM2M', stomp: 'STOMP', exproto: 'ExProto' };
 
 class SinkOutlet implements Outlet {
   constructor(
@@ -172,13 +173,16 @@ export class GatewayHost implements GatewayContext {
   readonly broker: Broker;
   readonly metrics: GatewayMetrics;
   private mountpointTpl: string;
+  private readonly protoName: string;
   private readonly authenticator: () => Authenticator;
+  private readonly refusalsLogged = new OncePerKey(4096);
 
   constructor(o: GatewayHostOptions) {
     this.name = o.name;
     this.broker = o.broker;
     this.log = o.log;
     this.mountpointTpl = o.mountpoint;
+    this.protoName = o.protoName ?? o.name.toUpperCase();
     this.authenticator = o.authenticator;
     const prefix = `gateway.${o.name}.`;
     this.metrics = { inc: (n, by = 1) => o.broker.metrics.inc(prefix + n, by) };
@@ -198,22 +202,47 @@ export class GatewayHost implements GatewayContext {
     this.mountpointTpl = tpl;
   }
 
-  async authenticate(req: Omit<AuthRequest, 'protocol'>): Promise<AuthOutcome> {
+  /**
+   * The broker's chain for every gateway device: bans, then the same authenticator MQTT CONNECT
+   * uses, whose `allow_anonymous` rule decides for a request without credentials.
+   */
+  authenticate(req: Omit<AuthRequest, 'protocol'>): AuthOutcome | Promise<AuthOutcome> {
     const banned = this.broker.guard.checkBanned(req.clientId, req.username, req.peerHost);
-    if (banned) {
-      this.log.info({ clientid: req.clientId, reason: banned }, 'client_banned');
-      return { ok: false, reason: 'banned' };
-    }
+    if (banned) return this.refused(req, 'banned', banned);
+    let r: AuthResult | Promise<AuthResult>;
     try {
-      const r = await this.authenticator().authenticate({ ...req, protocol: this.name });
-      if (!r.ok) {
-        return { ok: false, reason: r.reason };
-      }
-      return { ok: true, superuser: r.superuser, username: r.username !== undefined ? r.username : req.username };
+      r = this.authenticator().authenticate({ ...req, protocol: this.name });
     } catch (err) {
-      this.log.error({ err }, 'authenticator_failed');
-      return { ok: false, reason: 'server_unavailable' };
+      return this.authFailed(req, err);
     }
+    // A local answer stays synchronous: a connectionless CoAP request is served in the same turn.
+    if (!(r instanceof Promise)) return this.authOutcome(req, r);
+    return r.then(
+      (x) => this.authOutcome(req, x),
+      (err: unknown) => this.authFailed(req, err),
+    );
+  }
+
+  private authOutcome(req: Omit<AuthRequest, 'protocol'>, r: AuthResult): AuthOutcome {
+    if (!r.ok) return this.refused(req, r.reason, null);
+    return { ok: true, superuser: r.superuser, username: r.username !== undefined ? r.username : req.username };
+  }
+
+  private authFailed(req: Omit<AuthRequest, 'protocol'>, err: unknown): AuthOutcome {
+    this.log.error({ err }, 'authenticator_failed');
+    return this.refused(req, 'server_unavailable', null);
+  }
+
+  /**
+   * Counts every refusal; logs it once per peer address, since a sessionless device (CoAP
+   * connectionless, MQTT-SN QoS -1) is refused on every datagram it sends.
+   */
+  private refused(req: Omit<AuthRequest, 'protocol'>, reason: Extract<AuthOutcome, { ok: false }>['reason'], detail: string | null): AuthOutcome {
+    this.metrics.inc('auth.refused');
+    if (this.refusalsLogged.first(`${req.peerHost}|${req.peerPort}`)) {
+      this.log.info({ clientid: req.clientId, username: req.username, peer: `${req.peerHost}:${req.peerPort}`, listener: req.listener, reason, detail }, reason === 'banned' ? 'client_banned' : 'gateway_auth_refused');
+    }
+    return { ok: false, reason };
   }
 
   openSession(device: DeviceInfo, opts: OpenSessionOptions, sink: DeliverySink): GatewaySession {
@@ -221,9 +250,9 @@ export class GatewayHost implements GatewayContext {
     const { session, present } = this.broker.openSession({
       clientId: device.clientId,
       username: device.username,
-      superuser: false,
+      superuser: device.superuser ?? false,
       protocol: this.name,
-      protoName: device.protoName ?? PROTO_NAMES[this.name] ?? this.name.toUpperCase(),
+      protoName: device.protoName ?? this.protoName,
       protoVer: device.protoVer ?? '1.0',
       listener: device.listener,
       peerHost: device.peerHost,
@@ -245,10 +274,10 @@ export class GatewayHost implements GatewayContext {
     return this.outcome(s, topic, this.broker.publishFrom(s, topic, payload, opts.qos, opts.retain, opts.props ?? null, opts.expiryInterval, this.broker.now()));
   }
 
-  publishAnonymous(device: Omit<DeviceInfo, 'keepalive'>, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; expiryInterval?: number }): PublishOutcome {
+  publishSessionless(device: SessionlessDevice, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; expiryInterval?: number }): PublishOutcome {
     const mountpoint = renderPlaceholders(this.mountpointTpl, { clientid: device.clientId, username: device.username, endpoint_name: device.endpointName ?? null }) ?? '';
-    const identity: ClientIdentity = { clientId: device.clientId, username: device.username, peerHost: device.peerHost, peerPort: device.peerPort, protocol: this.name, listener: device.listener, superuser: false };
-    const from: Publisher = { clientId: device.clientId, username: device.username, superuser: false, mountpoint, recvMsg: 0, authIdentity: () => identity };
+    const identity: ClientIdentity = { clientId: device.clientId, username: device.username, peerHost: device.peerHost, peerPort: device.peerPort, protocol: this.name, listener: device.listener, superuser: device.superuser };
+    const from: Publisher = { clientId: device.clientId, username: device.username, superuser: device.superuser, mountpoint, recvMsg: 0, authIdentity: () => identity };
     return this.outcome(from, topic, this.broker.publishFrom(from, topic, payload, opts.qos, opts.retain, null, opts.expiryInterval, this.broker.now()));
   }
 
@@ -273,5 +302,18 @@ export class GatewayHost implements GatewayContext {
 
   whenDurable(fn: () => void): void {
     this.broker.store.afterCommit({ committed: fn });
+  }
+}
+
+/** Remembers up to `max` keys; forgets them all when full (a log-rate bound, not a security control). */
+class OncePerKey {
+  private readonly seen = new Set<string>();
+  constructor(private readonly max: number) {}
+  /** true the first time `key` is seen. */
+  first(key: string): boolean {
+    if (this.seen.has(key)) return false;
+    if (this.seen.size >= this.max) this.seen.clear();
+    this.seen.add(key);
+    return true;
   }
 }

@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Delivery, DisconnectReason } from '../../../gateways/gateway.js';
 import { Broker } from '../../../src/broker/broker.js';
-import { GatewayHost } from '../../../src/broker/gateway-host.js';
+import { GatewayHost } from '../../../src/runtime/gateway-host.js';
 import { allowAllAuthenticator } from '../../../src/core/hooks.js';
 import { createMessage } from '../../../src/core/message.js';
 import { systemClock } from '../../../src/core/types.js';
