@@ -6,12 +6,13 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const dist = (p) => import(join(ROOT, 'dist', p));
 
 export async function loadCodecs() {
-  const [frame, hot, coap, sn, mqttPacket] = await Promise.all([
+  const [frame, hot, validate, coap, sn, mqttPacket] = await Promise.all([
     dist('src/mqtt/frame.js'),
     dist('src/mqtt/hot-codec.js'),
+    dist('src/mqtt/validate.js'),
     dist('gateways/coap/frame.js'),
     dist('gateways/mqttsn/frame.js'),
     import('mqtt-packet'),
   ]);
-  return { frame, hot, coap, sn, mqttPacket: mqttPacket.default ?? mqttPacket };
+  return { frame, hot, validate, coap, sn, mqttPacket: mqttPacket.default ?? mqttPacket };
 }

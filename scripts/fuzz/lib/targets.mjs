@@ -16,13 +16,14 @@ export class CodecCrash extends Error {
 
 /**
  * The channel's decode path (src/mqtt/channel.ts drainFrames) without its socket and session:
- * FrameSplitter -> hot codec for PUBLISH/acks, connectLevel for CONNECT, subscribeStringsValid for
- * (UN)SUBSCRIBE, then mqtt-packet's parser, for a connection at protocol level v.
+ * FrameSplitter -> hot codec for PUBLISH/acks, connectLevel for CONNECT, validateFrame (src/mqtt/validate.ts:
+ * every other packet checked to the letter), then mqtt-packet's parser, for a connection at protocol level v.
  * Returns { accepted, refused, parserThrew, packets } ('accepted': every frame decoded).
  */
 export function mqttTarget(c, bytes, v) {
   const { FrameSplitter } = c.frame;
-  const { decodePublish, decodeAck, connectLevel, subscribeStringsValid, TopicCache } = c.hot;
+  const { decodePublish, decodeAck, connectLevel, TopicCache } = c.hot;
+  const { validateFrame, validateAckProperties } = c.validate;
   let sp;
   try {
     sp = new FrameSplitter(DEFAULT_MAX_PACKET);
@@ -52,6 +53,8 @@ export function mqttTarget(c, bytes, v) {
       let r;
       try {
         r = type === 3 ? decodePublish(f, v === 5, cache) : decodeAck(f, v === 5);
+        // v5 acks with properties are checked to the letter too, as the channel does.
+        if (type !== 3 && v === 5 && r !== -1 && f.length > 5 && validateAckProperties(f) !== 0) r = -1;
       } catch (e) {
         throw new CodecCrash(type === 3 ? 'hot-codec.decodePublish' : 'hot-codec.decodeAck', e);
       }
@@ -70,12 +73,12 @@ export function mqttTarget(c, bytes, v) {
           break;
         }
       }
-      if ((type === 8 || type === 10) && !subscribeStringsValid(f, v === 5, type === 8)) {
+      if (validateFrame(f, type === 1 ? connectLevel(f) === 5 : v === 5) !== 0) {
         refused = true;
         break;
       }
     } catch (e) {
-      throw new CodecCrash('hot-codec.connectLevel/subscribeStringsValid', e);
+      throw new CodecCrash('connectLevel/validate.validateFrame', e);
     }
     const parser = c.mqttPacket.parser({ protocolVersion: type === 1 ? 4 : v });
     let got = null;
@@ -87,7 +90,7 @@ export function mqttTarget(c, bytes, v) {
     } catch (e) {
       parserThrew = e;
     }
-    if (parserThrew || err || got === null || (type === 1 && connectRefused(got))) {
+    if (parserThrew || err || got === null) {
       refused = true;
       break;
     }
@@ -95,16 +98,6 @@ export function mqttTarget(c, bytes, v) {
   }
   // 'complete': every byte of the input was a whole packet that decoded (none left waiting for more).
   return { accepted: !refused && packets.length > 0, complete: !refused && packets.length > 0 && frames < MAX_FRAMES && sp.buffered === 0, refused, parserThrew, packets };
-}
-
-/**
- * The checks src/mqtt/channel.ts onConnect makes on mqtt-packet's CONNECT before acting on it,
- * mirrored here because they are not a pure function the fuzzer could call (they sit inside the
- * channel's state machine). Keep in step with channel.ts.
- */
-function connectRefused(p) {
-  if ((p.protocolVersion ?? 4) < 5 && p.password !== undefined && p.username === undefined) return true;
-  return [p.clientId ?? '', p.username ?? '', p.will?.topic ?? ''].some((x) => x.includes('\uFFFD'));
 }
 
 /** CoAP: decode; a decoded frame must encode again and decode to the same frame. */
