@@ -25,7 +25,8 @@ const serialListenerSchema = z.strictObject({
   /** Milliseconds of silence after which a partial message on the line is dropped. */
   frame_timeout: z.number().int().min(1).default(500),
   /** Seconds between attempts to reopen a device that went away; 0 = never. */
-  reopen_interval: seconds.default(5),
+  // Re-armed with setTimeout, whose range ends at 2^31-1 ms (~24.8 days).
+  reopen_interval: seconds.max(2_147_483).default(5),
 });
 
 const predefinedSchema = z.strictObject({

@@ -59,6 +59,8 @@ export interface OpenParams {
   expiryInterval: number;
   will: WillSpec | null;
   mountpoint?: string;
+  /** The front's name in $SYS topics ($SYS/brokers/{node}/gateway/{sysName}/clients/...); defaults to `protocol`. */
+  sysName?: string;
 }
 
 export type SubscribeResult = { rc: QoS; isNew: boolean; retained: Message[]; sub: Subscription<Session> } | { rc: 0x80 | 0x87 | 0x8f | 0x97 | 0x9e | 0xa1 | 0xa2; isNew: false };
@@ -361,6 +363,7 @@ export class Broker implements BrokerApi, SessionHost {
     session.keepalive = p.keepalive;
     session.cleanStart = p.cleanStart;
     session.mountpoint = p.mountpoint ?? '';
+    session.sysName = p.sysName ?? p.protocol;
     session.will = p.will;
     session.identity = null;
     const wasPersistent = session.isPersistent();

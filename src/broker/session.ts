@@ -99,6 +99,8 @@ export class Session implements Subscriber, FlowSource, Publisher {
   keepalive = 0;
   cleanStart = true;
   mountpoint = '';
+  /** The front's name in $SYS topics (EMQX's spelling, e.g. 'mqtt-sn'), given by the front. */
+  sysName = 'mqtt';
   /** Seconds; 0 ends with the connection, 0xFFFFFFFF never expires. */
   expiryInterval = 0;
   readonly createdAt: number;

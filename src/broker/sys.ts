@@ -22,9 +22,6 @@ export interface SysSink {
   metricsForSys(): Record<string, number>;
 }
 
-/** Gateway names as they appear in EMQX's $SYS topics where they differ from the config name. */
-const SYS_GATEWAY_NAMES: Record<string, string> = { mqttsn: 'mqtt-sn' };
-
 export class SysPublisher {
   private timers: NodeJS.Timeout[] = [];
   private readonly prefix: string;
@@ -72,7 +69,7 @@ export class SysPublisher {
   }
 
   private base(sess: Session): string {
-    return sess.protocol === 'mqtt' ? `${this.prefix}/clients/${sess.clientId}` : `${this.prefix}/gateway/${SYS_GATEWAY_NAMES[sess.protocol] ?? sess.protocol}/clients/${sess.clientId}`;
+    return sess.protocol === 'mqtt' ? `${this.prefix}/clients/${sess.clientId}` : `${this.prefix}/gateway/${sess.sysName}/clients/${sess.clientId}`;
   }
 
   private common(sess: Session, now: number) {

@@ -29,6 +29,8 @@ export interface GatewayHostOptions {
   log: Logger;
   /** proto_name for client lists and $SYS events, from the gateway module (EMQX's spelling). */
   protoName?: string;
+  /** The gateway's name in $SYS topics (EMQX's spelling); defaults to `name`. */
+  sysName?: string;
   /** Mountpoint template with ${clientid}, ${username}, ${endpoint_name}. */
   mountpoint: string;
 }
@@ -174,6 +176,7 @@ export class GatewayHost implements GatewayContext {
   readonly metrics: GatewayMetrics;
   private mountpointTpl: string;
   private readonly protoName: string;
+  private readonly sysName: string;
   private readonly authenticator: () => Authenticator;
   private readonly refusalsLogged = new OncePerKey(4096);
 
@@ -183,6 +186,7 @@ export class GatewayHost implements GatewayContext {
     this.log = o.log;
     this.mountpointTpl = o.mountpoint;
     this.protoName = o.protoName ?? o.name.toUpperCase();
+    this.sysName = o.sysName ?? o.name;
     this.authenticator = o.authenticator;
     const prefix = `gateway.${o.name}.`;
     this.metrics = { inc: (n, by = 1) => o.broker.metrics.inc(prefix + n, by) };
@@ -253,6 +257,7 @@ export class GatewayHost implements GatewayContext {
       superuser: device.superuser ?? false,
       protocol: this.name,
       protoName: device.protoName ?? this.protoName,
+      sysName: this.sysName,
       protoVer: device.protoVer ?? '1.0',
       listener: device.listener,
       peerHost: device.peerHost,

@@ -15,7 +15,7 @@ function setup() {
   const store = Store.open({ path: ':memory:', synchronous: 'NORMAL', log });
   const broker = new Broker({ config: validateConfig({ sys_topics: { sys_msg_interval: 0, sys_heartbeat_interval: 0 } }), store, log, clock: systemClock });
   broker.start();
-  const host = new GatewayHost({ name: 'mqttsn', broker, authenticator: () => allowAllAuthenticator, log, mountpoint: '' });
+  const host = new GatewayHost({ name: 'mqttsn', sysName: 'mqtt-sn', protoName: 'MQTT-SN', broker, authenticator: () => allowAllAuthenticator, log, mountpoint: '' });
   return { store, broker, host };
 }
 
@@ -62,5 +62,17 @@ describe('gateway sessions', () => {
     expect(env.broker.connectionCount()).toBe(1);
     s2.close('normal');
     expect(env.broker.connectionCount()).toBe(0);
+  });
+
+  it('$SYS events carry the name the gateway module gives (EMQX spells mqttsn as mqtt-sn), not a table in the broker', () => {
+    env = setup();
+    const watcher = sink();
+    const w = env.host.openSession({ ...device, clientId: 'watcher' }, { cleanStart: true, expiryInterval: 0 }, watcher);
+    expect(w.subscribe('$SYS/brokers/+/gateway/#', { qos: 0 }).ok).toBe(true);
+    const s = env.host.openSession(device, { cleanStart: true, expiryInterval: 0 }, sink());
+    s.close('normal');
+    const topics = watcher.got.map((d) => d.message.topic.replace(/^\$SYS\/brokers\/[^/]+/, ''));
+    expect(topics).toEqual(['/gateway/mqtt-sn/clients/sensor-1/connected', '/gateway/mqtt-sn/clients/sensor-1/disconnected']);
+    expect(env.broker.client('sensor-1')).toBeNull();
   });
 });
