@@ -51,10 +51,17 @@ module.exports = {
     },
     {
       name: 'gateway-one-door',
-      comment: 'A gateway imports gateways/gateway.ts, the shared transports and its own folder only.',
+      comment: 'A gateway imports gateways/gateway.ts, the shared transports and codecs, and its own folder only.',
       severity: 'error',
-      from: { path: '^gateways/([^/]+)/', pathNot: '^gateways/transport/' },
-      to: { path: '^(src/|gateways/)', pathNot: ['^gateways/gateway\\.ts$', '^gateways/transport/', '^gateways/$1/'] },
+      from: { path: '^gateways/([^/]+)/', pathNot: '^gateways/(transport|codecs)/' },
+      to: { path: '^(src/|gateways/)', pathNot: ['^gateways/gateway\\.ts$', '^gateways/(transport|codecs)/', '^gateways/$1/'] },
+    },
+    {
+      name: 'shared-codecs-are-pure',
+      comment: 'gateways/codecs holds codecs that several gateways share (CoAP for CoAP and LwM2M): no I/O, no project imports.',
+      severity: 'error',
+      from: { path: '^gateways/codecs/' },
+      to: { path: '^(src/|gateways/)', pathNot: '^gateways/codecs/' },
     },
     {
       name: 'transport-knows-no-gateway',

@@ -1,6 +1,7 @@
 // The EMQX device-request API shapes (specs/coap-gateway.md §7):
 // POST /api/v5/gateways/coap/clients/{clientid}/request. Pure translation between the HTTP JSON
 // and DeviceRequest/DeviceResponse, so the admin route is a thin shim over CoapGateway.request().
+import { codeName } from '../codecs/coap-codes.js';
 import { Code, formatCode } from './frame.js';
 import type { DeviceRequest, DeviceResponse } from './types.js';
 
@@ -9,33 +10,6 @@ const METHODS = { get: Code.GET, post: Code.POST, put: Code.PUT, delete: Code.DE
 /** RFC 7252 §12.3 content-format numbers for the three content types EMQX accepts. */
 const CONTENT_FORMATS = { 'text/plain': 0, 'application/octet-stream': 42, 'application/json': 50 } as const;
 type ContentType = keyof typeof CONTENT_FORMATS;
-
-/** EMQX's names for response codes, as they appear in `"method": "{ok,content}"`. */
-const CODE_NAMES: Record<string, string> = {
-  '2.01': 'created',
-  '2.02': 'deleted',
-  '2.03': 'valid',
-  '2.04': 'changed',
-  '2.05': 'content',
-  '2.31': 'continue',
-  '4.00': 'bad_request',
-  '4.01': 'unauthorized',
-  '4.02': 'bad_option',
-  '4.03': 'forbidden',
-  '4.04': 'not_found',
-  '4.05': 'method_not_allowed',
-  '4.06': 'not_acceptable',
-  '4.08': 'request_entity_incomplete',
-  '4.12': 'precondition_failed',
-  '4.13': 'request_entity_too_large',
-  '4.15': 'unsupported_content_format',
-  '5.00': 'internal_server_error',
-  '5.01': 'not_implemented',
-  '5.02': 'bad_gateway',
-  '5.03': 'service_unavailable',
-  '5.04': 'gateway_timeout',
-  '5.05': 'proxying_not_supported',
-};
 
 export interface ParsedDeviceRequest {
   req: DeviceRequest;
@@ -84,7 +58,7 @@ export function deviceRequestReply(clientId: string, p: ParsedDeviceRequest, r: 
     return { status: 504, body: { code: 'CLIENT_NOT_RESPONSE', message: r.reason === 'reset' ? 'device reset the request' : 'device did not answer in time' } };
   }
   const code = formatCode(r.code);
-  const name = CODE_NAMES[code] ?? code;
+  const name = codeName(code) ?? code;
   const ok = r.code >> 5 === 2;
   const binary = r.contentFormat === 42 || (r.contentFormat === null && p.contentType === 'application/octet-stream');
   return {

@@ -4,6 +4,7 @@
 // format-error detection (truncated options, reserved nibbles, empty payload after the marker,
 // RFC 7252 §3/§4.2) with the message id kept for the RST, and an encoder that never stringifies
 // the payload on the notification hot path.
+import { formatCode } from '../codecs/coap-codes.js';
 import { MAX_SZX } from './params.js';
 
 export type CoapType = 'CON' | 'NON' | 'ACK' | 'RST';
@@ -91,10 +92,7 @@ const KNOWN_CRITICAL = new Set<number>([Opt.URI_HOST, Opt.URI_PORT, Opt.URI_PATH
 export const isRequestCode = (c: number): boolean => c >= 1 && c <= 31;
 export const isResponseCode = (c: number): boolean => c >= 64 && c < 192;
 
-export function formatCode(c: number): string {
-  const d = c & 31;
-  return `${c >> 5}.${d < 10 ? '0' : ''}${d}`;
-}
+export { formatCode };
 
 export function decode(buf: Buffer): DecodeResult {
   if (buf.length < 4) return { kind: 'error', code: 'too_short', detail: `${buf.length} bytes`, header: null };

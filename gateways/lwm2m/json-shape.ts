@@ -6,6 +6,7 @@
 // a 3-level basePath write always carries the Multiple Resource wrapper (EMQX sends a single resource
 // when the batch has one item); LwM2M JSON "t" is a timestamp, never the value (EMQX reports it as value).
 
+import { codeName, formatCode } from '../codecs/coap-codes.js';
 import type { Lwm2mResource, Lwm2mValue } from './model.js';
 import { formatPath, isResourcePath, joinName, parsePath } from './model.js';
 import type { Result } from './errors.js';
@@ -57,40 +58,12 @@ export function toEmqxDiscoverContent(links: readonly Link[]): string[] {
   return links.map(formatLink);
 }
 
-/** CoAP response code -> EMQX `codeMsg` (the atom names of emqx_coap_message, RFC 7252 §12.1.2). */
-const CODE_MSG: Readonly<Record<string, string>> = {
-  '2.01': 'created',
-  '2.02': 'deleted',
-  '2.03': 'valid',
-  '2.04': 'changed',
-  '2.05': 'content',
-  '2.31': 'continue',
-  '4.00': 'bad_request',
-  '4.01': 'unauthorized',
-  '4.02': 'bad_option',
-  '4.03': 'forbidden',
-  '4.04': 'not_found',
-  '4.05': 'method_not_allowed',
-  '4.06': 'not_acceptable',
-  '4.08': 'request_entity_incomplete',
-  '4.12': 'precondition_failed',
-  '4.13': 'request_entity_too_large',
-  '4.15': 'unsupported_content_format',
-  '5.00': 'internal_server_error',
-  '5.01': 'not_implemented',
-  '5.02': 'bad_gateway',
-  '5.03': 'service_unavailable',
-  '5.04': 'gateway_timeout',
-  '5.05': 'proxying_not_supported',
-};
-
 /** "2.05" from a CoAP code byte (class in bits 7-5, detail in 4-0). */
-export function coapCodeText(code: number): string {
-  return `${code >> 5}.${String(code & 31).padStart(2, '0')}`;
-}
+export const coapCodeText = formatCode;
 
+/** CoAP response code -> EMQX `codeMsg`. */
 export function codeMsg(code: string): string {
-  return CODE_MSG[code] ?? 'unknown';
+  return codeName(code) ?? 'unknown';
 }
 
 export interface EmqxResponseData {
