@@ -5,14 +5,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashAlgorithmSchema } from '../../src/auth/config.js';
 import { BanList } from '../../src/auth/ban-list.js';
-import { AUTH_MIGRATIONS } from '../../src/auth/migrations.js';
-import { UserDb } from '../../src/auth/user-db.js';
-import { Store } from '../../src/store/store.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { seedAuth } from '../helpers/seed-users.js';
 import { connectClient, tryConnect, uid, type TestClient } from '../helpers/mqtt-clients.js';
 
 let d: Daemon;
@@ -20,23 +17,17 @@ const open: TestClient[] = [];
 
 beforeAll(async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'outpost-auth-'));
-  const store = Store.open({ path: join(dataDir, 'outpost.db'), synchronous: 'NORMAL', log: pino({ level: 'silent' }) });
-  store.migrate('auth', AUTH_MIGRATIONS);
-  const users = new UserDb(store.db, {
-    algorithm: hashAlgorithmSchema.parse({ name: 'pbkdf2', iterations: 2000 }),
-    importAlgorithm: hashAlgorithmSchema.parse({ name: 'sha256', salt_position: 'suffix' }),
-    now: () => Date.now(),
+  await seedAuth(dataDir, async (users, db) => {
+    await users.add('alice', 'secret');
+    await users.add('root', 'toor', { superuser: true });
+    await users.add('bob', 'b0b', { algorithm: hashAlgorithmSchema.parse({ name: 'bcrypt', salt_rounds: 5 }) });
+    // An EMQX export (sha256, salt suffix) of user "emqx-user" with password "public".
+    await users.importUsers(
+      'user_id,password_hash,salt,is_superuser\nemqx-user,f11c582bc8ca10cf75ffc80e773100d84fec12a81d264905c69169bac9c27d0a,e2dfb4ee6b5a0d69f1b0c0b3b4e1d1a1,false\n',
+      { format: 'csv', type: 'hash' },
+    );
+    new BanList(db, () => Date.now()).add({ as: 'username', who: 'mallory', reason: 'test' });
   });
-  await users.add('alice', 'secret');
-  await users.add('root', 'toor', { superuser: true });
-  await users.add('bob', 'b0b', { algorithm: hashAlgorithmSchema.parse({ name: 'bcrypt', salt_rounds: 5 }) });
-  // An EMQX export (sha256, salt suffix) of user "emqx-user" with password "public".
-  await users.importUsers(
-    'user_id,password_hash,salt,is_superuser\nemqx-user,f11c582bc8ca10cf75ffc80e773100d84fec12a81d264905c69169bac9c27d0a,e2dfb4ee6b5a0d69f1b0c0b3b4e1d1a1,false\n',
-    { format: 'csv', type: 'hash' },
-  );
-  new BanList(store.db, () => Date.now()).add({ as: 'username', who: 'mallory', reason: 'test' });
-  store.close();
   writeFileSync(
     join(dataDir, 'acl.conf'),
     ['{allow, all, publish, ["devices/${clientid}/#"]}.', '{allow, all, subscribe, ["devices/${clientid}/#", "public/#"]}.', '{deny, all}.', ''].join('\n'),

@@ -6,15 +6,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code } from '../../gateways/coap/frame.js';
 import { ReturnCode } from '../../gateways/mqttsn/frame.js';
-import { hashAlgorithmSchema } from '../../src/auth/config.js';
-import { AUTH_MIGRATIONS } from '../../src/auth/migrations.js';
-import { UserDb } from '../../src/auth/user-db.js';
-import { Store } from '../../src/store/store.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { seedAuth } from '../helpers/seed-users.js';
 import { connectClient, uid, type TestClient } from '../helpers/mqtt-clients.js';
 import { SnClient } from '../helpers/mqttsn-client.js';
 import { RawDevice, coapClient, sleep } from '../fixtures/coap/clients.js';
@@ -70,16 +66,10 @@ async function metric(name: string): Promise<number> {
 beforeAll(async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'outpost-gw-auth-'));
   writeFileSync(join(dataDir, 'keys'), 'ops:ops-secret\n');
-  const store = Store.open({ path: join(dataDir, 'outpost.db'), synchronous: 'NORMAL', log: pino({ level: 'silent' }) });
-  store.migrate('auth', AUTH_MIGRATIONS);
-  const users = new UserDb(store.db, {
-    algorithm: hashAlgorithmSchema.parse({ name: 'pbkdf2', iterations: 2000 }),
-    importAlgorithm: hashAlgorithmSchema.parse({ name: 'sha256', salt_position: 'suffix' }),
-    now: () => Date.now(),
+  await seedAuth(dataDir, async (users) => {
+    await users.add('alice', 'secret');
+    await users.add('app', 'app-secret');
   });
-  await users.add('alice', 'secret');
-  await users.add('app', 'app-secret');
-  store.close();
   d = await startDaemon({ dataDir, config: CONFIG.replace('"keys"', JSON.stringify(join(dataDir, 'keys'))) });
   coapPort = d.ports['coap:udp:default'] ?? d.ports['coap:udp']!;
   uri = `coap://127.0.0.1:${coapPort}`;
