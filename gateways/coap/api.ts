@@ -1,8 +1,8 @@
 // The EMQX device-request API shapes (specs/coap-gateway.md §7):
 // POST /api/v5/gateways/coap/clients/{clientid}/request. Pure translation between the HTTP JSON
 // and DeviceRequest/DeviceResponse, so the admin route is a thin shim over CoapGateway.request().
-import { codeName } from '../codecs/coap-codes.js';
-import { Code, formatCode } from './frame.js';
+import { codeName } from '../codecs/coap/codes.js';
+import { Code, formatCode } from '../codecs/coap/frame.js';
 import type { DeviceRequest, DeviceResponse } from './types.js';
 
 const METHODS = { get: Code.GET, post: Code.POST, put: Code.PUT, delete: Code.DELETE } as const;

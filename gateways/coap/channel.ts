@@ -3,7 +3,7 @@
 // source are injected so keepalive, retransmission and block-wise expiry are tested with fake time.
 import type { Logger } from 'pino';
 import type { AuthOutcome, Clock, Delivery, DeliverySink, DeviceInfo, DisconnectReason, GatewayContext, GatewaySession, PublishOutcome, QoS, SessionlessDevice } from '../gateway.js';
-import { Block1Assembler } from './blockwise.js';
+import { Block1Assembler } from '../codecs/coap/blockwise.js';
 import type { CoapConfig } from './config.js';
 import {
   type CoapFrame,
@@ -21,8 +21,8 @@ import {
   isResponseCode,
   szxFor,
   unknownCriticalOption,
-} from './frame.js';
-import { DedupCache, Retransmitter } from './exchange.js';
+} from '../codecs/coap/frame.js';
+import { DedupCache, Retransmitter } from '../codecs/coap/exchange.js';
 import { type Observation, ObserveRegistry } from './observe.js';
 import { type Query, intParam, parseQuery, qosFor, uriPath } from './uri.js';
 import { type CoapCounter, type DeviceRequest, type DeviceResponse, MSG } from './types.js';

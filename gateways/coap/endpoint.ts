@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Clock, DeliverySink, GatewayContext } from '../gateway.js';
 import { type ChannelEffect, CoapChannel, type Peer, type TimerName } from './channel.js';
 import type { CoapConfig } from './config.js';
-import { type CoapFrame, Code, decode, emptyFrame, encode, format, isRequestCode } from './frame.js';
+import { type CoapFrame, Code, decode, emptyFrame, encode, format, isRequestCode } from '../codecs/coap/frame.js';
 import type { DatagramSocket, RemoteInfo } from './transport.js';
 import { type CoapCounter, type DeviceRequest, type DeviceResponse, MSG } from './types.js';
 import { parseQuery, uriPath } from './uri.js';

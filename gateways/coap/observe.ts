@@ -1,9 +1,9 @@
 // The observation registry of one channel (RFC 7641; specs/coap-gateway.md §4.2–§4.3): one entry
 // per topic filter, its token and Observe sequence, and the last representation sent block-wise so
 // follow-up Block2 GETs can be served (RFC 7959 §3.4). Pure: builds frames, sends nothing.
-import { sliceBlock2 } from './blockwise.js';
-import { type CoapFrame, type CoapOption, Code, Opt, blockSize, encodeBlock, encodeUint } from './frame.js';
-import { OBSERVE_MAX } from './params.js';
+import { sliceBlock2 } from '../codecs/coap/blockwise.js';
+import { type CoapFrame, type CoapOption, Code, Opt, blockSize, encodeBlock, encodeUint } from '../codecs/coap/frame.js';
+import { OBSERVE_MAX } from '../codecs/coap/params.js';
 
 export interface Observation {
   readonly filter: string;

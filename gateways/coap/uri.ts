@@ -1,5 +1,5 @@
 // Uri-Path / Uri-Query interpretation for the EMQX URI layout (specs/coap-gateway.md §2, §2.1).
-import { type CoapFrame, Opt, optionStrings } from './frame.js';
+import { type CoapFrame, Opt, optionStrings } from '../codecs/coap/frame.js';
 import type { QoS } from '../gateway.js';
 
 /** Short query names expand to the long ones before use (§2.1). */

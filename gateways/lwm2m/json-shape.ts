@@ -6,7 +6,7 @@
 // a 3-level basePath write always carries the Multiple Resource wrapper (EMQX sends a single resource
 // when the batch has one item); LwM2M JSON "t" is a timestamp, never the value (EMQX reports it as value).
 
-import { codeName, formatCode } from '../codecs/coap-codes.js';
+import { codeName, formatCode } from '../codecs/coap/codes.js';
 import type { Lwm2mResource, Lwm2mValue } from './model.js';
 import { formatPath, isResourcePath, joinName, parsePath } from './model.js';
 import type { Result } from './errors.js';

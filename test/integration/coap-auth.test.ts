@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Code } from '../../gateways/coap/frame.js';
+import { Code } from '../../gateways/codecs/coap/frame.js';
 import { ReturnCode } from '../../gateways/mqttsn/frame.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { seedAuth } from '../helpers/seed-users.js';

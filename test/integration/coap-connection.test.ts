@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Code, Opt } from '../../gateways/coap/frame.js';
+import { Code, Opt } from '../../gateways/codecs/coap/frame.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { RawDevice, coapClient, mqttCollector, sleep } from '../fixtures/coap/clients.js';
 

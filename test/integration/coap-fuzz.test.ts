@@ -1,7 +1,7 @@
 // Malformed and random datagrams must not disturb the CoAP gateway (DESIGN "bad input gets a clear
 // answer and never takes the process down"; RFC 7252 §4.2/§4.3 reject or ignore).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Code, Opt, encode, type CoapFrame } from '../../gateways/coap/frame.js';
+import { Code, Opt, encode, type CoapFrame } from '../../gateways/codecs/coap/frame.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { RawDevice, coapClient, mqttCollector, sleep } from '../fixtures/coap/clients.js';
 

@@ -10,7 +10,7 @@ export async function loadCodecs() {
     dist('src/mqtt/frame.js'),
     dist('src/mqtt/hot-codec.js'),
     dist('src/mqtt/validate.js'),
-    dist('gateways/coap/frame.js'),
+    dist('gateways/codecs/coap/frame.js'),
     dist('gateways/mqttsn/frame.js'),
     import('mqtt-packet'),
   ]);

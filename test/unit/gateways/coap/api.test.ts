@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { deviceRequestReply, parseDeviceRequestBody, parseTimeout } from '../../../../gateways/coap/api.js';
-import { Code } from '../../../../gateways/coap/frame.js';
+import { Code } from '../../../../gateways/codecs/coap/frame.js';
 
 describe('device-request API shapes (§7)', () => {
   it('parses EMQX request bodies', () => {

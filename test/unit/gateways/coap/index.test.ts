@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { coapConfigSchema } from '../../../../gateways/coap/config.js';
-import { Code, decode, encode } from '../../../../gateways/coap/frame.js';
+import { Code, decode, encode } from '../../../../gateways/codecs/coap/frame.js';
 import { createCoapGateway } from '../../../../gateways/coap/index.js';
 import { FakeClock, createFakeGatewayContext } from '../../../helpers/fake-gateway-context.js';
 import { DEV, MemorySocket, request, seeded } from './harness.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Code, Opt, decodeBlock, decodeUint, getOption } from '../../../../gateways/coap/frame.js';
+import { Code, Opt, decodeBlock, decodeUint, getOption } from '../../../../gateways/codecs/coap/frame.js';
 import { ObserveRegistry } from '../../../../gateways/coap/observe.js';
-import { DedupCache, Retransmitter } from '../../../../gateways/coap/exchange.js';
-import { EXCHANGE_LIFETIME_MS, MAX_DEDUP_ENTRIES, NON_LIFETIME_MS } from '../../../../gateways/coap/params.js';
+import { DedupCache, Retransmitter } from '../../../../gateways/codecs/coap/exchange.js';
+import { EXCHANGE_LIFETIME_MS, MAX_DEDUP_ENTRIES, NON_LIFETIME_MS } from '../../../../gateways/codecs/coap/params.js';
 
 describe('ObserveRegistry (RFC 7641)', () => {
   it('wraps the Observe number from 16777215 to 1, never back to 0 (§4.4)', () => {

@@ -15,7 +15,7 @@ import {
   formatCode,
   szxFor,
   unknownCriticalOption,
-} from '../../../../gateways/coap/frame.js';
+} from '../../../../gateways/codecs/coap/frame.js';
 import { seeded } from './harness.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');

@@ -4,7 +4,7 @@
 // format-error detection (truncated options, reserved nibbles, empty payload after the marker,
 // RFC 7252 §3/§4.2) with the message id kept for the RST, and an encoder that never stringifies
 // the payload on the notification hot path.
-import { formatCode } from '../codecs/coap-codes.js';
+import { formatCode } from './codes.js';
 import { MAX_SZX } from './params.js';
 
 export type CoapType = 'CON' | 'NON' | 'ACK' | 'RST';
