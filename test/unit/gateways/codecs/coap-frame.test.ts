@@ -16,7 +16,7 @@ import {
   szxFor,
   unknownCriticalOption,
 } from '../../../../gateways/codecs/coap/frame.js';
-import { seeded } from './harness.js';
+import { seeded } from '../coap/harness.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const opt = (number: number, v: string | Buffer) => ({ number, value: typeof v === 'string' ? Buffer.from(v) : v });
