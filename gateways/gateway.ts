@@ -19,6 +19,8 @@ export interface DeviceInfo {
   peerPort: number;
   /** Listener id, e.g. 'udp:default'. */
   listener: string;
+  /** Local port of that listener (the real one after a bind to port 0): EMQX's `sockport` in $SYS events. */
+  sockPort?: number;
   /** Extra placeholders for the mountpoint (`${endpoint_name}` for LwM2M). */
   endpointName?: string;
   /** proto_name for client lists and $SYS events; defaults to EMQX's spelling for the gateway ('CoAP', 'MQTT-SN'). */
@@ -156,7 +158,7 @@ export interface GatewayContext {
 
 export interface ListenerInfo {
   id: string;
-  type: 'udp' | 'dtls' | 'tcp' | 'ssl' | 'serial';
+  type: 'udp' | 'dtls' | 'tcp' | 'ssl' | 'ws' | 'wss' | 'serial';
   bind: string;
   running: boolean;
 }

@@ -262,7 +262,7 @@ export class GatewayHost implements GatewayContext {
       listener: device.listener,
       peerHost: device.peerHost,
       peerPort: device.peerPort,
-      sockPort: 0,
+      sockPort: device.sockPort ?? 0,
       keepalive: device.keepalive ?? 0,
       cleanStart: opts.cleanStart,
       expiryInterval: opts.expiryInterval,
