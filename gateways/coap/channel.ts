@@ -60,6 +60,8 @@ export interface ChannelDeps {
   /** The transport's sink for this channel, handed to openSession. */
   sink: DeliverySink;
   listener: string;
+  /** The listener's bound port: `sockport` in $SYS events. */
+  sockPort: number;
   peer: Peer;
 }
 
@@ -755,6 +757,7 @@ export class CoapChannel {
       peerHost: this.peer.host,
       peerPort: this.peer.port,
       listener: this.d.listener,
+      sockPort: this.d.sockPort,
       protoVer: '1',
       keepalive: this.d.config.heartbeat,
       superuser: this.authed?.superuser ?? false,
@@ -771,6 +774,7 @@ export class CoapChannel {
       peerHost: this.peer.host,
       peerPort: this.peer.port,
       listener: this.d.listener,
+      sockPort: this.d.sockPort,
       protoVer: '1',
     };
   }

@@ -6,13 +6,31 @@ import { z } from 'zod';
 const seconds = z.number().positive();
 const qosMode = z.enum(['qos0', 'qos1', 'qos2', 'coap']);
 
-export const coapUdpListenerSchema = z
-  .strictObject({
-    enable: z.boolean().default(true),
-    bind: z.string().min(1).default('0.0.0.0'),
-    port: z.number().int().min(0).max(65535).default(5683),
-  })
-  .prefault({});
+export const coapUdpListenerSchema = z.strictObject({
+  enable: z.boolean().default(true),
+  /** IPv4 or IPv6 address to bind. */
+  bind: z.string().min(1).default('0.0.0.0'),
+  port: z.number().int().min(0).max(65535).default(5683),
+});
+
+// Outpost before the gateway framework had one listener at `listeners.udp.{enable,bind,port}`.
+// EMQX 5's shape is `listeners.<type>.<id>`: the old keys are refused with the key to use instead.
+const LEGACY_LISTENER_KEYS = ['enable', 'bind', 'port'];
+
+const coapUdpListenersSchema = z.preprocess(
+  (v, ctx) => {
+    if (v !== null && typeof v === 'object') {
+      for (const k of LEGACY_LISTENER_KEYS) {
+        const x = (v as Record<string, unknown>)[k];
+        if (x !== undefined && (x === null || typeof x !== 'object')) {
+          ctx.addIssue({ code: 'custom', path: [k], input: x, message: `moved: use gateway.coap.listeners.udp.default.${k} (EMQX 5's listeners.<type>.<id> form)` });
+        }
+      }
+    }
+    return v;
+  },
+  z.record(z.string(), coapUdpListenerSchema).default({ default: coapUdpListenerSchema.parse({}) }),
+);
 
 export const coapBlockwiseSchema = z
   .strictObject({
@@ -67,7 +85,7 @@ export const coapConfigSchema = z
     blockwise: coapBlockwiseSchema,
     listeners: z
       .strictObject({
-        udp: coapUdpListenerSchema,
+        udp: coapUdpListenersSchema,
       })
       .prefault({}),
     emqx_compat: coapCompatSchema,

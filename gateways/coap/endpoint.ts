@@ -20,6 +20,7 @@ interface Entry {
 
 export interface EndpointOptions {
   listener: string;
+  sockPort: number;
   clock: Clock;
   random: () => number;
 }
@@ -154,6 +155,7 @@ export class CoapEndpoint {
       random: this.opts.random,
       sink,
       listener: this.opts.listener,
+      sockPort: this.opts.sockPort,
       peer,
     });
     this.byPeer.set(e.peerKey, e);

@@ -13,9 +13,6 @@ export type { DeviceRequest, DeviceResponse } from './types.js';
 export type { DatagramSocket, SocketFactory } from './transport.js';
 export { deviceRequestReply, parseDeviceRequestBody, type DeviceRequestReply } from './api.js';
 
-/** Listener id as reported by listeners(); the runtime keys it as "coap:udp". */
-export const UDP_LISTENER_ID = 'udp';
-
 export interface CoapGatewayOptions {
   /** Replaces node:dgram (a DTLS socket later, an in-memory pair in tests). */
   socketFactory?: SocketFactory;
@@ -38,31 +35,52 @@ export interface CoapGateway extends Gateway {
 /** Crypto-grade randomness for login tokens and ids (they guard connection-mode sessions). */
 const secureRandom = (): number => randomInt(0, 2 ** 32) / 2 ** 32;
 
+/** One configured UDP listener (`gateway.coap.listeners.udp.<name>`) and, once started, its endpoint. */
+interface UdpListener {
+  /** 'udp:<name>', as in $SYS events, client lists and the daemon's port table. */
+  id: string;
+  cfg: CoapConfig['listeners']['udp'][string];
+  bound: string;
+  endpoint: CoapEndpoint | null;
+  close: (() => Promise<void>) | null;
+}
+
 export function createCoapGateway(ctx: GatewayContext, initial: CoapConfig, opts: CoapGatewayOptions = {}): CoapGateway {
   let config = initial;
-  const l = config.listeners.udp;
-  let endpoint: CoapEndpoint | null = null;
-  let closeSocket: (() => Promise<void>) | null = null;
-  let bound = `${l.bind}:${l.port}`;
-  const listener = `${ctx.name}:${UDP_LISTENER_ID}`;
+  const udp: UdpListener[] = Object.entries(config.listeners.udp)
+    .filter(([, l]) => l.enable)
+    .map(([name, l]) => ({ id: `udp:${name}`, cfg: l, bound: `${l.bind}:${l.port}`, endpoint: null, close: null }));
+  /** The endpoint that holds a device's channel: client ids are unique across listeners (takeover). */
+  const endpointOf = (clientId: string): CoapEndpoint | null => udp.find((l) => l.endpoint?.channel(clientId) != null)?.endpoint ?? null;
+
+  const stopListener = async (l: UdpListener): Promise<void> => {
+    l.endpoint?.closeAll('server_shutdown');
+    l.endpoint = null;
+    const c = l.close;
+    l.close = null;
+    if (c !== null) await c();
+  };
 
   return {
     async start() {
-      if (!l.enable || endpoint !== null) return;
-      const socket = await (opts.socketFactory ?? bindUdp)(l.bind, l.port);
-      const addr = socket.address();
-      bound = `${addr.address}:${addr.port}`;
-      endpoint = new CoapEndpoint(ctx, config, socket, { listener, clock: opts.clock ?? ctx.clock, random: opts.random ?? secureRandom });
-      closeSocket = () => socket.close();
-      ctx.log.info({ msg: 'listener_started', listener, bind: bound, mode: config.connection_required ? 'connection' : 'connectionless' });
+      try {
+        for (const l of udp) {
+          if (l.endpoint !== null) continue;
+          const socket = await (opts.socketFactory ?? bindUdp)(l.cfg.bind, l.cfg.port);
+          l.close = () => socket.close();
+          const addr = socket.address();
+          l.bound = `${addr.address}:${addr.port}`;
+          l.endpoint = new CoapEndpoint(ctx, config, socket, { listener: l.id, sockPort: addr.port, clock: opts.clock ?? ctx.clock, random: opts.random ?? secureRandom });
+          ctx.log.info({ msg: 'listener_started', listener: l.id, bind: l.bound, mode: config.connection_required ? 'connection' : 'connectionless' });
+        }
+      } catch (err) {
+        // A listener that cannot bind fails the start; those already bound are released with it.
+        for (const l of udp) await stopListener(l);
+        throw err;
+      }
     },
     async stop() {
-      if (endpoint === null) return;
-      endpoint.closeAll('server_shutdown');
-      endpoint = null;
-      const c = closeSocket;
-      closeSocket = null;
-      if (c !== null) await c();
+      for (const l of udp) await stopListener(l);
     },
     /**
      * Timings, QoS modes, notify type, queue and block-wise limits and the compat switches apply
@@ -75,15 +93,15 @@ export function createCoapGateway(ctx: GatewayContext, initial: CoapConfig, opts
       if (next.enable !== config.enable) throw new Error('gateway.coap.enable changed: restart needed');
       if (next.connection_required !== config.connection_required) throw new Error('gateway.coap.connection_required changed: restart needed');
       config = next;
-      endpoint?.setConfig(next);
+      for (const l of udp) l.endpoint?.setConfig(next);
     },
     listeners(): ListenerInfo[] {
-      if (!l.enable) return [];
-      return [{ id: UDP_LISTENER_ID, type: 'udp', bind: bound, running: endpoint !== null }];
+      return udp.map((l) => ({ id: l.id, type: 'udp', bind: l.bound, running: l.endpoint !== null }));
     },
     request(clientId, req) {
-      if (endpoint === null) return Promise.resolve({ ok: false, reason: 'not_found' });
-      return endpoint.request(clientId, req);
+      const e = endpointOf(clientId);
+      if (e === null) return Promise.resolve({ ok: false, reason: 'not_found' });
+      return e.request(clientId, req);
     },
     deviceRequest(clientId, body) {
       return this.apiRequest(clientId, body);
@@ -91,10 +109,11 @@ export function createCoapGateway(ctx: GatewayContext, initial: CoapConfig, opts
     async apiRequest(clientId, body) {
       const p = parseDeviceRequestBody(body);
       if (!p.ok) return { status: 400, body: { code: 'BAD_REQUEST', message: p.message } };
-      const r = endpoint === null ? ({ ok: false, reason: 'not_found' } as const) : await endpoint.request(clientId, p.value.req);
+      const e = endpointOf(clientId);
+      const r = e === null ? ({ ok: false, reason: 'not_found' } as const) : await e.request(clientId, p.value.req);
       return deviceRequestReply(clientId, p.value, r);
     },
-    channelCount: () => endpoint?.channelCount ?? 0,
+    channelCount: () => udp.reduce((n, l) => n + (l.endpoint?.channelCount ?? 0), 0),
   };
 }
 

@@ -291,6 +291,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
           peerHost: peer.address,
           peerPort: peer.port,
           listener: this.link.listener,
+          sockPort: this.link.sockPort,
           protoVer: PROTO_VER,
           keepalive: this.keepalive,
           superuser: o.superuser,

@@ -157,7 +157,7 @@ export class MqttsnGateway implements Gateway {
     const fill = (t: string | undefined): string | null => (t === undefined ? null : t.replaceAll('${clientid}', NEGQOS_CLIENTID));
     const username = fill(o.username);
     const password = fill(o.password);
-    const device = { clientId: NEGQOS_CLIENTID, username, peerHost: link.peer.address, peerPort: link.peer.port, listener: link.listener, protoVer: PROTO_VER };
+    const device = { clientId: NEGQOS_CLIENTID, username, peerHost: link.peer.address, peerPort: link.peer.port, listener: link.listener, sockPort: link.sockPort, protoVer: PROTO_VER };
     const payload = f.payload;
     const retain = f.retain;
     let pending: ReturnType<GatewayContext['authenticate']>;

@@ -29,6 +29,9 @@ class MuxLink<F> implements Link<F> {
     readonly mux: ChannelMux<F, TransportChannel<F>>,
     public wrap: ((b: Buffer) => Buffer) | null,
   ) {}
+  get sockPort(): number {
+    return this.mux.localPort;
+  }
   send(frame: F): void {
     if (this.closed) return;
     this.mux.enqueue(this, frame);
@@ -47,6 +50,8 @@ export class ChannelMux<F, C extends TransportChannel<F>> {
   private sweepTimer: TimerHandle | null = null;
   private stopped = false;
   private readonly codec: Codec<F>;
+  /** The socket's bound port, set by the driver once bound (0 for a serial line). */
+  localPort = 0;
 
   constructor(
     private readonly opts: MuxOptions<F, C>,

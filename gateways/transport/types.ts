@@ -45,6 +45,8 @@ export interface Link<F> {
   readonly sub: string | null;
   /** Listener id, e.g. 'udp:default'. */
   readonly listener: string;
+  /** Local port of the listener's socket (0 for a serial line): `sockport` in $SYS events. */
+  readonly sockPort: number;
   /** Queue a frame; written out with everything else sent this tick. */
   send(frame: F): void;
   /** Forget this channel: the next message from the peer opens a fresh one. */

@@ -66,6 +66,7 @@ export class UdpTransport<F, C extends TransportChannel<F>> {
       this.mux.inputDatagram(peer, msg);
     });
     this.boundPort = socket.address().port;
+    this.mux.localPort = this.boundPort;
     this.socket = socket;
   }
 

@@ -81,7 +81,7 @@ export interface ClientIdentity {
   peerPort: number;
   /** 'mqtt' or the gateway name ('coap', 'mqttsn', …). */
   protocol: string;
-  /** The listener id, e.g. 'tcp:default' or 'coap:udp'. */
+  /** The listener id, e.g. 'tcp:default' or 'coap:udp:default'. */
   listener: string;
   /** Client certificate common name, when the transport has one. */
   certCommonName?: string;

@@ -202,6 +202,11 @@ export class GatewayHost implements GatewayContext {
     return this.broker.store;
   }
 
+  /** A gateway names its listeners 'udp:default'; clients, $SYS events and auth see 'coap:udp:default', as in EMQX. */
+  private listenerId(id: string): string {
+    return `${this.name}:${id}`;
+  }
+
   setMountpoint(tpl: string): void {
     this.mountpointTpl = tpl;
   }
@@ -215,7 +220,7 @@ export class GatewayHost implements GatewayContext {
     if (banned) return this.refused(req, 'banned', banned);
     let r: AuthResult | Promise<AuthResult>;
     try {
-      r = this.authenticator().authenticate({ ...req, protocol: this.name });
+      r = this.authenticator().authenticate({ ...req, listener: this.listenerId(req.listener), protocol: this.name });
     } catch (err) {
       return this.authFailed(req, err);
     }
@@ -244,7 +249,7 @@ export class GatewayHost implements GatewayContext {
   private refused(req: Omit<AuthRequest, 'protocol'>, reason: Extract<AuthOutcome, { ok: false }>['reason'], detail: string | null): AuthOutcome {
     this.metrics.inc('auth.refused');
     if (this.refusalsLogged.first(`${req.peerHost}|${req.peerPort}`)) {
-      this.log.info({ clientid: req.clientId, username: req.username, peer: `${req.peerHost}:${req.peerPort}`, listener: req.listener, reason, detail }, reason === 'banned' ? 'client_banned' : 'gateway_auth_refused');
+      this.log.info({ clientid: req.clientId, username: req.username, peer: `${req.peerHost}:${req.peerPort}`, listener: this.listenerId(req.listener), reason, detail }, reason === 'banned' ? 'client_banned' : 'gateway_auth_refused');
     }
     return { ok: false, reason };
   }
@@ -259,7 +264,7 @@ export class GatewayHost implements GatewayContext {
       protoName: device.protoName ?? this.protoName,
       sysName: this.sysName,
       protoVer: device.protoVer ?? '1.0',
-      listener: device.listener,
+      listener: this.listenerId(device.listener),
       peerHost: device.peerHost,
       peerPort: device.peerPort,
       sockPort: device.sockPort ?? 0,
@@ -281,7 +286,7 @@ export class GatewayHost implements GatewayContext {
 
   publishSessionless(device: SessionlessDevice, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; expiryInterval?: number }): PublishOutcome {
     const mountpoint = renderPlaceholders(this.mountpointTpl, { clientid: device.clientId, username: device.username, endpoint_name: device.endpointName ?? null }) ?? '';
-    const identity: ClientIdentity = { clientId: device.clientId, username: device.username, peerHost: device.peerHost, peerPort: device.peerPort, protocol: this.name, listener: device.listener, superuser: device.superuser };
+    const identity: ClientIdentity = { clientId: device.clientId, username: device.username, peerHost: device.peerHost, peerPort: device.peerPort, protocol: this.name, listener: this.listenerId(device.listener), superuser: device.superuser };
     const from: Publisher = { clientId: device.clientId, username: device.username, superuser: device.superuser, mountpoint, recvMsg: 0, authIdentity: () => identity };
     return this.outcome(from, topic, this.broker.publishFrom(from, topic, payload, opts.qos, opts.retain, null, opts.expiryInterval, this.broker.now()));
   }

@@ -26,7 +26,7 @@ export interface Daemon {
   pid: number;
   dataDir: string;
   configPath: string;
-  /** Listener id -> port, from runtime.json: 'mqtt:tcp', 'coap:udp', … */
+  /** Listener id -> port, from runtime.json: 'mqtt:tcp', 'coap:udp:default', … */
   ports: Record<string, number>;
   /** MQTT/TCP port shortcut. */
   mqttPort: number;

@@ -35,7 +35,7 @@ dest_topic = "coap/new/$1"
 enable = true
 mountpoint = "coap/"
 
-[gateway.coap.listeners.udp]
+[gateway.coap.listeners.udp.default]
 bind = "127.0.0.1"
 port = 0
 
@@ -71,7 +71,7 @@ beforeAll(async () => {
     await users.add('app', 'app-secret');
   });
   d = await startDaemon({ dataDir, config: CONFIG.replace('"keys"', JSON.stringify(join(dataDir, 'keys'))) });
-  coapPort = d.ports['coap:udp:default'] ?? d.ports['coap:udp']!;
+  coapPort = d.ports['coap:udp:default']!;
   uri = `coap://127.0.0.1:${coapPort}`;
   app = await connectClient(d.mqttUrl, { clientId: uid('app'), username: 'app', password: 'app-secret' });
   await app.sub('coap/#', { qos: 1 });

@@ -18,7 +18,7 @@ const config = (extra = ''): string => `
 enable = true
 connection_required = true
 heartbeat = 2
-[gateway.coap.listeners.udp]
+[gateway.coap.listeners.udp.default]
 bind = "127.0.0.1"
 port = 0
 [authorization]
@@ -29,7 +29,7 @@ path = ${JSON.stringify(aclFile)}
 ${extra}
 `;
 
-const uriOf = (d: Daemon): string => `coap://127.0.0.1:${d.ports['coap:udp']}`;
+const uriOf = (d: Daemon): string => `coap://127.0.0.1:${d.ports['coap:udp:default']}`;
 const sysFilter = '$SYS/brokers/+/gateway/coap/clients/+/+';
 
 async function login(uri: string, clientId: string): Promise<string> {
@@ -56,7 +56,8 @@ describe('connection mode', () => {
     const [ev] = await sys.waitFor(1);
     await sys.end();
     expect(ev!.topic).toMatch(/gateway\/coap\/clients\/dev1\/connected$/);
-    expect(JSON.parse(ev!.payload.toString())).toMatchObject({ clientid: 'dev1', username: 'u1', protocol: 'coap' });
+    // EMQX's sockport is the listener's real port (bound to 0 here), not 0 or the configured one.
+    expect(JSON.parse(ev!.payload.toString())).toMatchObject({ clientid: 'dev1', username: 'u1', protocol: 'coap', sockport: d.ports['coap:udp:default'] });
     const noId = await coapClient(['-m', 'post', '-e', '', `${uri}/mqtt/connection?username=u1`]);
     expect(noId.stderr).toContain('4.00 Login Failed: clientid is required');
     const again = await coapClient(['-m', 'post', '-e', '', `${uri}/mqtt/connection?clientid=dev1`]);
@@ -71,11 +72,11 @@ describe('connection mode', () => {
     const noId = await coapClient(['-m', 'post', '-e', 'x', `${uri}/ps/nat/a`]);
     expect(noId.stderr).toContain('4.00 Missing token or clientid in connection mode');
     // Every coap-client run uses a new source port: the session follows the clientid, not the port.
-    const dev = await RawDevice.open(d.ports['coap:udp']!);
+    const dev = await RawDevice.open(d.ports['coap:udp:default']!);
     const q = [`c=dev2`, `t=${token}`].map((s) => ({ number: Opt.URI_QUERY, value: Buffer.from(s) }));
     dev.send({ type: 'CON', code: Code.GET, messageId: 7, token: Buffer.from('o'), options: [{ number: Opt.OBSERVE, value: Buffer.alloc(0) }, { number: Opt.URI_PATH, value: Buffer.from('ps') }, { number: Opt.URI_PATH, value: Buffer.from('nat') }, { number: Opt.URI_PATH, value: Buffer.from('cmd') }, ...q], payload: Buffer.alloc(0) });
     expect((await dev.waitFor((f) => f.messageId === 7))!.code).toBe(Code.CONTENT);
-    const moved = await RawDevice.open(d.ports['coap:udp']!);
+    const moved = await RawDevice.open(d.ports['coap:udp:default']!);
     moved.send({ type: 'CON', code: Code.POST, messageId: 8, token: Buffer.from('p'), options: [{ number: Opt.URI_PATH, value: Buffer.from('ps') }, { number: Opt.URI_PATH, value: Buffer.from('nat') }, { number: Opt.URI_PATH, value: Buffer.from('up') }, ...q], payload: Buffer.from('moved') });
     expect((await moved.waitFor((f) => f.messageId === 8))!.code).toBe(Code.CHANGED);
     const [m] = await sub.waitFor(1);

@@ -9,7 +9,7 @@ describe('CoAP device-request API', () => {
   let d: Daemon;
   let auth: string;
   beforeAll(async () => {
-    d = await startDaemon({ config: '[gateway.coap]\nenable = true\n[gateway.coap.listeners.udp]\nbind = "127.0.0.1"\nport = 0\n' });
+    d = await startDaemon({ config: '[gateway.coap]\nenable = true\n[gateway.coap.listeners.udp.default]\nbind = "127.0.0.1"\nport = 0\n' });
     auth = 'Basic ' + Buffer.from(readFileSync(join(d.dataDir, 'api-local.key'), 'utf8').trim()).toString('base64');
   });
   afterAll(async () => {

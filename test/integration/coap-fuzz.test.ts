@@ -7,7 +7,7 @@ import { RawDevice, coapClient, mqttCollector, sleep } from '../fixtures/coap/cl
 
 let d: Daemon;
 beforeAll(async () => {
-  d = await startDaemon({ config: '[gateway.coap]\nenable = true\n[gateway.coap.listeners.udp]\nbind = "127.0.0.1"\nport = 0\n' });
+  d = await startDaemon({ config: '[gateway.coap]\nenable = true\n[gateway.coap.listeners.udp.default]\nbind = "127.0.0.1"\nport = 0\n' });
 });
 afterAll(async () => {
   await d?.stop();
@@ -36,7 +36,7 @@ const templates: CoapFrame[] = [
 describe('CoAP gateway under malformed input', () => {
   it('keeps serving a well-behaved device after 3000 random and mutated datagrams from many ports', async () => {
     const rnd = prng(20261122);
-    const attackers = await Promise.all([0, 1, 2, 3].map(() => RawDevice.open(d.ports['coap:udp']!)));
+    const attackers = await Promise.all([0, 1, 2, 3].map(() => RawDevice.open(d.ports['coap:udp:default']!)));
     for (let i = 0; i < 3000; i++) {
       let buf: Buffer;
       if (i % 3 === 0) buf = Buffer.from(Array.from({ length: Math.floor(rnd() * 64) }, () => Math.floor(rnd() * 256)));
@@ -56,7 +56,7 @@ describe('CoAP gateway under malformed input', () => {
     for (const a of attackers) await a.close();
 
     const sub = await mqttCollector(d.mqttUrl, ['after/fuzz']);
-    const r = await coapClient(['-m', 'post', '-e', 'still-here', `coap://127.0.0.1:${d.ports['coap:udp']}/ps/after/fuzz`]);
+    const r = await coapClient(['-m', 'post', '-e', 'still-here', `coap://127.0.0.1:${d.ports['coap:udp:default']}/ps/after/fuzz`]);
     expect(r.code).toBe(0);
     expect(r.stderr).not.toMatch(/[45]\.\d\d/);
     const [m] = await sub.waitFor(1);

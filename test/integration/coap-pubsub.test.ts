@@ -13,7 +13,7 @@ const CONFIG = `
 enable = true
 mountpoint = "coap/"
 heartbeat = 30
-[gateway.coap.listeners.udp]
+[gateway.coap.listeners.udp.default]
 bind = "127.0.0.1"
 port = 0
 `;
@@ -24,7 +24,7 @@ let work: string;
 
 beforeAll(async () => {
   d = await startDaemon({ config: CONFIG });
-  uri = `coap://127.0.0.1:${d.ports['coap:udp']}`;
+  uri = `coap://127.0.0.1:${d.ports['coap:udp:default']}`;
   work = mkdtempSync(join(tmpdir(), 'coap-it-'));
 });
 
@@ -85,7 +85,7 @@ describe('CoAP publish -> MQTT (§4.1)', () => {
 
 describe('MQTT -> CoAP observe (§4.2–§4.4)', () => {
   it('sends MQTT publishes as notifications with the subscribe token and increasing Observe numbers [§10.4]', async () => {
-    const dev = await RawDevice.open(d.ports['coap:udp']!);
+    const dev = await RawDevice.open(d.ports['coap:udp:default']!);
     dev.send({ type: 'CON', code: Code.GET, messageId: 1, token: Buffer.from('obs1'), options: [{ number: Opt.OBSERVE, value: encodeUint(0) }, ...path('ps/cmd/%2B')], payload: Buffer.alloc(0) });
     const ack = await dev.waitFor((f) => f.type === 'ACK' && f.messageId === 1);
     expect(ack!.code).toBe(Code.CONTENT);
@@ -131,7 +131,7 @@ describe('MQTT -> CoAP observe (§4.2–§4.4)', () => {
   it('answers observe without token and GET without Observe with 4.00 and the EMQX texts [§10.5]', async () => {
     const noObs = await coapClient(['-m', 'get', `${uri}/ps/x`]);
     expect(noObs.stderr).toContain('4.00 invalid observe value');
-    const dev = await RawDevice.open(d.ports['coap:udp']!);
+    const dev = await RawDevice.open(d.ports['coap:udp:default']!);
     dev.send({ type: 'CON', code: Code.GET, messageId: 9, token: Buffer.alloc(0), options: [{ number: Opt.OBSERVE, value: encodeUint(0) }, ...path('ps/x')], payload: Buffer.alloc(0) });
     const r = await dev.waitFor((f) => f.messageId === 9);
     expect([r!.code, r!.payload.toString()]).toEqual([Code.BAD_REQUEST, 'observe without token']);

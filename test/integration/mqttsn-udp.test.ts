@@ -63,7 +63,7 @@ describe('MQTT-SN gateway over UDP (daemon)', () => {
     const c = await sn();
     expect(await c.connect(id)).toBe(0);
     const [ev] = await mqttc.waitMessages(1, 5000, (m) => m.topic.endsWith(`/clients/${id}/connected`));
-    expect(JSON.parse(ev!.text)).toMatchObject({ clientid: id });
+    expect(JSON.parse(ev!.text)).toMatchObject({ clientid: id, protocol: 'mqttsn', sockport: d.ports['mqttsn:udp:default'] });
   });
 
   it('runs the will handshake; empty WILLTOPIC goes straight to CONNACK (3)', async () => {

@@ -27,7 +27,7 @@ sys_heartbeat_interval = 0
 [gateway.coap]
 enable = true
 
-[gateway.coap.listeners.udp]
+[gateway.coap.listeners.udp.default]
 bind = "127.0.0.1"
 port = 0
 

@@ -124,7 +124,7 @@ function probeOnce(sock, port, msg, isAnswer, ms) {
 }
 
 async function liveUdp(codecs, d, codec, { seed, count, peers = 8, probeEvery = 64, onProgress }) {
-  const port = codec === 'coap' ? d.ports['coap:udp'] : d.ports['mqttsn:udp:default'];
+  const port = codec === 'coap' ? d.ports['coap:udp:default'] : d.ports['mqttsn:udp:default'];
   const socks = await Promise.all(Array.from({ length: peers }, udpSocket));
   const prober = await udpSocket();
   const probes = { sent: 0, answered: 0, answeredFirstTry: 0 };

@@ -8,7 +8,7 @@ import { validateConfig } from '../../../src/config/load.js';
 import { ROOT } from '../../helpers/daemon.js';
 
 describe('README', () => {
-  it('lists every config key with its current default (run scripts/readme-config.mjs after a change)', () => {
+  it('lists every config key with its current default (run `node scripts/config-reference.mjs --write` after a change)', () => {
     const table = execFileSync(process.execPath, [join(ROOT, 'scripts/config-reference.mjs')], { encoding: 'utf8' }).trim();
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const block = /<!-- config-reference:start -->\n([\s\S]*)\n<!-- config-reference:end -->/.exec(readme)?.[1];

@@ -58,7 +58,7 @@ describe('firmware-config/outpost.toml', () => {
     expect(config.api.port).toBe(18083);
     expect(config.api.auth).toBe(true);
     expect(config.gateway.coap.enable).toBe(true);
-    expect(config.gateway.coap.listeners.udp).toMatchObject({ enable: true, port: 5683 });
+    expect(config.gateway.coap.listeners.udp.default).toMatchObject({ enable: true, port: 5683 });
     expect(config.gateway.mqttsn.enable).toBe(true);
     expect(config.gateway.mqttsn.listeners.udp).toEqual({ default: expect.objectContaining({ enable: true, port: 1884 }) });
     expect(Object.values(config.listeners.ssl).every((l) => !l.enable)).toBe(true);

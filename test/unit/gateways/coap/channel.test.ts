@@ -361,7 +361,7 @@ describe('connection mode (§3.2)', () => {
     expect(text(r!)).toMatch(/^[1-9][0-9]*$/);
     expect(Number(text(r!))).toBeLessThanOrEqual(4294967295);
     expect(h.ctx.events).toEqual([{ kind: 'connected', clientId: 'dev1' }]);
-    expect(h.ctx.sessions.get('dev1')!.device).toMatchObject({ username: 'admin', protoVer: '1', keepalive: 30, listener: 'coap:udp' });
+    expect(h.ctx.sessions.get('dev1')!.device).toMatchObject({ username: 'admin', protoVer: '1', keepalive: 30, listener: 'udp:default', sockPort: 5683 });
   });
 
   it('rejects create without clientid, and a second create while connected [§10.12]', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { coapConfigSchema } from '../../../../gateways/coap/config.js';
 import { coapGateway } from '../../../../gateways/coap/index.js';
+import { validateConfig } from '../../../../src/config/load.js';
 
 describe('[gateway.coap] config', () => {
   it('defaults to a disabled gateway with EMQX defaults and spec-correct behaviour', () => {
@@ -16,19 +17,33 @@ describe('[gateway.coap] config', () => {
       publish_qos: 'coap',
       idle_timeout: 30,
       notify_queue_len: 100,
-      listeners: { udp: { enable: true, bind: '0.0.0.0', port: 5683 } },
+      listeners: { udp: { default: { enable: true, bind: '0.0.0.0', port: 5683 } } },
       blockwise: { enable: true, max_block_size: 1024, max_body_size: 4194304, exchange_lifetime: 247 },
       emqx_compat: { always_non_notify: false, retained_only_with_rh0: false, login_failure_bad_request: false, rst_keeps_observation: false },
     });
   });
 
-  it('accepts the documented listener shape', () => {
-    const c = coapConfigSchema.parse({ enable: true, listeners: { udp: { bind: '127.0.0.1', port: 0 } } });
-    expect(c.listeners.udp).toEqual({ enable: true, bind: '127.0.0.1', port: 0 });
+  it("accepts EMQX 5's listener shape, gateway.coap.listeners.udp.<id>, with several ids", () => {
+    const c = coapConfigSchema.parse({ enable: true, listeners: { udp: { default: { bind: '127.0.0.1', port: 0 }, lan: { bind: '::1', port: 5690 } } } });
+    expect(c.listeners.udp).toEqual({ default: { enable: true, bind: '127.0.0.1', port: 0 }, lan: { enable: true, bind: '::1', port: 5690 } });
+  });
+
+  it('refuses the pre-framework form listeners.udp.{bind,port,enable}, naming the key to use instead', () => {
+    const r = coapConfigSchema.safeParse({ listeners: { udp: { bind: '127.0.0.1', port: 5683 } } });
+    expect(r.success).toBe(false);
+    const issues = r.error!.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    expect(issues).toContainEqual({ path: 'listeners.udp.bind', message: expect.stringContaining('gateway.coap.listeners.udp.default.bind') });
+    expect(issues).toContainEqual({ path: 'listeners.udp.port', message: expect.stringContaining('gateway.coap.listeners.udp.default.port') });
+  });
+
+  it('refuses the old form at daemon config load with the full key in the error', () => {
+    expect(() => validateConfig({ gateway: { coap: { enable: true, listeners: { udp: { port: 5683 } } } } }, 'outpost.toml')).toThrow(
+      /gateway\.coap\.listeners\.udp\.port: moved: use gateway\.coap\.listeners\.udp\.default\.port/,
+    );
   });
 
   it('rejects unknown keys with their path, and bad values', () => {
-    const r = coapConfigSchema.safeParse({ listeners: { udp: { bnd: 'x' } } });
+    const r = coapConfigSchema.safeParse({ listeners: { udp: { default: { bnd: 'x' } } } });
     expect(r.success).toBe(false);
     expect(JSON.stringify(r.error?.issues)).toContain('bnd');
     expect(coapConfigSchema.safeParse({ notify_type: 'sometimes' }).success).toBe(false);

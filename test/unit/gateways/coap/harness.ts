@@ -82,7 +82,7 @@ export function harness(config: Record<string, unknown> = {}, ctxOpts: FakeConte
   const ctx = createFakeGatewayContext({ clock, ...ctxOpts });
   const cfg = coapConfigSchema.parse({ enable: true, ...config });
   const sock = new MemorySocket();
-  const ep = new CoapEndpoint(ctx, cfg, sock, { listener: 'coap:udp', clock, random: seeded() });
+  const ep = new CoapEndpoint(ctx, cfg, sock, { listener: 'udp:default', sockPort: 5683, clock, random: seeded() });
   const drain = (): { frame: CoapFrame; to: RemoteInfo }[] =>
     sock.sent.splice(0).map((s) => {
       const r = decode(s.buf);

@@ -11,7 +11,7 @@ describe('coap gateway lifecycle', () => {
     const ctx = createFakeGatewayContext({ clock });
     const sock = new MemorySocket();
     const binds: [string, number][] = [];
-    const gw = createCoapGateway(ctx, coapConfigSchema.parse({ enable: true, listeners: { udp: { bind: '127.0.0.1', port: 0 } } }), {
+    const gw = createCoapGateway(ctx, coapConfigSchema.parse({ enable: true, listeners: { udp: { default: { bind: '127.0.0.1', port: 0 } } } }), {
       socketFactory: async (bind, port) => {
         binds.push([bind, port]);
         return sock;
@@ -19,11 +19,11 @@ describe('coap gateway lifecycle', () => {
       clock,
       random: seeded(),
     });
-    expect(gw.listeners()).toEqual([{ id: 'udp', type: 'udp', bind: '127.0.0.1:0', running: false }]);
+    expect(gw.listeners()).toEqual([{ id: 'udp:default', type: 'udp', bind: '127.0.0.1:0', running: false }]);
     await gw.start();
     expect(binds).toEqual([['127.0.0.1', 0]]);
     // MemorySocket reports 127.0.0.1:5683 as its bound address.
-    expect(gw.listeners()).toEqual([{ id: 'udp', type: 'udp', bind: '127.0.0.1:5683', running: true }]);
+    expect(gw.listeners()).toEqual([{ id: 'udp:default', type: 'udp', bind: '127.0.0.1:5683', running: true }]);
 
     sock.inject(encode(request({ code: Code.GET, token: 'o', path: 'ps/a', observe: 0 })), DEV);
     const r = decode(sock.sent[0]!.buf);
@@ -76,12 +76,12 @@ describe('coap gateway lifecycle', () => {
     // The old 15 s keepalive window no longer applies: the channel lives on at 20 s.
     clock.advance(20_000);
     expect(gw.channelCount()).toBe(1);
-    await expect(gw.reload!({ enable: true, listeners: { udp: { port: 1 } } })).rejects.toThrow(/restart needed/);
+    await expect(gw.reload!({ enable: true, listeners: { udp: { default: { port: 1 } } } })).rejects.toThrow(/restart needed/);
     await gw.stop();
   });
 
   it('reports no listener when the udp listener is disabled', async () => {
-    const gw = createCoapGateway(createFakeGatewayContext(), coapConfigSchema.parse({ enable: true, listeners: { udp: { enable: false } } }));
+    const gw = createCoapGateway(createFakeGatewayContext(), coapConfigSchema.parse({ enable: true, listeners: { udp: { default: { enable: false } } } }));
     await gw.start();
     expect(gw.listeners()).toEqual([]);
     await gw.stop();

@@ -13,6 +13,7 @@ class FakeLink implements Link<Frame> {
   readonly peer = { address: '10.0.0.9', port: 5000, family: 'IPv4' as const };
   readonly sub = null;
   readonly listener = 'udp:default';
+  readonly sockPort = 1884;
   sent: Frame[] = [];
   closed = false;
   send(f: Frame): void {
