@@ -4,6 +4,7 @@
 // waits that the test releases, counters, and a manual clock. Copy it rather than edit it from
 // another gateway's tests (owner: the CoAP gateway).
 import pino from 'pino';
+import { FakeClock } from './fake-clock.js';
 import { createMessage, type Message } from '../../src/core/message.js';
 import type {
   AuthOutcome,
@@ -22,43 +23,7 @@ import type {
   SubscriptionOptions,
 } from '../../gateways/gateway.js';
 
-type TimerHandle = ReturnType<Clock['setTimeout']>;
-
-/** Manual time: advance() fires due timers in order. */
-export class FakeClock implements Clock {
-  private t: number;
-  private seq = 0;
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
-  constructor(start = 1_700_000_000_000) {
-    this.t = start;
-  }
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): TimerHandle {
-    const id = ++this.seq;
-    this.timers.set(id, { at: this.t + Math.max(0, ms), fn });
-    return { id } as unknown as TimerHandle;
-  }
-  clearTimeout(h: TimerHandle): void {
-    this.timers.delete((h as unknown as { id: number }).id);
-  }
-  get pending(): number {
-    return this.timers.size;
-  }
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const e of this.timers) if (e[1].at <= end && (next === undefined || e[1].at < next[1].at)) next = e;
-      if (next === undefined) break;
-      this.timers.delete(next[0]);
-      this.t = Math.max(this.t, next[1].at);
-      next[1].fn();
-    }
-    this.t = end;
-  }
-}
+export { FakeClock };
 
 export function topicMatches(filter: string, topic: string): boolean {
   const f = filter.split('/');

@@ -5,26 +5,12 @@ import type { FlowSource } from '../../../src/broker/flow.js';
 import type { BrokerApi, BrokerEvents, BrokerStats, ClientSummary, DeliverySummary, PublishInterceptor, PublishResult, SubscriptionSummary } from '../../../src/broker/api.js';
 import type { Message } from '../../../src/core/message.js';
 import { Metrics } from '../../../src/core/metrics.js';
-import type { Clock, SubscriptionOptions, TimerHandle } from '../../../src/core/types.js';
+import type { SubscriptionOptions } from '../../../src/core/types.js';
 import { Store } from '../../../src/store/store.js';
 import { splitShared, topicMatches } from '../../../src/admin/topic-match.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 import { validateConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/schema.js';
-
-export class FakeClock implements Clock {
-  t = Date.parse('2026-11-22T00:00:00Z');
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): TimerHandle {
-    const h = setTimeout(fn, ms);
-    h.unref();
-    return h;
-  }
-  clearTimeout(h: TimerHandle): void {
-    clearTimeout(h as NodeJS.Timeout);
-  }
-}
 
 export function client(id: string, over: Partial<ClientSummary> = {}): ClientSummary {
   return {
@@ -63,7 +49,7 @@ export function client(id: string, over: Partial<ClientSummary> = {}): ClientSum
 export class FakeBroker implements BrokerApi {
   readonly node = 'outpost@127.0.0.1';
   readonly version = '0.1.0';
-  readonly clock = new FakeClock();
+  readonly clock = new FakeClock(Date.parse('2026-11-22T00:00:00Z'));
   readonly startedAt = this.clock.t - 3_600_000;
   readonly log = pino({ level: 'silent' });
   readonly metrics = new Metrics();

@@ -334,8 +334,8 @@ describe('createAuth: protection', () => {
 
   it('close() stops the sweep timer', () => {
     const { auth, clock } = setup();
-    expect(clock.pending()).toBe(1);
+    expect(clock.pending).toBe(1);
     auth.close();
-    expect(clock.pending()).toBe(0);
+    expect(clock.pending).toBe(0);
   });
 });

@@ -19,7 +19,7 @@ import type {
 } from '../../../../gateways/gateway.js';
 import { createMessage, type Message } from '../../../../src/core/message.js';
 import type { Store } from '../../../../src/store/store.js';
-import { FakeClock } from '../transport/fake-clock.js';
+import { FakeClock } from '../../../helpers/fake-clock.js';
 import { topicMatches } from '../../../helpers/fake-gateway-context.js';
 
 export { topicMatches };

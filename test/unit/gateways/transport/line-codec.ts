@@ -2,7 +2,7 @@
 // the common StreamOptions with counters and captured logs, and a bounded wait.
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../../../helpers/fake-clock.js';
 import type { StreamChannel, StreamCloseReason, StreamCodec, StreamCounter, StreamLink, StreamOptions } from '../../../../gateways/transport/stream-types.js';
 
 // Toy line codec: one frame per '\n'-terminated line (STOMP over WS may put several in a message); a NUL

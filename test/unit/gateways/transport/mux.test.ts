@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { ChannelMux } from '../../../../gateways/transport/mux.js';
 import type { Codec, CodecResult, Link, Peer, TransportChannel } from '../../../../gateways/transport/types.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../../../helpers/fake-clock.js';
 
 // A toy codec: a frame is text; "!" alone is malformed; "@<node>:<inner>" is an envelope.
 type T = { text: string };

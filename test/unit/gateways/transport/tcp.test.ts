@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import tls from 'node:tls';
 import { pino } from 'pino';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../../../helpers/fake-clock.js';
 import { makeTestPki, type TestPki } from '../../../helpers/certs.js';
 import { TcpTransport } from '../../../../gateways/transport/tcp.js';
 import { StreamHub, type StreamPipe } from '../../../../gateways/transport/stream-conn.js';
