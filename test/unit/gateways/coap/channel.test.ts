@@ -17,7 +17,7 @@ describe('connectionless publish (§4.1)', () => {
     expect(r).toMatchObject({ type: 'ACK', code: Code.CHANGED, messageId: 0x1234 });
     expect(r!.token).toEqual(Buffer.from([0xa1, 0xb2]));
     expect(r!.payload.length).toBe(0);
-    const m = h.ctx.published[0]!;
+    const m = h.ctx.messages[0]!;
     expect(m.topic).toBe('coap/a/b');
     expect(m.payload).toEqual(Buffer.from([0, 1, 255]));
     expect(m.qos).toBe(1);
@@ -28,7 +28,7 @@ describe('connectionless publish (§4.1)', () => {
     const h = harness();
     const [r] = h.send(request({ type: 'NON', code: Code.POST, path: 'ps/a/b', payload: 'x' }));
     expect(r).toMatchObject({ type: 'NON', code: Code.CHANGED });
-    expect(h.ctx.published[0]!.qos).toBe(0);
+    expect(h.ctx.messages[0]!.qos).toBe(0);
   });
 
   it('lets ?qos= override the message type; only retain=true retains; short names work [§10.3]', () => {
@@ -36,7 +36,7 @@ describe('connectionless publish (§4.1)', () => {
     h.send(request({ type: 'NON', code: Code.POST, path: 'ps/a/b', query: ['qos=2', 'retain=true'], payload: 'x' }));
     h.send(request({ code: Code.POST, path: 'ps/a/b', query: ['q=0', 'r=1'], payload: 'y' }));
     h.send(request({ code: Code.POST, path: 'ps/a/b', query: ['r=true'], payload: 'z' }));
-    expect(h.ctx.published.map((m) => [m.qos, m.retain])).toEqual([
+    expect(h.ctx.messages.map((m) => [m.qos, m.retain])).toEqual([
       [2, true],
       [0, false],
       [1, true],
@@ -46,14 +46,14 @@ describe('connectionless publish (§4.1)', () => {
   it('honours publish_qos from config', () => {
     const h = harness({ publish_qos: 'qos2' });
     h.send(request({ type: 'NON', code: Code.POST, path: 'ps/t', payload: 'x' }));
-    expect(h.ctx.published[0]!.qos).toBe(2);
+    expect(h.ctx.messages[0]!.qos).toBe(2);
   });
 
   it('rejects a non-integer qos with 4.00', () => {
     const h = harness();
     const [r] = h.send(request({ code: Code.POST, path: 'ps/t', query: ['qos=x'], payload: 'x' }));
     expect(r!.code).toBe(Code.BAD_REQUEST);
-    expect(h.ctx.published).toHaveLength(0);
+    expect(h.ctx.messages).toHaveLength(0);
   });
 
   it('uses one random 16-character client id per UDP peer (§3.1)', () => {
@@ -61,7 +61,7 @@ describe('connectionless publish (§4.1)', () => {
     h.send(request({ code: Code.POST, path: 'ps/t', payload: '1' }));
     h.send(request({ code: Code.POST, path: 'ps/t', payload: '2' }));
     h.send(request({ code: Code.POST, path: 'ps/t', payload: '3' }), { address: '127.0.0.1', port: 40002 });
-    const ids = h.ctx.published.map((m) => m.from);
+    const ids = h.ctx.messages.map((m) => m.from);
     expect(ids[0]).toMatch(/^[A-Za-z][A-Za-z0-9]{15}$/);
     expect(ids[1]).toBe(ids[0]);
     expect(ids[2]).not.toBe(ids[0]);
@@ -76,7 +76,7 @@ describe('connectionless publish (§4.1)', () => {
     h.clock.advance(100_000);
     const [b] = h.send(f);
     expect(encode(b!)).toEqual(encode(a!));
-    expect(h.ctx.published).toHaveLength(1);
+    expect(h.ctx.messages).toHaveLength(1);
     expect(h.ctx.counters.get('coap.requests.duplicate')).toBe(1);
   });
 
@@ -85,7 +85,7 @@ describe('connectionless publish (§4.1)', () => {
     const f = request({ type: 'NON', code: Code.POST, mid: 78, path: 'ps/a', payload: 'once' });
     h.send(f);
     expect(h.send(f)).toEqual([]);
-    expect(h.ctx.published).toHaveLength(1);
+    expect(h.ctx.messages).toHaveLength(1);
   });
 
   it('acknowledges a durable QoS 1 publish only after the group commit', () => {
@@ -101,7 +101,7 @@ describe('connectionless publish (§4.1)', () => {
     const h = harness({}, { authorize: (_c, action, topic) => !(action === 'publish' && topic === 'secret') });
     const [r] = h.send(request({ code: Code.POST, path: 'ps/secret', payload: 'x' }));
     expect(r!.code).toBe(Code.UNAUTHORIZED);
-    expect(h.ctx.published).toHaveLength(0);
+    expect(h.ctx.messages).toHaveLength(0);
   });
 });
 
@@ -394,7 +394,7 @@ describe('connection mode (§3.2)', () => {
     expect(text(unknown!)).toBe('Missing token or clientid in connection mode');
     const [ok] = h.send(request({ code: Code.POST, path: 'ps/a', query: ['c=dev1', `t=${token}`], payload: 'x' }));
     expect(ok!.code).toBe(Code.CHANGED);
-    expect(h.ctx.published.map((m) => m.from)).toEqual(['dev1']);
+    expect(h.ctx.messages.map((m) => m.from)).toEqual(['dev1']);
   });
 
   it('follows a device whose source port changes (NAT rebinding): replies and notifications go to the new address [§10.13]', async () => {
@@ -447,7 +447,7 @@ describe('connection mode (§3.2)', () => {
     const h = harness({ ...cm, mountpoint: 'dev/${clientid}/' }, { mountpoint: 'dev/${clientid}/' });
     const token = text((await login(h))[0]!);
     h.send(request({ code: Code.POST, path: 'ps/up', query: ['c=dev1', `t=${token}`], payload: 'x' }));
-    expect(h.ctx.published[0]!.topic).toBe('dev/dev1/up');
+    expect(h.ctx.messages[0]!.topic).toBe('dev/dev1/up');
   });
 
   it('drops a channel whose login never completes within idle_timeout', async () => {
@@ -503,12 +503,12 @@ describe('connectionless keepalive (§5)', () => {
   it('drops a silent observer after heartbeat x 1.5', () => {
     const h = harness({ heartbeat: 10 });
     h.send(request({ code: Code.GET, token: 'o', path: 'ps/a', observe: 0 }));
+    const rec = h.ctx.sessions.values().next().value!;
     h.clock.advance(14_999);
     expect(h.ep.channelCount).toBe(1);
     h.clock.advance(2);
     expect(h.ep.channelCount).toBe(0);
-    const rec = h.ctx.sessions.values().next().value!;
-    expect(rec.closed).toBe('keepalive_timeout');
+    expect(rec.closed?.reason).toBe('keepalive_timeout');
   });
 });
 
@@ -527,8 +527,8 @@ describe('block-wise transfers (RFC 7959)', () => {
       last = r;
     }
     expect(last!.code).toBe(Code.CHANGED);
-    expect(h.ctx.published).toHaveLength(1);
-    expect(h.ctx.published[0]!.payload.equals(big)).toBe(true);
+    expect(h.ctx.messages).toHaveLength(1);
+    expect(h.ctx.messages[0]!.payload.equals(big)).toBe(true);
   });
 
   it('answers a block out of order with 4.08 and an oversized body with 4.13 + Size1', () => {
@@ -538,7 +538,7 @@ describe('block-wise transfers (RFC 7959)', () => {
     const [s] = h.send(request({ code: Code.POST, path: 'ps/up', options: [{ number: Opt.BLOCK1, value: encodeBlock({ num: 0, more: true, szx: 6 }) }, { number: Opt.SIZE1, value: encodeUint(10240) }], payload: big.subarray(0, 1024) }));
     expect(s!.code).toBe(Code.REQUEST_ENTITY_TOO_LARGE);
     expect(decodeUint(getOption(s!, Opt.SIZE1)!)).toBe(2048);
-    expect(h.ctx.published).toHaveLength(0);
+    expect(h.ctx.messages).toHaveLength(0);
   });
 
   it('sends a 10 KB notification as Block2: block 0 with Observe, Size2 and ETag, the rest by GET (RFC 7959 §3.4)', () => {

@@ -4,7 +4,7 @@ import { mqttsnConfigSchema } from '../../../../gateways/mqttsn/config.js';
 import { shortId, type Frame } from '../../../../gateways/mqttsn/frame.js';
 import { PredefinedTopics } from '../../../../gateways/mqttsn/registry.js';
 import type { Link } from '../../../../gateways/transport/types.js';
-import { FakeContext } from './fake-context.js';
+import { FakeGatewayContext } from '../../../helpers/fake-gateway-context.js';
 
 type Cfg = Parameters<typeof mqttsnConfigSchema.parse>[0];
 
@@ -30,7 +30,7 @@ class FakeLink implements Link<Frame> {
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 function setup(cfg: Cfg = {}) {
-  const ctx = new FakeContext();
+  const ctx = new FakeGatewayContext({ name: 'mqttsn' });
   const config = mqttsnConfigSchema.parse({ enable: true, ...cfg });
   ctx.mountpoint = config.mountpoint;
   const link = new FakeLink();

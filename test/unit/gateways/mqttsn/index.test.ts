@@ -5,7 +5,7 @@ import { broadcastAddresses, MqttsnGateway, mqttsnGateway } from '../../../../ga
 import { mqttsnConfigSchema } from '../../../../gateways/mqttsn/config.js';
 import { decode, shortId } from '../../../../gateways/mqttsn/frame.js';
 import { Forwarder, ptyPair, serialWire, SnClient, udpWire } from '../../../helpers/mqttsn-client.js';
-import { FakeContext } from './fake-context.js';
+import { FakeGatewayContext } from '../../../helpers/fake-gateway-context.js';
 
 type Cfg = Parameters<typeof mqttsnConfigSchema.parse>[0];
 
@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 async function start(cfg: Cfg = {}) {
-  const ctx = new FakeContext();
+  const ctx = new FakeGatewayContext({ name: 'mqttsn' });
   const config = mqttsnConfigSchema.parse({ enable: true, listeners: { udp: { default: { bind: '127.0.0.1', port: 0 } } }, ...cfg });
   ctx.mountpoint = config.mountpoint;
   const gw = mqttsnGateway.create(ctx, config) as MqttsnGateway;
@@ -192,7 +192,7 @@ describe('MqttsnGateway over a serial line (pty pair)', () => {
   it('connects, subscribes and receives over the line', async () => {
     const pty = await ptyPair();
     cleanup.push(() => pty.stop());
-    const ctx = new FakeContext();
+    const ctx = new FakeGatewayContext({ name: 'mqttsn' });
     const gw = mqttsnGateway.create(
       ctx,
       mqttsnConfigSchema.parse({ enable: true, listeners: { udp: {}, serial: { radio: { device: pty.gateway, baud_rate: 115200 } } } }),
@@ -219,7 +219,7 @@ describe('MqttsnGateway over a serial line (pty pair)', () => {
   it('serves two forwarder nodes over one serial line', async () => {
     const pty = await ptyPair();
     cleanup.push(() => pty.stop());
-    const ctx = new FakeContext();
+    const ctx = new FakeGatewayContext({ name: 'mqttsn' });
     const gw = mqttsnGateway.create(
       ctx,
       mqttsnConfigSchema.parse({ enable: true, listeners: { udp: {}, serial: { radio: { device: pty.gateway, forwarder: true } } } }),
