@@ -3,6 +3,7 @@
 // source are injected so keepalive, retransmission and block-wise expiry are tested with fake time.
 import type { Logger } from 'pino';
 import type { AuthOutcome, Clock, Delivery, DeliverySink, DeviceInfo, DisconnectReason, GatewayContext, GatewaySession, PublishOutcome, QoS, SessionlessDevice } from '../gateway.js';
+import type { CoreEffect } from '../transport/effects.js';
 import { Block1Assembler } from '../codecs/coap/blockwise.js';
 import type { CoapConfig } from './config.js';
 import {
@@ -28,7 +29,6 @@ import { type Query, intParam, parseQuery, qosFor, uriPath } from './uri.js';
 import { type CoapCounter, type DeviceRequest, type DeviceResponse, MSG } from './types.js';
 
 /** What ctx.authenticate takes; derived so the channel imports nothing outside gateways/. */
-export type AuthRequest = Parameters<GatewayContext['authenticate']>[0];
 
 export interface Peer {
   host: string;
@@ -37,14 +37,14 @@ export interface Peer {
 
 export type TimerName = 'keepalive' | 'exchange' | 'idle';
 
+/**
+ * The shared effects (timers; authenticate, answered through handleAuthResult while the channel
+ * waits in 'authenticating'; await-durable, answered through handleDurable so a QoS 1/2 publish is
+ * acknowledged once durable) plus CoAP's own.
+ */
 export type ChannelEffect =
+  | CoreEffect<TimerName>
   | { type: 'send'; frame: CoapFrame; to: Peer }
-  | { type: 'set-timer'; name: TimerName; ms: number }
-  | { type: 'cancel-timer'; name: TimerName }
-  /** Run ctx.authenticate and feed the outcome to handleAuthResult (the channel waits in 'authenticating'). */
-  | { type: 'authenticate'; request: AuthRequest }
-  /** Call ctx.whenDurable and then handleDurable(id): a QoS 1/2 publish is acknowledged once it is durable. */
-  | { type: 'await-durable'; id: number }
   | { type: 'request-done'; id: number; result: DeviceResponse }
   | { type: 'close'; reason: DisconnectReason };
 

@@ -1,8 +1,10 @@
 // One CoAP listener: decodes datagrams, finds the device's channel (by UDP peer in connectionless
 // mode, by `clientid` query in connection mode, specs/coap-gateway.md §1) and runs the channel's
-// effects: sends, named timers on the injected clock, auth, group-commit waits.
+// effects through the shared runner (gateways/transport/effects.ts): sends and closes here, named
+// timers, auth and group-commit waits there.
 import type { Logger } from 'pino';
 import type { Clock, DeliverySink, GatewayContext } from '../gateway.js';
+import { ChannelRunner } from '../transport/effects.js';
 import { type ChannelEffect, CoapChannel, type Peer, type TimerName } from './channel.js';
 import type { CoapConfig } from './config.js';
 import { type CoapFrame, Code, decode, emptyFrame, encode, format, isRequestCode } from '../codecs/coap/frame.js';
@@ -12,7 +14,7 @@ import { parseQuery, uriPath } from './uri.js';
 
 interface Entry {
   ch: CoapChannel;
-  timers: Map<TimerName, ReturnType<Clock['setTimeout']>>;
+  fx: ChannelRunner<TimerName, ChannelEffect>;
   peerKey: string;
   clientKey: string;
   closed: boolean;
@@ -140,7 +142,17 @@ export class CoapEndpoint {
       this.directReply(f, peer, Code.SERVICE_UNAVAILABLE, '');
       return undefined;
     }
-    const e = { timers: new Map(), peerKey: peerKey(peer.host, peer.port), clientKey: '', closed: false } as unknown as Entry;
+    const e = { peerKey: peerKey(peer.host, peer.port), clientKey: '', closed: false } as unknown as Entry;
+    e.fx = new ChannelRunner<TimerName, ChannelEffect>({
+      clock: this.opts.clock,
+      ctx: this.ctx,
+      log: this.log,
+      apply: (eff) => this.apply(e, eff),
+      settled: () => {
+        if (!e.closed) this.reindexPeer(e);
+      },
+      crashed: (err) => this.crashed(e, err),
+    });
     const sink: DeliverySink = {
       deliver: (d) => this.input(e, () => e.ch.handleDeliver(d)),
       kick: (reason) => this.input(e, () => e.ch.handleKick(reason)),
@@ -158,6 +170,7 @@ export class CoapEndpoint {
       sockPort: this.opts.sockPort,
       peer,
     });
+    e.fx.bind(e.ch);
     this.byPeer.set(e.peerKey, e);
     // Connection mode keys by the requested id; connectionless by the channel's random id (API lookups).
     e.clientKey = clientId ?? e.ch.clientId;
@@ -167,96 +180,44 @@ export class CoapEndpoint {
     return e;
   }
 
-  /**
-   * Feeds one input to a channel and runs its effects. A defect in a channel must not take the
-   * process (or the broker's publish path, which calls the sink) down: it ends that channel only.
-   */
+  /** Feeds one input to a channel; its effects run through the channel's runner. */
   private input(e: Entry, fn: () => ChannelEffect[]): void {
-    let effects: ChannelEffect[];
-    try {
-      effects = fn();
-    } catch (err) {
-      this.log.error({ msg: 'channel_crashed', reason: 'internal_error', clientid: e.ch.clientId, err });
-      let closing: ChannelEffect[] = [];
-      try {
-        closing = e.ch.stop('internal_error');
-      } catch {
-        // The channel is beyond repair; dropping it from the maps below is all that is left.
-      }
-      this.run(e, closing);
-      this.remove(e);
-      return;
-    }
-    this.run(e, effects);
+    e.fx.input(fn);
   }
 
-  private run(e: Entry, effects: ChannelEffect[]): void {
-    for (const eff of effects) {
-      switch (eff.type) {
-        case 'send':
-          this.sendFrame(eff.frame, eff.to);
-          break;
-        case 'set-timer': {
-          const old = e.timers.get(eff.name);
-          if (old !== undefined) this.opts.clock.clearTimeout(old);
-          if (e.closed) break;
-          const name = eff.name;
-          e.timers.set(
-            name,
-            this.opts.clock.setTimeout(() => {
-              e.timers.delete(name);
-              if (!e.closed) this.input(e, () => e.ch.handleTimer(name));
-            }, eff.ms),
-          );
-          break;
-        }
-        case 'cancel-timer': {
-          const old = e.timers.get(eff.name);
-          if (old !== undefined) this.opts.clock.clearTimeout(old);
-          e.timers.delete(eff.name);
-          break;
-        }
-        case 'authenticate': {
-          const request = eff.request;
-          let outcome: ReturnType<GatewayContext['authenticate']>;
-          try {
-            outcome = this.ctx.authenticate(request);
-          } catch (err) {
-            outcome = Promise.reject(err);
-          }
-          // A local answer is fed back in the same turn; a remote backend's when it arrives.
-          if (!(outcome instanceof Promise)) {
-            const o = outcome;
-            this.input(e, () => e.ch.handleAuthResult(o));
-            break;
-          }
-          outcome.then(
-            (o) => this.input(e, () => e.ch.handleAuthResult(o)),
-            (err: unknown) => {
-              this.log.warn({ msg: 'auth_error', reason: err instanceof Error ? err.message : String(err) });
-              this.input(e, () => e.ch.handleAuthResult({ ok: false, reason: 'server_unavailable' }));
-            },
-          );
-          break;
-        }
-        case 'await-durable': {
-          const id = eff.id;
-          this.ctx.whenDurable(() => this.input(e, () => e.ch.handleDurable(id)));
-          break;
-        }
-        case 'request-done': {
-          const resolve = this.pending.get(eff.id);
-          this.pending.delete(eff.id);
-          resolve?.(eff.result);
-          break;
-        }
-        case 'close':
-          this.remove(e);
-          this.log.info({ msg: 'channel_closed', reason: eff.reason, clientid: e.ch.clientId, peer: `${e.ch.peer.host}:${e.ch.peer.port}` });
-          break;
-      }
+  /**
+   * A defect in a channel must not take the process (or the broker's publish path, which calls
+   * the sink) down: it ends that channel only.
+   */
+  private crashed(e: Entry, err: unknown): void {
+    this.log.error({ msg: 'channel_crashed', reason: 'internal_error', clientid: e.ch.clientId, err });
+    let closing: ChannelEffect[] = [];
+    try {
+      closing = e.ch.stop('internal_error');
+    } catch {
+      // The channel is beyond repair; dropping it from the maps below is all that is left.
     }
-    if (!e.closed) this.reindexPeer(e);
+    e.fx.run(closing);
+    this.remove(e);
+  }
+
+  /** The effects only CoAP has; timers, authentication and durability are the runner's. */
+  private apply(e: Entry, eff: ChannelEffect): void {
+    switch (eff.type) {
+      case 'send':
+        this.sendFrame(eff.frame, eff.to);
+        return;
+      case 'request-done': {
+        const resolve = this.pending.get(eff.id);
+        this.pending.delete(eff.id);
+        resolve?.(eff.result);
+        return;
+      }
+      case 'close':
+        this.remove(e);
+        this.log.info({ msg: 'channel_closed', reason: eff.reason, clientid: e.ch.clientId, peer: `${e.ch.peer.host}:${e.ch.peer.port}` });
+        return;
+    }
   }
 
   /** The device moved (NAT rebinding): ACKs and RSTs from its new address must find the channel. */
@@ -275,8 +236,7 @@ export class CoapEndpoint {
     if (e.closed) return;
     e.closed = true;
     this.open_--;
-    for (const t of e.timers.values()) this.opts.clock.clearTimeout(t);
-    e.timers.clear();
+    e.fx.dispose();
     if (this.byPeer.get(e.peerKey) === e) this.byPeer.delete(e.peerKey);
     if (this.byClient.get(e.clientKey) === e) this.byClient.delete(e.clientKey);
   }

@@ -1,8 +1,11 @@
-// One MQTT-SN client's state machine (specs/mqttsn-gateway.md §3-§6): frames in, frames out over
-// its Link, broker calls through GatewayContext only, time through the injected clock. Outbound
-// deliveries (REGISTER before PUBLISH, window of 1, retries) live in outbound.ts.
+// One MQTT-SN client's state machine (specs/mqttsn-gateway.md §3-§6): frames, deliveries, timer
+// firings, authentication answers and durability in; effects out through the shared runner
+// (gateways/transport/effects.ts), which sends frames on the Link, keeps the named timers on the
+// injected clock, asks the broker's chain and waits for the group commit. Outbound deliveries
+// (REGISTER before PUBLISH, window of 1, retries) live in outbound.ts.
 import type { Logger } from 'pino';
-import type { DeliverySink, Delivery, DisconnectReason, GatewayContext, GatewaySession, QoS, WillMessage } from '../gateway.js';
+import type { AuthOutcome, DeliverySink, Delivery, DisconnectReason, GatewayContext, GatewaySession, QoS, WillMessage } from '../gateway.js';
+import { ChannelRunner, type CoreEffect } from '../transport/effects.js';
 import type { Link, TransportChannel } from '../transport/types.js';
 import { ReturnCode, type Frame, type SnQoS } from './frame.js';
 import { hasWildcard, type PredefinedTopics, TopicRegistry } from './registry.js';
@@ -10,11 +13,13 @@ import { publishTopic, rcFor, registerTopic, subscribeFilter } from './topics.js
 import { Outbound } from './outbound.js';
 import { MAX_SLEEP_DURATION, PROTO_VER } from './params.js';
 import type { MqttsnConfig } from './config.js';
-import { Timers } from './timers.js';
 
 export type ChannelState = 'idle' | 'wait_willtopic' | 'wait_willmsg' | 'authenticating' | 'connected' | 'asleep' | 'awake' | 'closed';
 
 export type MqttsnTimer = 'keepalive' | 'sleep' | 'register_retry' | 'publish_retry';
+
+/** The shared effects plus MQTT-SN's one of its own: a frame to the device. */
+export type MqttsnEffect = CoreEffect<MqttsnTimer> | { type: 'send'; frame: Frame };
 
 export type MqttsnCounter =
   | 'messages.received'
@@ -52,7 +57,10 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
   private readonly cfg: MqttsnConfig;
   readonly link: Link<Frame>;
   private log: Logger;
-  private readonly timers: Timers<MqttsnTimer>;
+  private readonly fx: ChannelRunner<MqttsnTimer, MqttsnEffect>;
+  /** QoS 1/2 acknowledgements waiting for the group commit, by await-durable id. */
+  private readonly durableAcks = new Map<number, Frame>();
+  private nextDurableId = 1;
   private readonly out: Outbound;
   private cleanSession = true;
   private keepalive = 0;
@@ -67,14 +75,24 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
     this.cfg = deps.config;
     this.link = deps.link;
     this.log = deps.ctx.log.child({ gw: 'mqttsn', listener: deps.link.listener, peer: deps.link.key });
-    this.timers = new Timers<MqttsnTimer>(deps.ctx.clock);
+    this.fx = new ChannelRunner<MqttsnTimer, MqttsnEffect>({
+      clock: deps.ctx.clock,
+      ctx: deps.ctx,
+      log: this.log,
+      apply: (eff) => {
+        if (eff.type === 'send') this.link.send(eff.frame);
+      },
+      crashed: (err) => this.crashed(err),
+      // CONNACK always follows in a later turn, whether the answer is local or remote.
+      localAuth: 'next-turn',
+    }).bind(this);
     this.lastRx = deps.ctx.clock.now();
     this.out = new Outbound({
       cfg: deps.config,
       predefined: deps.predefined,
       registry: this.registry,
-      timers: this.timers,
-      send: (f) => this.link.send(f),
+      timers: this.fx,
+      send: (f) => this.send(f),
       session: () => this.session,
       clientId: () => this.clientId,
       log: () => this.log,
@@ -91,11 +109,17 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
 
   // ---- transport inputs ----
 
+  // Every input goes through the runner, which fences it: a defect ends this channel only.
+
   handleFrame(f: Frame): void {
+    this.fx.input(() => this.onFrame(f));
+  }
+
+  private onFrame(f: Frame): void {
     this.lastRx = this.ctx.clock.now();
     if (f.type === 'searchgw') {
       // Answered in every state, unicast to the sender (spec §3.1, §7).
-      this.link.send({ type: 'gwinfo', gwId: this.cfg.gateway_id, gwAdd: null });
+      this.send({ type: 'gwinfo', gwId: this.cfg.gateway_id, gwAdd: null });
       return;
     }
     switch (this.state) {
@@ -106,7 +130,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
         return this.onWillHandshake(f);
       case 'authenticating':
         if (f.type === 'disconnect') {
-          this.link.send({ type: 'disconnect', duration: null });
+          this.send({ type: 'disconnect', duration: null });
           this.finish();
         }
         // Anything else waits for the answer of authentication; EMQX drops it likewise.
@@ -166,6 +190,10 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
   // ---- broker inputs (DeliverySink) ----
 
   deliver(d: Delivery): void {
+    this.fx.input(() => this.onDeliver(d));
+  }
+
+  private onDeliver(d: Delivery): void {
     if (this.state === 'closed') return;
     this.out.push(d);
     if (this.active) this.out.pump();
@@ -175,7 +203,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
     if (this.state === 'closed') return;
     this.log.info({ reason }, 'client_kicked');
     // The broker already ended the session; tell the device so it reconnects (EMQX 5.8.9 stays silent).
-    this.link.send({ type: 'disconnect', duration: null });
+    this.send({ type: 'disconnect', duration: null });
     this.session = null;
     this.finish();
   }
@@ -187,7 +215,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
       case 'connect':
         return this.startConnect(f);
       case 'disconnect':
-        this.link.send({ type: 'disconnect', duration: null });
+        this.send({ type: 'disconnect', duration: null });
         return this.finish();
       default:
         // EMQX closes an idle channel on anything but CONNECT, silently (spec §3.1).
@@ -199,7 +227,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
   private startConnect(f: Extract<Frame, { type: 'connect' }>): void {
     const id = f.clientId === '' ? this.deps.generateClientId() : f.clientId;
     if (id.length > this.cfg.max_clientid_len) {
-      this.link.send({ type: 'connack', rc: ReturnCode.NOT_SUPPORTED });
+      this.send({ type: 'connack', rc: ReturnCode.NOT_SUPPORTED });
       return this.finish();
     }
     this.clientId = id;
@@ -210,7 +238,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
     if (f.will) {
       // Will handshake first, authentication after WILLMSG (spec §4).
       this.state = 'wait_willtopic';
-      this.link.send({ type: 'willtopicreq' });
+      this.send({ type: 'willtopicreq' });
       return;
     }
     this.authenticate();
@@ -218,7 +246,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
 
   private onWillHandshake(f: Frame): void {
     if (f.type === 'disconnect') {
-      this.link.send({ type: 'disconnect', duration: null });
+      this.send({ type: 'disconnect', duration: null });
       return this.finish();
     }
     if (this.state === 'wait_willtopic' && f.type === 'willtopic') {
@@ -229,7 +257,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
       }
       this.will = { topic: f.topic, payload: Buffer.alloc(0), qos: qosOf(f.qos), retain: f.retain };
       this.state = 'wait_willmsg';
-      this.link.send({ type: 'willmsgreq' });
+      this.send({ type: 'willmsgreq' });
       return;
     }
     if (this.state === 'wait_willmsg' && f.type === 'willmsg' && this.will) {
@@ -249,27 +277,43 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
     const fill = (t: string | undefined): string | null => (t === undefined ? null : t.replaceAll('${clientid}', clientId));
     const username = fill(o.username);
     const password = fill(o.password);
-    let pending: ReturnType<GatewayContext['authenticate']>;
+    this.fx.authenticate({
+      clientId,
+      username,
+      password: password === null ? null : Buffer.from(password),
+      peerHost: peer.address,
+      peerPort: peer.port,
+      listener: this.link.listener,
+    });
+  }
+
+  // ---- runner inputs (gateways/transport/effects.ts) ----
+
+  handleAuthResult(o: AuthOutcome): void {
+    this.onAuthenticated(o.ok ? { ok: true, username: o.username, superuser: o.superuser } : { ok: false, reason: o.reason });
+  }
+
+  handleDurable(id: number): void {
+    const ack = this.durableAcks.get(id);
+    if (ack === undefined) return; // the connection was reset meanwhile: nothing to acknowledge on it
+    this.durableAcks.delete(id);
+    this.send(ack);
+  }
+
+  private send(f: Frame): void {
+    this.fx.emit({ type: 'send', frame: f });
+  }
+
+  /** A defect in this channel ends this device's connection only (abnormal end: will published). */
+  private crashed(err: unknown): void {
+    this.log.error({ err, reason: 'internal_error' }, 'channel_crashed');
     try {
-      pending = this.ctx.authenticate({
-        clientId,
-        username,
-        password: password === null ? null : Buffer.from(password),
-        peerHost: peer.address,
-        peerPort: peer.port,
-        listener: this.link.listener,
-      });
-    } catch (err) {
-      pending = Promise.reject(err);
+      this.endSession('internal_error', true);
+    } finally {
+      this.state = 'closed';
+      this.out.reset();
+      this.link.close();
     }
-    // CONNACK always follows in a later turn, whether the answer is local or remote.
-    Promise.resolve(pending).then(
-        (o) => this.onAuthenticated(o.ok ? { ok: true, username: o.username, superuser: o.superuser } : { ok: false, reason: o.reason }),
-        (err: unknown) => {
-          this.log.warn({ err: String(err) }, 'authenticate_failed');
-          this.onAuthenticated({ ok: false, reason: 'server_unavailable' });
-        },
-      );
   }
 
   private onAuthenticated(o: { ok: true; username: string | null; superuser: boolean } | { ok: false; reason: string }): void {
@@ -277,7 +321,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
     if (!o.ok) {
       this.deps.count('clients.auth_failed');
       this.log.info({ reason: o.reason }, 'client_login_failed');
-      this.link.send({ type: 'connack', rc: ReturnCode.NOT_AUTHORIZED });
+      this.send({ type: 'connack', rc: ReturnCode.NOT_AUTHORIZED });
       return this.finish();
     }
     const clientId = this.clientId!;
@@ -301,14 +345,14 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
       );
     } catch (err) {
       this.log.warn({ err: String(err), reason: 'open_session_failed' }, 'client_login_failed');
-      this.link.send({ type: 'connack', rc: ReturnCode.FAILED_TO_OPEN_SESSION });
+      this.send({ type: 'connack', rc: ReturnCode.FAILED_TO_OPEN_SESSION });
       return this.finish();
     }
     this.session = session;
     // Window of 1 (spec §5.3): the next QoS 1/2 delivery waits for PUBACK/PUBCOMP.
     session.setInflightWindow(1);
     this.deps.count('clients.connected');
-    this.link.send({ type: 'connack', rc: ReturnCode.ACCEPTED });
+    this.send({ type: 'connack', rc: ReturnCode.ACCEPTED });
     this.state = 'connected';
     this.log.info({ resumed: session.resumed, keepalive: this.keepalive }, 'client_connected');
     this.armKeepalive();
@@ -341,7 +385,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
         return this.out.pubcomp(f.msgId);
       case 'pubrel':
         this.awaitingRel.delete(f.msgId);
-        this.link.send({ type: 'pubcomp', msgId: f.msgId });
+        this.send({ type: 'pubcomp', msgId: f.msgId });
         return;
       case 'subscribe':
         return this.onSubscribe(f);
@@ -361,11 +405,11 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
     const sameClient = (f.clientId === '' || f.clientId === this.clientId) && this.session !== null;
     if ((this.state === 'asleep' || this.state === 'awake') && sameClient) {
       // CONNECT while sleeping resumes the connection: no re-authentication, will flags ignored (spec §3.1).
-      this.timers.cancel('sleep');
+      this.fx.cancelTimer('sleep');
       if (this.state === 'asleep') this.session!.attach(this);
       this.keepalive = f.duration;
       this.state = 'connected';
-      this.link.send({ type: 'connack', rc: ReturnCode.ACCEPTED });
+      this.send({ type: 'connack', rc: ReturnCode.ACCEPTED });
       this.armKeepalive();
       this.out.pump();
       return;
@@ -385,11 +429,11 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
     if (this.state === 'asleep') return this.wake();
     if (this.state === 'awake') return;
     this.session?.touch();
-    this.link.send({ type: 'pingresp' });
+    this.send({ type: 'pingresp' });
   }
 
   private onDisconnect(duration: number | null): void {
-    this.link.send({ type: 'disconnect', duration: null });
+    this.send({ type: 'disconnect', duration: null });
     if (duration !== null && duration > 0) {
       const max = this.cfg.sleep.max_duration > 0 ? this.cfg.sleep.max_duration : MAX_SLEEP_DURATION;
       return this.sleep(Math.min(duration, max));
@@ -405,15 +449,15 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
     const wasAttached = this.state === 'connected' || this.state === 'awake';
     this.state = 'asleep';
     this.sleepDuration = duration;
-    this.timers.cancel('keepalive');
+    this.fx.cancelTimer('keepalive');
     this.out.suspend();
     if (wasAttached) this.session?.detach();
-    this.timers.set('sleep', Math.round(duration * this.cfg.sleep.timeout_multiplier * 1000), () => this.handleTimer('sleep'));
+    this.fx.setTimer('sleep', Math.round(duration * this.cfg.sleep.timeout_multiplier * 1000));
     this.log.debug({ duration }, 'client_asleep');
   }
 
   private wake(): void {
-    this.timers.cancel('sleep');
+    this.fx.cancelTimer('sleep');
     this.state = 'awake';
     this.log.debug({ queued: this.session?.queuedCount() ?? 0 }, 'client_awake');
     // Buffered messages come one at a time through deliver(); PINGRESP once all are out.
@@ -425,7 +469,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
   private maybeFinishAwake(): void {
     if (this.state !== 'awake' || !this.out.idle) return;
     if ((this.session?.queuedCount() ?? 0) > 0) return;
-    this.link.send({ type: 'pingresp' });
+    this.send({ type: 'pingresp' });
     this.sleep(this.sleepDuration);
   }
 
@@ -444,9 +488,9 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
   }
 
   private armKeepalive(): void {
-    this.timers.cancel('keepalive');
+    this.fx.cancelTimer('keepalive');
     if (this.keepalive <= 0) return;
-    this.timers.set('keepalive', this.keepaliveMs(), () => this.handleTimer('keepalive'));
+    this.fx.setTimer('keepalive', this.keepaliveMs());
   }
 
   private checkKeepalive(): void {
@@ -454,7 +498,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
     const left = this.lastRx + this.keepaliveMs() - this.ctx.clock.now();
     if (left > 0) {
       // One timer per client, re-armed for the remainder instead of reset on every frame.
-      this.timers.set('keepalive', left, () => this.handleTimer('keepalive'));
+      this.fx.setTimer('keepalive', left);
       return;
     }
     this.deps.count('clients.keepalive_timeout');
@@ -464,7 +508,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
   /** Abnormal end: DISCONNECT to the device, will published (spec §3.1). */
   private lost(logReason: string, reason: DisconnectReason): void {
     this.log.info({ reason: logReason }, 'client_disconnected');
-    this.link.send({ type: 'disconnect', duration: null });
+    this.send({ type: 'disconnect', duration: null });
     this.endSession(reason, true);
     this.finish();
   }
@@ -473,12 +517,12 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
 
   private onRegister(f: Extract<Frame, { type: 'register' }>): void {
     const r = registerTopic(f.topicName, this.registry, this.deps.predefined, this.clientId);
-    this.link.send({ type: 'regack', topicId: r.topicId, msgId: f.msgId, rc: r.rc });
+    this.send({ type: 'regack', topicId: r.topicId, msgId: f.msgId, rc: r.rc });
   }
 
   private onPublish(f: Extract<Frame, { type: 'publish' }>): void {
     const session = this.session!;
-    const puback = (rc: number): void => this.link.send({ type: 'puback', topicId: f.topicId, msgId: f.msgId, rc });
+    const puback = (rc: number): void => this.send({ type: 'puback', topicId: f.topicId, msgId: f.msgId, rc });
     if (f.qos === -1 && !this.cfg.enable_qos3) return puback(ReturnCode.NOT_SUPPORTED);
     const topic = publishTopic(f.topicIdType, f.topicId, this.registry, this.deps.predefined, this.clientId);
     if (typeof topic === 'number') {
@@ -489,7 +533,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
     if (f.qos === 2) {
       if (this.awaitingRel.has(f.msgId)) {
         // A retransmission (PUBREC lost) gets PUBREC again; a reused id without DUP is refused (spec §5.1).
-        if (f.dup) this.link.send({ type: 'pubrec', msgId: f.msgId });
+        if (f.dup) this.send({ type: 'pubrec', msgId: f.msgId });
         else puback(ReturnCode.NOT_SUPPORTED);
         return;
       }
@@ -512,13 +556,16 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
     if (qos === 2) this.awaitingRel.set(f.msgId, this.ctx.clock.now());
     const ack: Frame = qos === 1 ? { type: 'puback', topicId: f.topicId, msgId: f.msgId, rc: ReturnCode.ACCEPTED } : { type: 'pubrec', msgId: f.msgId };
     // Acknowledge only what would survive a crash (DESIGN: group commit).
-    if (r.durable) this.ctx.whenDurable(() => this.link.send(ack));
-    else this.link.send(ack);
+    if (r.durable) {
+      const id = this.nextDurableId++;
+      this.durableAcks.set(id, ack);
+      this.fx.awaitDurable(id);
+    } else this.send(ack);
   }
 
   private onSubscribe(f: Extract<Frame, { type: 'subscribe' }>): void {
     const session = this.session!;
-    const suback = (qos: SnQoS, topicId: number, rc: number): void => this.link.send({ type: 'suback', qos, topicId, msgId: f.msgId, rc });
+    const suback = (qos: SnQoS, topicId: number, rc: number): void => this.send({ type: 'suback', qos, topicId, msgId: f.msgId, rc });
     if (f.qos === -1) return suback(0, 0, ReturnCode.NOT_SUPPORTED);
     const r = subscribeFilter(f.topic, true, this.registry, this.deps.predefined, this.clientId);
     if ('rc' in r) return suback(f.qos, r.topicId, r.rc);
@@ -541,22 +588,22 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
     const r = subscribeFilter(f.topic, false, this.registry, this.deps.predefined, this.clientId);
     if ('filter' in r) this.session!.unsubscribe(r.filter);
     // Always answered, subscribed or not (spec §5.2).
-    this.link.send({ type: 'unsuback', msgId: f.msgId });
+    this.send({ type: 'unsuback', msgId: f.msgId });
   }
 
   private onWillTopicUpdate(f: Extract<Frame, { type: 'willtopicupd' }>): void {
     if (f.topic === null) this.will = null;
     else this.will = { topic: f.topic, payload: this.will?.payload ?? Buffer.alloc(0), qos: qosOf(f.qos), retain: f.retain };
     this.session!.setWill(this.will);
-    this.link.send({ type: 'willtopicresp', rc: ReturnCode.ACCEPTED });
+    this.send({ type: 'willtopicresp', rc: ReturnCode.ACCEPTED });
   }
 
   private onWillMsgUpdate(payload: Buffer): void {
     // No will topic to attach the message to: refused as in EMQX 6 (5.8.9 answers 0 and drops it).
-    if (!this.will) return this.link.send({ type: 'willmsgresp', rc: ReturnCode.NOT_SUPPORTED });
+    if (!this.will) return this.send({ type: 'willmsgresp', rc: ReturnCode.NOT_SUPPORTED });
     this.will = { ...this.will, payload };
     this.session!.setWill(this.will);
-    this.link.send({ type: 'willmsgresp', rc: ReturnCode.ACCEPTED });
+    this.send({ type: 'willmsgresp', rc: ReturnCode.ACCEPTED });
   }
 
   // ---- teardown ----
@@ -569,7 +616,8 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
   }
 
   private resetConnection(): void {
-    this.timers.cancelAll();
+    this.fx.clearTimers();
+    this.durableAcks.clear();
     this.out.reset();
     this.awaitingRel.clear();
   }
@@ -578,6 +626,7 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.resetConnection();
+    this.fx.dispose();
     this.link.close();
   }
 }

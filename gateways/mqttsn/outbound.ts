@@ -7,13 +7,13 @@ import { ReturnCode, shortId, type Frame, type TopicIdType } from './frame.js';
 import { hasWildcard, type PredefinedTopics, type TopicRegistry } from './registry.js';
 import type { MqttsnConfig } from './config.js';
 import type { MqttsnCounter, MqttsnTimer } from './channel.js';
-import type { Timers } from './timers.js';
 
 export interface OutboundDeps {
   cfg: MqttsnConfig;
   predefined: PredefinedTopics;
   registry: TopicRegistry;
-  timers: Timers<MqttsnTimer>;
+  /** The channel's named timers (the shared runner); firings come back through registerTimeout/publishTimeout. */
+  timers: { setTimer(name: MqttsnTimer, ms: number): void; cancelTimer(name: MqttsnTimer): void };
   send(f: Frame): void;
   session(): GatewaySession | null;
   clientId(): string | null;
@@ -155,7 +155,7 @@ export class Outbound {
   private startRegister(topic: string, id: number): void {
     this.reg = { topic, id, msgId: this.msgId(), retries: 0 };
     this.deps.send({ type: 'register', topicId: id, msgId: this.reg.msgId, topicName: topic });
-    this.deps.timers.set('register_retry', this.deps.cfg.retry.register_interval * 1000, () => this.registerTimeout());
+    this.deps.timers.setTimer('register_retry', this.deps.cfg.retry.register_interval * 1000);
   }
 
   /** The device will not take this delivery: settle it with the broker so the window moves on. */
@@ -176,7 +176,7 @@ export class Outbound {
     if (!r || f.msgId !== r.msgId) return;
     // Congestion: the retry timer sends it again (spec §5.3).
     if (f.rc === ReturnCode.CONGESTION) return;
-    this.deps.timers.cancel('register_retry');
+    this.deps.timers.cancelTimer('register_retry');
     this.reg = null;
     if (f.rc === ReturnCode.ACCEPTED) {
       this.deps.registry.confirm(r.id);
@@ -199,18 +199,18 @@ export class Outbound {
     }
     r.retries++;
     this.deps.send({ type: 'register', topicId: r.id, msgId: r.msgId, topicName: r.topic });
-    this.deps.timers.set('register_retry', this.deps.cfg.retry.register_interval * 1000, () => this.registerTimeout());
+    this.deps.timers.setTimer('register_retry', this.deps.cfg.retry.register_interval * 1000);
   }
 
   private armPublishRetry(): void {
-    this.deps.timers.set('publish_retry', this.deps.cfg.retry.publish_interval * 1000, () => this.publishTimeout());
+    this.deps.timers.setTimer('publish_retry', this.deps.cfg.retry.publish_interval * 1000);
   }
 
   puback(f: Extract<Frame, { type: 'puback' }>): void {
     const i = this.inflight;
     if (!i || i.d.pid !== f.msgId || i.stage === 'pubcomp') return;
     if (f.rc === ReturnCode.CONGESTION) return; // resent by the retry timer
-    this.deps.timers.cancel('publish_retry');
+    this.deps.timers.cancelTimer('publish_retry');
     this.inflight = null;
     if (f.rc === ReturnCode.ACCEPTED && i.d.qos === 1) {
       this.deps.session()?.ack(i.d.pid);
@@ -239,7 +239,7 @@ export class Outbound {
   pubcomp(msgId: number): void {
     const i = this.inflight;
     if (!i || i.d.pid !== msgId || i.stage !== 'pubcomp') return;
-    this.deps.timers.cancel('publish_retry');
+    this.deps.timers.cancelTimer('publish_retry');
     this.inflight = null;
     this.deps.session()?.complete(msgId);
     this.pump();
@@ -263,8 +263,8 @@ export class Outbound {
    * in the broker session and come again (dup) on attach; QoS 0 ones not yet sent are dropped.
    */
   suspend(): void {
-    this.deps.timers.cancel('register_retry');
-    this.deps.timers.cancel('publish_retry');
+    this.deps.timers.cancelTimer('register_retry');
+    this.deps.timers.cancelTimer('publish_retry');
     let dropped = 0;
     for (const d of this.queue) if (d.qos === 0) dropped++;
     if (dropped > 0) {

@@ -189,6 +189,30 @@ describe('MqttsnChannel: REGISTER and PUBLISH from the device (spec §5.1, check
     expect(link.take()).toEqual([{ type: 'puback', topicId: 1025, msgId: 7, rc: 0 }]);
   });
 
+  it('drops a durability answer that arrives after the connection was reset', async () => {
+    const { rx, ctx, link } = await connected();
+    ctx.durable = true;
+    rx({ type: 'register', topicId: 0, msgId: 1, topicName: 'topic/a' });
+    rx(pub({ qos: 1, topicId: 1025, msgId: 7 }));
+    rx({ type: 'disconnect', duration: null });
+    link.take();
+    ctx.commit();
+    expect(link.take()).toEqual([]);
+  });
+
+  it('fences a defect: an input that throws ends this client (will published), nothing escapes to the transport', async () => {
+    const { rx, ctx, link, ch } = await connected();
+    const session = ctx.sessions.get('dev1')!;
+    session.publish = () => {
+      throw new Error('defect in the publish path');
+    };
+    rx({ type: 'register', topicId: 0, msgId: 1, topicName: 'topic/a' });
+    expect(() => rx(pub({ qos: 1, topicId: 1025, msgId: 7 }))).not.toThrow();
+    expect(ch.state).toBe('closed');
+    expect(link.closed).toBe(true);
+    expect(ctx.closes).toEqual([{ clientId: 'dev1', reason: 'internal_error', sendWill: true }]);
+  });
+
   it('unknown normal id gets PUBACK 0x02, also for QoS 0', async () => {
     const { rx, ctx } = await connected();
     expect(rx(pub({ qos: 0, topicId: 4000 }))).toEqual([{ type: 'puback', topicId: 4000, msgId: 0, rc: 2 }]);
