@@ -8,7 +8,7 @@ import { ChannelRunner } from '../transport/effects.js';
 import { type ChannelEffect, CoapChannel, type Peer, type TimerName } from './channel.js';
 import type { CoapConfig } from './config.js';
 import { type CoapFrame, Code, decode, emptyFrame, encode, format, isRequestCode } from '../codecs/coap/frame.js';
-import type { DatagramSocket, RemoteInfo } from './transport.js';
+import type { DatagramSocket, RemoteInfo } from '../transport/datagram.js';
 import { type CoapCounter, type DeviceRequest, type DeviceResponse, MSG } from './types.js';
 import { parseQuery, uriPath } from './uri.js';
 

@@ -4,13 +4,13 @@ import { randomInt } from 'node:crypto';
 import type { Clock, Gateway, GatewayContext, GatewayModule, ListenerInfo } from '../gateway.js';
 import type { CoapConfig, coapConfigSchema } from './config.js';
 import { CoapEndpoint } from './endpoint.js';
-import { type SocketFactory, bindUdp } from './transport.js';
+import { type SocketFactory, bindUdp } from '../transport/datagram.js';
 import type { DeviceRequest, DeviceResponse } from './types.js';
 import { deviceRequestReply, parseDeviceRequestBody } from './api.js';
 
 export type { CoapConfig } from './config.js';
 export type { DeviceRequest, DeviceResponse } from './types.js';
-export type { DatagramSocket, SocketFactory } from './transport.js';
+export type { DatagramSocket, SocketFactory } from '../transport/datagram.js';
 export { deviceRequestReply, parseDeviceRequestBody, type DeviceRequestReply } from './api.js';
 
 export interface CoapGatewayOptions {

@@ -1,6 +1,7 @@
-// UDP datagram driver (IPv4 and IPv6): owns the socket, feeds each datagram to the channel mux,
-// writes each tick's replies. Generic over codec and channel; DTLS will wrap the same mux.
-import dgram from 'node:dgram';
+// UDP datagram driver (IPv4 and IPv6) for gateways whose channels are keyed by peer: the shared
+// socket (datagram.ts) feeds each datagram to the channel mux, and each tick's replies go out in
+// one pass. Generic over codec and channel; a DTLS socket factory drops in for the UDP one.
+import { type DatagramSocket, type SocketFactory, bindUdp } from './datagram.js';
 import { ChannelMux } from './mux.js';
 import type { MuxOptions, Peer, TransportChannel } from './types.js';
 
@@ -14,11 +15,13 @@ export interface UdpOptions {
   ipv6Only?: boolean;
   recvBufferSize?: number;
   sendBufferSize?: number;
+  /** Replaces node:dgram (DTLS later, in-memory sockets in tests). */
+  socketFactory?: SocketFactory;
 }
 
 export class UdpTransport<F, C extends TransportChannel<F>> {
   readonly mux: ChannelMux<F, C>;
-  private socket: dgram.Socket | null = null;
+  private socket: DatagramSocket | null = null;
   private boundPort = 0;
 
   constructor(
@@ -47,22 +50,15 @@ export class UdpTransport<F, C extends TransportChannel<F>> {
   }
 
   async start(): Promise<void> {
-    const v6 = this.udp.bind.includes(':');
-    const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 ? (this.udp.ipv6Only ?? false) : undefined });
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      socket.once('error', onError);
-      socket.bind({ address: this.udp.bind, port: this.udp.port, exclusive: true }, () => {
-        socket.off('error', onError);
-        resolve();
-      });
+    const u = this.udp;
+    const socket = await (u.socketFactory ?? bindUdp)(u.bind, u.port, { broadcast: u.broadcast, ipv6Only: u.ipv6Only, recvBufferSize: u.recvBufferSize, sendBufferSize: u.sendBufferSize });
+    socket.onError((err) => {
+      // Send errors (ICMP unreachable surfacing as ECONNREFUSED) concern one peer; count, never throw.
+      this.count?.('transport.write_error');
+      this.log.debug({ err: err.message, reason: 'socket_error' }, 'udp_socket_error');
     });
-    if (this.udp.broadcast) socket.setBroadcast(true);
-    if (this.udp.recvBufferSize) socket.setRecvBufferSize(this.udp.recvBufferSize);
-    if (this.udp.sendBufferSize) socket.setSendBufferSize(this.udp.sendBufferSize);
-    socket.on('error', (err) => this.log.warn({ err: err.message, reason: 'socket_error' }, 'udp_socket_error'));
-    socket.on('message', (msg, rinfo) => {
-      const peer: Peer = { address: rinfo.address, port: rinfo.port, family: rinfo.family === 'IPv6' ? 'IPv6' : 'IPv4' };
+    socket.onMessage((msg, rinfo) => {
+      const peer: Peer = { address: rinfo.address, port: rinfo.port, family: rinfo.family ?? (rinfo.address.includes(':') ? 'IPv6' : 'IPv4') };
       this.mux.inputDatagram(peer, msg);
     });
     this.boundPort = socket.address().port;
@@ -82,15 +78,8 @@ export class UdpTransport<F, C extends TransportChannel<F>> {
       return;
     }
     // One message per datagram (MQTT-SN §5.2, CoAP RFC 7252 §3): never concatenate.
-    for (const b of bufs) s.send(b, peer.port, peer.address, this.sent);
+    for (const b of bufs) s.send(b, peer.port, peer.address);
   }
-
-  /** One shared send callback: no closure per datagram. */
-  private readonly sent = (err: Error | null): void => {
-    if (!err) return;
-    this.count?.('transport.write_error');
-    this.log.debug({ err: err.message }, 'udp_send_failed');
-  };
 
   async stop(): Promise<void> {
     this.mux.close();
@@ -99,6 +88,6 @@ export class UdpTransport<F, C extends TransportChannel<F>> {
     if (!s) return;
     // Give the final flush (DISCONNECTs on shutdown) a tick to reach the socket before closing it.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    await s.close();
   }
 }

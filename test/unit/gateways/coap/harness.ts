@@ -2,7 +2,7 @@
 import { CoapEndpoint } from '../../../../gateways/coap/endpoint.js';
 import { coapConfigSchema, type CoapConfig } from '../../../../gateways/coap/config.js';
 import { type CoapFrame, type CoapOption, Opt, decode, encode, encodeUint } from '../../../../gateways/codecs/coap/frame.js';
-import type { DatagramSocket, RemoteInfo } from '../../../../gateways/coap/transport.js';
+import type { DatagramSocket, RemoteInfo } from '../../../../gateways/transport/datagram.js';
 import { mulberry32 } from '../../../helpers/prng.js';
 import { FakeClock, createFakeGatewayContext, type FakeContextOptions, type FakeGatewayContext } from '../../../helpers/fake-gateway-context.js';
 
