@@ -269,7 +269,7 @@ path = ${JSON.stringify(aclFile)}
       const who = identity(1);
       await connect(who);
       const t0 = Date.now();
-      const ev = await event(who.clientId, 'disconnected', 8000);
+      const ev = await event(who.clientId, 'disconnected', 10_000);
       expect(ev).toMatchObject({ clientid: who.clientId, reason: 'keepalive_timeout' });
       // keepalive 1 s x 1.5: not before the window, and bounded after it.
       expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);

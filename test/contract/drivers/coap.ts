@@ -76,7 +76,7 @@ export const coapDriver: GatewayDriver = {
 [gateway.coap]
 enable = true
 connection_required = true
-heartbeat = 2
+heartbeat = 3
 [gateway.coap.listeners.udp.default]
 bind = "127.0.0.1"
 port = 0
@@ -84,7 +84,7 @@ port = 0
   canBeAnonymous: true,
   duplicateId: 'refuse',
   malformed: 'reject',
-  // The gateway-wide heartbeat (2 s x 1.5) stands for `who.keepalive`: CoAP has no per-device keepalive.
+  // The gateway-wide heartbeat (3 s x 1.5) stands for `who.keepalive`: CoAP has no per-device keepalive.
   async connect(d: Daemon, who: Identity): Promise<ConnectResult> {
     const dev = await RawDevice.open(d.ports['coap:udp:default']!);
     const creds: Record<string, string> = { clientid: who.clientId };
