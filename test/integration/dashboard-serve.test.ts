@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findDashboardDir, isDashboardPath, registerDashboard } from '../../src/dashboard/serve.js';
+import { wsUrlFor } from '../../src/dashboard/client/pages/pubsub.js';
 import { ROOT } from '../helpers/daemon.js';
 import { harness, type Harness } from '../unit/admin/harness.js';
 
@@ -79,5 +80,19 @@ describe('without a dashboard build', () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the pub/sub page's broker URL", () => {
+  const ws = { id: 'ws:default', type: 'ws', bind: '0.0.0.0:8083', running: true };
+  const wss = { id: 'wss:default', type: 'wss', bind: '0.0.0.0:8084', running: true };
+  it('is the page host with the listener port, wss when the page came over https', () => {
+    expect(wsUrlFor([ws, wss], 'http:', 'edge.local')).toBe('ws://edge.local:8083/mqtt');
+    expect(wsUrlFor([ws, wss], 'https:', 'edge.local')).toBe('wss://edge.local:8084/mqtt');
+    expect(wsUrlFor([ws], 'http:', '::1')).toBe('ws://[::1]:8083/mqtt');
+    expect(wsUrlFor([{ ...ws, bind: '[::]:9001' }], 'http:', '[fe80::1]')).toBe('ws://[fe80::1]:9001/mqtt');
+  });
+  it('is empty when no WebSocket listener runs', () => {
+    expect(wsUrlFor([{ ...ws, running: false }, { id: 'tcp:default', type: 'tcp', bind: '0.0.0.0:1883', running: true }], 'http:', 'edge.local')).toBe('');
   });
 });

@@ -15,6 +15,10 @@ interface NodeInfo {
   load1: number;
 }
 type Counters = Record<string, number>;
+interface PromFamily {
+  name: string;
+  values: { value: number }[];
+}
 
 const POLL_MS = 2000;
 
@@ -28,6 +32,17 @@ export function overviewPage(ctx: PageCtx): void {
   ], 60, '/s');
   const about = h('div');
   ctx.root.append(h('h2', null, 'Overview'), tiles, h('div', { class: 'charts' }, connChart.el, rateChart.el), about);
+
+  // The store's size and the event-loop lag are Prometheus gauges only; read them less often.
+  const extra = { store: '—', lag: '—' };
+  ctx.every(10_000, async () => {
+    const fams = await get<PromFamily[]>('/api/v5/prometheus/stats?format=json');
+    const value = (name: string) => fams.find((f) => f.name === name)?.values[0]?.value;
+    const store = value('outpost_store_size_bytes');
+    const lag = value('nodejs_eventloop_lag_seconds');
+    extra.store = store === undefined ? '—' : fmtBytes(store);
+    extra.lag = lag === undefined ? '—' : `${(lag * 1000).toFixed(1)} ms`;
+  });
 
   let last: { at: number; m: Counters } | null = null;
   ctx.every(POLL_MS, async () => {
@@ -52,6 +67,7 @@ export function overviewPage(ctx: PageCtx): void {
       tile('Queued', stats['mqueue.total'] ?? 0, 'mqueue'),
       tile('In flight', stats['inflight.total'] ?? 0, 'inflight'),
       tile('Memory', fmtBytes(n.memory_used), 'memory'),
+      tile('Store', extra.store, 'store'),
     );
     connChart.push([stats['connections.count'] ?? 0]);
     rateChart.push(rates);
@@ -61,6 +77,7 @@ export function overviewPage(ctx: PageCtx): void {
         ['Node', n.node],
         ['Version', n.version],
         ['Load (1 min)', String(n.load1)],
+        ['Event-loop lag', extra.lag],
         ['Messages received', String(metrics['messages.received'] ?? 0)],
         ['Messages sent', String(metrics['messages.sent'] ?? 0)],
         ['Messages dropped', String(metrics['messages.dropped'] ?? 0)],
