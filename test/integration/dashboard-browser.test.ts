@@ -10,7 +10,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startDaemon, type Daemon } from '../helpers/daemon.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { connectClient, uid, waitClose, type TestClient } from '../helpers/mqtt-clients.js';
+import { connectClient, tryConnect, uid, waitClose, type TestClient } from '../helpers/mqtt-clients.js';
 import { SnClient } from '../helpers/mqttsn-client.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -250,6 +250,46 @@ describe('dashboard in Chromium', () => {
     await go('#/node');
     await page.locator('td', { hasText: 'ws:default' }).waitFor({ timeout: 5000 });
     await shot('node');
+  });
+
+  it('traces a client into its own log, and manages MQTT users', async () => {
+    const id = uid('dash-traced');
+    await go('#/trace');
+    await page.fill('input[name=trace-name]', 'dashtrace');
+    await page.fill('input[name=trace-value]', id);
+    await page.click('form button:has-text("Start trace")');
+    const row = page.locator('tr', { hasText: 'dashtrace' });
+    await row.waitFor({ timeout: 5000 });
+    const c = await mqttClient(id);
+    await c.pub('dash/traced', 'seen by the trace', { qos: 1 });
+    await expect
+      .poll(
+        async () => {
+          await row.locator('button:has-text("View log")').click();
+          return page.getByTestId('trace-log').textContent();
+        },
+        { timeout: 8000, intervals: [250] },
+      )
+      .toContain('dash/traced');
+    await shot('trace');
+    await row.locator('button:has-text("Stop")').click();
+    await expect.poll(() => row.locator('.badge').textContent(), { timeout: 5000 }).toBe('stopped');
+
+    await go('#/users');
+    await page.fill('input[name=user_id]', 'dash-user');
+    await page.fill('input[name=user_password]', 'dash-user-secret');
+    await page.click('form button:has-text("Add user")');
+    const user = page.locator('tr', { hasText: 'dash-user' });
+    await user.waitFor({ timeout: 5000 });
+    await shot('users');
+    // allow_anonymous = auto: with a user in the database, anonymous clients are refused.
+    const anon = await tryConnect(d.mqttUrl, { clientId: uid('dash-anon') });
+    anon.client.end(true);
+    expect(anon.error, 'anonymous connect after a user exists').toBeDefined();
+    const withUser = await connectClient(d.mqttUrl, { clientId: uid('dash-user'), username: 'dash-user', password: 'dash-user-secret' });
+    await withUser.end();
+    await user.locator('button:has-text("Delete")').click();
+    await user.waitFor({ state: 'detached', timeout: 5000 });
   });
 
   it('logs out: back to the login form, and the old token no longer works', async () => {

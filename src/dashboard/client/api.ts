@@ -54,6 +54,17 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
 
 export const get = <T>(path: string) => api<T>('GET', path);
 
+/** A plain-text resource (trace logs). */
+export async function getText(path: string): Promise<string> {
+  const res = await request('GET', path);
+  if (res.status === 401 && token !== null) {
+    token = null;
+    onSignedOut?.();
+  }
+  if (!res.ok) return fail(res);
+  return res.text();
+}
+
 /** true when this API asks for no credentials (api.auth = false on a loopback bind). */
 export async function authDisabled(): Promise<boolean> {
   const res = await request('GET', '/api/v5/nodes');

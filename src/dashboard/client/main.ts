@@ -11,6 +11,8 @@ import { nodePage } from './pages/node.js';
 import { overviewPage } from './pages/overview.js';
 import { pubsubPage } from './pages/pubsub.js';
 import { topicsPage } from './pages/topics.js';
+import { tracePage } from './pages/trace.js';
+import { usersPage } from './pages/users.js';
 
 interface Route {
   path: string;
@@ -29,7 +31,9 @@ const ROUTES: Route[] = [
   { path: 'gateways', title: 'Gateways', page: gatewaysPage, nav: true },
   { path: 'gateways/*', title: 'Gateway', page: gatewayPage, nav: false },
   { path: 'bridges', title: 'Bridges', page: bridgesPage, nav: true },
+  { path: 'users', title: 'Users', page: usersPage, nav: true },
   { path: 'banned', title: 'Banned', page: bannedPage, nav: true },
+  { path: 'trace', title: 'Trace', page: tracePage, nav: true },
   { path: 'node', title: 'Node', page: nodePage, nav: true },
 ];
 
