@@ -25,6 +25,8 @@ async function request(method: string, path: string, body?: unknown): Promise<Re
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
+  // credentials 'omit': the API's 401 carries `WWW-Authenticate: Basic` (for API keys), and a fetch
+  // that may send credentials would make the browser pop up its own login dialog.
   return fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'omit', cache: 'no-store' });
 }
 
