@@ -18,6 +18,7 @@ import { registerOpsRoutes } from './routes/ops.js';
 import { registerPublishRoutes } from './routes/publish.js';
 import { registerStatusRoutes } from './routes/status.js';
 import { TraceService } from './trace.js';
+import { isDashboardPath, registerDashboard } from '../dashboard/serve.js';
 import type { RouteContext } from './route-context.js';
 
 export interface AdminService {
@@ -119,7 +120,7 @@ export function buildAdmin(deps: AdminDeps, config: Config, opts: BuildOptions =
 
   app.addHook('onRequest', async (req) => {
     const path = req.url.split('?', 1)[0]!;
-    if (PUBLIC_PATHS.has(path)) return;
+    if (PUBLIC_PATHS.has(path) || ((req.method === 'GET' || req.method === 'HEAD') && isDashboardPath(path))) return;
     if (PROMETHEUS_PATHS.has(path) && !config.api.prometheus_auth) return;
     if (!config.api.auth) {
       req.principal = { name: 'loopback', role: 'administrator', via: 'none' };
@@ -164,5 +165,7 @@ export function buildAdmin(deps: AdminDeps, config: Config, opts: BuildOptions =
   registerPublishRoutes(app, ctx);
   registerAccessRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
+  // The dashboard's page and assets at / (src/dashboard); the API above is unchanged.
+  app.register((child) => registerDashboard(child));
   return { app, credentials, trace, ownTrace };
 }
