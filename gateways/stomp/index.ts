@@ -94,7 +94,7 @@ export class StompGateway implements Gateway {
           .map((p) => p.trim())
           .filter((p) => p !== '');
         const t = new WsTransport<StompFrame, StompChannel>(
-          { bind: l.bind, port: l.port, path: l.path, subprotocols, failIfNoSubprotocol: l.fail_if_no_subprotocol, messageType: 'text' },
+          { bind: l.bind, port: l.port, path: l.path, subprotocols, failIfNoSubprotocol: l.fail_if_no_subprotocol, messageType: 'auto' },
           this.streamOptions(id, l.max_connections),
         );
         await t.start();
