@@ -100,8 +100,16 @@ export class StompChannel implements StreamChannel<StompFrame>, DeliverySink {
   private readonly acks = new Map<string, Sub>();
   private readonly txs = new Map<string, Tx>();
   private nextMessageId = 1;
+  /**
+   * Durable session: QoS 1 deliveries (resent inflight, queued while away) for a subscription the
+   * client has not re-made on this connection yet, by delivery filter. They stay inflight in the
+   * broker, so a disconnect loses nothing.
+   */
+  private parked: Map<string, Delivery[]> | null = null;
   /** Frames that arrived while CONNECT was being authenticated. */
   private pending: StompFrame[] = [];
+  /** The session outlives the connection (session_expiry_interval, named client). */
+  private durable = false;
   private lastRx: number;
   private sendEveryMs = 0;
   private expectEveryMs = 0;
@@ -169,6 +177,12 @@ export class StompChannel implements StreamChannel<StompFrame>, DeliverySink {
   deliver(d: Delivery): void {
     if (this.state !== 'connected') return;
     const sub = this.subsByKey.get(d.filter);
+    if (!sub && this.parked !== null && d.pid !== 0) {
+      const list = this.parked.get(d.filter);
+      if (list) list.push(d);
+      else this.parked.set(d.filter, [d]);
+      return;
+    }
     if (!sub) {
       // A delivery for a subscription this connection no longer has (or never knew): done with it.
       this.deps.count('delivery.dropped.no_subid');
@@ -221,7 +235,9 @@ export class StompChannel implements StreamChannel<StompFrame>, DeliverySink {
     const hb = parseHeartBeat(header(f, 'heart-beat'));
     if (hb === null) return this.fatal(`Login Failed: malformed heart-beat header`, f, 'protocol_error');
     const o = this.cfg.clientinfo_override;
-    const clientId = renderTemplate(o.clientid, f) ?? this.deps.generateClientId();
+    const named = renderTemplate(o.clientid, f);
+    const clientId = named ?? this.deps.generateClientId();
+    this.durable = named !== null && this.cfg.session_expiry_interval > 0;
     const username = renderTemplate(o.username, f);
     const password = renderTemplate(o.password, f);
     this.clientId = clientId;
@@ -272,6 +288,8 @@ export class StompChannel implements StreamChannel<StompFrame>, DeliverySink {
       ['session', clientId],
     ];
     this.link.send({ command: 'CONNECTED', headers: hs, body: Buffer.alloc(0), escape: 'none' });
+    // A resumed session delivers its inflight and queued messages from inside openSession.
+    if (this.durable) this.parked = new Map();
     this.session = this.ctx.openSession(
       {
         clientId,
@@ -285,7 +303,7 @@ export class StompChannel implements StreamChannel<StompFrame>, DeliverySink {
         keepalive: Math.round(cx / 1000),
         superuser,
       },
-      { cleanStart: true, expiryInterval: 0, inflightWindow: this.cfg.max_unacked },
+      { cleanStart: !this.durable, expiryInterval: this.durable ? this.cfg.session_expiry_interval : 0, inflightWindow: this.cfg.max_unacked },
       this,
     );
     this.deps.count('clients.connected');
@@ -445,7 +463,7 @@ export class StompChannel implements StreamChannel<StompFrame>, DeliverySink {
     const key = subscriptionKey(dest);
     if (this.subsByKey.has(key)) return this.fatal(`Topic ${dest} already in subscribed`, f, 'protocol_error');
     const qos: QoS = ackH === 'auto' ? 0 : this.cfg.client_ack_qos;
-    const r = this.session!.subscribe(dest, { qos, rh: 0, nl: false, rap: false });
+    const r = this.session!.subscribe(dest, { qos, rh: 1, nl: false, rap: false });
     if (!r.ok) {
       if (r.reason === 'not_authorized') return this.fatal(`Insufficient permissions for ${dest}`, f, 'not_authorized');
       return this.fatal(`Invalid destination ${dest}: ${r.reason}`, f, 'protocol_error');
@@ -455,6 +473,12 @@ export class StompChannel implements StreamChannel<StompFrame>, DeliverySink {
     this.subsByKey.set(key, sub);
     const receipt = header(f, 'receipt');
     if (receipt !== undefined) this.receipt(receipt);
+    // A durable subscriber back on its subscription: what waited for it now flows.
+    const waiting = this.parked?.get(key);
+    if (waiting) {
+      this.parked!.delete(key);
+      for (const d of waiting) this.deliver(d);
+    }
   }
 
   private unsubscribe(f: StompFrame): void {
@@ -567,6 +591,7 @@ export class StompChannel implements StreamChannel<StompFrame>, DeliverySink {
     if (this.checkTimer) this.ctx.clock.clearTimeout(this.checkTimer);
     this.beatTimer = this.checkTimer = null;
     this.txs.clear();
+    this.parked = null;
     this.acks.clear();
     this.subs.clear();
     this.subsByKey.clear();

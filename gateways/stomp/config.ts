@@ -81,6 +81,13 @@ export const stompConfigSchema = z
     client_ack_qos: z.union([z.literal(0), z.literal(1)]).default(1),
     /** MESSAGEs awaiting ACK per connection; more wait in the session queue. */
     max_unacked: z.number().int().min(1).max(65535).default(1000),
+    /**
+     * Durable subscribers: a client whose id comes from clientinfo_override.clientid keeps its
+     * session (subscriptions, unacknowledged and queued QoS 1 messages) this many seconds after it
+     * disconnects; it gets them again, marked redelivered, once it re-SUBSCRIBEs to the same
+     * destination. 0 (EMQX): every connection starts clean.
+     */
+    session_expiry_interval: seconds.default(0),
     /** Seconds an open transaction may live; older ones are dropped (EMQX: 60). */
     transaction_timeout: seconds.default(60),
     listeners: z

@@ -77,6 +77,8 @@ def done():
 interface PyRun {
   /** Resolves when the script prints `tag` on a line of its own. */
   line(tag: string, ms?: number): Promise<void>;
+  /** The first line that starts with `prefix` (waits for it). */
+  lineWith(prefix: string, ms?: number): Promise<string>;
   /** The JSON the script printed last; rejects on a non-zero exit or a timeout. */
   result(ms?: number): Promise<Record<string, unknown>>;
 }
@@ -113,6 +115,15 @@ function py(body: string, args: string[] = []): PyRun {
         const t = setTimeout(() => reject(new Error(`python did not print ${tag}; stdout ${stdout} stderr ${stderr}`)), ms);
         waiters.push({ tag, resolve: () => (clearTimeout(t), resolve()) });
       }),
+    lineWith: async (prefix, ms = 8000) => {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const hit = stdout.split('\n').find((l) => l.startsWith(prefix));
+        if (hit !== undefined && stdout.includes(hit + '\n')) return hit;
+        if (Date.now() > deadline) throw new Error(`python printed no line starting ${prefix}; stdout ${stdout} stderr ${stderr}`);
+        await sleep(20);
+      }
+    },
     result: async (ms = 15_000) => {
       const t = setTimeout(() => child.kill('SIGKILL'), ms);
       const code = await exited;
@@ -182,6 +193,10 @@ path = ${JSON.stringify(acl)}
 enable = true
 mountpoint = "stomp/"
 idle_timeout = 2
+session_expiry_interval = 60
+
+[gateway.stomp.clientinfo_override]
+clientid = "\${Packet.headers.client-id}"
 
 [gateway.stomp.listeners.tcp.default]
 bind = "127.0.0.1"
@@ -412,6 +427,44 @@ done()
   });
 });
 
+describe('STOMP durable subscriber', () => {
+  it('unacknowledged and offline QoS 1 messages come back after a reconnect and re-SUBSCRIBE', async () => {
+    const first = py(`
+c, r = connection('Connection12')
+c.connect('alice', 'secret', wait=True, headers={'client-id': 'durable-1'})
+c.subscribe('dur/a', id='d', ack='client-individual', receipt='sub')
+r.wait('receipt')
+ready()
+out['got'] = r.wait('message')[0]['body']
+c.disconnect(receipt='bye')
+r.wait_disconnected()
+done()
+`);
+    await first.line('READY');
+    await app.pub('stomp/dur/a', 'm1', { qos: 1 });
+    expect((await first.result()).got).toBe('m1');
+    // Published while the subscriber is away: queued in its session.
+    await app.pub('stomp/dur/a', 'm2', { qos: 1 });
+    const second = py(`
+c, r = connection('Connection12')
+c.connect('alice', 'secret', wait=True, headers={'client-id': 'durable-1'})
+c.subscribe('dur/a', id='d', ack='client-individual')
+ms = r.wait('message', 2)
+for m in ms: c.ack(m['headers']['ack'])
+c.unsubscribe('d', receipt='gone')
+r.wait('receipt')
+out['msgs'] = [[m['body'], m['headers'].get('redelivered')] for m in ms]
+c.disconnect()
+done()
+`);
+    const res = await second.result();
+    expect(res.msgs).toEqual([
+      ['m1', 'true'],
+      ['m2', null],
+    ]);
+  });
+});
+
 describe('STOMP errors', () => {
   it('auth refused: wrong passcode gets ERROR Login Failed and the connection closes', async () => {
     const run = py(`
@@ -513,7 +566,7 @@ describe('STOMP clients in the broker', () => {
   it('show in /api/v5/gateways/stomp/clients with $SYS connected, and a kick sends ERROR Kicked out', async () => {
     const run = py(`
 c, r = connection('Connection12')
-c.connect('alice', 'secret', wait=True, headers={'client-id': 'ignored'})
+c.connect('alice', 'secret', wait=True)
 out['session'] = r.wait('connected')[0]['headers']['session']
 ready('UP ' + out['session'])
 e = r.wait('error', 1, 8.0)[0]
@@ -521,20 +574,11 @@ out['error'] = e['body']
 r.wait_disconnected()
 done()
 `);
-    // The session header carries the (random) client id.
-    let id = '';
-    await (async () => {
-      const deadline = Date.now() + 8000;
-      while (Date.now() < deadline && id === '') {
-        const res = await fetch(`${api}/api/v5/gateways/stomp/clients`);
-        const body = (await res.json()) as { data: { clientid: string; proto_name?: string; proto_ver?: string; username?: string }[] };
-        const me = body.data.find((x) => x.username === 'alice' && x.proto_ver === '1.2');
-        if (me) id = me.clientid;
-        else await sleep(50);
-      }
-    })();
-    expect(id).not.toBe('');
-    await run.line(`UP ${id}`);
+    // CONNECTED's session header carries the (random) client id.
+    const id = (await run.lineWith('UP ')).slice(3);
+    expect(id).toMatch(/^[A-Za-z0-9]{16}$/);
+    const list = (await (await fetch(`${api}/api/v5/gateways/stomp/clients`)).json()) as { data: { clientid: string; proto_name?: string; proto_ver?: string; username?: string }[] };
+    expect(list.data.find((x) => x.clientid === id)).toMatchObject({ clientid: id, username: 'alice', proto_ver: '1.2' });
     const sys = await app.waitMessages(1, 3000, (m) => m.topic.endsWith(`/gateway/stomp/clients/${id}/connected`));
     expect(JSON.parse(sys[0]!.text)).toMatchObject({ clientid: id, username: 'alice' });
     const del = await fetch(`${api}/api/v5/gateways/stomp/clients/${id}`, { method: 'DELETE' });
