@@ -7,6 +7,7 @@ import { negotiateVersion, parseHeartBeat, renderTemplate, StompChannel, subscri
 import { header, HEARTBEAT, type StompFrame } from '../../../../gateways/stomp/frame.js';
 import type { StreamLink } from '../../../../gateways/transport/stream-types.js';
 import type { AuthOutcome, GatewaySession, MessageProperties } from '../../../../gateways/gateway.js';
+import { createMessage } from '../../../../src/core/message.js';
 import { createFakeGatewayContext, FakeClock, type FakeGatewayContext } from '../../../helpers/fake-gateway-context.js';
 
 class FakeLink implements StreamLink<StompFrame> {
@@ -446,5 +447,29 @@ describe('STOMP transactions and DISCONNECT', () => {
     h.ch.kick('kicked');
     expect(h.link.take()[0]!.body.toString()).toBe('Kicked out');
     expect(h.link.closed).toBe(true);
+  });
+});
+
+describe('STOMP durable subscriber', () => {
+  it('a named client keeps its session; deliveries before its re-SUBSCRIBE wait, then arrive marked redelivered', () => {
+    const h = setup({ config: { clientinfo_override: { clientid: '${Packet.headers.client-id}' }, session_expiry_interval: 120 } });
+    connect(h, { 'accept-version': '1.2', 'client-id': 'dur' });
+    const rec = h.ctx.sessions.get('dur')!;
+    expect(rec.opts).toMatchObject({ cleanStart: false, expiryInterval: 120 });
+    // What the broker resends on resume (inflight, DUP) before the client subscribed again.
+    const message = createMessage({ topic: 'a', payload: Buffer.from('kept'), qos: 1, retain: false, from: 'x', now: h.clock.now() });
+    h.ch.deliver({ message, qos: 1, pid: 5, dup: true, retain: false, subIds: null, filter: 'a' });
+    expect(h.link.take()).toEqual([]);
+    h.ch.handleFrame(frame('SUBSCRIBE', { id: '0', destination: 'a', ack: 'client-individual', receipt: 'r' }));
+    const out = h.link.take();
+    expect(out.map((f) => f.command)).toEqual(['RECEIPT', 'MESSAGE']);
+    expect(header(out[1]!, 'redelivered')).toBe('true');
+    expect(out[1]!.body.toString()).toBe('kept');
+  });
+
+  it('an anonymous (random id) client stays clean even with session_expiry_interval', () => {
+    const h = setup({ config: { session_expiry_interval: 120 } });
+    connect(h);
+    expect(h.ctx.sessions.get('gen1')!.opts).toMatchObject({ cleanStart: true, expiryInterval: 0 });
   });
 });
