@@ -115,6 +115,7 @@ export class StompChannel implements StreamChannel<StompFrame>, DeliverySink {
   private expectEveryMs = 0;
   private beatTimer: ReturnType<GatewayContext['clock']['setTimeout']> | null = null;
   private checkTimer: ReturnType<GatewayContext['clock']['setTimeout']> | null = null;
+  private connectTimer: ReturnType<GatewayContext['clock']['setTimeout']> | null = null;
 
   constructor(private readonly deps: ChannelDeps) {
     this.ctx = deps.ctx;
@@ -122,6 +123,17 @@ export class StompChannel implements StreamChannel<StompFrame>, DeliverySink {
     this.link = deps.link;
     this.log = deps.ctx.log.child({ gw: 'stomp', listener: deps.link.listener, peer: deps.link.key });
     this.lastRx = deps.ctx.clock.now();
+    // A peer that only sends heart-beat EOLs keeps the transport's idle sweep quiet: CONNECT must
+    // still come within idle_timeout (EMQX).
+    const ms = deps.config.idle_timeout * 1000;
+    if (ms > 0) {
+      this.connectTimer = deps.ctx.clock.setTimeout(() => {
+        this.connectTimer = null;
+        if (this.state !== 'idle' && this.state !== 'authenticating') return;
+        this.log.info({ reason: 'idle_timeout' }, 'no_connect_frame');
+        this.finish('idle_timeout');
+      }, ms);
+    }
   }
 
   // ---- transport events ----
@@ -279,6 +291,8 @@ export class StompChannel implements StreamChannel<StompFrame>, DeliverySink {
     const raise = (ms: number): number => (ms === 0 ? 0 : Math.max(ms, min));
     this.sendEveryMs = raise(cy);
     this.expectEveryMs = raise(cx);
+    if (this.connectTimer) this.ctx.clock.clearTimeout(this.connectTimer);
+    this.connectTimer = null;
     this.mountpoint = this.cfg.mountpoint.replaceAll('${clientid}', clientId).replaceAll('${username}', username ?? '');
     this.state = 'connected';
     const hs: [string, string][] = [
@@ -589,7 +603,8 @@ export class StompChannel implements StreamChannel<StompFrame>, DeliverySink {
     this.pending = [];
     if (this.beatTimer) this.ctx.clock.clearTimeout(this.beatTimer);
     if (this.checkTimer) this.ctx.clock.clearTimeout(this.checkTimer);
-    this.beatTimer = this.checkTimer = null;
+    if (this.connectTimer) this.ctx.clock.clearTimeout(this.connectTimer);
+    this.beatTimer = this.checkTimer = this.connectTimer = null;
     this.txs.clear();
     this.parked = null;
     this.acks.clear();

@@ -174,6 +174,19 @@ describe('STOMP CONNECT', () => {
     const h2 = setup({ config: { idle_timeout: 5 } });
     connect(h2);
     expect(h2.ch.handleIdle(60_000)).toBe(false);
+    h2.clock.advance(60_000);
+    expect(h2.link.closed).toBe(false);
+  });
+
+  it('a peer that only sends heart-beat EOLs is still closed when CONNECT does not come within idle_timeout', () => {
+    const h = setup({ config: { idle_timeout: 5 } });
+    for (let i = 0; i < 4; i++) {
+      h.clock.advance(1000);
+      h.ch.handleFrame(HEARTBEAT);
+    }
+    expect(h.link.closed).toBe(false);
+    h.clock.advance(1000);
+    expect(h.link.closed).toBe(true);
   });
 });
 
