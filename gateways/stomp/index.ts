@@ -55,6 +55,8 @@ export class StompGateway implements Gateway {
       maxBufferedBytes: maxFrame,
       writeHighWater: 1024 * 1024,
       drainTimeoutMs: 10_000,
+      // An auto-ack (QoS 0) subscriber that does not read: bounded here, not only by the drain timeout.
+      maxWriteBuffer: 32 * 1024 * 1024,
       open: (link) =>
         new StompChannel({
           ctx: this.ctx,

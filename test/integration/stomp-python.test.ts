@@ -349,6 +349,38 @@ done()
     expect(up[0]!.packet.properties?.userProperties).toMatchObject({ 'x-trace': 'abc' });
   });
 
+  it('wildcards and $share: a shared group splits the messages, a + filter sees them all', async () => {
+    const run = py(`
+a, ra = connection('Connection12')
+b, rb = connection('Connection12')
+w, rw = connection('Connection12')
+for c, r in ((a, ra), (b, rb), (w, rw)):
+    c.connect('alice', 'secret', wait=True)
+a.subscribe('$share/g/shared/jobs', id='s', receipt='ra')
+b.subscribe('$share/g/shared/jobs', id='s', receipt='rb')
+w.subscribe('shared/+', id='w', receipt='rw')
+for r in (ra, rb, rw): r.wait('receipt')
+ready()
+rw.wait('message', 10)
+time.sleep(0.3)
+out['a'] = [m['body'] for m in ra.of('message')]
+out['b'] = [m['body'] for m in rb.of('message')]
+out['w'] = len(rw.of('message'))
+out['dest'] = rw.of('message')[0]['headers']['destination']
+out['sub'] = (ra.of('message') + rb.of('message'))[0]['headers']['subscription']
+for c in (a, b, w): c.disconnect()
+done()
+`);
+    await run.line('READY');
+    for (let i = 0; i < 10; i++) await app.pub('stomp/shared/jobs', `j${i}`, { qos: 0 });
+    const res = await run.result();
+    const got = [...(res.a as string[]), ...(res.b as string[])].sort();
+    expect(got).toEqual(Array.from({ length: 10 }, (_, i) => `j${i}`).sort());
+    expect(res.w).toBe(10);
+    expect(res.dest).toBe('shared/jobs');
+    expect(res.sub).toBe('s');
+  });
+
   it('transactions: SENDs reach MQTT only at COMMIT; ABORT discards; BEGIN twice is an ERROR that keeps the connection', async () => {
     const run = py(`
 c, r = connection('Connection12')
