@@ -496,11 +496,13 @@ export class StompChannel implements StreamChannel<StompFrame>, DeliverySink {
   }
 
   private unsubscribe(f: StompFrame): void {
-    const id = header(f, 'id') ?? (this.version === '1.0' ? header(f, 'destination') : undefined);
+    const dest = this.version === '1.0' ? header(f, 'destination') : undefined;
+    const id = header(f, 'id') ?? dest;
     if (id === undefined) return this.fatal('Missing id header', f, 'protocol_error');
-    const sub = this.subs.get(id);
+    // 1.0 may name the subscription by its destination whatever id it was given.
+    const sub = this.subs.get(id) ?? (dest !== undefined && header(f, 'id') === undefined ? [...this.subs.values()].find((x) => x.destination === dest) : undefined);
     if (sub) {
-      this.subs.delete(id);
+      this.subs.delete(sub.id);
       this.subsByKey.delete(sub.key);
       this.session!.unsubscribe(sub.destination);
       // Messages still awaiting ACK on it are done with: nobody can acknowledge them any more.

@@ -8,6 +8,7 @@ import { header, HEARTBEAT, type StompFrame } from '../../../../gateways/stomp/f
 import type { StreamLink } from '../../../../gateways/transport/stream-types.js';
 import type { AuthOutcome, GatewaySession, MessageProperties } from '../../../../gateways/gateway.js';
 import { createMessage } from '../../../../src/core/message.js';
+import { mulberry32 } from '../../../helpers/prng.js';
 import { createFakeGatewayContext, FakeClock, type FakeGatewayContext } from '../../../helpers/fake-gateway-context.js';
 
 class FakeLink implements StreamLink<StompFrame> {
@@ -323,6 +324,12 @@ describe('STOMP SEND and SUBSCRIBE', () => {
     h.ch.handleFrame(frame('SUBSCRIBE', { destination: 'a' }));
     h.ctx.mqttPublish('a', 'x');
     expect(header(h.link.take()[0]!, 'subscription')).toBe('a');
+    // 1.0 UNSUBSCRIBE by destination finds a subscription made with an explicit id too.
+    h.ch.handleFrame(frame('SUBSCRIBE', { destination: 'b', id: 'named' }));
+    h.ch.handleFrame(frame('UNSUBSCRIBE', { destination: 'b', receipt: 'u' }));
+    h.ctx.mqttPublish('b', 'x');
+    expect(h.link.take().map((f) => f.command)).toEqual(['RECEIPT']);
+    expect(h.ctx.sessions.get('gen1')!.subs.has('b')).toBe(false);
   });
 });
 
@@ -484,5 +491,31 @@ describe('STOMP durable subscriber', () => {
     const h = setup({ config: { session_expiry_interval: 120 } });
     connect(h);
     expect(h.ctx.sessions.get('gen1')!.opts).toMatchObject({ cleanStart: true, expiryInterval: 0 });
+  });
+});
+
+describe('STOMP channel fuzz (seeded)', () => {
+  it('random frame sequences never throw, and every ERROR comes with a close unless it is a transaction error', () => {
+    const rnd = mulberry32(99);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const commands = ['CONNECT', 'STOMP', 'SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'ABORT', 'DISCONNECT', 'BOGUS', ''];
+    const names = ['destination', 'id', 'ack', 'receipt', 'transaction', 'message-id', 'subscription', 'accept-version', 'heart-beat', 'persistent', 'content-type', 'x'];
+    const values = ['a', 'a/+', '#', '$share/g/a', '1', '2', 'client', 'client-individual', 'auto', 'bad', 't1', '1.0', '1.1', '1.2,1.1', '2.0', '100,100', 'x,y', 'true', 'a\\cb', 'a\\tb', ''];
+    for (let run = 0; run < 200; run++) {
+      const h = setup({ config: { heartbeat: { min_interval: 0 } } });
+      for (let i = 0; i < 40 && !h.link.closed; i++) {
+        const headers: [string, string][] = [];
+        for (let k = Math.floor(rnd() * 4); k > 0; k--) headers.push([pick(names), pick(values)]);
+        const f: StompFrame = { command: pick(commands), headers, body: Buffer.from(pick(values)) };
+        if (rnd() < 0.3 && h.ch.state === 'idle') f.command = 'CONNECT';
+        expect(() => h.ch.handleFrame(f)).not.toThrow();
+        if (rnd() < 0.2) h.ctx.mqttPublish(pick(['a', 'a/b', 'x']), 'm', rnd() < 0.5 ? 0 : 1);
+        if (rnd() < 0.1) h.clock.advance(Math.floor(rnd() * 500));
+      }
+      for (const e of h.link.frames('ERROR')) {
+        const text = e.body.toString();
+        if (!text.startsWith('Transaction ')) expect(h.link.closed, text).toBe(true);
+      }
+    }
   });
 });
