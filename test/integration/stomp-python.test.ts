@@ -174,6 +174,7 @@ beforeAll(async () => {
   await seedAuth(dataDir, async (users) => {
     await users.add('alice', 'secret');
     await users.add('app', 'app-secret');
+    await users.add('mallory', 'pw');
   });
   d = await startDaemon({
     dataDir,
@@ -520,6 +521,25 @@ done()
     expect(anon.data).toMatch(/^ERROR\n/);
     expect(anon.data).toContain('Login Failed');
     expect(anon.closed).toBe(true);
+  });
+
+  it('bans: a banned username is refused at CONNECT; one connected when the ban comes is ended', async () => {
+    const live = raw('CONNECT\naccept-version:1.2\nhost:x\nlogin:mallory\npasscode:pw\n\n\0', 8000);
+    await sleep(300);
+    const ban = await fetch(`${api}/api/v5/banned`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ as: 'username', who: 'mallory' }) });
+    expect(ban.status).toBe(200);
+    try {
+      const r = await live;
+      expect(r.data).toMatch(/^CONNECTED\n/);
+      expect(r.data).toMatch(/\0ERROR\nmessage:Banned\n/);
+      expect(r.closed).toBe(true);
+      expect(r.elapsed).toBeLessThan(5000);
+      const again = await raw('CONNECT\naccept-version:1.2\nhost:x\nlogin:mallory\npasscode:pw\n\n\0');
+      expect(again.data).toContain('Login Failed: banned');
+      expect(again.closed).toBe(true);
+    } finally {
+      await fetch(`${api}/api/v5/banned/username/mallory`, { method: 'DELETE' });
+    }
   });
 
   it('ACL deny on SEND: ERROR Insufficient permissions with receipt-id, then close; nothing published', async () => {
