@@ -179,6 +179,25 @@ describe('STOMP over WebSocket with @stomp/stompjs', () => {
     await until(() => s.closed(), 5000, 'close after ERROR');
   });
 
+  it('raw WebSocket: v10.stomp only still honours accept-version; frames batched in one message and split across messages', async () => {
+    const ws = new WebSocket(url, ['v10.stomp']);
+    const got: string[] = [];
+    ws.on('message', (data: Buffer, isBinary: boolean) => got.push((isBinary ? 'B:' : 'T:') + data.toString('latin1')));
+    await withTimeout(new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject)), 5000, 'ws open');
+    expect(ws.protocol).toBe('v10.stomp');
+    // CONNECT and SUBSCRIBE in one message, a SEND split in two, heart-beat EOLs between.
+    ws.send('CONNECT\naccept-version:1.1,1.2\nhost:x\n\n\0\nSUBSCRIBE\nid:0\ndestination:raw/a\nreceipt:s\n\n\0');
+    await until(() => got.length >= 1 && got.join('').includes('receipt-id:s'), 5000, 'CONNECTED and RECEIPT');
+    ws.send('\nSEND\ndestination:raw/a\ncontent-le');
+    ws.send('ngth:2\n\nhi\0');
+    await until(() => got.join('').includes('MESSAGE\n'), 5000, 'MESSAGE');
+    const all = got.join('');
+    expect(all).toMatch(/^T:CONNECTED\nversion:1\.2\n/);
+    expect(all).toContain('destination:raw/a\n');
+    expect(all).toMatch(/\n\nhi\0/);
+    ws.close();
+  });
+
   it('refuses an upgrade on another path and a subprotocol we do not speak', async () => {
     const wrongPath = new WebSocket(url.replace('/stomp', '/other'), ['v12.stomp']);
     const r1 = await new Promise<number>((resolve) => wrongPath.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)).on('error', () => resolve(-1)));
