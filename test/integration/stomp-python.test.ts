@@ -665,3 +665,13 @@ done()
     expect(got[0]!.text).toBe('secure');
   });
 });
+
+describe('STOMP gateway health', () => {
+  it('logged no error-level line through all of the above', () => {
+    const errors = d
+      .logs()
+      .split('\n')
+      .filter((l) => /"level":(50|60)/.test(l));
+    expect(errors).toEqual([]);
+  });
+});
