@@ -3,6 +3,7 @@
 // may put one or several frames (or part of one) in a message; each tick's frames go out as one
 // message. Caps, deadlines, backpressure and close semantics are the connection core's.
 import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { isUtf8 } from 'node:buffer';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -20,8 +21,11 @@ export interface WsOptions {
   subprotocols: string[];
   /** Refuse (400) a client that offers no subprotocol at all. */
   failIfNoSubprotocol?: boolean;
-  /** Message type we send: STOMP clients expect text. */
-  messageType?: 'text' | 'binary';
+  /**
+   * Message type we send: STOMP clients expect text. 'auto': text when the bytes are valid UTF-8,
+   * binary otherwise (a text message with a binary body would be refused by the peer, 1007).
+   */
+  messageType?: 'text' | 'binary' | 'auto';
   /**
    * Largest WebSocket message accepted; ws buffers a whole message, so this bounds memory per
    * peer. Above it ws closes with 1009 and the channel hears frame_too_large. Default: twice the
@@ -61,15 +65,21 @@ function refuse(sock: Socket, status: number): void {
 /** A WebSocket as the connection core drives it. */
 export class WsPipe implements StreamPipe {
   private readonly sendOpts: { binary: boolean };
+  private static readonly BINARY = { binary: true };
+  private static readonly TEXT = { binary: false };
   constructor(
     private readonly ws: WebSocket,
     binary: boolean,
+    /** Choose per message: text when valid UTF-8 (overrides `binary`). */
+    private readonly auto = false,
   ) {
     this.sendOpts = { binary };
   }
   write(bufs: Buffer[], done: (err?: Error | null) => void): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
-    this.ws.send(bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs), this.sendOpts, done);
+    const data = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
+    const opts = this.auto ? (isUtf8(data) ? WsPipe.TEXT : WsPipe.BINARY) : this.sendOpts;
+    this.ws.send(data, opts, done);
   }
   get buffered(): number {
     return this.ws.bufferedAmount;
@@ -166,7 +176,8 @@ export class WsTransport<F, C extends StreamChannel<F>> {
 
   private ready(ws: WebSocket, sock: Socket, subprotocol: string, cert: PeerCert | null): void {
     const log = this.opts.log;
-    const pipe = new WsPipe(ws, (this.wsOpts.messageType ?? 'binary') === 'binary');
+    const type = this.wsOpts.messageType ?? 'binary';
+    const pipe = new WsPipe(ws, type === 'binary', type === 'auto');
     const conn = this.hub.accept(socketPeer(sock), pipe, { kind: this.wsOpts.ssl ? 'wss' : 'ws', sockPort: this.boundPort, cert, subprotocol });
     ws.on('error', (err: Error & { code?: string }) => {
       // ws refuses an oversized message itself (close 1009); the channel hears it as a frame error.
