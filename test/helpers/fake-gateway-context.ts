@@ -106,7 +106,7 @@ export class FakeSession implements GatewaySession {
   }
 
   publish(topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; props?: MessageProperties | null; expiryInterval?: number }): PublishOutcome {
-    return this.broker.publishAs(this.clientId, this.username, this.mountpoint, topic, payload, opts.qos, opts.retain);
+    return this.broker.publishAs(this.clientId, this.username, this.mountpoint, topic, payload, opts.qos, opts.retain, opts.props ?? null, opts.expiryInterval);
   }
 
   subscribe(filter: string, opts: Partial<SubscriptionOptions> & { qos: QoS }): SubscribeOutcome {
@@ -129,7 +129,8 @@ export class FakeSession implements GatewaySession {
   }
 
   enqueue(message: Message, qos: QoS, retain: boolean, filter: string): void {
-    const d: Delivery = { message, qos, pid: qos === 0 ? 0 : this.nextPid++, dup: false, retain, subIds: null, filter };
+    // The packet id is given when the delivery goes inflight (drain), as the real session does.
+    const d: Delivery = { message, qos, pid: 0, dup: false, retain, subIds: null, filter };
     if (this.broker.maxQueue > 0 && this.queue.length >= this.broker.maxQueue) {
       this.queue.shift();
       this.broker.dropped++;
@@ -144,7 +145,10 @@ export class FakeSession implements GatewaySession {
       const d = this.queue[0]!;
       if (d.qos > 0 && this.inflight.size >= this.window) return;
       this.queue.shift();
-      if (d.qos > 0) this.inflight.set(d.pid, d);
+      if (d.qos > 0) {
+        if (d.pid === 0) d.pid = this.nextPid++;
+        this.inflight.set(d.pid, d);
+      }
       // As the real host: gateways see topics without the mountpoint.
       const mp = this.mountpoint;
       this.sink.deliver(mp && d.message.topic.startsWith(mp) ? { ...d, message: d.message.with({ topic: d.message.topic.slice(mp.length) }) } : d);
@@ -166,8 +170,13 @@ export class FakeSession implements GatewaySession {
     this.drain();
   }
 
+  /** As the real session's requeue: back to the head of the queue, sent again at the next pump (a new pid). */
   reject(pid: number): void {
+    const d = this.inflight.get(pid);
+    this.broker.rejected.push(pid);
+    if (d === undefined) return;
     this.inflight.delete(pid);
+    this.queue.unshift({ ...d, pid: 0, dup: false });
   }
 
   setWill(will: WillMessage | null): void {
@@ -175,7 +184,8 @@ export class FakeSession implements GatewaySession {
   }
 
   setInflightWindow(n: number): void {
-    this.window = n;
+    this.window = Math.max(1, n);
+    this.drain();
   }
 
   queuedCount(): number {
@@ -209,7 +219,7 @@ export class FakeSession implements GatewaySession {
     const sendWill = opts?.sendWill ?? false;
     this.closed = { reason, sendWill };
     this.attached = false;
-    if (sendWill && this.will) this.broker.publishAs(this.clientId, this.username, '', this.will.topic, this.will.payload, this.will.qos, this.will.retain);
+    if (sendWill && this.will) this.broker.publishAs(this.clientId, this.username, '', this.will.topic, this.will.payload, this.will.qos, this.will.retain, this.will.props ?? null);
     if (this.opts.expiryInterval === 0 && this.broker.sessions.get(this.clientId) === this) this.broker.sessions.delete(this.clientId);
     this.broker.closes.push({ clientId: this.clientId, reason, sendWill });
     this.broker.events.push({ kind: 'disconnected', clientId: this.clientId, reason });
@@ -234,6 +244,8 @@ export class FakeGatewayContext implements GatewayContext {
   readonly retained = new Map<string, Message>();
   readonly acks: number[] = [];
   readonly received: number[] = [];
+  /** Pids gateways handed back with reject(), in order. */
+  readonly rejected: number[] = [];
   readonly closes: { clientId: string; reason: DisconnectReason; sendWill: boolean }[] = [];
   readonly events: { kind: 'connected' | 'disconnected'; clientId: string; reason?: DisconnectReason }[] = [];
   readonly devices: DeviceInfo[] = [];
@@ -301,11 +313,11 @@ export class FakeGatewayContext implements GatewayContext {
   }
 
   /** The one publish path: topic checks, authorization and mountpoint, then routing. */
-  publishAs(clientId: string, username: string | null, mountpoint: string, topic: string, payload: Buffer, qos: QoS, retain: boolean): PublishOutcome {
+  publishAs(clientId: string, username: string | null, mountpoint: string, topic: string, payload: Buffer, qos: QoS, retain: boolean, props: MessageProperties | null = null, expiryInterval?: number): PublishOutcome {
     if (topic === '' || topic.includes('+') || topic.includes('#')) return { ok: false, reason: 'topic_invalid' };
     const mounted = mountpoint + topic;
     if (this.denyPublish.has(topic) || this.denyPublish.has(mounted) || !this.allow(clientId, 'publish', topic)) return { ok: false, reason: 'not_authorized' };
-    const matched = this.route(createMessage({ topic: mounted, payload, qos, retain, from: clientId, fromUsername: username, now: this.clock.now() }));
+    const matched = this.route(createMessage({ topic: mounted, payload, qos, retain, props, expiryInterval, from: clientId, fromUsername: username, now: this.clock.now() }));
     return { ok: true, durable: this.durable && qos > 0, matched };
   }
 
@@ -330,7 +342,7 @@ export class FakeGatewayContext implements GatewayContext {
   }
 
   publishSessionless(device: SessionlessDevice, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; expiryInterval?: number }): PublishOutcome {
-    const r = this.publishAs(device.clientId, device.username, expand(this.mountpoint, device.clientId, device.username), topic, payload, opts.qos, opts.retain);
+    const r = this.publishAs(device.clientId, device.username, expand(this.mountpoint, device.clientId, device.username), topic, payload, opts.qos, opts.retain, null, opts.expiryInterval);
     if (r.ok) this.anonymous.push(this.published.at(-1)!);
     return r;
   }
@@ -351,8 +363,8 @@ export class FakeGatewayContext implements GatewayContext {
   }
 
   /** Publish as an MQTT client would: the topic as given (mountpoint included), no ACL. */
-  mqttPublish(topic: string, payload: Buffer | string, qos: QoS = 0, retain = false): void {
-    this.route(createMessage({ topic, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), qos, retain, from: 'mqtt-client', now: this.clock.now() }));
+  mqttPublish(topic: string, payload: Buffer | string, qos: QoS = 0, retain = false, props: MessageProperties | null = null): void {
+    this.route(createMessage({ topic, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), qos, retain, props, from: 'mqtt-client', now: this.clock.now() }));
   }
 }
 

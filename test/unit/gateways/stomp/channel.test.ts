@@ -49,41 +49,16 @@ interface Harness {
   clock: FakeClock;
   link: FakeLink;
   ch: StompChannel;
-  rejected: number[];
-  props: (MessageProperties | null | undefined)[];
 }
 
 function setup(opts: { config?: Record<string, unknown>; authenticate?: (r: { username: string | null; password: Buffer | null }) => AuthOutcome | Promise<AuthOutcome>; authorize?: (c: string, a: 'publish' | 'subscribe', t: string) => boolean; mountpoint?: string; durable?: boolean } = {}): Harness {
   const clock = new FakeClock();
   const ctx = createFakeGatewayContext({ name: 'stomp', clock, mountpoint: opts.mountpoint ?? '', durable: opts.durable ?? false, ...(opts.authenticate ? { authenticate: opts.authenticate } : {}), ...(opts.authorize ? { authorize: opts.authorize } : {}) });
-  const rejected: number[] = [];
-  const props: (MessageProperties | null | undefined)[] = [];
-  // The fake's reject() is a no-op and its publish drops props: record both here.
-  const open = ctx.openSession.bind(ctx);
-  ctx.openSession = (d, o, sink): GatewaySession => {
-    const s = open(d, o, sink);
-    const rec = ctx.sessions.get(d.clientId)!;
-    return {
-      ...s,
-      reject(pid: number) {
-        rejected.push(pid);
-        const del = rec.inflight.get(pid);
-        rec.inflight.delete(pid);
-        // Redeliver at once, as the broker's requeue + pump does.
-        if (del) sink.deliver({ ...del, pid: rec.nextPid, dup: false });
-        if (del) rec.inflight.set(rec.nextPid++, del);
-      },
-      publish(t, p, o2) {
-        props.push(o2.props);
-        return s.publish(t, p, o2);
-      },
-    };
-  };
   const link = new FakeLink();
   const config = stompConfigSchema.parse({ mountpoint: opts.mountpoint ?? '', ...opts.config });
   let n = 0;
   const ch = new StompChannel({ ctx, config, link, generateClientId: () => `gen${++n}`, count: (x) => ctx.metrics.inc(x) });
-  return { ctx, clock, link, ch, rejected, props };
+  return { ctx, clock, link, ch };
 }
 
 function connect(h: Harness, headers: Record<string, string> = { 'accept-version': '1.2', host: 'x' }): StompFrame {
@@ -207,7 +182,7 @@ describe('STOMP heart-beats', () => {
     expect(h.link.take()).toEqual([HEARTBEAT]); // at 14000
     h.clock.advance(1000); // t=19000: silent 10000
     expect(h.link.closed).toBe(true);
-    expect(h.ctx.sessions.get('gen1')!.closed).toBe('keepalive_timeout');
+    expect(h.ctx.closes.at(-1)).toMatchObject({ clientId: 'gen1', reason: 'keepalive_timeout' });
     expect(h.ctx.counters.get('clients.heartbeat_timeout')).toBe(1);
   });
 
@@ -230,7 +205,7 @@ describe('STOMP SEND and SUBSCRIBE', () => {
     expect(h.ctx.published[0]!.topic).toBe('stomp/cmd/s1');
     expect(h.ctx.published[0]!.payload.toString()).toBe('{"a":\u00001}');
     expect(h.ctx.published[0]!.qos).toBe(0);
-    expect(h.props[0]).toEqual({ contentType: 'application/json', userProperties: { 'x-trace': 't1' } });
+    expect(h.ctx.messages[0]!.props).toEqual({ contentType: 'application/json', userProperties: { 'x-trace': 't1' } });
     expect(h.link.take().map((f) => [f.command, header(f, 'receipt-id')])).toEqual([['RECEIPT', 'r2']]);
   });
 
@@ -356,7 +331,7 @@ describe('STOMP ack modes', () => {
     expect(rec.acked).toEqual([2]);
     expect(h.link.take().map((f) => f.command)).toEqual(['RECEIPT']);
     h.ch.handleFrame(frame('NACK', { id: header(m1!, 'ack')! }));
-    expect(h.rejected).toEqual([1]);
+    expect(h.ctx.rejected).toEqual([1]);
     const again = h.link.take();
     expect(again.map((m) => m.body.toString())).toEqual(['m1']);
     h.ch.handleFrame(frame('ACK', { id: header(again[0]!, 'ack')! }));
@@ -372,7 +347,7 @@ describe('STOMP ack modes', () => {
     h.ch.handleFrame(frame('ACK', { id: header(ms[1]!, 'ack')! }));
     expect(h.ctx.sessions.get('gen1')!.acked).toEqual([1, 2]);
     h.ch.handleFrame(frame('NACK', { id: header(ms[2]!, 'ack')! }));
-    expect(h.rejected).toEqual([3]);
+    expect(h.ctx.rejected).toEqual([3]);
   });
 
   it('1.1 ACK by message-id; client_ack_qos = 0 keeps EMQX behaviour', () => {
@@ -447,7 +422,7 @@ describe('STOMP transactions and DISCONNECT', () => {
     h.ch.handleFrame(frame('DISCONNECT', { receipt: 'bye' }));
     expect(h.link.take().map((f) => [f.command, header(f, 'receipt-id')])).toEqual([['RECEIPT', 'bye']]);
     expect(h.link.closed).toBe(true);
-    expect(h.ctx.sessions.get('gen1')!.closed).toBe('normal');
+    expect(h.ctx.closes.at(-1)).toMatchObject({ clientId: 'gen1', reason: 'normal' });
   });
 
   it('a frame error answers ERROR naming the limit and closes', () => {
@@ -458,7 +433,7 @@ describe('STOMP transactions and DISCONNECT', () => {
     expect(e.command).toBe('ERROR');
     expect(e.body.toString()).toBe('Frame error: max_body_length: body of 70000 bytes exceeds 65536');
     expect(h.link.closed).toBe(true);
-    expect(h.ctx.sessions.get('gen1')!.closed).toBe('frame_too_large');
+    expect(h.ctx.closes.at(-1)).toMatchObject({ clientId: 'gen1', reason: 'frame_too_large' });
   });
 
   it('kick: ERROR Kicked out, then close', () => {
