@@ -6,7 +6,7 @@ import { stompConfigSchema } from '../../../../gateways/stomp/config.js';
 import { negotiateVersion, parseHeartBeat, renderTemplate, StompChannel, subscriptionKey } from '../../../../gateways/stomp/channel.js';
 import { header, HEARTBEAT, type StompFrame } from '../../../../gateways/stomp/frame.js';
 import type { StreamLink } from '../../../../gateways/transport/stream-types.js';
-import type { AuthOutcome, GatewaySession, MessageProperties } from '../../../../gateways/gateway.js';
+import type { AuthOutcome } from '../../../../gateways/gateway.js';
 import { createMessage } from '../../../../src/core/message.js';
 import { mulberry32 } from '../../../helpers/prng.js';
 import { createFakeGatewayContext, FakeClock, type FakeGatewayContext } from '../../../helpers/fake-gateway-context.js';
