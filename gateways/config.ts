@@ -2,10 +2,12 @@
 import { z } from 'zod';
 import { coapConfigSchema } from './coap/config.js';
 import { mqttsnConfigSchema } from './mqttsn/config.js';
+import { exprotoConfigSchema } from './exproto/config.js';
 
 export const gatewayConfigSchema = z
   .strictObject({
     coap: coapConfigSchema,
     mqttsn: mqttsnConfigSchema,
+    exproto: exprotoConfigSchema,
   })
   .prefault({});
