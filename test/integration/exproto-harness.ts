@@ -3,6 +3,7 @@
 // rpc, a typed ConnectionAdapter client, raw TCP/UDP devices, and a free-port helper.
 import dgram from 'node:dgram';
 import net from 'node:net';
+import tls from 'node:tls';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -39,7 +40,7 @@ export class TestHandler {
   adapter: AdapterClient | null = null;
   private readonly running = new Map<string, number>();
 
-  async start(port = 0): Promise<void> {
+  async start(port = 0, creds = grpc.ServerCredentials.createInsecure()): Promise<void> {
     const server = new grpc.Server();
     const impl: grpc.UntypedServiceImplementation = {};
     for (const m of ['OnSocketCreated', 'OnReceivedBytes', 'OnTimerTimeout', 'OnReceivedMessages', 'OnSocketClosed'] as const) {
@@ -58,12 +59,12 @@ export class TestHandler {
       };
     }
     server.addService(v1['ConnectionUnaryHandler']!.service, impl);
-    this.port = await new Promise<number>((res, rej) => server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+    this.port = await new Promise<number>((res, rej) => server.bindAsync(`127.0.0.1:${port}`, creds, (e, p) => (e ? rej(e) : res(p))));
     this.server = server;
   }
 
-  connectAdapter(port: number): AdapterClient {
-    this.adapter = new AdapterClient(port);
+  connectAdapter(port: number, creds?: grpc.ChannelCredentials): AdapterClient {
+    this.adapter = new AdapterClient(port, creds);
     return this.adapter;
   }
 
@@ -159,6 +160,15 @@ export class TcpDevice {
     const s = net.connect(port, '127.0.0.1');
     await new Promise<void>((res, rej) => {
       s.once('connect', () => res());
+      s.once('error', rej);
+    });
+    return new TcpDevice(s);
+  }
+  /** A TLS device (the ssl listener), optionally with a client certificate. */
+  static async connectTls(port: number, o: tls.ConnectionOptions): Promise<TcpDevice> {
+    const s = tls.connect({ port, host: '127.0.0.1', ...o });
+    await new Promise<void>((res, rej) => {
+      s.once('secureConnect', () => res());
       s.once('error', rej);
     });
     return new TcpDevice(s);
