@@ -1,6 +1,7 @@
-// GENERATED from exproto.proto (test/unit/gateways/exproto/proto.test.ts fails when they differ; regenerate with
-// the command printed there). proto-loader builds the services from this JSON form, so the daemon,
-// bundled or installed, does not need the .proto file at run time.
+// GENERATED from exproto.proto: proto-loader builds the services from this JSON form, so the daemon,
+// bundled or installed, needs no .proto file at run time. test/unit/gateways/exproto/proto.test.ts
+// fails when the two differ; regenerate the object below with
+//   node -p "JSON.stringify(new (require('protobufjs').Root)().loadSync('gateways/exproto/exproto.proto',{keepCase:true}).toJSON(),(k,v)=>k==='comment'?undefined:v,2)"
 export const EXPROTO_JSON = {
   nested: {
     emqx: {
