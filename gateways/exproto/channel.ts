@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { AuthOutcome, Delivery, DeliverySink, DisconnectReason, GatewayContext, GatewaySession, QoS } from '../gateway.js';
 import { code, type ClientInfo, type CodeResponse, type ConnInfo, type ExprotoMessage, type HandlerEvent, type HandlerMethod, type HandlerRequests, type SocketType } from './proto.js';
-import { CLOSE_FLUSH_MS, KEEPALIVE_MULTIPLIER, MSG } from './params.js';
+import { CLOSE_FLUSH_MS, KEEPALIVE_MULTIPLIER, MAX_MERGED_BYTES, MAX_QUEUED_BYTES, MSG } from './params.js';
 
 type TimerHandle = ReturnType<GatewayContext['clock']['setTimeout']>;
 
@@ -79,6 +79,8 @@ export class ExprotoChannel implements DeliverySink {
   private session: GatewaySession | null = null;
   private readonly queue: HandlerEvent[] = [];
   private inflight = false;
+  /** Device bytes waiting in the queue. */
+  private queuedBytes = 0;
   /** Keepalive interval in ms once StartTimer ran, 0 before. */
   keepaliveMs = 0;
   lastInput: number;
@@ -121,8 +123,10 @@ export class ExprotoChannel implements DeliverySink {
     if (!this.open) return;
     this.lastInput = this.ctx.clock.now();
     this.session?.touch();
+    this.queuedBytes += bytes.length;
+    if (this.queuedBytes > MAX_QUEUED_BYTES) return this.backlog();
     const tail = this.queue[this.queue.length - 1];
-    if (this.socket.stream && tail?.method === 'OnReceivedBytes') {
+    if (this.socket.stream && tail?.method === 'OnReceivedBytes' && tail.req.bytes.length + bytes.length <= MAX_MERGED_BYTES) {
       // A stream has no message boundaries: chunks that waited together travel together.
       tail.req.bytes = Buffer.concat([tail.req.bytes, bytes]);
       return;
@@ -309,20 +313,24 @@ export class ExprotoChannel implements DeliverySink {
 
   private enqueue(ev: HandlerEvent): void {
     if (this.state === 'closed') return;
-    if (this.queue.length >= this.d.maxQueued && ev.method !== 'OnSocketClosed') {
-      this.d.count('handler.backlog_close');
-      this.log.warn({ reason: 'handler_backlog', queued: this.queue.length }, 'connection_closed');
-      this.queue.length = 0;
-      this.shutdown('handler_backlog', 'internal_error', false);
-      return;
-    }
+    if (this.queue.length >= this.d.maxQueued && ev.method !== 'OnSocketClosed') return this.backlog();
     this.queue.push(ev);
     this.pump();
+  }
+
+  /** The handler does not keep up with this device: drop what waits and close (bounded memory per device). */
+  private backlog(): void {
+    this.d.count('handler.backlog_close');
+    this.log.warn({ reason: 'handler_backlog', queued: this.queue.length, bytes: this.queuedBytes }, 'connection_closed');
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.shutdown('handler_backlog', 'internal_error', false);
   }
 
   private pump(): void {
     if (this.inflight || this.queue.length === 0 || this.state === 'closed') return;
     const ev = this.queue.shift()!;
+    if (ev.method === 'OnReceivedBytes') this.queuedBytes -= ev.req.bytes.length;
     this.inflight = true;
     this.d.count('handler.calls');
     this.d.handler.call(ev.method, ev.req).then(
@@ -351,6 +359,7 @@ export class ExprotoChannel implements DeliverySink {
     this.log.warn({ method, reason: detail }, 'handler_call_failed');
     const closing = this.queue.filter((e) => e.method === 'OnSocketClosed');
     this.queue.length = 0;
+    this.queuedBytes = 0;
     this.queue.push(...closing);
     if (this.open) this.shutdown(reason, 'internal_error', false);
     else this.pump();

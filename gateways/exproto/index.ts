@@ -212,15 +212,13 @@ export class ExprotoGateway implements Gateway {
         ...Object.entries(this.cfg.listeners.tcp).map(([name, l]) => ({ kind: 'tcp' as const, name, l, ssl: null })),
         ...Object.entries(this.cfg.listeners.ssl).map(([name, l]) => ({ kind: 'ssl' as const, name, l, ssl: l.ssl_options })),
       ];
-      {
-        for (const { kind, name, l, ssl } of streams) {
-          if (!l.enable) continue;
-          const id = `${kind}:${name}`;
-          const t = new TcpTransport<Buffer, StreamSide>({ bind: l.bind, port: l.port, ssl }, this.streamOptions(id, l.max_connections, l.bind));
-          await t.start();
-          this.transports.push({ kind, id, t });
-          log.info({ listener: id, bind: t.bindAddress }, 'listener_started');
-        }
+      for (const { kind, name, l, ssl } of streams) {
+        if (!l.enable) continue;
+        const id = `${kind}:${name}`;
+        const t = new TcpTransport<Buffer, StreamSide>({ bind: l.bind, port: l.port, ssl }, this.streamOptions(id, l.max_connections, l.bind));
+        await t.start();
+        this.transports.push({ kind, id, t });
+        log.info({ listener: id, bind: t.bindAddress }, 'listener_started');
       }
       for (const [name, l] of Object.entries(this.cfg.listeners.udp)) {
         if (!l.enable) continue;

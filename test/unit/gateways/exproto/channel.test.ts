@@ -106,6 +106,17 @@ describe('ExprotoChannel event queue', () => {
     expect((handler.calls[1]!.req as HandlerRequests['OnSocketClosed']).reason).toBe('tcp_closed');
   });
 
+  it('merges stream chunks only up to 64 KiB per event, and closes a device whose queued bytes pass 4 MiB', async () => {
+    const { handler, ch, socketClosed } = setup({ maxQueued: 1000 });
+    const chunk = Buffer.alloc(40 * 1024, 1);
+    ch.input(chunk);
+    ch.input(chunk);
+    await handler.ok();
+    expect((handler.calls[1]!.req as HandlerRequests['OnReceivedBytes']).bytes.length).toBe(chunk.length);
+    for (let i = 0; i < 110 && socketClosed() === 0; i++) ch.input(chunk);
+    expect(socketClosed()).toBe(1);
+  });
+
   it('too many queued events close the connection (handler too slow)', async () => {
     const { handler, ch, socketClosed } = setup({ stream: false, maxQueued: 3 });
     for (let i = 0; i < 4; i++) ch.input(Buffer.from([i]));
