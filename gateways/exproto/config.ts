@@ -62,8 +62,12 @@ export const exprotoConfigSchema = z
       .strictObject({
         /** URL of the user's ConnectionUnaryHandler; https:// (or ssl_options.enable) means TLS. */
         address: z.string().regex(/^(https?:\/\/)?(\[[0-9a-fA-F:.]+\]|[^:/[\]\s]+):\d{1,5}\/?$/, 'must be a URL like "http://127.0.0.1:9001"').default('http://127.0.0.1:9001'),
-        /** Only the unary service: the streaming ConnectionHandler cannot keep one connection's events in order. */
-        service_name: z.literal('ConnectionUnaryHandler').default('ConnectionUnaryHandler'),
+        /**
+         * ConnectionUnaryHandler (one call per event, in order per connection) or EMQX's deprecated
+         * ConnectionHandler (one long-lived client stream per rpc: events of different rpcs may overtake
+         * each other, and a write is done once sent, not once handled).
+         */
+        service_name: z.enum(['ConnectionUnaryHandler', 'ConnectionHandler']).default('ConnectionUnaryHandler'),
         /** Deadline of each call to the handler; a call past it closes that device connection. */
         request_timeout: seconds.default(10),
         /** Reconnection to the handler: exponential backoff with jitter between these bounds. */

@@ -3,7 +3,7 @@
 // jitter (grpc-js's own: ±20 % jitter, x1.6 per attempt, between the configured bounds). Automatic
 // retries are off, as in EMQX: a failed call closes that device connection instead.
 import { readFileSync } from 'node:fs';
-import { ChannelCredentials, connectivityState, credentials, status, type Client, type ServiceError } from '@grpc/grpc-js';
+import { ChannelCredentials, connectivityState, credentials, status, type Client, type ClientWritableStream, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { HandlerCaller } from './channel.js';
 import type { ExprotoConfig } from './config.js';
@@ -43,9 +43,14 @@ export function handlerCredentials(cfg: HandlerConfig, tls: boolean): ChannelCre
   return credentials.createSsl(ca, key, cert, verify ? {} : { rejectUnauthorized: false, checkServerIdentity: () => undefined });
 }
 
+type Stream = ClientWritableStream<unknown>;
+
 export class HandlerClient implements HandlerCaller {
   private readonly client: Client;
   private readonly timeoutMs: number;
+  private readonly streaming: boolean;
+  /** ConnectionHandler: the open client stream of each rpc, with its writes not yet confirmed. */
+  private readonly streams = new Map<HandlerMethod, { s: Stream; pending: Set<(err: Error | null) => void> }>();
   private closed = false;
   private lastState: connectivityState | null = null;
 
@@ -54,7 +59,8 @@ export class HandlerClient implements HandlerCaller {
     private readonly log: Logger,
   ) {
     const addr = parseHandlerAddress(cfg.address, cfg.ssl_options.enable);
-    const Ctor = exprotoServices().unaryHandler;
+    this.streaming = cfg.service_name === 'ConnectionHandler';
+    const Ctor = this.streaming ? exprotoServices().streamHandler : exprotoServices().unaryHandler;
     const sni = cfg.ssl_options.server_name_indication;
     this.client = new Ctor(addr.target, handlerCredentials(cfg, addr.tls), {
       'grpc.enable_retries': 0,
@@ -66,7 +72,7 @@ export class HandlerClient implements HandlerCaller {
       ...(sni ? { 'grpc.ssl_target_name_override': sni, 'grpc.default_authority': sni } : {}),
     });
     this.timeoutMs = cfg.request_timeout * 1000;
-    this.log.info({ target: addr.target, tls: addr.tls }, 'exproto_handler_client_created');
+    this.log.info({ target: addr.target, tls: addr.tls, service: cfg.service_name }, 'exproto_handler_client_created');
     // Connect now, so a handler that is down shows in the log at start rather than at the first device.
     this.watch(this.client.getChannel().getConnectivityState(true));
   }
@@ -96,6 +102,7 @@ export class HandlerClient implements HandlerCaller {
 
   call<M extends HandlerMethod>(method: M, req: HandlerRequests[M]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('handler client closed'));
+    if (this.streaming) return this.write(method, req);
     const fn = (this.client as unknown as Record<string, (req: unknown, opts: { deadline: number }, cb: (err: ServiceError | null) => void) => void>)[method]!;
     return new Promise<void>((resolve, reject) => {
       fn.call(this.client, req, { deadline: Date.now() + this.timeoutMs }, (err) => {
@@ -105,8 +112,44 @@ export class HandlerClient implements HandlerCaller {
     });
   }
 
+  /**
+   * ConnectionHandler: write the event to the rpc's long-lived stream (opened on first use, reopened
+   * after it failed). Done once grpc-js has sent it; a failed stream fails its unconfirmed writes, and
+   * a write not confirmed within request_timeout fails on its own.
+   */
+  private write(method: HandlerMethod, req: unknown): Promise<void> {
+    let st = this.streams.get(method);
+    if (!st) {
+      const pending = new Set<(err: Error | null) => void>();
+      const fn = (this.client as unknown as Record<string, (cb: (err: ServiceError | null) => void) => Stream>)[method]!;
+      const s = fn.call(this.client, (err) => {
+        if (this.streams.get(method)?.s === s) this.streams.delete(method);
+        const e = new Error(err ? `${status[err.code] ?? 'UNKNOWN'}: ${err.details || err.message}` : 'stream ended by the handler');
+        if (err && !this.closed) this.log.warn({ method, reason: e.message }, 'exproto_handler_stream_failed');
+        for (const p of [...pending]) p(e);
+      });
+      s.on('error', () => {});
+      st = { s, pending };
+      this.streams.set(method, st);
+    }
+    const { s, pending } = st;
+    return new Promise<void>((resolve, reject) => {
+      const done = (err: Error | null): void => {
+        if (!pending.delete(done)) return;
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = setTimeout(() => done(new Error('DEADLINE_EXCEEDED: stream write not sent in time')), this.timeoutMs);
+      pending.add(done);
+      s.write(req, (err?: Error | null) => done(err ?? null));
+    });
+  }
+
   close(): void {
     this.closed = true;
+    for (const { s } of this.streams.values()) s.end();
+    this.streams.clear();
     this.client.close();
   }
 }

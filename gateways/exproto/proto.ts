@@ -79,6 +79,8 @@ export type HandlerEvent = { [M in HandlerMethod]: { method: M; req: HandlerRequ
 export interface ExprotoServices {
   adapter: ServiceDefinition;
   unaryHandler: ServiceClientConstructor;
+  /** The deprecated client-streaming ConnectionHandler. */
+  streamHandler: ServiceClientConstructor;
 }
 
 let services: ExprotoServices | null = null;
@@ -89,7 +91,7 @@ export function exprotoServices(): ExprotoServices {
   const pkg = loadPackageDefinition(fromJSON(EXPROTO_JSON as unknown as Parameters<typeof fromJSON>[0], LOADER_OPTIONS));
   const v1 = ((pkg['emqx'] as GrpcObject)['exproto'] as GrpcObject)['v1'] as GrpcObject;
   const adapter = v1['ConnectionAdapter'] as ServiceClientConstructor;
-  services = { adapter: adapter.service, unaryHandler: v1['ConnectionUnaryHandler'] as ServiceClientConstructor };
+  services = { adapter: adapter.service, unaryHandler: v1['ConnectionUnaryHandler'] as ServiceClientConstructor, streamHandler: v1['ConnectionHandler'] as ServiceClientConstructor };
   return services;
 }
 

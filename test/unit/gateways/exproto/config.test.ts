@@ -18,8 +18,9 @@ describe('gateway.exproto config', () => {
     expect(r.error!.issues[0]!.path).toEqual(['handler', 'address']);
   });
 
-  it('refuses the deprecated streaming ConnectionHandler and unknown keys', () => {
-    expect(exprotoConfigSchema.safeParse({ handler: { service_name: 'ConnectionHandler' } }).success).toBe(false);
+  it('takes the deprecated streaming ConnectionHandler; refuses other service names and unknown keys', () => {
+    expect(exprotoConfigSchema.safeParse({ handler: { service_name: 'ConnectionHandler' } }).success).toBe(true);
+    expect(exprotoConfigSchema.safeParse({ handler: { service_name: 'Handler' } }).success).toBe(false);
     expect(exprotoConfigSchema.safeParse({ listeners: { tcp: { default: { prot: 1 } } } }).success).toBe(false);
   });
 
