@@ -225,6 +225,17 @@ describe('ExProto: ConnectionAdapter', () => {
   });
 });
 
+describe('ExProto: clients are broker clients', () => {
+  it('a kick through the HTTP API closes the device with OnSocketClosed{kicked}', async () => {
+    const { dev, conn, clientid } = await authed();
+    const res = await fetch(`http://127.0.0.1:${apiPort}/api/v5/clients/${clientid}`, { method: 'DELETE', headers: { authorization: `Basic ${Buffer.from('ops:ops-secret').toString('base64')}` } });
+    expect(res.status).toBe(204);
+    await dev.waitClosed();
+    const e = await h.waitFor((x) => x.req.conn === conn && x.method === 'OnSocketClosed');
+    expect(e.req.reason).toBe('kicked');
+  });
+});
+
 describe('ExProto: re-entrant calls', () => {
   it('the handler authenticates, subscribes and sends from inside its pending OnSocketCreated without deadlock', async () => {
     const id = uid('re');
