@@ -25,6 +25,8 @@ export interface DeviceInfo {
   endpointName?: string;
   /** proto_name for client lists and $SYS events; defaults to EMQX's spelling for the gateway ('CoAP', 'MQTT-SN'). */
   protoName?: string;
+  /** Name in $SYS client event topics when it is the device's, not the gateway's (ExProto: the handler's proto_name). */
+  sysName?: string;
   /** Protocol version string for client lists ('1.2' for MQTT-SN, '1.0' for CoAP …). */
   protoVer?: string;
   keepalive?: number;

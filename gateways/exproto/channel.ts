@@ -242,6 +242,8 @@ export class ExprotoChannel implements DeliverySink {
           sockPort: s.sockPort,
           protoName: ci.proto_name,
           protoVer: ci.proto_ver,
+          // EMQX's client events go under gateway/<proto_name>/ (its `protocol` is the proto_name).
+          sysName: ci.proto_name,
           superuser: a.superuser,
         },
         // No persistent session in ExProto: subscriptions live as long as the connection (spec §3).

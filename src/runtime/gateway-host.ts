@@ -257,7 +257,7 @@ export class GatewayHost implements GatewayContext {
       superuser: device.superuser ?? false,
       protocol: this.name,
       protoName: device.protoName ?? this.protoName,
-      sysName: this.sysName,
+      sysName: device.sysName ?? this.sysName,
       protoVer: device.protoVer ?? '1.0',
       listener: device.listener,
       peerHost: device.peerHost,

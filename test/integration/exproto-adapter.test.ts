@@ -124,7 +124,7 @@ describe('ExProto: ConnectionAdapter', () => {
     expect(a).toEqual({ code: 'SUCCESS', message: '' });
     const again = await adapter.call('Authenticate', { conn, clientinfo: { proto_name: 'line', proto_ver: '1.0', clientid: id, username: 'u1' }, password: 'p' });
     expect(again).toEqual({ code: 'PERMISSION_DENY', message: 'Duplicated authenticate command' });
-    await app.waitMessages(1, 3000, (m) => m.topic.endsWith(`/clients/${id}/connected`));
+    await app.waitMessages(1, 3000, (m) => m.topic.endsWith(`/gateway/line/clients/${id}/connected`));
     const res = await fetch(`http://127.0.0.1:${apiPort}/api/v5/clients?clientid=${id}`, { headers: { authorization: `Basic ${Buffer.from('ops:ops-secret').toString('base64')}` } });
     const body = (await res.json()) as { data: { clientid: string; proto_name: string; proto_ver: string; username: string }[] };
     expect(body.data.map((c) => [c.clientid, c.proto_name, c.proto_ver, c.username])).toEqual([[id, 'line', '1.0', 'u1']]);
@@ -187,7 +187,7 @@ describe('ExProto: ConnectionAdapter', () => {
     await dev.waitClosed();
     const e = await h.waitFor((x) => x.req.conn === conn && x.method === 'OnSocketClosed');
     expect(e.req.reason).toBe('normal');
-    await app.waitMessages(1, 3000, (m) => m.topic.endsWith(`/clients/${clientid}/disconnected`));
+    await app.waitMessages(1, 3000, (m) => m.topic.endsWith(`/gateway/line/clients/${clientid}/disconnected`));
     const r = await adapter.call('Send', { conn, bytes: Buffer.from('x') });
     expect(r).toEqual({ code: 'CONN_PROCESS_NOT_ALIVE', message: 'Connection process is not alive' });
     expect((await adapter.call('Close', { conn })).code).toBe('CONN_PROCESS_NOT_ALIVE');
