@@ -115,10 +115,10 @@ export class ExprotoGateway implements Gateway {
     return ch && ch.open ? ch : undefined;
   }
 
-  /** Publish without a connection: as the gateway itself ('exproto'), no ACL (spec §3). */
+  /** Publish without a connection: as the gateway itself ('exproto'), no ACL, no mountpoint (spec §3). */
   rawPublish(topic: string, qos: number, payload: Buffer): CodeResponse {
     if (qos !== 0 && qos !== 1 && qos !== 2) return code('PARAMS_TYPE_ERROR', 'qos must be 0, 1 or 2');
-    const r = this.ctx.publishSessionless({ clientId: 'exproto', username: null, peerHost: '', peerPort: 0, listener: 'exproto:server', superuser: true }, topic, payload, { qos: qos as QoS, retain: false });
+    const r = this.ctx.publishSessionless({ clientId: 'exproto', username: null, peerHost: '', peerPort: 0, listener: 'exproto:server', superuser: true }, topic, payload, { qos: qos as QoS, retain: false, noMountpoint: true });
     if (!r.ok) {
       this.ctx.log.info({ topic, reason: r.reason }, 'raw_publish_refused');
       return code(r.reason === 'topic_invalid' ? 'PARAMS_TYPE_ERROR' : 'UNKNOWN', r.reason);

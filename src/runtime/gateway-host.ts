@@ -279,8 +279,8 @@ export class GatewayHost implements GatewayContext {
     return this.outcome(s, topic, this.broker.publishFrom(s, topic, payload, opts.qos, opts.retain, opts.props ?? null, opts.expiryInterval, this.broker.now()));
   }
 
-  publishSessionless(device: SessionlessDevice, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; expiryInterval?: number }): PublishOutcome {
-    const mountpoint = renderPlaceholders(this.mountpointTpl, { clientid: device.clientId, username: device.username, endpoint_name: device.endpointName ?? null }) ?? '';
+  publishSessionless(device: SessionlessDevice, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; expiryInterval?: number; noMountpoint?: boolean }): PublishOutcome {
+    const mountpoint = opts.noMountpoint ? '' : renderPlaceholders(this.mountpointTpl, { clientid: device.clientId, username: device.username, endpoint_name: device.endpointName ?? null }) ?? '';
     const identity: ClientIdentity = { clientId: device.clientId, username: device.username, peerHost: device.peerHost, peerPort: device.peerPort, protocol: this.name, listener: device.listener, superuser: device.superuser };
     const from: Publisher = { clientId: device.clientId, username: device.username, superuser: device.superuser, mountpoint, recvMsg: 0, authIdentity: () => identity };
     return this.outcome(from, topic, this.broker.publishFrom(from, topic, payload, opts.qos, opts.retain, null, opts.expiryInterval, this.broker.now()));
