@@ -117,7 +117,11 @@ const handler: grpc.UntypedServiceImplementation = {
   },
   OnReceivedMessages(call: grpc.ServerUnaryCall<{ conn: string; messages: { topic: string; payload: Buffer }[] }, object>, cb: grpc.sendUnaryData<object>) {
     const { conn, messages } = call.request;
-    Promise.all(messages.map((m) => say(conn, `MSG ${m.topic} ${m.payload.toString('utf8')}`))).then(() => cb(null, {}));
+    // One Send after the other: concurrent calls could reach the device out of order.
+    const run = async (): Promise<void> => {
+      for (const m of messages) await say(conn, `MSG ${m.topic} ${m.payload.toString('utf8')}`);
+    };
+    run().then(() => cb(null, {}));
   },
   OnTimerTimeout(_call: grpc.ServerUnaryCall<{ conn: string }, object>, cb: grpc.sendUnaryData<object>) {
     cb(null, {});
