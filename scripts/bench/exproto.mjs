@@ -4,6 +4,7 @@
 // 127.0.0.1; every phase is bounded in count and time.
 //
 //   npm run build && node scripts/bench/exproto.mjs [--devices 20] [--messages 20000] [--samples 1000] [--json]
+//     [--daemon-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"]
 //
 // The handler (a child process, grpc-js) authenticates each connection from inside its OnSocketCreated,
 // splits the bytes into lines and calls Publish (QoS 0) for each line, as a line-protocol handler would.
@@ -105,7 +106,7 @@ function request(child, type) {
   });
 }
 
-async function startDaemon(dir, adapterPort, handlerPort) {
+async function startDaemon(dir, adapterPort, handlerPort, extraFlags) {
   const bundled = join(repoRoot, 'dist/outpost/main.js');
   const main = existsSync(bundled) ? bundled : join(repoRoot, 'dist/src/runtime/main.js');
   if (!existsSync(main)) throw new Error('run npm run build first');
@@ -115,7 +116,7 @@ async function startDaemon(dir, adapterPort, handlerPort) {
       `[gateway.exproto]\nenable = true\n[gateway.exproto.server]\nbind = "127.0.0.1:${adapterPort}"\n[gateway.exproto.handler]\naddress = "http://127.0.0.1:${handlerPort}"\n` +
       `[gateway.exproto.listeners.tcp.default]\nbind = "127.0.0.1"\nport = 0\n`,
   );
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', main, '--config', join(dir, 'outpost.toml'), '--data-dir', dir], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', ...extraFlags, main, '--config', join(dir, 'outpost.toml'), '--data-dir', dir], { stdio: ['ignore', 'ignore', 'inherit'] });
   const deadline = Date.now() + 15_000;
   const rt = join(dir, 'runtime.json');
   while (Date.now() < deadline) {
@@ -147,6 +148,7 @@ async function runDriver() {
       messages: { type: 'string', default: '20000' },
       samples: { type: 'string', default: '1000' },
       json: { type: 'boolean', default: false },
+      'daemon-flags': { type: 'string', default: '' },
     },
   });
   const devices = Number(values.devices);
@@ -156,7 +158,7 @@ async function runDriver() {
   const adapterPort = await freePort();
   const handler = fork(fileURLToPath(import.meta.url), ['--handler'], { env: { ...process.env, ADAPTER_PORT: String(adapterPort) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const { port: handlerPort } = await request(handler, 'port');
-  const { child: daemon, ports } = await startDaemon(dir, adapterPort, handlerPort);
+  const { child: daemon, ports } = await startDaemon(dir, adapterPort, handlerPort, values['daemon-flags'].split(/\s+/).filter(Boolean));
   const mqtt = (await import('mqtt')).default;
   const sub = mqtt.connect(`mqtt://127.0.0.1:${ports['mqtt:tcp']}`, { clientId: 'bench-sub', reconnectPeriod: 0 });
   await new Promise((res, rej) => {
