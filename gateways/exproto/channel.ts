@@ -25,6 +25,8 @@ export interface DeviceSocket {
   send(bytes: Buffer): void;
   /** Close the socket after what is queued. */
   close(): void;
+  /** The handler started a keepalive: idle_timeout no longer applies (TCP: the wait for the first bytes). */
+  keepaliveStarted(): void;
 }
 
 /** Calls the user's handler; rejects on a gRPC error, an unreachable handler or a passed deadline. */
@@ -268,6 +270,8 @@ export class ExprotoChannel implements DeliverySink {
     if (type !== 'KEEPALIVE' || !(interval > 0)) return code('PARAMS_TYPE_ERROR', 'type must be KEEPALIVE and interval > 0');
     this.keepaliveMs = interval * 1000;
     this.lastInput = this.ctx.clock.now();
+    // EMQX: StartTimer cancels the idle timer, so a protocol where the server speaks first may stay silent.
+    this.socket.keepaliveStarted();
     return code('SUCCESS');
   }
 

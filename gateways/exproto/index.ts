@@ -162,6 +162,7 @@ export class ExprotoGateway implements Gateway {
       stream: true,
       send: (b) => link.send(b),
       close: () => link.close(),
+      keepaliveStarted: () => link.waiveFirstFrame?.(),
     };
   }
 
@@ -177,6 +178,8 @@ export class ExprotoGateway implements Gateway {
       stream: false,
       send: (b) => link.send(b),
       close: () => link.close(),
+      // The mux asks idle() before dropping a peer; the channel answers from its keepalive.
+      keepaliveStarted: () => {},
     };
   }
 

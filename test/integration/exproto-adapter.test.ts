@@ -214,6 +214,19 @@ describe('ExProto: ConnectionAdapter', () => {
     await dev.waitClosed();
   });
 
+  it('TCP: idle_timeout closes a device that sends nothing, unless the handler started a keepalive (server speaks first)', async () => {
+    const silent = await device();
+    const kept = await device();
+    expect((await adapter.call('StartTimer', { conn: kept.conn, type: 'KEEPALIVE', interval: 10 })).code).toBe('SUCCESS');
+    const closed = await h.waitFor((x) => x.req.conn === silent.conn && x.method === 'OnSocketClosed', 6000);
+    expect(closed.req.reason).toBe('idle_timeout');
+    await silent.dev.waitClosed();
+    await sleep(500);
+    expect(kept.dev.closed).toBe(false);
+    expect((await adapter.call('Send', { conn: kept.conn, bytes: Buffer.from('HELLO\n') })).code).toBe('SUCCESS');
+    await kept.dev.waitText('HELLO\n');
+  });
+
   it('a second Authenticate with the same client id discards the older connection (OnSocketClosed{discarded})', async () => {
     const first = await authed();
     const second = await device();

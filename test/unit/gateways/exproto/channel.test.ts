@@ -47,6 +47,7 @@ function setup(o: { stream?: boolean; ctx?: FakeContextOptions; maxQueued?: numb
     stream: o.stream ?? true,
     send: (b) => sent.push(b),
     close: () => socketClosed++,
+    keepaliveStarted: () => {},
   };
   const gone: string[] = [];
   const ch = new ExprotoChannel({ conn: 'AAAAAAAAAAAAAAAA', ctx, socket, handler, log: ctx.log, maxQueued: o.maxQueued ?? 100, placeholderId: 'exproto-x', count: (n) => ctx.metrics.inc(n), gone: (c) => gone.push(c) });
