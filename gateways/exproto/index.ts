@@ -279,6 +279,12 @@ export class ExprotoGateway implements Gateway {
     this.handler = null;
   }
 
+  /** Nothing of ExProto's applies live (sockets, the adapter, the handler channel): a change needs a restart. */
+  async reload(config: unknown): Promise<void> {
+    const next = (await import('./config.js')).exprotoConfigSchema.parse(config);
+    if (JSON.stringify(next) !== JSON.stringify(this.cfg)) throw new Error('gateway.exproto changed: restart to apply');
+  }
+
   listeners(): ListenerInfo[] {
     return this.transports.map((x) => ({ id: x.id, type: x.kind, bind: x.t.bindAddress, running: x.t.running }));
   }
