@@ -30,3 +30,14 @@ describe('gateway.exproto config', () => {
     expect(parseHandlerAddress('127.0.0.1:9001', true)).toEqual({ target: '127.0.0.1:9001', tls: true });
   });
 });
+
+describe('gateway.exproto reload', () => {
+  it('accepts the same settings and refuses a change (restart to apply)', async () => {
+    const { ExprotoGateway } = await import('../../../../gateways/exproto/index.js');
+    const { createFakeGatewayContext } = await import('../../../helpers/fake-gateway-context.js');
+    const cfg = exprotoConfigSchema.parse({ enable: true });
+    const gw = new ExprotoGateway(createFakeGatewayContext({ name: 'exproto' }), cfg);
+    await expect(gw.reload({ enable: true })).resolves.toBeUndefined();
+    await expect(gw.reload({ enable: true, handler: { address: 'http://127.0.0.1:9002' } })).rejects.toThrow('restart to apply');
+  });
+});
