@@ -70,6 +70,11 @@ export const exprotoConfigSchema = z
         service_name: z.enum(['ConnectionUnaryHandler', 'ConnectionHandler']).default('ConnectionUnaryHandler'),
         /** Deadline of each call to the handler; a call past it closes that device connection. */
         request_timeout: seconds.default(10),
+        /**
+         * Calls to the handler in flight at once across all connections (each connection has at most
+         * one); more wait their turn, within request_timeout. Bounds the load a burst puts on a small box.
+         */
+        max_concurrent_calls: z.number().int().min(1).default(256),
         /** Reconnection to the handler: exponential backoff with jitter between these bounds. */
         reconnect: z
           .strictObject({

@@ -53,6 +53,10 @@ export class HandlerClient implements HandlerCaller {
   private readonly streams = new Map<HandlerMethod, { s: Stream; pending: Set<(err: Error | null) => void> }>();
   private closed = false;
   private lastState: connectivityState | null = null;
+  /** Global limit: calls in flight, and those waiting for a slot (FIFO). */
+  private inflight = 0;
+  private readonly maxInflight: number;
+  private readonly waiting: { start: () => void; fail: (e: Error) => void }[] = [];
 
   constructor(
     cfg: HandlerConfig,
@@ -72,6 +76,7 @@ export class HandlerClient implements HandlerCaller {
       ...(sni ? { 'grpc.ssl_target_name_override': sni, 'grpc.default_authority': sni } : {}),
     });
     this.timeoutMs = cfg.request_timeout * 1000;
+    this.maxInflight = cfg.max_concurrent_calls;
     this.log.info({ target: addr.target, tls: addr.tls, service: cfg.service_name }, 'exproto_handler_client_created');
     // Connect now, so a handler that is down shows in the log at start rather than at the first device.
     this.watch(this.client.getChannel().getConnectivityState(true));
@@ -102,7 +107,35 @@ export class HandlerClient implements HandlerCaller {
 
   call<M extends HandlerMethod>(method: M, req: HandlerRequests[M]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('handler client closed'));
-    if (this.streaming) return this.write(method, req);
+    if (this.inflight < this.maxInflight) return this.run(method, req);
+    // Over the limit: wait for a slot, but no longer than a call may take.
+    return new Promise<void>((resolve, reject) => {
+      const entry = {
+        start: () => {
+          clearTimeout(timer);
+          this.run(method, req).then(resolve, reject);
+        },
+        fail: reject,
+      };
+      const timer = setTimeout(() => {
+        const i = this.waiting.indexOf(entry);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(new Error(`DEADLINE_EXCEEDED: no free slot among ${this.maxInflight} concurrent handler calls`));
+      }, this.timeoutMs);
+      this.waiting.push(entry);
+    });
+  }
+
+  private run(method: HandlerMethod, req: unknown): Promise<void> {
+    this.inflight++;
+    const p = this.streaming ? this.write(method, req) : this.unary(method, req);
+    return p.finally(() => {
+      this.inflight--;
+      this.waiting.shift()?.start();
+    });
+  }
+
+  private unary(method: HandlerMethod, req: unknown): Promise<void> {
     const fn = (this.client as unknown as Record<string, (req: unknown, opts: { deadline: number }, cb: (err: ServiceError | null) => void) => void>)[method]!;
     return new Promise<void>((resolve, reject) => {
       fn.call(this.client, req, { deadline: Date.now() + this.timeoutMs }, (err) => {
@@ -148,6 +181,7 @@ export class HandlerClient implements HandlerCaller {
 
   close(): void {
     this.closed = true;
+    for (const w of this.waiting.splice(0)) w.fail(new Error('handler client closed'));
     for (const { s } of this.streams.values()) s.end();
     this.streams.clear();
     this.client.close();

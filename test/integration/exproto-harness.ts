@@ -39,6 +39,9 @@ export class TestHandler {
   port = 0;
   adapter: AdapterClient | null = null;
   private readonly running = new Map<string, number>();
+  /** Calls running now and the most ever running at once, across all connections. */
+  private runningAll = 0;
+  maxRunningAll = 0;
 
   async start(port = 0, creds = grpc.ServerCredentials.createInsecure()): Promise<void> {
     const server = new grpc.Server();
@@ -48,6 +51,8 @@ export class TestHandler {
         const req = call.request;
         const n = this.running.get(req.conn) ?? 0;
         this.running.set(req.conn, n + 1);
+        this.runningAll++;
+        this.maxRunningAll = Math.max(this.maxRunningAll, this.runningAll);
         this.events.push({ method: m, req, at: Date.now(), concurrent: n });
         Promise.resolve()
           .then(() => this.on[m]?.(req, this))
@@ -55,7 +60,10 @@ export class TestHandler {
             () => cb(null, {}),
             (err: Error & { code?: number }) => cb({ code: err.code ?? grpc.status.INTERNAL, details: err.message }),
           )
-          .finally(() => this.running.set(req.conn, (this.running.get(req.conn) ?? 1) - 1));
+          .finally(() => {
+            this.runningAll--;
+            this.running.set(req.conn, (this.running.get(req.conn) ?? 1) - 1);
+          });
       };
     }
     server.addService(v1['ConnectionUnaryHandler']!.service, impl);
