@@ -3,11 +3,13 @@ import { z } from 'zod';
 import { coapConfigSchema } from './coap/config.js';
 import { mqttsnConfigSchema } from './mqttsn/config.js';
 import { stompConfigSchema } from './stomp/config.js';
+import { exprotoConfigSchema } from './exproto/config.js';
 
 export const gatewayConfigSchema = z
   .strictObject({
     coap: coapConfigSchema,
     mqttsn: mqttsnConfigSchema,
     stomp: stompConfigSchema,
+    exproto: exprotoConfigSchema,
   })
   .prefault({});

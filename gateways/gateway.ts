@@ -25,6 +25,8 @@ export interface DeviceInfo {
   endpointName?: string;
   /** proto_name for client lists and $SYS events; defaults to EMQX's spelling for the gateway ('CoAP', 'MQTT-SN'). */
   protoName?: string;
+  /** Name in $SYS client event topics when it is the device's, not the gateway's (ExProto: the handler's proto_name). */
+  sysName?: string;
   /** Protocol version string for client lists ('1.2' for MQTT-SN, '1.0' for CoAP …). */
   protoVer?: string;
   keepalive?: number;
@@ -147,7 +149,8 @@ export interface GatewayContext {
    * QoS -1), after ctx.authenticate accepted it: mountpoint, limits, topic checks, authorization
    * (as `device.clientId`/`username`) and rewrite exactly as for a session's publish.
    */
-  publishSessionless(device: SessionlessDevice, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; expiryInterval?: number }): PublishOutcome;
+  /** `noMountpoint`: the topic is used as given (ExProto RawPublish). */
+  publishSessionless(device: SessionlessDevice, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; expiryInterval?: number; noMountpoint?: boolean }): PublishOutcome;
   /**
    * Run `fn` once everything accepted so far is durable (group commit). Gateways acknowledge
    * QoS 1/2 publishes whose outcome says `durable: true` from here.

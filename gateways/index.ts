@@ -11,4 +11,5 @@ export const GATEWAYS: readonly GatewayEntry[] = [
   { name: 'coap', load: async () => (await import('./coap/index.js')).coapGateway },
   { name: 'mqttsn', load: async () => (await import('./mqttsn/index.js')).mqttsnGateway },
   { name: 'stomp', load: async () => (await import('./stomp/index.js')).stompGateway },
+  { name: 'exproto', load: async () => (await import('./exproto/index.js')).exprotoGateway },
 ];

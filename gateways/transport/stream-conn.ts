@@ -90,6 +90,10 @@ export class StreamConn<F, C extends StreamChannel<F>> implements StreamLink<F> 
     this.enqueue(frame);
   }
 
+  waiveFirstFrame(): void {
+    this.framed = true;
+  }
+
   close(final?: F): void {
     if (this.state !== 'open') return;
     if (final !== undefined) this.enqueue(final);

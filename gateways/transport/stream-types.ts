@@ -66,6 +66,8 @@ export interface StreamLink<F> extends Link<F> {
    * then the write side is ended. The channel hears nothing more (it closed on purpose).
    */
   close(final?: F): void;
+  /** The channel keeps a silent peer on purpose (ExProto's StartTimer): the first-frame deadline ends. */
+  waiveFirstFrame?(): void;
 }
 
 /** A channel driven by a stream driver. */

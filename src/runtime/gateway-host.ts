@@ -262,7 +262,7 @@ export class GatewayHost implements GatewayContext {
       superuser: device.superuser ?? false,
       protocol: this.name,
       protoName: device.protoName ?? this.protoName,
-      sysName: this.sysName,
+      sysName: device.sysName ?? this.sysName,
       protoVer: device.protoVer ?? '1.0',
       listener: this.listenerId(device.listener),
       peerHost: device.peerHost,
@@ -284,8 +284,8 @@ export class GatewayHost implements GatewayContext {
     return this.outcome(s, topic, this.broker.publishFrom(s, topic, payload, opts.qos, opts.retain, opts.props ?? null, opts.expiryInterval, this.broker.now()));
   }
 
-  publishSessionless(device: SessionlessDevice, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; expiryInterval?: number }): PublishOutcome {
-    const mountpoint = renderPlaceholders(this.mountpointTpl, { clientid: device.clientId, username: device.username, endpoint_name: device.endpointName ?? null }) ?? '';
+  publishSessionless(device: SessionlessDevice, topic: string, payload: Buffer, opts: { qos: QoS; retain: boolean; expiryInterval?: number; noMountpoint?: boolean }): PublishOutcome {
+    const mountpoint = opts.noMountpoint ? '' : renderPlaceholders(this.mountpointTpl, { clientid: device.clientId, username: device.username, endpoint_name: device.endpointName ?? null }) ?? '';
     const identity: ClientIdentity = { clientId: device.clientId, username: device.username, peerHost: device.peerHost, peerPort: device.peerPort, protocol: this.name, listener: this.listenerId(device.listener), superuser: device.superuser };
     const from: Publisher = { clientId: device.clientId, username: device.username, superuser: device.superuser, mountpoint, recvMsg: 0, authIdentity: () => identity };
     return this.outcome(from, topic, this.broker.publishFrom(from, topic, payload, opts.qos, opts.retain, null, opts.expiryInterval, this.broker.now()));
