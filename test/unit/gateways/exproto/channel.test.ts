@@ -184,8 +184,8 @@ describe('ExprotoChannel adapter operations', () => {
     const req = handler.calls[2]!.req as HandlerRequests['OnReceivedMessages'];
     expect(handler.calls[2]!.method).toBe('OnReceivedMessages');
     expect(req.messages.map((m) => [m.topic, m.payload.toString(), m.qos, m.from, m.node])).toEqual([
-      ['cmd/a', 'one', 1, 'mqtt-app', 'outpost@127.0.0.1'],
-      ['cmd/b', 'two', 0, 'mqtt-app', 'outpost@127.0.0.1'],
+      ['cmd/a', 'one', 1, 'mqtt-client', 'outpost@127.0.0.1'],
+      ['cmd/b', 'two', 0, 'mqtt-client', 'outpost@127.0.0.1'],
     ]);
     expect(req.messages[0]!.id).toMatch(/^[0-9A-F]{32}$/);
   });
