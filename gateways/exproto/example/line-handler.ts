@@ -3,7 +3,8 @@
 // @grpc/grpc-js, @grpc/proto-loader and exproto.proto, so it runs unchanged against EMQX 5.
 //
 // Device protocol, one command per line (\n or \r\n):
-//   CONNECT <clientid> [<username> <password>]  -> OK | DENIED <reason> (then closed)
+//   CONNECT <clientid> [<username> <password> [<keepalive s>]]
+//                                               -> OK | DENIED <reason> (then closed)
 //   PUB <topic> <payload...>                    -> OK | ERR <code> <reason>   (QoS 1)
 //   SUB <topic> / UNSUB <topic>                 -> OK | ERR <code> <reason>
 //   PING                                        -> PONG
@@ -59,15 +60,16 @@ async function command(conn: string, line: string): Promise<void> {
   const [verb = '', ...args] = line.split(' ');
   switch (verb.toUpperCase()) {
     case 'CONNECT': {
-      const [clientid = '', username = '', password = ''] = args;
+      const [clientid = '', username = '', password = '', keepalive = '60'] = args;
       const r = await adapter('Authenticate', { conn, clientinfo: { proto_name: 'line', proto_ver: '1', clientid, username }, password });
       if (r.code !== 'SUCCESS') {
         await say(conn, `DENIED ${r.message}`);
         await adapter('Close', { conn });
         return;
       }
-      // The gateway closes the device after 1.5 x 60 s without bytes (send PING meanwhile).
-      await adapter('StartTimer', { conn, type: 'KEEPALIVE', interval: 60 });
+      // The gateway closes the device after 1.5 x keepalive without bytes (send PING meanwhile).
+      const interval = Number.parseInt(keepalive, 10);
+      await adapter('StartTimer', { conn, type: 'KEEPALIVE', interval: interval > 0 ? interval : 60 });
       await say(conn, 'OK');
       return;
     }

@@ -91,6 +91,7 @@ port = 0
   canBeAnonymous: false,
   duplicateId: 'takeover',
   malformed: 'close',
+  malformedReason: 'malformed_packet',
   // `who.username`/`who.password` cannot travel in MQTT-SN 1.2: the client id stands for both.
   async connect(d: Daemon, who: Identity): Promise<ConnectResult> {
     const sn = await SnClient.udp(d.ports['mqttsn:udp:default']!);

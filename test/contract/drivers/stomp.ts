@@ -129,6 +129,7 @@ port = 0
   canBeAnonymous: true,
   duplicateId: 'takeover',
   malformed: 'close',
+  malformedReason: 'malformed_packet',
   async connect(d: Daemon, who: Identity): Promise<ConnectResult> {
     const sock = tcpConnect({ host: '127.0.0.1', port: d.ports['stomp:tcp:default']! });
     await new Promise<void>((res, rej) => {
