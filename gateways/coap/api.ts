@@ -1,4 +1,4 @@
-// The EMQX device-request API shapes (specs/coap-gateway.md §7):
+// The EMQX device-request API shapes (gateways/coap/SPEC.md §7):
 // POST /api/v5/gateways/coap/clients/{clientid}/request. Pure translation between the HTTP JSON
 // and DeviceRequest/DeviceResponse, so the admin route is a thin shim over CoapGateway.request().
 import { codeName } from '../codecs/coap/codes.js';

@@ -1,4 +1,4 @@
-// One CoAP device's state machine (specs/coap-gateway.md §2–§5): frames, deliveries, timers and
+// One CoAP device's state machine (gateways/coap/SPEC.md §2–§5): frames, deliveries, timers and
 // auth results in, effects out. No sockets, no wall clock, no Math.random: the Clock and the random
 // source are injected so keepalive, retransmission and block-wise expiry are tested with fake time.
 import type { Logger } from 'pino';
@@ -327,7 +327,7 @@ export class CoapChannel {
 
   /**
    * Connectionless /ps requests go through the broker's authentication chain with the query's
-   * `clientid`/`username`/`password` (EMQX 6.x, specs/coap-gateway.md §3.1): no credentials is an
+   * `clientid`/`username`/`password` (EMQX 6.x, gateways/coap/SPEC.md §3.1): no credentials is an
    * anonymous client, accepted only while `allow_anonymous` lets MQTT clients in. Accepted
    * credentials hold for this peer's channel (like an MQTT connection); new ones are checked again.
    */

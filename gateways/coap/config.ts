@@ -1,4 +1,4 @@
-// [gateway.coap]: the CoAP gateway's config section (specs/coap-gateway.md §1). Durations are
+// [gateway.coap]: the CoAP gateway's config section (gateways/coap/SPEC.md §1). Durations are
 // seconds, as everywhere in Outpost's config. Defaults are spec-correct; the [gateway.coap.emqx_compat]
 // switches reproduce EMQX 5.8.9's observable quirks for devices that depend on them.
 import { z } from 'zod';

@@ -1,5 +1,5 @@
 // One CoAP listener: decodes datagrams, finds the device's channel (by UDP peer in connectionless
-// mode, by `clientid` query in connection mode, specs/coap-gateway.md §1) and runs the channel's
+// mode, by `clientid` query in connection mode, gateways/coap/SPEC.md §1) and runs the channel's
 // effects through the shared runner (gateways/transport/effects.ts): sends and closes here, named
 // timers, auth and group-commit waits there.
 import type { Logger } from 'pino';

@@ -1,4 +1,4 @@
-// The CoAP gateway (EMQX 5 compatible, specs/coap-gateway.md): config schema plus start/stop of
+// The CoAP gateway (EMQX 5 compatible, gateways/coap/SPEC.md): config schema plus start/stop of
 // its UDP listener. The runtime calls coapGateway.create(ctx, config) and then start().
 import { randomInt } from 'node:crypto';
 import type { Clock, Gateway, GatewayContext, GatewayModule, ListenerInfo } from '../gateway.js';

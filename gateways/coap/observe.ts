@@ -1,4 +1,4 @@
-// The observation registry of one channel (RFC 7641; specs/coap-gateway.md §4.2–§4.3): one entry
+// The observation registry of one channel (RFC 7641; gateways/coap/SPEC.md §4.2–§4.3): one entry
 // per topic filter, its token and Observe sequence, and the last representation sent block-wise so
 // follow-up Block2 GETs can be served (RFC 7959 §3.4). Pure: builds frames, sends nothing.
 import { sliceBlock2 } from '../codecs/coap/blockwise.js';

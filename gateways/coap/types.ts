@@ -1,4 +1,4 @@
-// Shared CoAP gateway vocabulary: counter names, reply texts (specs/coap-gateway.md §6) and the
+// Shared CoAP gateway vocabulary: counter names, reply texts (gateways/coap/SPEC.md §6) and the
 // device-request API shapes (§7).
 
 /** Counters the CoAP gateway increments through GatewayContext.metrics (EMQX names where EMQX has one). */

@@ -1,4 +1,4 @@
-// Uri-Path / Uri-Query interpretation for the EMQX URI layout (specs/coap-gateway.md §2, §2.1).
+// Uri-Path / Uri-Query interpretation for the EMQX URI layout (gateways/coap/SPEC.md §2, §2.1).
 import { type CoapFrame, Opt, optionStrings } from '../codecs/coap/frame.js';
 import type { QoS } from '../gateway.js';
 

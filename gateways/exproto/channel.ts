@@ -1,4 +1,4 @@
-// One device connection of the ExProto gateway (specs/exproto-gateway.md §3, §4): the serial queue
+// One device connection of the ExProto gateway (gateways/exproto/SPEC.md §3, §4): the serial queue
 // of handler events (one call in flight per connection, in order), the adapter operations the
 // handler calls back with (Send, Close, Authenticate, StartTimer, Publish, Subscribe, Unsubscribe),
 // keepalive, and the session once authenticated. Adapter calls never wait behind the event queue,

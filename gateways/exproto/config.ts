@@ -1,4 +1,4 @@
-// [gateway.exproto]: EMQX 5's ExProto knobs (specs/exproto-gateway.md §5) in Outpost's shape:
+// [gateway.exproto]: EMQX 5's ExProto knobs (gateways/exproto/SPEC.md §5) in Outpost's shape:
 // listeners as [gateway.exproto.listeners.<tcp|ssl|udp>.<id>] with bind + port, durations in
 // seconds. Every object is strict; defaults live here only.
 import { z } from 'zod';

@@ -1,4 +1,4 @@
-// Fixed timings and reply texts of the ExProto gateway (specs/exproto-gateway.md §3, §4).
+// Fixed timings and reply texts of the ExProto gateway (gateways/exproto/SPEC.md §3, §4).
 
 /** Silence of interval x 1.5 ends a connection whose handler started a keepalive (EMQX keepalive_multiplier). */
 export const KEEPALIVE_MULTIPLIER = 1.5;

@@ -1,4 +1,4 @@
-// One MQTT-SN client's state machine (specs/mqttsn-gateway.md §3-§6): frames, deliveries, timer
+// One MQTT-SN client's state machine (gateways/mqttsn/SPEC.md §3-§6): frames, deliveries, timer
 // firings, authentication answers and durability in; effects out through the shared runner
 // (gateways/transport/effects.ts), which sends frames on the Link, keeps the named timers on the
 // injected clock, asks the broker's chain and waits for the group commit. Outbound deliveries

@@ -1,4 +1,4 @@
-// [gateway.mqttsn]: EMQX 5 knobs (specs/mqttsn-gateway.md §9) plus Outpost's listener, sleep and
+// [gateway.mqttsn]: EMQX 5 knobs (gateways/mqttsn/SPEC.md §9) plus Outpost's listener, sleep and
 // compatibility switches. Every object is strict; defaults live here only.
 import { z } from 'zod';
 

@@ -1,6 +1,6 @@
 // MQTT-SN 1.2 codec: bytes <-> frames. Pure functions, no I/O, never throws on malformed input
 // (every failure is a `{ kind: 'error', code }` so the transport can log it and answer per spec).
-// Layouts follow MQTT-SN 1.2 §5.2-§5.4 and the table in specs/mqttsn-gateway.md §1.3.
+// Layouts follow MQTT-SN 1.2 §5.2-§5.4 and the table in gateways/mqttsn/SPEC.md §1.3.
 import { isUtf8 } from 'node:buffer';
 
 export const MsgType = {

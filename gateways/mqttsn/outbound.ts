@@ -1,4 +1,4 @@
-// Gateway -> device deliveries of one channel (specs/mqttsn-gateway.md §5.3): an ordered queue,
+// Gateway -> device deliveries of one channel (gateways/mqttsn/SPEC.md §5.3): an ordered queue,
 // at most one QoS 1/2 PUBLISH and one REGISTER in flight, REGISTER before the first PUBLISH on a
 // topic the device has no id for, re-REGISTER on PUBACK 0x02, T_retry/N_retry retransmission.
 import type { Logger } from 'pino';

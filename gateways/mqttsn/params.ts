@@ -1,4 +1,4 @@
-// MQTT-SN constants with their derivation (specs/mqttsn-gateway.md).
+// MQTT-SN constants with their derivation (gateways/mqttsn/SPEC.md).
 /** Predefined ids use 1..1024, so dynamic (normal) ids start above them, as in EMQX (spec §2). */
 export const FIRST_DYNAMIC_TOPIC_ID = 1025;
 export const MAX_TOPIC_ID = 0xffff;

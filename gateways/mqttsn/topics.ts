@@ -1,4 +1,4 @@
-// How a device's topic references map to MQTT topics and filters (specs/mqttsn-gateway.md §2,
+// How a device's topic references map to MQTT topics and filters (gateways/mqttsn/SPEC.md §2,
 // §5.1, §5.2): pure functions over the session registry and the predefined table.
 import { ReturnCode, shortName, type SnTopic, type TopicIdType } from './frame.js';
 import { hasWildcard, type PredefinedTopics, type TopicRegistry } from './registry.js';

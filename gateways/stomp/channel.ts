@@ -1,4 +1,4 @@
-// One STOMP connection's state machine (specs/stomp-gateway.md §2-§6): frames in, frames out over
+// One STOMP connection's state machine (gateways/stomp/SPEC.md §2-§6): frames in, frames out over
 // its StreamLink, the broker through GatewayContext only, time through the injected clock.
 // Outpost goes beyond EMQX where the spec allows: escapes decoded per version, real ACK/NACK on
 // client ack modes (QoS 1 subscriptions, NACK redelivers), STOMP headers carried as MQTT 5 user

@@ -1,4 +1,4 @@
-// [gateway.stomp]: EMQX 5's knobs (specs/stomp-gateway.md §9) plus Outpost's extensions: a
+// [gateway.stomp]: EMQX 5's knobs (gateways/stomp/SPEC.md §9) plus Outpost's extensions: a
 // WebSocket listener, real acknowledgements for client ack modes, and heart-beat grace. Every
 // object is strict; defaults live here only.
 import { z } from 'zod';

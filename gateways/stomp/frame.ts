@@ -1,4 +1,4 @@
-// STOMP 1.0/1.1/1.2 frame codec (specs/stomp-gateway.md §1): pure functions over Buffers.
+// STOMP 1.0/1.1/1.2 frame codec (gateways/stomp/SPEC.md §1): pure functions over Buffers.
 // decodeStream cuts one frame (or one heart-beat EOL) off a byte stream and enforces the frame
 // limits; header values come out raw, because escaping depends on the version that CONNECT
 // negotiates: the channel applies unescapeHeaders() once it knows it. CRLF is accepted as an EOL

@@ -1,4 +1,4 @@
-// The HTTP API on 18083: EMQX's /api/v5 shapes (shared/specs/emqx-broker-behaviour.md §9), API keys
+// The HTTP API on 18083: EMQX's /api/v5 shapes (src/broker/SPEC.md §9), API keys
 // and bearer tokens, Prometheus text. Routes live in routes/*.ts; this file owns the fastify
 // instance, authentication and the error envelope.
 import { readFileSync } from 'node:fs';

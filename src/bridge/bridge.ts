@@ -1,6 +1,6 @@
 // One upstream bridge: a PublishInterceptor that appends matching local messages to the durable
 // outbound log, and an MQTT client session towards the upstream that drains the log through a
-// bounded in-flight window and republishes ingress messages locally. Spec: shared/specs/mqtt-bridge.md §5.
+// bounded in-flight window and republishes ingress messages locally. Spec: src/bridge/SPEC.md §5.
 import type { Logger } from 'pino';
 import type { ConnectionOptions } from 'node:tls';
 import type { IPublishPacket, Packet } from 'mqtt-packet';

@@ -1,4 +1,4 @@
-// The `bridges` config section: one internal model for every bridge (shared/specs/mqtt-bridge.md §6),
+// The `bridges` config section: one internal model for every bridge (src/bridge/SPEC.md §6),
 // whatever style it was written in. A bridge is either written natively:
 //
 //   [bridges.cloud]

@@ -1,6 +1,6 @@
 // outpostctl commands about the data plane: status, stats, clients, subscriptions, topics,
 // publish and retained messages. Human output by default (emqx ctl lines where EMQX users script
-// against them, shared/specs/emqx-broker-behaviour.md §10), the API's JSON with --json.
+// against them, src/broker/SPEC.md §10), the API's JSON with --json.
 import type { Command } from 'commander';
 import { act, enc, footer, intArg, json, pageQuery, type Page, type Row } from './context.js';
 import { emqxClientLine, emqxSubscriptionLine, humanBytes, humanDuration, payloadPreview, table } from './format.js';

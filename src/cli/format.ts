@@ -1,5 +1,5 @@
 // Human output for outpostctl: aligned tables, and the `emqx ctl` line formats where EMQX users
-// already script against them (shared/specs/emqx-broker-behaviour.md §10).
+// already script against them (src/broker/SPEC.md §10).
 
 export function table(headers: string[], rows: (string | number | boolean | null | undefined)[][]): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));

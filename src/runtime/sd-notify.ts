@@ -2,8 +2,8 @@
 // socket named by NOTIFY_SOCKET. Node core has no AF_UNIX datagram socket, so path sockets go
 // through the optional unix-dgram addon (the datagram then carries our own PID, which
 // NotifyAccess=main requires); abstract '@' sockets, or a missing addon, fall back to spawning
-// systemd-notify(1) with --pid (that only passes NotifyAccess=main when we run as root; see
-// shared/notes/dependencies.md §2.2). Without NOTIFY_SOCKET every call is a no-op.
+// systemd-notify(1) with --pid (that only passes NotifyAccess=main when we run as root: systemd
+// credits the message to systemd-notify's own PID otherwise). Without NOTIFY_SOCKET every call is a no-op.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';

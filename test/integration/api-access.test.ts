@@ -1,5 +1,5 @@
 // Users and bans managed through the HTTP API and outpostctl take effect on real MQTT clients
-// (shared/specs/emqx-broker-behaviour.md §7, §8, checklist 18). Its own daemon: once a user
+// (src/broker/SPEC.md §7, §8, checklist 18). Its own daemon: once a user
 // exists, anonymous clients are refused, which would disturb other suites.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // The HTTP API of the real daemon over real HTTP, with real MQTT.js clients on the other side:
-// what the API reports and does is what MQTT clients see (shared/specs/emqx-broker-behaviour.md §9).
+// what the API reports and does is what MQTT clients see (src/broker/SPEC.md §9).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,6 +1,6 @@
 // Sessionless gateway devices go through the broker's authentication chain and publish path like
 // MQTT clients (issue 16): once a user exists, an anonymous CoAP POST /ps/... (connectionless mode)
-// and an anonymous MQTT-SN QoS -1 PUBLISH are refused; query credentials (specs/coap-gateway.md
+// and an anonymous MQTT-SN QoS -1 PUBLISH are refused; query credentials (gateways/coap/SPEC.md
 // §2.1, §3.1, EMQX 6.x) let a CoAP device in; refusals are counted and logged once per peer; and a
 // connectionless publish obeys max_topic_levels, max_qos_allowed, max_packet_size and topic rewrite.
 import { mkdtempSync, writeFileSync } from 'node:fs';

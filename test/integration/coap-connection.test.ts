@@ -1,4 +1,4 @@
-// Connection mode of the CoAP gateway in the real daemon (specs/coap-gateway.md §3.2, §5, §10
+// Connection mode of the CoAP gateway in the real daemon (gateways/coap/SPEC.md §3.2, §5, §10
 // items 12–16): login, token checks, NAT rebinding, heartbeat, close and keepalive with the $SYS
 // events, authentication failure and ACL deny through the daemon's [authentication]/[authorization].
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// The CoAP gateway in the real daemon, connectionless mode (specs/coap-gateway.md §10 items 1–7,
+// The CoAP gateway in the real daemon, connectionless mode (gateways/coap/SPEC.md §10 items 1–7,
 // 9, 19): libcoap's coap-client on one side, MQTT.js on the other.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,4 @@
-// The ExProto contract end to end (specs/exproto-gateway.md §3, §4, §8): the real daemon, a grpc-js
+// The ExProto contract end to end (gateways/exproto/SPEC.md §3, §4, §8): the real daemon, a grpc-js
 // handler built from the shipped exproto.proto, raw TCP and UDP devices, MQTT.js on the other side.
 // Every ConnectionAdapter rpc and every handler event, including calls the handler makes back into
 // the adapter while its own OnSocketCreated is still pending.

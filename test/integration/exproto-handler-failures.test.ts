@@ -1,4 +1,4 @@
-// ExProto when things go wrong (specs/exproto-gateway.md §3, §4, §8 items 6, 8, 15): a handler
+// ExProto when things go wrong (gateways/exproto/SPEC.md §3, §4, §8 items 6, 8, 15): a handler
 // that fails a call, one slower than the deadline, one that goes away and comes back; and the
 // broker's rules for ExProto clients: authentication refused, bans, ACL denials. Nothing is
 // published for a connection that did not authenticate.

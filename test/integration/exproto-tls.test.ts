@@ -1,4 +1,4 @@
-// ExProto over TLS on all three legs (specs/exproto-gateway.md §5, §8 item 17): an ssl device
+// ExProto over TLS on all three legs (gateways/exproto/SPEC.md §5, §8 item 17): an ssl device
 // listener whose client certificate reaches the handler as conninfo.peercert, the gateway calling
 // its handler over https:// with the CA verified, and the ConnectionAdapter served with TLS.
 import { readFileSync } from 'node:fs';

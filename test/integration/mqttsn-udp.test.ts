@@ -1,5 +1,5 @@
 // The MQTT-SN gateway in the real daemon over UDP on 127.0.0.1, with MQTT.js on the MQTT side
-// (specs/mqttsn-gateway.md §12 checklist).
+// (gateways/mqttsn/SPEC.md §12 checklist).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { connectClient, sleep, type TestClient, uid } from '../helpers/mqtt-clients.js';

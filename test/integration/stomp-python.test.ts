@@ -1,6 +1,6 @@
 // The STOMP gateway in the real daemon over TCP and TLS, driven by Debian's python3-stomp (stomp.py)
 // for STOMP 1.0, 1.1 and 1.2 and by MQTT.js on the MQTT side; a raw socket only where a client
-// library would not misbehave on purpose (frame limits, a silent client). specs/stomp-gateway.md §11.
+// library would not misbehave on purpose (frame limits, a silent client). gateways/stomp/SPEC.md §11.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';

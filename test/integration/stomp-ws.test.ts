@@ -1,6 +1,6 @@
 // STOMP over WebSocket (an Outpost extension: EMQX 5.8.9 has no ws listener for STOMP) in the real
 // daemon, driven by @stomp/stompjs over the `ws` package, MQTT.js on the MQTT side
-// (specs/stomp-gateway.md §8, §11 item 23).
+// (gateways/stomp/SPEC.md §8, §11 item 23).
 import { Client, type IFrame, type IMessage, type StompSubscription } from '@stomp/stompjs';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 // The shipped unit passes `systemd-analyze verify` with no output at all (parse warnings keep
-// rc=0, so output is the signal; shared/notes/dependencies.md §3.1) and carries the settings the
+// rc=0, so output is the signal) and carries the settings the
 // runtime relies on. verify resolves ExecStart, so the copy checked points at a stand-in binary.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // Banned clients and the built-in database's users (emqx_mgmt_api_banned.erl,
-// emqx_authn_api.erl; shared/specs/emqx-broker-behaviour.md §7, §8).
+// emqx_authn_api.erl; src/broker/SPEC.md §7, §8).
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { BanAdmin, BanKind, BanRecord, UserDbAdmin, UserRecord } from '../deps.js';

@@ -1,4 +1,4 @@
-// The contract's CoAP device: connection mode (specs/coap-gateway.md §3) over a real UDP socket,
+// The contract's CoAP device: connection mode (gateways/coap/SPEC.md §3) over a real UDP socket,
 // since that is the CoAP mode with a session to kick, ban and time out. Frames are built with the
 // gateway's codec but sent and read by the test, so every answer is the daemon's.
 import { Code, Opt, type CoapFrame, type CoapOption } from '../../../gateways/codecs/coap/frame.js';

@@ -1,5 +1,5 @@
 // Behaviour of one device's channel, driven through the endpoint with an in-memory socket, a fake
-// clock and the fake broker. Test names cite specs/coap-gateway.md §10 items and RFC clauses.
+// clock and the fake broker. Test names cite gateways/coap/SPEC.md §10 items and RFC clauses.
 import { describe, expect, it } from 'vitest';
 import { Code, Opt, decodeBlock, decodeUint, encodeBlock, encodeUint, emptyFrame, encode, getOption, type CoapFrame } from '../../../../gateways/codecs/coap/frame.js';
 import { DEV, harness, request } from './harness.js';

@@ -21,7 +21,7 @@ import { seeded } from '../coap/harness.js';
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const opt = (number: number, v: string | Buffer) => ({ number, value: typeof v === 'string' ? Buffer.from(v) : v });
 
-// The wire example of specs/coap-gateway.md §8 step 3.
+// The wire example of gateways/coap/SPEC.md §8 step 3.
 const specPublish: CoapFrame = {
   type: 'CON',
   code: Code.POST,

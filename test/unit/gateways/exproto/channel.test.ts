@@ -1,5 +1,5 @@
 // The ExProto channel without sockets or gRPC: a fake broker context, a fake clock and a handler
-// whose calls the test resolves or fails by hand (specs/exproto-gateway.md §3, §4, §6).
+// whose calls the test resolves or fails by hand (gateways/exproto/SPEC.md §3, §4, §6).
 import { describe, expect, it } from 'vitest';
 import { ExprotoChannel, messageId, type DeviceSocket, type HandlerCaller } from '../../../../gateways/exproto/channel.js';
 import type { HandlerMethod, HandlerRequests } from '../../../../gateways/exproto/proto.js';

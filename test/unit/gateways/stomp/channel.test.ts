@@ -1,6 +1,6 @@
 // The STOMP channel state machine against the fake broker and a manual clock: connect and version
 // negotiation, authentication, heart-beats both ways, subscriptions and MESSAGE headers, the three
-// ack modes with redelivery, transactions, receipts and errors (specs/stomp-gateway.md §11).
+// ack modes with redelivery, transactions, receipts and errors (gateways/stomp/SPEC.md §11).
 import { describe, expect, it } from 'vitest';
 import { stompConfigSchema } from '../../../../gateways/stomp/config.js';
 import { negotiateVersion, parseHeartBeat, renderTemplate, StompChannel, subscriptionKey } from '../../../../gateways/stomp/channel.js';

@@ -1,5 +1,5 @@
 // STOMP frame codec: framing, content-length with NULs, CRLF, heart-beats, partial frames, limits,
-// per-version header escaping (specs/stomp-gateway.md §1), and a seeded fuzz.
+// per-version header escaping (gateways/stomp/SPEC.md §1), and a seeded fuzz.
 import { describe, expect, it } from 'vitest';
 import { decodeStream, encode, header, HEARTBEAT, unescapeHeaders, type FrameLimits, type StompFrame } from '../../../../gateways/stomp/frame.js';
 import { mulberry32 } from '../../../helpers/prng.js';
