@@ -11,7 +11,7 @@ import { createMessage } from '../core/message.js';
 import { FLOW_STALL_MS, type FlowSource, type FlowWaiter } from '../broker/flow.js';
 import type { Session, WillSpec } from '../broker/session.js';
 import { isValidTopicName, levelCount, parseFilter } from '../broker/topic.js';
-import type { Clock, Delivery, DisconnectReason, MessageProperties, Outlet, QoS, TimerHandle } from '../core/types.js';
+import type { Clock, Delivery, DisconnectReason, MessageProperties, Outlet, QoS, TimerHandle, UserProperties } from '../core/types.js';
 import type { MqttConfig } from '../config/schema.js';
 import { FrameSplitter } from './frame.js';
 import type { AcceptedConnection } from './listener.js';
@@ -19,7 +19,7 @@ import { ackReasonCode, connectLevel, decodeAck, decodePublish, publishErrorCode
 import { OutBuffer } from './out-buffer.js';
 import { cachedWire, encodePublish, type PublishExtras } from './publish-codec.js';
 import { RC, disconnectCode, v3ConnackCode } from './reason-codes.js';
-import { validateAckProperties, validateFrame } from './validate.js';
+import { validateAckProperties, validateFrame, willUserProperties } from './validate.js';
 
 export interface ChannelDeps {
   broker: Broker;
@@ -59,6 +59,8 @@ export class MqttChannel implements Outlet, FlowWaiter {
   session: Session | null = null;
   private readonly socket: Duplex;
   private readonly splitter: FrameSplitter;
+  /** The will's User Properties read from the CONNECT frame in wire order (mqtt-packet's object form loses it). */
+  private willUserProps: UserProperties | null = null;
   /** mqtt-packet's parser for the packets the hot codec does not handle; made on demand. */
   private parser: Parser | null = null;
   private version: 3 | 4 | 5 = 4;
@@ -200,6 +202,7 @@ export class MqttChannel implements Outlet, FlowWaiter {
         this.protocolViolation(invalid === RC.MALFORMED_PACKET ? 'malformed_packet' : 'protocol_error', `invalid packet type ${type} (0x${invalid.toString(16)})`, invalid);
         return;
       }
+      if (type === 1 && this.v5) this.willUserProps = willUserProperties(frame);
       this.parsing = true;
       try {
         this.parserFor().parse(frame);
@@ -463,10 +466,11 @@ export class MqttChannel implements Outlet, FlowWaiter {
         payload,
         qos: (p.will.qos ?? 0) as QoS,
         retain: p.will.retain ?? false,
-        props: this.v5 ? messageProps(wp) : null,
+        props: this.v5 ? messageProps(wp, this.willUserProps) : null,
         delay: wp.willDelayInterval ?? 0,
         expiry: wp.messageExpiryInterval ?? 0,
       };
+      this.willUserProps = null;
     }
     const username = r.username !== undefined ? r.username : (p.username ?? null);
     const { session, present } = broker.openSession({
@@ -929,19 +933,22 @@ function resumeTurn(ch: MqttChannel): void {
   ch.resumeAfterYield();
 }
 
-function messageProps(p: {
-  payloadFormatIndicator?: boolean;
-  contentType?: string;
-  responseTopic?: string;
-  correlationData?: Buffer;
-  userProperties?: Record<string, string | string[]>;
-}): MessageProperties | null {
+/** The will's message properties; its user properties come from the frame (`up`), in wire order. */
+function messageProps(
+  p: {
+    payloadFormatIndicator?: boolean;
+    contentType?: string;
+    responseTopic?: string;
+    correlationData?: Buffer;
+  },
+  up: UserProperties | null,
+): MessageProperties | null {
   let out: MessageProperties | null = null;
   if (p.payloadFormatIndicator !== undefined) (out ??= {}).payloadFormatIndicator = p.payloadFormatIndicator;
   if (p.contentType !== undefined) (out ??= {}).contentType = p.contentType;
   if (p.responseTopic !== undefined) (out ??= {}).responseTopic = p.responseTopic;
   if (p.correlationData !== undefined) (out ??= {}).correlationData = p.correlationData;
-  if (p.userProperties !== undefined) (out ??= {}).userProperties = p.userProperties;
+  if (up !== null) (out ??= {}).userProperties = up;
   return out;
 }
 
