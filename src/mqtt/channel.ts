@@ -81,6 +81,8 @@ export class MqttChannel implements Outlet, FlowWaiter {
   private outAliases: Map<string, number> | null = null;
   /** Inbound topic aliases [MQTT-3.3.2-8]. */
   private inAliases: Map<number, string> | null = null;
+  /** UTF-8 bytes of the topic names inAliases holds (bounded by MAX_ALIAS_TOPIC_BYTES). */
+  private inAliasBytes = 0;
   /** The last topic this client published to (made on its first PUBLISH). */
   private topics: TopicCache | null = null;
   /** Acks held until the store commits (group commit); kept in order [MQTT-4.6.0-2]. Made on first use. */
@@ -558,8 +560,19 @@ export class MqttChannel implements Outlet, FlowWaiter {
       const alias = p.alias;
       if (alias === 0 || alias > cfg.max_topic_alias) return this.protocolViolation('protocol_error', `topic alias ${alias} out of range`, RC.TOPIC_ALIAS_INVALID);
       this.inAliases ??= new Map();
-      if (topic.length > 0) this.inAliases.set(alias, topic);
-      else {
+      if (topic.length > 0) {
+        // The topics a client's aliases stand for stay in memory for the connection's life: bounded in
+        // bytes, not only in count (65535 aliases of 64 KB topics would be 4 GB). Re-setting an alias
+        // frees its old topic's share.
+        const old = this.inAliases.get(alias);
+        const bytes = this.inAliasBytes + Buffer.byteLength(topic) - (old === undefined ? 0 : Buffer.byteLength(old));
+        if (bytes > MAX_ALIAS_TOPIC_BYTES) {
+          broker.metrics.c['mqtt.topic_alias.quota_exceeded']++;
+          return this.protocolViolation('quota_exceeded', `topic aliases hold more than ${MAX_ALIAS_TOPIC_BYTES} bytes of topic names`, RC.QUOTA_EXCEEDED);
+        }
+        this.inAliasBytes = bytes;
+        this.inAliases.set(alias, topic);
+      } else {
         const t = this.inAliases.get(alias);
         if (t === undefined) return this.protocolViolation('protocol_error', `unknown topic alias ${alias}`);
         topic = t;
@@ -923,6 +936,13 @@ export class MqttChannel implements Outlet, FlowWaiter {
 }
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
+
+/**
+ * Most bytes of topic names one connection's inbound topic aliases may hold. A client that goes past
+ * it is disconnected with 0x97 Quota exceeded (MQTT 5 §4.13: an implementation limit) and counted in
+ * mqtt.topic_alias.quota_exceeded. 256 KiB is thousands of aliases of ordinary topics.
+ */
+export const MAX_ALIAS_TOPIC_BYTES = 256 * 1024;
 
 // Module-level callbacks with the channel as argument: no closures per connection.
 function flushChannel(ch: MqttChannel): void {
