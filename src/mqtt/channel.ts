@@ -945,9 +945,9 @@ const PINGRESP = Buffer.from([0xd0, 0x00]);
 /**
  * Most bytes of topic names one connection's inbound topic aliases may hold. A client that goes past
  * it is disconnected with 0x97 Quota exceeded (MQTT 5 §4.13: an implementation limit) and counted in
- * mqtt.topic_alias.quota_exceeded. 256 KiB is thousands of aliases of ordinary topics.
+ * mqtt.topic_alias.quota_exceeded. 1 MiB is the default Topic Alias Maximum (65535) of 16-byte topics.
  */
-export const MAX_ALIAS_TOPIC_BYTES = 256 * 1024;
+export const MAX_ALIAS_TOPIC_BYTES = 1024 * 1024;
 
 // Module-level callbacks with the channel as argument: no closures per connection.
 function flushChannel(ch: MqttChannel): void {
