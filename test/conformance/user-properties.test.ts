@@ -2,6 +2,7 @@
 // Message; [MQTT-3.3.2-18] it MUST maintain their order, and a name may appear more than once.
 // Every path a message takes: live fan-out, a persistent session's queue and the retained store
 // across a daemon restart, a will, and a v5 bridge to another daemon in both directions.
+import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { sleep } from '../helpers/mqtt-clients.js';
@@ -161,4 +162,41 @@ ingress = [{ filter = "bdown/#" }]
     expect(upMsg).not.toBeNull();
     expect(userPropsOf(upMsg!)).toEqual(PAIRS);
   }, 30_000);
+
+  it('[MQTT-3.3.2-17] [MQTT-3.3.2-18] held in the bridge log while the upstream is down, across a restart of both daemons', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const { d: remote, wires: rw } = await daemon(`[mqtt]\nport = ${port}\n`);
+    const parked = rw.open();
+    await parked.send(connectFrame({ clientId: 'up-cloud', flags: 0x00, properties: props([0x11], u32(300)) }));
+    expect((await parked.next())?.[3]).toBe(0);
+    await subscribe(parked, 'held/#');
+    parked.destroy();
+    await sleep(100);
+    await remote.stop();
+    const { d: local, wires: lw } = await daemon(`
+[bridges.cloud]
+servers = ["127.0.0.1:${port}"]
+proto_ver = "v5"
+reconnect = { min = 0.05, max = 0.3 }
+egress = [{ filter = "held/#" }]
+`);
+    const pub = await lw.connected(5);
+    await pub.send(packet(0x32, str('held/t'), u16(4), props(UP_BYTES), Buffer.from('h')));
+    expect((await pub.nextOf(0x40))?.readUInt16BE(2)).toBe(4);
+    await local.restart();
+    await remote.restart();
+    const back = new Wires(() => remote.mqttPort);
+    wireSets.push(back);
+    const cloud = back.open();
+    await cloud.send(connectFrame({ clientId: 'up-cloud', flags: 0x00, properties: props([0x11], u32(300)) }));
+    expect((await cloud.next())?.[2]).toBe(1);
+    const got = await cloud.nextOf(0x32, 10_000);
+    expect(got).not.toBeNull();
+    expect(userPropsOf(got!)).toEqual(PAIRS);
+  }, 40_000);
 });
