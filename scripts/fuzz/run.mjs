@@ -142,7 +142,9 @@ if (!a['no-live']) {
   console.log(
     `daemon  pid ${live.pid} ${dm.alive ? 'alive' : 'DEAD'}; RSS ${dm.rssKbBefore} -> ${dm.rssKbAfter} kB (max ${dm.rssKbMax}); fds ${dm.fdsBefore} -> ${dm.fdsAfter}; error log lines ${dm.errorLogLines}`,
   );
-  console.log(`bystander round trips ${b.answered}/${b.sent} answered, ${b.failed} failed (slowest ${b.maxMs} ms), connected at end: ${b.connectedAtEnd}`);
+  console.log(
+    `bystander round trips ${b.answered}/${b.sent} answered, ${b.failed} failed (p50 ${b.p50Ms} ms, p99 ${b.p99Ms} ms, slowest ${b.maxMs} ms, ${b.over1s} over 1 s), connected at end: ${b.connectedAtEnd}; driver event-loop stall max ${live.driverLoopDelayMaxMs} ms`,
+  );
 }
 
 const out = a.out ?? join(tmpdir(), `outpost-fuzz-${result.started.replace(/[:.]/g, '-')}.json`);

@@ -361,7 +361,8 @@ export class Bridge implements PublishInterceptor, FlowSource {
       }
     }
     this.lastSentAt = now;
-    return this.link!.write(p);
+    const up = this.proto === 5 ? m.props?.userProperties : undefined;
+    return this.link!.write(p, up !== undefined && up.length > 0 ? up : undefined);
   }
 
   loopPrevented(): void {
@@ -404,7 +405,7 @@ export class Bridge implements PublishInterceptor, FlowSource {
     }
     const link: Link = new Link(addr, tls, this.proto, {
       onOpen: () => this.onOpen(link),
-      onPacket: (p) => this.onPacket(link, p),
+      onPacket: (p, frame) => this.onPacket(link, p, frame),
       onClose: (err) => this.onClose(link, err),
       onDrain: () => {
         this.writeBlocked = false;
@@ -434,7 +435,7 @@ export class Bridge implements PublishInterceptor, FlowSource {
     this.lastSentAt = this.lastRecvAt = this.broker.clock.now();
   }
 
-  private onPacket(link: Link, p: Packet): void {
+  private onPacket(link: Link, p: Packet, frame: Buffer): void {
     if (link !== this.link) return;
     const now = this.broker.clock.now();
     this.lastRecvAt = now;
@@ -474,7 +475,7 @@ export class Bridge implements PublishInterceptor, FlowSource {
         return;
       }
       case 'publish':
-        return this.ingress.onPublish(link, p, now);
+        return this.ingress.onPublish(link, p, now, frame);
       case 'pubrel':
         return this.ingress.onPubrel(link, p.messageId ?? 0);
       case 'suback': {

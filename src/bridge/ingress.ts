@@ -49,7 +49,8 @@ export class Ingress {
     this.awaitingRel.clear();
   }
 
-  onPublish(link: Link, p: IPublishPacket, now: number): void {
+  /** `frame` is the PUBLISH's bytes, for its user properties in wire order. */
+  onPublish(link: Link, p: IPublishPacket, now: number, frame: Buffer): void {
     const pid = p.messageId ?? 0;
     if (p.qos === 2 && this.awaitingRel.has(pid)) {
       // A DUP of a QoS 2 message we already took: acknowledge only [MQTT-4.3.3-9].
@@ -59,15 +60,16 @@ export class Ingress {
     this.ev.received();
     const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
     const m = findIngress(this.mappings, p.topic);
-    if (m && this.ev.marker !== null && pathContains(p.properties, this.ev.marker)) this.ev.loopPrevented();
+    const pr = p.properties;
+    const props = m && pr ? messageProps(pr, frame) : null;
+    if (m && this.ev.marker !== null && pathContains(props, this.ev.marker)) this.ev.loopPrevented();
     else if (m) {
-      const pr = p.properties;
       const remote = createMessage({
         topic: p.topic,
         payload,
         qos: p.qos,
         retain: p.retain,
-        props: pr ? messageProps(pr) : null,
+        props,
         from: this.clientId,
         origin: this.name,
         expiryInterval: pr?.messageExpiryInterval,

@@ -7,6 +7,11 @@ import mqttPacket from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 import { BridgeError } from './errors.js';
 import type { ServerAddress } from './address.js';
+import { FrameReader } from './frames.js';
+import type { UserProperties } from '../core/types.js';
+import { appendUserProperties } from '../core/user-properties.js';
+
+const EMPTY = Buffer.alloc(0);
 
 export interface TlsFiles {
   ca_file?: string | undefined;
@@ -34,7 +39,8 @@ export function tlsOptions(addr: ServerAddress, t: TlsFiles): ConnectionOptions 
 
 export interface LinkHandler {
   onOpen(): void;
-  onPacket(p: Packet): void;
+  /** `frame` is the packet's bytes (valid during the call only). */
+  onPacket(p: Packet, frame: Buffer): void;
   /** Once per link; err null on a clean end. */
   onClose(err: Error | null): void;
   /** The socket accepted all buffered writes again after write() returned false. */
@@ -48,6 +54,9 @@ export class Link {
   private closeWaiters: (() => void)[] = [];
   private closeErr: Error | null = null;
   private corked = false;
+  private readonly frames = new FrameReader();
+  /** The bytes of the packet being parsed. */
+  private frame: Buffer = EMPTY;
   readonly opts: { protocolVersion: 3 | 4 | 5 };
 
   /** tls: options from tlsOptions() for a TLS server (built by the caller, whose errors it reports), else null. */
@@ -55,7 +64,7 @@ export class Link {
     this.opts = { protocolVersion };
     this.parser = mqttPacket.parser({ protocolVersion });
     this.parser.on('packet', (p: Packet) => {
-      if (!this.closed) this.h.onPacket(p);
+      if (!this.closed) this.h.onPacket(p, this.frame);
     });
     this.parser.on('error', (err: Error) => this.destroy(new BridgeError('OUTPOST_ERR_BRIDGE_MALFORMED', err.message)));
     const s: Socket | TLSSocket = tls ? tlsConnect(tls) : netConnect({ host: addr.host, port: addr.port });
@@ -64,7 +73,7 @@ export class Link {
     s.on(tls ? 'secureConnect' : 'connect', () => {
       if (!this.closed) this.h.onOpen();
     });
-    s.on('data', (d: Buffer) => this.parser.parse(d));
+    s.on('data', (d: Buffer) => this.onData(d));
     s.on('drain', () => {
       if (!this.closed) this.h.onDrain();
     });
@@ -74,10 +83,35 @@ export class Link {
     s.on('close', () => this.finish());
   }
 
-  /** false when the socket buffer is full: wait for onDrain before writing more. */
-  write(p: Packet): boolean {
+  /** Whole packets go to mqtt-packet one at a time, so onPacket also gets each packet's bytes. */
+  private onData(d: Buffer): void {
+    this.frames.push(d);
+    for (;;) {
+      if (this.closed) return;
+      const f = this.frames.next();
+      if (f === null) return;
+      if (f === 'malformed') {
+        this.destroy(new BridgeError('OUTPOST_ERR_BRIDGE_MALFORMED', 'bad remaining length'));
+        return;
+      }
+      this.frame = f;
+      try {
+        this.parser.parse(f);
+      } finally {
+        this.frame = EMPTY;
+      }
+    }
+  }
+
+  /**
+   * false when the socket buffer is full: wait for onDrain before writing more. `userProperties` go
+   * at the end of a v5 PUBLISH's properties in their order (mqtt-packet's object form would merge
+   * repeated names) [MQTT-3.3.2-18].
+   */
+  write(p: Packet, userProperties?: UserProperties): boolean {
     if (this.closed) return false;
-    return this.socket.write(mqttPacket.generate(p, this.opts));
+    const frame = mqttPacket.generate(p, this.opts);
+    return this.socket.write(userProperties ? appendUserProperties(frame, userProperties) : frame);
   }
 
   cork(): void {

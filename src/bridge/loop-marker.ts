@@ -7,15 +7,15 @@
 // each other deliver each message once.
 import { Message } from '../core/message.js';
 import type { MessageProperties } from '../core/types.js';
+import { userPropertyValues } from '../core/user-properties.js';
 
 export const PATH_PROPERTY = 'outpost-path';
 /** v5 CONNACK user property by which an Outpost upstream names itself (set by the MQTT front, when it does). */
 export const NODE_PROPERTY = 'outpost-node';
 
 function pathOf(props: MessageProperties | null | undefined): string | null {
-  const v = props?.userProperties?.[PATH_PROPERTY];
-  if (v === undefined) return null;
-  return Array.isArray(v) ? v.join(',') : v;
+  const v = userPropertyValues(props?.userProperties, PATH_PROPERTY);
+  return v.length === 0 ? null : v.join(',');
 }
 
 /** Does the message's path already name `node`? */
@@ -29,6 +29,17 @@ export function pathContains(props: MessageProperties | null | undefined, node: 
 /** The message with `node` appended to its path; everything else kept. */
 export function withPathMarker(m: Message, node: string): Message {
   const old = pathOf(m.props);
-  const userProperties = { ...(m.props?.userProperties ?? {}), [PATH_PROPERTY]: old ? `${old},${node}` : node };
+  // The path is one pair, where the first one was (else last); every other pair keeps its place.
+  const path: readonly [string, string] = [PATH_PROPERTY, old ? `${old},${node}` : node];
+  const userProperties: (readonly [string, string])[] = [];
+  let placed = false;
+  for (const pair of m.props?.userProperties ?? []) {
+    if (pair[0] !== PATH_PROPERTY) userProperties.push(pair);
+    else if (!placed) {
+      userProperties.push(path);
+      placed = true;
+    }
+  }
+  if (!placed) userProperties.push(path);
   return new Message(m.id, m.topic, m.payload, m.qos, m.retain, { ...(m.props ?? {}), userProperties }, m.from, m.fromUsername, m.origin, m.ts, m.expiresAt);
 }

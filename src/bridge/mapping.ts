@@ -3,6 +3,7 @@
 import { parseFilter, topicMatches } from '../broker/topic.js';
 import type { Message } from '../core/message.js';
 import type { QoS } from '../core/types.js';
+import { userPropertiesToObject } from '../core/user-properties.js';
 import type { EgressMappingConfig, IngressMappingConfig } from './config.js';
 import type { BridgeErrorCode } from './errors.js';
 
@@ -246,7 +247,7 @@ export class EgressMapping extends Mapping {
 
 /** EMQX's rule output for `SELECT *` on a message event, used when the payload template is empty (spec §1.2). */
 export function ruleOutputJson(m: Message): string {
-  const props = m.props?.userProperties ? { 'User-Property': m.props.userProperties } : {};
+  const props = m.props?.userProperties ? { 'User-Property': userPropertiesToObject(m.props.userProperties) } : {};
   return JSON.stringify({
     id: m.id.toString(16).toUpperCase(),
     clientid: m.from,

@@ -51,6 +51,8 @@ export const BROKER_COUNTERS = [
   'authorization.nomatch',
   /** Outpost's own: a publisher stopped reading while a subscriber's queue drained (mqtt.publisher_flow_control). */
   'mqtt.flow_control.waits',
+  /** Outpost's own: a connection closed because its topic aliases held too many bytes of topic names. */
+  'mqtt.topic_alias.quota_exceeded',
   'store.commits',
   'store.quarantined',
 ] as const;

@@ -4,8 +4,11 @@ import type { Message } from './message.js';
 
 export type QoS = 0 | 1 | 2;
 
-/** v5 user properties as mqtt-packet represents them (a repeated key becomes an array). */
-export type UserProperties = Record<string, string | string[]>;
+/**
+ * v5 user properties: (name, value) pairs in wire order, a name may repeat. Forwarded unaltered and
+ * in order [MQTT-3.3.2-17], [MQTT-3.3.2-18]; helpers in user-properties.ts.
+ */
+export type UserProperties = readonly (readonly [string, string])[];
 
 /** The v5 properties that travel with an application message (MQTT 5 §3.3.2.3). */
 export interface MessageProperties {

@@ -11,7 +11,7 @@ import { createMessage } from '../core/message.js';
 import { FLOW_STALL_MS, type FlowSource, type FlowWaiter } from '../broker/flow.js';
 import type { Session, WillSpec } from '../broker/session.js';
 import { isValidTopicName, levelCount, parseFilter } from '../broker/topic.js';
-import type { Clock, Delivery, DisconnectReason, MessageProperties, Outlet, QoS, TimerHandle } from '../core/types.js';
+import type { Clock, Delivery, DisconnectReason, MessageProperties, Outlet, QoS, TimerHandle, UserProperties } from '../core/types.js';
 import type { MqttConfig } from '../config/schema.js';
 import { FrameSplitter } from './frame.js';
 import type { AcceptedConnection } from './listener.js';
@@ -19,7 +19,7 @@ import { ackReasonCode, connectLevel, decodeAck, decodePublish, publishErrorCode
 import { OutBuffer } from './out-buffer.js';
 import { cachedWire, encodePublish, type PublishExtras } from './publish-codec.js';
 import { RC, disconnectCode, v3ConnackCode } from './reason-codes.js';
-import { validateAckProperties, validateFrame } from './validate.js';
+import { validateAckProperties, validateFrame, willUserProperties } from './validate.js';
 
 export interface ChannelDeps {
   broker: Broker;
@@ -59,6 +59,8 @@ export class MqttChannel implements Outlet, FlowWaiter {
   session: Session | null = null;
   private readonly socket: Duplex;
   private readonly splitter: FrameSplitter;
+  /** The will's User Properties read from the CONNECT frame in wire order (mqtt-packet's object form loses it). */
+  private willUserProps: UserProperties | null = null;
   /** mqtt-packet's parser for the packets the hot codec does not handle; made on demand. */
   private parser: Parser | null = null;
   private version: 3 | 4 | 5 = 4;
@@ -79,6 +81,8 @@ export class MqttChannel implements Outlet, FlowWaiter {
   private outAliases: Map<string, number> | null = null;
   /** Inbound topic aliases [MQTT-3.3.2-8]. */
   private inAliases: Map<number, string> | null = null;
+  /** UTF-8 bytes of the topic names inAliases holds (bounded by MAX_ALIAS_TOPIC_BYTES). */
+  private inAliasBytes = 0;
   /** The last topic this client published to (made on its first PUBLISH). */
   private topics: TopicCache | null = null;
   /** Acks held until the store commits (group commit); kept in order [MQTT-4.6.0-2]. Made on first use. */
@@ -200,6 +204,7 @@ export class MqttChannel implements Outlet, FlowWaiter {
         this.protocolViolation(invalid === RC.MALFORMED_PACKET ? 'malformed_packet' : 'protocol_error', `invalid packet type ${type} (0x${invalid.toString(16)})`, invalid);
         return;
       }
+      if (type === 1 && this.v5) this.willUserProps = willUserProperties(frame);
       this.parsing = true;
       try {
         this.parserFor().parse(frame);
@@ -451,6 +456,11 @@ export class MqttChannel implements Outlet, FlowWaiter {
       expiry = props.sessionExpiryInterval ?? 0;
       if (cfg.max_session_expiry_interval > 0 && expiry > cfg.max_session_expiry_interval) expiry = cfg.max_session_expiry_interval;
     } else expiry = p.clean === false ? cfg.session_expiry_interval : 0;
+    // A session that outlives the connection needs the store; while it takes no writes, refuse
+    // rather than accept state that would be lost (v5 0x89 Server busy, v3 return code 3).
+    if ((p.clean === false || expiry > 0) && broker.refusesPersistentSessions()) {
+      return this.refuse(RC.SERVER_BUSY, 'persistent session refused: the store is not writable (store_write_failing)');
+    }
     this.peerMaxPacket = props.maximumPacketSize ?? 0;
     this.peerAliasMax = this.v5 ? (props.topicAliasMaximum ?? 0) : 0;
     const window = this.v5 && props.receiveMaximum ? props.receiveMaximum : 65535;
@@ -463,10 +473,11 @@ export class MqttChannel implements Outlet, FlowWaiter {
         payload,
         qos: (p.will.qos ?? 0) as QoS,
         retain: p.will.retain ?? false,
-        props: this.v5 ? messageProps(wp) : null,
+        props: this.v5 ? messageProps(wp, this.willUserProps) : null,
         delay: wp.willDelayInterval ?? 0,
         expiry: wp.messageExpiryInterval ?? 0,
       };
+      this.willUserProps = null;
     }
     const username = r.username !== undefined ? r.username : (p.username ?? null);
     const { session, present } = broker.openSession({
@@ -554,8 +565,19 @@ export class MqttChannel implements Outlet, FlowWaiter {
       const alias = p.alias;
       if (alias === 0 || alias > cfg.max_topic_alias) return this.protocolViolation('protocol_error', `topic alias ${alias} out of range`, RC.TOPIC_ALIAS_INVALID);
       this.inAliases ??= new Map();
-      if (topic.length > 0) this.inAliases.set(alias, topic);
-      else {
+      if (topic.length > 0) {
+        // The topics a client's aliases stand for stay in memory for the connection's life: bounded in
+        // bytes, not only in count (65535 aliases of 64 KB topics would be 4 GB). Re-setting an alias
+        // frees its old topic's share.
+        const old = this.inAliases.get(alias);
+        const bytes = this.inAliasBytes + Buffer.byteLength(topic) - (old === undefined ? 0 : Buffer.byteLength(old));
+        if (bytes > MAX_ALIAS_TOPIC_BYTES) {
+          broker.metrics.c['mqtt.topic_alias.quota_exceeded']++;
+          return this.protocolViolation('quota_exceeded', `topic aliases hold more than ${MAX_ALIAS_TOPIC_BYTES} bytes of topic names`, RC.QUOTA_EXCEEDED);
+        }
+        this.inAliasBytes = bytes;
+        this.inAliases.set(alias, topic);
+      } else {
         const t = this.inAliases.get(alias);
         if (t === undefined) return this.protocolViolation('protocol_error', `unknown topic alias ${alias}`);
         topic = t;
@@ -920,6 +942,13 @@ export class MqttChannel implements Outlet, FlowWaiter {
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
 
+/**
+ * Most bytes of topic names one connection's inbound topic aliases may hold. A client that goes past
+ * it is disconnected with 0x97 Quota exceeded (MQTT 5 §4.13: an implementation limit) and counted in
+ * mqtt.topic_alias.quota_exceeded. 1 MiB is the default Topic Alias Maximum (65535) of 16-byte topics.
+ */
+export const MAX_ALIAS_TOPIC_BYTES = 1024 * 1024;
+
 // Module-level callbacks with the channel as argument: no closures per connection.
 function flushChannel(ch: MqttChannel): void {
   ch.flush();
@@ -929,19 +958,22 @@ function resumeTurn(ch: MqttChannel): void {
   ch.resumeAfterYield();
 }
 
-function messageProps(p: {
-  payloadFormatIndicator?: boolean;
-  contentType?: string;
-  responseTopic?: string;
-  correlationData?: Buffer;
-  userProperties?: Record<string, string | string[]>;
-}): MessageProperties | null {
+/** The will's message properties; its user properties come from the frame (`up`), in wire order. */
+function messageProps(
+  p: {
+    payloadFormatIndicator?: boolean;
+    contentType?: string;
+    responseTopic?: string;
+    correlationData?: Buffer;
+  },
+  up: UserProperties | null,
+): MessageProperties | null {
   let out: MessageProperties | null = null;
   if (p.payloadFormatIndicator !== undefined) (out ??= {}).payloadFormatIndicator = p.payloadFormatIndicator;
   if (p.contentType !== undefined) (out ??= {}).contentType = p.contentType;
   if (p.responseTopic !== undefined) (out ??= {}).responseTopic = p.responseTopic;
   if (p.correlationData !== undefined) (out ??= {}).correlationData = p.correlationData;
-  if (p.userProperties !== undefined) (out ??= {}).userProperties = p.userProperties;
+  if (up !== null) (out ??= {}).userProperties = up;
   return out;
 }
 

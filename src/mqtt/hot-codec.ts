@@ -145,6 +145,7 @@ export function decodePublish(frame: Buffer, v5: boolean, cache: TopicCache | nu
     off = o2;
     const pend = off + plen;
     let seen = 0;
+    let up: [string, string][] | null = null;
     while (off < pend) {
       const id = frame[off++]!;
       switch (id) {
@@ -208,9 +209,8 @@ export function decodePublish(frame: Buffer, v5: boolean, cache: TopicCache | nu
           const v = readStr(frame, strEnd, pend);
           if (v === null) return 'bad user property';
           off = strEnd;
-          const up = ((props ??= {}).userProperties ??= {});
-          const prev = up[k];
-          up[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+          // Kept as ordered pairs, repeats included: forwarded unaltered [MQTT-3.3.2-17], [MQTT-3.3.2-18].
+          (up ??= []).push([k, v]);
           break;
         }
         case 0x0b:
@@ -222,6 +222,7 @@ export function decodePublish(frame: Buffer, v5: boolean, cache: TopicCache | nu
       }
     }
     if (off !== pend) return 'bad properties';
+    if (up !== null) (props ??= {}).userProperties = up;
   }
   // Copy the payload out of the read buffer so a retained/queued message does not pin a 64 KB chunk.
   const payload = Buffer.allocUnsafe(end - off);

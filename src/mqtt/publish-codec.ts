@@ -39,14 +39,7 @@ function propsLength(m: Message, x: PublishExtras): number {
     if (p.contentType !== undefined) n += 3 + Buffer.byteLength(p.contentType);
     if (p.responseTopic !== undefined) n += 3 + Buffer.byteLength(p.responseTopic);
     if (p.correlationData !== undefined) n += 3 + p.correlationData.length;
-    if (p.userProperties !== undefined) {
-      for (const k of Object.keys(p.userProperties)) {
-        const v = p.userProperties[k]!;
-        const kl = Buffer.byteLength(k);
-        if (Array.isArray(v)) for (const s of v) n += 5 + kl + Buffer.byteLength(s);
-        else n += 5 + kl + Buffer.byteLength(v);
-      }
-    }
+    if (p.userProperties !== undefined) for (const [k, v] of p.userProperties) n += 5 + Buffer.byteLength(k) + Buffer.byteLength(v);
   }
   if (x.expiry >= 0) n += 5;
   if (x.subIds) for (const id of x.subIds) n += 1 + varintLen(id);
@@ -103,13 +96,11 @@ function writeProps(buf: Buffer, off: number, m: Message, x: PublishExtras): num
     off += 2;
   }
   if (p?.userProperties !== undefined) {
-    for (const k of Object.keys(p.userProperties)) {
-      const v = p.userProperties[k]!;
-      for (const s of Array.isArray(v) ? v : [v]) {
-        buf[off++] = 0x26;
-        off = writeStr(buf, off, k);
-        off = writeStr(buf, off, s);
-      }
+    // In the order received, repeats kept [MQTT-3.3.2-17], [MQTT-3.3.2-18].
+    for (const [k, v] of p.userProperties) {
+      buf[off++] = 0x26;
+      off = writeStr(buf, off, k);
+      off = writeStr(buf, off, v);
     }
   }
   return off;

@@ -5,6 +5,8 @@
 // replaces ill-formed UTF-8 with U+FFFD and ignores bytes after the last field. Never throws, so a
 // fuzzer can call these on any input.
 import { isUtf8 } from 'node:buffer';
+import type { UserProperties } from '../core/types.js';
+import { readUserProperties } from '../core/user-properties.js';
 
 export const OK = 0;
 export const MALFORMED = 0x81;
@@ -284,6 +286,25 @@ export function validateConnect(frame: Buffer): number {
   // Bytes left over: a user name or password present while its flag is clear [MQTT-3.1.2-18], [MQTT-3.1.2-20]
   if (off !== end) return MALFORMED;
   return OK;
+}
+
+/**
+ * The will's User Properties of a v5 CONNECT that validateConnect accepted, in wire order (mqtt-packet's
+ * object form loses the order of interleaved names [MQTT-3.3.2-18]); null when there is no will or none.
+ */
+export function willUserProperties(frame: Buffer): UserProperties | null {
+  const end = frame.length;
+  let off = bodyStart(frame);
+  if (!readUtf8(frame, off, end)) return null;
+  off = cursor;
+  if (off + 4 > end || frame[off] !== 5 || (frame[off + 1]! & 0x04) === 0) return null;
+  off += 4;
+  const len = readVarint(frame, off, end);
+  if (len < 0) return null;
+  off = cursor + len;
+  if (!readUtf8(frame, off, end)) return null; // client id
+  const up = readUserProperties(frame, cursor, end);
+  return up !== null && up.length > 0 ? up : null;
 }
 
 /**

@@ -2,6 +2,7 @@
 // JSON text; everything on the hot path (topic, payload, flags) has its own column.
 import { Message } from '../core/message.js';
 import type { MessageProperties, QoS } from '../core/types.js';
+import { userPropertiesFromJson } from '../core/user-properties.js';
 
 export interface MessageRow {
   msg_id: number;
@@ -24,6 +25,8 @@ export function encodeProps(p: MessageProperties | null): string | null {
   if (p.contentType !== undefined) o.ct = p.contentType;
   if (p.responseTopic !== undefined) o.rt = p.responseTopic;
   if (p.correlationData !== undefined) o.cd = p.correlationData.toString('base64');
+  // Ordered pairs ([[name, value], ...]); rows written before the order was kept hold the object
+  // form ({name: value | [values]}), which decodeProps still reads.
   if (p.userProperties !== undefined) o.up = p.userProperties;
   return JSON.stringify(o);
 }
@@ -38,13 +41,16 @@ export function decodeProps(s: string | null): MessageProperties | null {
     return null;
   }
   if (typeof parsed !== 'object' || parsed === null) return null;
-  const o = parsed as { pfi?: boolean; ct?: string; rt?: string; cd?: string; up?: MessageProperties['userProperties'] };
+  const o = parsed as { pfi?: boolean; ct?: string; rt?: string; cd?: string; up?: unknown };
   const p: MessageProperties = {};
   if (o.pfi !== undefined) p.payloadFormatIndicator = o.pfi;
   if (o.ct !== undefined) p.contentType = o.ct;
   if (o.rt !== undefined) p.responseTopic = o.rt;
   if (o.cd !== undefined) p.correlationData = Buffer.from(o.cd, 'base64');
-  if (o.up !== undefined) p.userProperties = o.up;
+  if (o.up !== undefined) {
+    const up = userPropertiesFromJson(o.up);
+    if (up !== null) p.userProperties = up;
+  }
   return p;
 }
 

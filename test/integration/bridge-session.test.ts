@@ -390,8 +390,8 @@ describe('loop marker across nodes', () => {
     const up = await fakeUpstream();
     const { broker, svc } = await edge({ b: { servers: [`127.0.0.1:${up.port}`], proto_ver: 'v5', loop_marker: true, egress: [{ filter: 'x/#' }], ...FAST } });
     await until(() => up.conns.length === 1, 3000, 'connect');
-    broker.publish(createMessage({ topic: 'x/1', payload: Buffer.from('a'), qos: 1, retain: false, props: { userProperties: { 'outpost-path': 'edge@127.0.0.1' } }, now: Date.now() }));
-    broker.publish(createMessage({ topic: 'x/2', payload: Buffer.from('b'), qos: 1, retain: false, props: { userProperties: { 'outpost-path': 'agg-1' } }, now: Date.now() }));
+    broker.publish(createMessage({ topic: 'x/1', payload: Buffer.from('a'), qos: 1, retain: false, props: { userProperties: [['outpost-path', 'edge@127.0.0.1']] }, now: Date.now() }));
+    broker.publish(createMessage({ topic: 'x/2', payload: Buffer.from('b'), qos: 1, retain: false, props: { userProperties: [['outpost-path', 'agg-1']] }, now: Date.now() }));
     await until(() => up.publishes().length === 1, 3000, 'one forward');
     await sleep(100);
     expect(up.publishes()[0]).toMatchObject({ topic: 'x/2', properties: { userProperties: { 'outpost-path': 'agg-1,edge@127.0.0.1' } } });
@@ -403,7 +403,7 @@ describe('loop marker across nodes', () => {
     const up = await fakeUpstream({ node: 'agg-1' });
     const { broker, svc } = await edge({ b: { servers: [`127.0.0.1:${up.port}`], proto_ver: 'v5', loop_marker: true, egress: [{ filter: 'x/#' }], ...FAST } });
     await until(() => svc.status()[0]!.status === 'connected', 3000, 'connect');
-    broker.publish(createMessage({ topic: 'x/from-agg', payload: Buffer.from('a'), qos: 1, retain: false, props: { userProperties: { 'outpost-path': 'agg-1' } }, now: Date.now() }));
+    broker.publish(createMessage({ topic: 'x/from-agg', payload: Buffer.from('a'), qos: 1, retain: false, props: { userProperties: [['outpost-path', 'agg-1']] }, now: Date.now() }));
     broker.publish(createMessage({ topic: 'x/local', payload: Buffer.from('b'), qos: 1, retain: false, now: Date.now() }));
     await until(() => up.publishes().length === 1, 3000, 'the local one');
     await sleep(100);

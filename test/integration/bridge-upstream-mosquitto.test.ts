@@ -224,14 +224,14 @@ describe('bridge against a real upstream (mosquitto)', () => {
     await until(() => svc.status()[0]!.status === 'connected', 5000, 'connected');
     const app = await client(up.port, { clientId: 'app5', protocolVersion: 5 });
     await app.sub('up/#', { qos: 1 });
-    await broker.publishAcked(local('up/t', 'x', 1, { props: { contentType: 'application/json', userProperties: { site: 's1', tag: ['a', 'b'] } }, expiryInterval: 3600 }));
+    await broker.publishAcked(local('up/t', 'x', 1, { props: { contentType: 'application/json', userProperties: [['site', 's1'], ['tag', 'a'], ['tag', 'b']] }, expiryInterval: 3600 }));
     const [m] = await app.waitMessages(1);
     expect(m!.packet.properties).toMatchObject({ contentType: 'application/json', userProperties: { site: 's1', tag: ['a', 'b'] } });
     expect(m!.packet.properties!.messageExpiryInterval).toBeGreaterThan(3500);
     await sleep(100);
     await app.pub('down/t', 'y', { qos: 1, properties: { contentType: 'text/plain', userProperties: { from: 'cloud' }, correlationData: Buffer.from('c1'), responseTopic: 'r/1' } });
     await until(() => got.length === 1, 5000, 'ingress message');
-    expect(got[0]!.props).toMatchObject({ contentType: 'text/plain', userProperties: { from: 'cloud' }, responseTopic: 'r/1' });
+    expect(got[0]!.props).toMatchObject({ contentType: 'text/plain', userProperties: [['from', 'cloud']], responseTopic: 'r/1' });
     expect(got[0]!.props!.correlationData!.toString()).toBe('c1');
   });
 

@@ -13,6 +13,8 @@ export async function startBystander(port, { timeoutMs = 10_000, intervalMs = 20
   const topic = `fuzz/bystander/${id}`;
   await client.subscribeAsync(topic, { qos: 1 });
   const st = { sent: 0, answered: 0, failed: 0, maxMs: 0, closed: false, errors: [], failures: [] };
+  /** Every round trip's time (ms), for the percentiles stop() reports. */
+  const times = [];
   client.on('close', () => (st.closed = true));
   client.on('error', (e) => st.errors.length < 5 && st.errors.push(String(e.message)));
   let waiting = null;
@@ -48,6 +50,7 @@ export async function startBystander(port, { timeoutMs = 10_000, intervalMs = 20
       if (ok) st.answered++;
       else st.failed++;
       st.maxMs = Math.max(st.maxMs, Date.now() - t0);
+      times.push(Date.now() - t0);
       await new Promise((r) => setTimeout(r, intervalMs));
     }
   })();
@@ -58,7 +61,9 @@ export async function startBystander(port, { timeoutMs = 10_000, intervalMs = 20
       await loop;
       const connected = !st.closed;
       await client.endAsync(true).catch(() => {});
-      return { ...st, connectedAtEnd: connected };
+      times.sort((x, y) => x - y);
+      const pct = (q) => (times.length ? times[Math.min(times.length - 1, Math.floor(q * times.length))] : 0);
+      return { ...st, connectedAtEnd: connected, p50Ms: pct(0.5), p99Ms: pct(0.99), over1s: times.filter((t) => t > 1000).length };
     },
   };
 }

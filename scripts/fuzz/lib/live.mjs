@@ -3,7 +3,8 @@
 // and the daemon's RSS and fd count from /proc.
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
-import { startBystander } from './bystander.mjs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { startBystanderThread } from './bystander-thread.mjs';
 import { startFuzzDaemon } from './daemon.mjs';
 import { makeInput } from './inputs.mjs';
 
@@ -66,8 +67,8 @@ function mqttOne(port, input, index, waitMs) {
   });
 }
 
-/** The input each protocol is at, for the bystander's failure records. */
-const liveIndex = { mqtt: -1 };
+/** The MQTT input in flight, shared with the bystander's thread for its failure records. */
+const inputAt = new Int32Array(new SharedArrayBuffer(4));
 
 async function liveMqtt(codecs, d, { seed, count, start = 0, concurrency = 32, waitMs = 2000, onProgress }) {
   const port = d.ports['mqtt:tcp'];
@@ -77,7 +78,7 @@ async function liveMqtt(codecs, d, { seed, count, start = 0, concurrency = 32, w
   const worker = async () => {
     while (next < start + count) {
       const i = next++;
-      liveIndex.mqtt = i;
+      Atomics.store(inputAt, 0, i);
       const o = await mqttOne(port, makeInput(codecs, 'mqtt', seed, i), i, waitMs);
       outcomes[o]++;
       if (onProgress && i % 1000 === 0) onProgress('mqtt', i);
@@ -163,7 +164,11 @@ export async function runLive(codecs, opts) {
   const d = await startFuzzDaemon();
   const res = { pid: d.pid, codecs: [], daemon: {}, bystander: null };
   try {
-    const by = await startBystander(d.ports['mqtt:tcp'], { context: () => ({ ...liveIndex }) });
+    Atomics.store(inputAt, 0, -1);
+    const by = await startBystanderThread(d.ports['mqtt:tcp'], inputAt);
+    // This thread's own stalls, reported next to the bystander's times (they are not the daemon's).
+    const loop = monitorEventLoopDelay({ resolution: 20 });
+    loop.enable();
     res.daemon.rssKbBefore = d.rssKb();
     res.daemon.fdsBefore = d.fds();
     let rssMax = res.daemon.rssKbBefore;
@@ -183,6 +188,8 @@ export async function runLive(codecs, opts) {
       clearInterval(sampler);
     }
     res.bystander = await by.stop();
+    loop.disable();
+    res.driverLoopDelayMaxMs = Math.round(loop.max / 1e6);
     res.daemon.alive = d.alive();
     res.daemon.rssKbAfter = d.rssKb();
     res.daemon.rssKbMax = Math.max(rssMax, res.daemon.rssKbAfter ?? 0);

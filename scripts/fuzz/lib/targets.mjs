@@ -23,7 +23,7 @@ export class CodecCrash extends Error {
 export function mqttTarget(c, bytes, v) {
   const { FrameSplitter } = c.frame;
   const { decodePublish, decodeAck, connectLevel, TopicCache } = c.hot;
-  const { validateFrame, validateAckProperties } = c.validate;
+  const { validateFrame, validateAckProperties, willUserProperties } = c.validate;
   let sp;
   try {
     sp = new FrameSplitter(DEFAULT_MAX_PACKET);
@@ -77,8 +77,10 @@ export function mqttTarget(c, bytes, v) {
         refused = true;
         break;
       }
+      // The channel reads a v5 will's User Properties from the accepted CONNECT frame, in wire order.
+      if (type === 1 && connectLevel(f) === 5) willUserProperties(f);
     } catch (e) {
-      throw new CodecCrash('connectLevel/validate.validateFrame', e);
+      throw new CodecCrash('connectLevel/validate.validateFrame/willUserProperties', e);
     }
     const parser = c.mqttPacket.parser({ protocolVersion: type === 1 ? 4 : v });
     let got = null;

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { BrokerApi } from '../../broker/api.js';
 import { createMessage, type Message } from '../../core/message.js';
 import type { MessageProperties } from '../../core/types.js';
+import { userPropertiesFromObject } from '../../core/user-properties.js';
 import { ApiError } from '../errors.js';
 import { emqxMsgId, paginate, parseBody, qstr, rfc3339 } from '../http-util.js';
 import type { RouteContext } from '../route-context.js';
@@ -59,7 +60,7 @@ export function publishOne(broker: BrokerApi, b: PublishBody, maxPayload: number
     if (p.content_type !== undefined) props.contentType = p.content_type;
     if (p.response_topic !== undefined) props.responseTopic = p.response_topic;
     if (p.correlation_data !== undefined) props.correlationData = Buffer.from(p.correlation_data, 'utf8');
-    if (p.user_properties !== undefined) props.userProperties = { ...p.user_properties };
+    if (p.user_properties !== undefined) props.userProperties = userPropertiesFromObject(p.user_properties);
   }
   const msg = createMessage({
     topic: b.topic,

@@ -60,7 +60,7 @@ describe('outbound log', () => {
         from: `c${i % 5}`,
         fromUsername: i % 2 ? 'u' : null,
         now: now + i,
-        ...(i % 6 === 0 ? { props: { contentType: 'text/plain', userProperties: { k: String(i) } } } : {}),
+        ...(i % 6 === 0 ? { props: { contentType: 'text/plain', userProperties: [['k', String(i)]] } } : {}),
         ...(i % 7 === 0 ? { origin: 'edge-1' } : {}),
         ...(i % 8 === 0 ? { expiryInterval: 3600 } : {}),
       });

@@ -24,7 +24,7 @@ describe('PUBLISH encoder', () => {
     payload: Buffer.from('hello'),
     qos: 2,
     retain: true,
-    props: { contentType: 'text/plain', responseTopic: 'r/t', correlationData: Buffer.from('cd'), userProperties: { k: 'v', m: ['1', '2'] }, payloadFormatIndicator: true },
+    props: { contentType: 'text/plain', responseTopic: 'r/t', correlationData: Buffer.from('cd'), userProperties: [['k', 'v'], ['m', '1'], ['m', '2']], payloadFormatIndicator: true },
     now: 1000,
   });
 
@@ -48,6 +48,14 @@ describe('PUBLISH encoder', () => {
     });
     const aliasOnly = parse(encodePublish(m, m.topic, true, 0, false, false, 0, { expiry: -1, subIds: null, alias: 5, aliasOnly: true }), 5);
     expect(aliasOnly.topic).toBe('');
+  });
+
+  it('writes user properties in their order, repeats interleaved [MQTT-3.3.2-18]', () => {
+    const up: [string, string][] = [['b', '1'], ['a', 'x'], ['b', '2'], ['1', 'numeric-looking'], ['a', 'y']];
+    const msg = createMessage({ topic: 't', payload: Buffer.from('p'), qos: 0, retain: false, props: { userProperties: up }, now: 1 });
+    const frame = encodePublish(msg, msg.topic, true, 1, false, false, 9, { expiry: -1, subIds: null, alias: 0, aliasOnly: false });
+    const back = decodePublish(frame, true);
+    expect(typeof back === 'string' ? back : back.props?.userProperties).toEqual(up);
   });
 
   it('caches the wire form per version/qos/retain; a delivery patches packet id and DUP into its copy', () => {

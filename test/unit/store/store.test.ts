@@ -7,7 +7,7 @@ import { createMessage } from '../../../src/core/message.js';
 import { Store } from '../../../src/store/store.js';
 
 const log = pino({ level: 'silent' });
-const msg = (topic: string, payload = 'x') => createMessage({ topic, payload: Buffer.from(payload), qos: 1, retain: false, props: { userProperties: { a: 'b' }, correlationData: Buffer.from([1, 2]) }, now: Date.now() });
+const msg = (topic: string, payload = 'x') => createMessage({ topic, payload: Buffer.from(payload), qos: 1, retain: false, props: { userProperties: [['a', 'b']], correlationData: Buffer.from([1, 2]) }, now: Date.now() });
 
 function entry(seq: number, topic: string) {
   return { seq, message: msg(topic), qos: 1 as const, pid: 0, state: 0 as const, subIds: '3', retainFlag: false, filter: 't/#' };
@@ -26,7 +26,7 @@ describe('store', () => {
     expect(s.commits).toBe(1);
     const [sess] = s.loadSessions();
     expect(sess!.queue).toHaveLength(100);
-    expect(sess!.queue[0]!.message.props?.userProperties).toEqual({ a: 'b' });
+    expect(sess!.queue[0]!.message.props?.userProperties).toEqual([['a', 'b']]);
     expect(sess!.queue[0]!.message.props?.correlationData).toEqual(Buffer.from([1, 2]));
     s.close();
   });

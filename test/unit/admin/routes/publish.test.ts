@@ -31,7 +31,7 @@ describe('POST /api/v5/publish', () => {
     expect(m.payload.toString()).toBe('hello');
     expect(m.qos).toBe(1);
     expect(m.expiresAt).toBe(h.broker.clock.t + 60_000);
-    expect(m.props).toEqual({ payloadFormatIndicator: true, contentType: 'text/plain', responseTopic: 'r', correlationData: Buffer.from('c'), userProperties: { k: 'v' } });
+    expect(m.props).toEqual({ payloadFormatIndicator: true, contentType: 'text/plain', responseTopic: 'r', correlationData: Buffer.from('c'), userProperties: [['k', 'v']] });
   });
 
   it('answers 202 with reason code 16 when nobody is subscribed', async () => {
