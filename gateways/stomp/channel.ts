@@ -213,12 +213,8 @@ export class StompChannel implements StreamChannel<StompFrame>, DeliverySink {
     if (sub.ack !== 'auto') hs.push(['ack', id]);
     if (d.dup) hs.push(['redelivered', 'true']);
     const up = m.props?.userProperties;
-    if (up) {
-      for (const [n, v] of Object.entries(up)) {
-        if (RESERVED.has(n)) continue;
-        hs.push([n, Array.isArray(v) ? (v[0] ?? '') : v]);
-      }
-    }
+    // User properties in their MQTT order; a repeated name repeats the header (STOMP: the first counts).
+    if (up) for (const [n, v] of up) if (!RESERVED.has(n)) hs.push([n, v]);
     this.link.send({ command: 'MESSAGE', headers: hs, body: m.payload, escape: this.version });
     this.deps.count('messages.sent');
     if (d.pid === 0) return;
@@ -405,10 +401,13 @@ export class StompChannel implements StreamChannel<StompFrame>, DeliverySink {
     const props: MessageProperties = {};
     const ct = header(f, 'content-type');
     if (ct !== undefined) props.contentType = ct;
-    let user: Record<string, string> | null = null;
+    // Headers in wire order; of a repeated header only the first counts (STOMP 1.2 "Repeated Header Entries").
+    let user: [string, string][] | null = null;
+    const seen = new Set<string>();
     for (const [n, v] of f.headers) {
-      if (RESERVED.has(n) || (user !== null && n in user)) continue;
-      (user ??= {})[n] = v;
+      if (RESERVED.has(n) || seen.has(n)) continue;
+      seen.add(n);
+      (user ??= []).push([n, v]);
     }
     if (user !== null) props.userProperties = user;
     // persistent:true (RabbitMQ, ActiveMQ) asks for reliable delivery: QoS 1 on the MQTT side.

@@ -205,7 +205,7 @@ describe('STOMP SEND and SUBSCRIBE', () => {
     expect(h.ctx.published[0]!.topic).toBe('stomp/cmd/s1');
     expect(h.ctx.published[0]!.payload.toString()).toBe('{"a":\u00001}');
     expect(h.ctx.published[0]!.qos).toBe(0);
-    expect(h.ctx.messages[0]!.props).toEqual({ contentType: 'application/json', userProperties: { 'x-trace': 't1' } });
+    expect(h.ctx.messages[0]!.props).toEqual({ contentType: 'application/json', userProperties: [['x-trace', 't1']] });
     expect(h.link.take().map((f) => [f.command, header(f, 'receipt-id')])).toEqual([['RECEIPT', 'r2']]);
   });
 
