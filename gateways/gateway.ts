@@ -11,6 +11,15 @@ export type { Clock, Delivery, DisconnectReason, Message, MessageProperties, QoS
 // TLS options and client-certificate fields are protocol-free; gateway transports reach them through this door.
 export { certFields, hasPeerCert, secureContextOptions } from '../src/core/tls-options.js';
 
+/**
+ * openSession refuses a session the broker cannot keep: a persistent one (clean start false or an
+ * expiry interval) while the store is failing, since whatever it acknowledged would be lost. The
+ * gateway answers the device as its protocol says for "server unavailable".
+ */
+export class SessionRefusedError extends Error {
+  readonly reason = 'server_unavailable' as const;
+}
+
 /** What a gateway knows about a device when it asks to open a session. */
 export interface DeviceInfo {
   clientId: string;
@@ -142,6 +151,7 @@ export interface GatewayContext {
   /**
    * Open or resume the session of `device.clientId`, taking over any other connection with that
    * id. Emits the connected event ($SYS/brokers/{node}/gateway/{name}/clients/{id}/connected).
+   * Throws SessionRefusedError for a persistent session while the store is failing.
    */
   openSession(device: DeviceInfo, opts: OpenSessionOptions, sink: DeliverySink): GatewaySession;
   /**

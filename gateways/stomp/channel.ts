@@ -300,22 +300,12 @@ export class StompChannel implements StreamChannel<StompFrame>, DeliverySink {
     this.link.send({ command: 'CONNECTED', headers: hs, body: Buffer.alloc(0), escape: 'none' });
     // A resumed session delivers its inflight and queued messages from inside openSession.
     if (this.durable) this.parked = new Map();
-    this.session = this.ctx.openSession(
-      {
-        clientId,
-        username,
-        peerHost: this.link.peer.address,
-        peerPort: this.link.peer.port,
-        listener: this.link.listener,
-        sockPort: this.link.sockPort,
-        protoName: 'STOMP',
-        protoVer: this.version,
-        keepalive: Math.round(cx / 1000),
-        superuser,
-      },
-      { cleanStart: !this.durable, expiryInterval: this.durable ? this.cfg.session_expiry_interval : 0, inflightWindow: this.cfg.max_unacked },
-      this,
-    );
+    try {
+      this.session = this.openSession(clientId, username, superuser, cx);
+    } catch (err) {
+      // A durable session while the store is failing (SessionRefusedError), or a broker defect.
+      return this.fatal(`Server unavailable: ${err instanceof Error ? err.message : String(err)}`, null, 'server_unavailable');
+    }
     this.deps.count('clients.connected');
     this.log.info({ version: this.version, heartbeat: hs[1]![1] }, 'client_connected');
     this.armBeat();
@@ -593,6 +583,25 @@ export class StompChannel implements StreamChannel<StompFrame>, DeliverySink {
   }
 
   /** An ERROR, then the close. */
+  private openSession(clientId: string, username: string | null, superuser: boolean, cx: number): GatewaySession {
+    return this.ctx.openSession(
+      {
+        clientId,
+        username,
+        peerHost: this.link.peer.address,
+        peerPort: this.link.peer.port,
+        listener: this.link.listener,
+        sockPort: this.link.sockPort,
+        protoName: 'STOMP',
+        protoVer: this.version,
+        keepalive: Math.round(cx / 1000),
+        superuser,
+      },
+      { cleanStart: !this.durable, expiryInterval: this.durable ? this.cfg.session_expiry_interval : 0, inflightWindow: this.cfg.max_unacked },
+      this,
+    );
+  }
+
   private fatal(text: string, cause: StompFrame | null, reason: DisconnectReason): void {
     this.log.info({ clientid: this.clientId, reason: text }, 'connection_refused_frame');
     this.finish(reason, this.errorFrame(text, cause));

@@ -74,6 +74,7 @@ export type DisconnectReason =
   | 'quota_exceeded'
   | 'server_shutdown'
   | 'session_expired'
+  | 'server_unavailable'
   | 'internal_error';
 
 /** Who a client is, as authentication and authorization see it. */

@@ -15,6 +15,7 @@ import type {
   SubscribeOutcome,
   WillMessage,
 } from '../../gateways/gateway.js';
+import { SessionRefusedError } from '../../gateways/gateway.js';
 import type { Broker } from '../broker/broker.js';
 import type { AuthRequest, AuthResult, Authenticator } from '../core/hooks.js';
 import type { Session, WillSpec } from '../broker/session.js';
@@ -255,6 +256,12 @@ export class GatewayHost implements GatewayContext {
   }
 
   openSession(device: DeviceInfo, opts: OpenSessionOptions, sink: DeliverySink): GatewaySession {
+    // As for MQTT CONNECT: no persistent session the store could not keep (it would acknowledge and then lose).
+    if ((!opts.cleanStart || opts.expiryInterval > 0) && this.broker.refusesPersistentSessions()) {
+      this.metrics.inc('sessions.refused.store_failing');
+      this.log.warn({ clientid: device.clientId, reason: 'store_failing' }, 'gateway_session_refused');
+      throw new SessionRefusedError('the store is failing: persistent sessions are refused until it recovers');
+    }
     const mp = renderPlaceholders(this.mountpointTpl, { clientid: device.clientId, username: device.username, endpoint_name: device.endpointName ?? null }) ?? '';
     const { session, present } = this.broker.openSession({
       clientId: device.clientId,

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Delivery, DisconnectReason } from '../../../gateways/gateway.js';
+import { SessionRefusedError, type Delivery, type DisconnectReason } from '../../../gateways/gateway.js';
 import { Broker } from '../../../src/broker/broker.js';
 import { GatewayHost } from '../../../src/runtime/gateway-host.js';
 import { allowAllAuthenticator } from '../../../src/core/hooks.js';
@@ -32,6 +32,17 @@ describe('gateway sessions', () => {
   afterEach(() => {
     env.broker.stop();
     env.store.close();
+  });
+
+  it('refuses a persistent session while the store is failing, as MQTT CONNECT does; clean sessions still open', () => {
+    env = setup();
+    env.broker.refusesPersistentSessions = () => true;
+    expect(() => env.host.openSession(device, { cleanStart: false, expiryInterval: 600 }, sink())).toThrow(SessionRefusedError);
+    expect(() => env.host.openSession(device, { cleanStart: true, expiryInterval: 60 }, sink())).toThrow(SessionRefusedError);
+    expect(env.broker.connectionCount()).toBe(0);
+    const s = env.host.openSession(device, { cleanStart: true, expiryInterval: 0 }, sink());
+    expect(s.clientId).toBe('sensor-1');
+    expect(env.broker.connectionCount()).toBe(1);
   });
 
   it('a sleeping device keeps its connection: messages (QoS 0 too) wait, and arrive in order on wake', () => {

@@ -6,7 +6,7 @@ import { stompConfigSchema } from '../../../../gateways/stomp/config.js';
 import { negotiateVersion, parseHeartBeat, renderTemplate, StompChannel, subscriptionKey } from '../../../../gateways/stomp/channel.js';
 import { header, HEARTBEAT, type StompFrame } from '../../../../gateways/stomp/frame.js';
 import type { StreamLink } from '../../../../gateways/transport/stream-types.js';
-import type { AuthOutcome } from '../../../../gateways/gateway.js';
+import { SessionRefusedError, type AuthOutcome } from '../../../../gateways/gateway.js';
 import { createMessage } from '../../../../src/core/message.js';
 import { mulberry32 } from '../../../helpers/prng.js';
 import { createFakeGatewayContext, FakeClock, type FakeGatewayContext } from '../../../helpers/fake-gateway-context.js';
@@ -460,6 +460,18 @@ describe('STOMP durable subscriber', () => {
     expect(out.map((f) => f.command)).toEqual(['RECEIPT', 'MESSAGE']);
     expect(header(out[1]!, 'redelivered')).toBe('true');
     expect(out[1]!.body.toString()).toBe('kept');
+  });
+
+  it('a durable session the broker refuses (store failing) ends the connection with an ERROR that says so', () => {
+    const h = setup({ config: { clientinfo_override: { clientid: '${Packet.headers.client-id}' }, session_expiry_interval: 120 } });
+    h.ctx.openSession = () => {
+      throw new SessionRefusedError('the store is failing: persistent sessions are refused until it recovers');
+    };
+    h.ch.handleFrame(frame('CONNECT', { 'accept-version': '1.2', 'client-id': 'dur' }));
+    const out = h.link.take();
+    expect(out.map((f) => f.command)).toEqual(['CONNECTED', 'ERROR']);
+    expect(header(out[1]!, 'message')).toMatch(/^Server unavailable: the store is failing/);
+    expect(h.link.closed).toBe(true);
   });
 
   it('an anonymous (random id) client stays clean even with session_expiry_interval', () => {
