@@ -77,7 +77,7 @@ port = 0
 
 [gateway.coap]
 enable = true
-listeners.udp = { bind = "127.0.0.1", port = 0 }
+listeners.udp.default = { bind = "127.0.0.1", port = 0 }
 
 [gateway.mqttsn]
 enable = true

@@ -17,7 +17,7 @@ const { values: a } = parseArgs({
     codecs: { type: 'string', default: CODECS.join(',') },
     'hang-ms': { type: 'string', default: '250' },
     'stall-s': { type: 'string', default: '10' },
-    live: { type: 'string', default: 'mqtt=100000,coap=200000,mqttsn=200000' },
+    live: { type: 'string', default: 'mqtt=100000,coap=200000,mqttsn=200000,stomp=100000' },
     'live-start': { type: 'string', default: '0' },
     'no-live': { type: 'boolean', default: false },
     'no-inproc': { type: 'boolean', default: false },
@@ -29,8 +29,8 @@ const { values: a } = parseArgs({
 });
 
 if (a.help) {
-  console.log(`usage: node scripts/fuzz/run.mjs [--seed N] [--count N] [--codecs mqtt,coap,mqttsn] [--hang-ms MS]
-       [--live mqtt=N,coap=N,mqttsn=N [--live-start N] | --no-live] [--no-inproc] [--out FILE] [--json]
+  console.log(`usage: node scripts/fuzz/run.mjs [--seed N] [--count N] [--codecs mqtt,coap,mqttsn,stomp] [--hang-ms MS]
+       [--live mqtt=N,coap=N,mqttsn=N,stomp=N [--live-start N] | --no-live] [--no-inproc] [--out FILE] [--json]
        node scripts/fuzz/run.mjs --replay CODEC:SEED:INDEX`);
   process.exit(0);
 }

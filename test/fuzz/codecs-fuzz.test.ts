@@ -31,7 +31,7 @@ beforeAll(async () => {
 });
 
 describe('fuzz: codecs in-process (seeded)', () => {
-  for (const codec of ['mqtt', 'coap', 'mqttsn']) {
+  for (const codec of ['mqtt', 'coap', 'mqttsn', 'stomp']) {
     it(`${codec}: ${PER_CODEC} mutated inputs, no throw, none slower than 1 s`, () => {
       const r = runInProcess(codecs, { codec, seed: SEED, count: PER_CODEC, hangMs: 1000 }) as InprocResult;
       expect(r.inputs).toBe(PER_CODEC);
@@ -48,7 +48,7 @@ describe('fuzz: codecs in-process (seeded)', () => {
   }
 });
 
-describe('fuzz: live daemon with MQTT, CoAP and MQTT-SN (seeded)', () => {
+describe('fuzz: live daemon with MQTT, CoAP, MQTT-SN and STOMP (seeded)', () => {
   let live: {
     codecs: { codec: string; inputs: number; outcomes?: Record<string, number>; probes?: { sent: number; answered: number } }[];
     daemon: { alive: boolean; fdsBefore: number; fdsAfter: number };
@@ -59,7 +59,7 @@ describe('fuzz: live daemon with MQTT, CoAP and MQTT-SN (seeded)', () => {
   });
 
   it('survives a few thousand mutated inputs per protocol and answers every bystander round trip', async () => {
-    live = await runLive(codecs, { seed: SEED, counts: { mqtt: 1500, coap: 2000, mqttsn: 2000 } });
+    live = await runLive(codecs, { seed: SEED, counts: { mqtt: 1500, coap: 2000, mqttsn: 2000, stomp: 1000 } });
     expect(live.daemon.alive).toBe(true);
     const byCodec = Object.fromEntries(live.codecs.map((c) => [c.codec, c]));
     expect(byCodec.mqtt!.inputs).toBe(1500);
@@ -67,6 +67,11 @@ describe('fuzz: live daemon with MQTT, CoAP and MQTT-SN (seeded)', () => {
     expect(byCodec.mqtt!.outcomes!.no_answer).toBe(0);
     expect(byCodec.mqtt!.outcomes!.pingresp).toBeGreaterThan(0);
     expect(byCodec.mqtt!.outcomes!.closed).toBeGreaterThan(0);
+    // Every STOMP input's connection ended too; some survive the fuzz bytes and answer the receipted probe.
+    expect(byCodec.stomp!.inputs).toBe(1000);
+    expect(byCodec.stomp!.outcomes!.no_answer).toBe(0);
+    expect(byCodec.stomp!.outcomes!.receipt).toBeGreaterThan(0);
+    expect(byCodec.stomp!.outcomes!.closed).toBeGreaterThan(0);
     for (const c of ['coap', 'mqttsn']) {
       expect(byCodec[c]!.probes!.sent).toBeGreaterThan(0);
       expect(byCodec[c]!.probes!.answered).toBe(byCodec[c]!.probes!.sent);

@@ -109,7 +109,7 @@ describe('scripts/install.sh --destdir', () => {
     config['mqtt'] = { ...config['mqtt'], bind: '127.0.0.1', port: 0 };
     config['api'] = { ...config['api'], port: 0, api_key_bootstrap_file: keys };
     const gw = config['gateway'] as Record<string, Record<string, unknown>>;
-    gw['coap'] = { ...gw['coap'], listeners: { udp: { bind: '127.0.0.1', port: 0 } } };
+    gw['coap'] = { ...gw['coap'], listeners: { udp: { default: { bind: '127.0.0.1', port: 0 } } } };
     gw['mqttsn'] = { ...gw['mqttsn'], listeners: { udp: { default: { bind: '127.0.0.1', port: 0 } } } };
     const runConfig = at('run.toml');
     writeFileSync(runConfig, stringify(config));

@@ -6,13 +6,14 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const dist = (p) => import(join(ROOT, 'dist', p));
 
 export async function loadCodecs() {
-  const [frame, hot, validate, coap, sn, mqttPacket] = await Promise.all([
+  const [frame, hot, validate, coap, sn, stomp, mqttPacket] = await Promise.all([
     dist('src/mqtt/frame.js'),
     dist('src/mqtt/hot-codec.js'),
     dist('src/mqtt/validate.js'),
     dist('gateways/codecs/coap/frame.js'),
     dist('gateways/mqttsn/frame.js'),
+    dist('gateways/stomp/frame.js'),
     import('mqtt-packet'),
   ]);
-  return { frame, hot, validate, coap, sn, mqttPacket: mqttPacket.default ?? mqttPacket };
+  return { frame, hot, validate, coap, sn, stomp, mqttPacket: mqttPacket.default ?? mqttPacket };
 }

@@ -1,5 +1,5 @@
 // Starts the built daemon as test/helpers/daemon.ts does (dist/, --config, --data-dir, ports from
-// runtime.json) with MQTT, CoAP and MQTT-SN on 127.0.0.1, ephemeral ports; stops it by PID.
+// runtime.json) with MQTT, CoAP, MQTT-SN and STOMP on 127.0.0.1, ephemeral ports; stops it by PID.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,6 +35,13 @@ port = 0
 enable = true
 
 [gateway.mqttsn.listeners.udp.default]
+bind = "127.0.0.1"
+port = 0
+
+[gateway.stomp]
+enable = true
+
+[gateway.stomp.listeners.tcp.default]
 bind = "127.0.0.1"
 port = 0
 `;

@@ -4,13 +4,15 @@ import { mutateBytes } from './bytes.mjs';
 import { genPacket, mutatePacket, pickType, serialise } from './mqtt-gen.mjs';
 import { inputSeed, Rng } from './rng.mjs';
 
-export const CODECS = ['mqtt', 'coap', 'mqttsn'];
+// New codecs go at the end: a codec's index seeds its inputs, so earlier replays stay valid.
+export const CODECS = ['mqtt', 'coap', 'mqttsn', 'stomp'];
 
 /** { bytes, v (MQTT level), how, malformed }: bytes is one MQTT stream chunk or one datagram. */
 export function makeInput(codecs, codec, seed, index) {
   const rng = new Rng(inputSeed(seed ^ (CODECS.indexOf(codec) * 0x1000193), index));
   if (codec === 'mqtt') return mqttInput(rng);
   if (codec === 'coap') return datagramInput(rng, coapFrame(rng, codecs.coap));
+  if (codec === 'stomp') return datagramInput(rng, stompChunk(rng, codecs.stomp));
   return datagramInput(rng, snFrame(rng, codecs.sn));
 }
 
@@ -120,4 +122,28 @@ function snFrame(rng, sn) {
     }
   }
   return sn.encode(f);
+}
+
+const STOMP_COMMANDS = ['CONNECT', 'STOMP', 'SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'ABORT', 'DISCONNECT'];
+// Names the channel reads, and values with every escape STOMP 1.1/1.2 define (and some they do not).
+const STOMP_HEADERS = ['destination', 'id', 'ack', 'receipt', 'transaction', 'content-type', 'content-length', 'accept-version', 'heart-beat', 'login', 'passcode', 'host', 'persistent', 'x-custom'];
+
+function stompValue(rng) {
+  const pieces = [rng.word(), 'a:b', 'line\nbreak', 'back\\slash', 'c\\c', 'tab\\t', '\r', '1,0', '10000,10000', rng.word(3)];
+  return rng.pick(pieces);
+}
+
+/** One to three STOMP frames (sometimes with heart-beat EOLs between them), as one stream chunk. */
+function stompChunk(rng, stomp) {
+  const bufs = [];
+  const n = 1 + rng.int(3);
+  for (let i = 0; i < n; i++) {
+    if (rng.bool(0.2)) bufs.push(Buffer.from(rng.pick(['\n', '\r\n'])));
+    const headers = [];
+    const hn = rng.int(6);
+    for (let k = 0; k < hn; k++) headers.push([rng.pick(STOMP_HEADERS), stompValue(rng)]);
+    const body = rng.bool(0.5) ? rng.bytes(rng.int(rng.bool(0.1) ? 2000 : 40)) : Buffer.alloc(0);
+    bufs.push(stomp.encode({ command: rng.pick(STOMP_COMMANDS), headers, body, escape: rng.pick(['none', '1.1', '1.2']) }));
+  }
+  return Buffer.concat(bufs);
 }

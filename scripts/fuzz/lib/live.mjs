@@ -1,4 +1,4 @@
-// Live run: the mutated inputs over TCP (MQTT) and UDP (CoAP, MQTT-SN) into a running daemon,
+// Live run: the mutated inputs over TCP (MQTT, STOMP) and UDP (CoAP, MQTT-SN) into a running daemon,
 // with a bystander MQTT client doing round trips all along, liveness probes on the UDP gateways,
 // and the daemon's RSS and fd count from /proc.
 import { createSocket } from 'node:dgram';
@@ -65,6 +65,49 @@ function mqttOne(port, input, index, waitMs) {
       s.end(alone ? Buffer.concat([input.bytes, PINGREQ]) : Buffer.concat([cleanConnect(input.v, `fz-${index}`), input.bytes, PINGREQ]));
     });
   });
+}
+
+const STOMP_CONNECT = Buffer.from('CONNECT\naccept-version:1.0,1.1,1.2\nhost:fuzz\n\n\0');
+const STOMP_PROBE = Buffer.from('BEGIN\ntransaction:fuzz-probe\nreceipt:fuzz-probe\n\n\0');
+
+/** One STOMP input on its own connection after a valid CONNECT; a receipted probe frame follows it. */
+function stompOne(port, input, waitMs) {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    let done = false;
+    let got = '';
+    const finish = (outcome) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      s.destroy();
+      resolve(outcome);
+    };
+    const timer = setTimeout(() => finish('no_answer'), waitMs);
+    s.on('error', () => finish('closed'));
+    s.on('close', () => finish('closed'));
+    s.on('data', (d) => {
+      got += d.toString('latin1');
+      if (got.includes('receipt-id:fuzz-probe')) finish('receipt');
+    });
+    s.on('connect', () => s.end(Buffer.concat([STOMP_CONNECT, input.bytes, STOMP_PROBE])));
+  });
+}
+
+async function liveStomp(codecs, d, { seed, count, concurrency = 32, waitMs = 2000, onProgress }) {
+  const port = d.ports['stomp:tcp:default'];
+  const outcomes = { receipt: 0, closed: 0, no_answer: 0 };
+  let next = 0;
+  const t0 = Date.now();
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      outcomes[await stompOne(port, makeInput(codecs, 'stomp', seed, i), waitMs)]++;
+      if (onProgress && i % 1000 === 0) onProgress('stomp', i);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { codec: 'stomp', inputs: count, outcomes, seconds: (Date.now() - t0) / 1000 };
 }
 
 /** The MQTT input in flight, shared with the bystander's thread for its failure records. */
@@ -157,7 +200,7 @@ async function liveUdp(codecs, d, codec, { seed, count, peers = 8, probeEvery = 
 }
 
 /**
- * opts: { seed, counts: { mqtt, coap, mqttsn }, start? (first MQTT input index), onProgress? }. Starts its own daemon with the three
+ * opts: { seed, counts: { mqtt, coap, mqttsn, stomp }, start? (first MQTT input index), onProgress? }. Starts its own daemon with the four
  * protocols on, runs the codecs one after the other with one bystander throughout.
  */
 export async function runLive(codecs, opts) {
@@ -174,10 +217,15 @@ export async function runLive(codecs, opts) {
     let rssMax = res.daemon.rssKbBefore;
     const sampler = setInterval(() => (rssMax = Math.max(rssMax, d.rssKb() ?? 0)), 500);
     try {
-      for (const codec of ['mqtt', 'coap', 'mqttsn']) {
+      for (const codec of ['mqtt', 'coap', 'mqttsn', 'stomp']) {
         const count = opts.counts[codec] ?? 0;
         if (count <= 0) continue;
-        const r = codec === 'mqtt' ? await liveMqtt(codecs, d, { seed: opts.seed, count, start: opts.start ?? 0, onProgress: opts.onProgress }) : await liveUdp(codecs, d, codec, { seed: opts.seed, count, onProgress: opts.onProgress });
+        const r =
+          codec === 'mqtt'
+            ? await liveMqtt(codecs, d, { seed: opts.seed, count, start: opts.start ?? 0, onProgress: opts.onProgress })
+            : codec === 'stomp'
+              ? await liveStomp(codecs, d, { seed: opts.seed, count, onProgress: opts.onProgress })
+              : await liveUdp(codecs, d, codec, { seed: opts.seed, count, onProgress: opts.onProgress });
         r.bystanderAnsweredSoFar = by.stats.answered;
         r.bystanderFailedSoFar = by.stats.failed;
         res.codecs.push(r);

@@ -150,8 +150,47 @@ export function snTarget(c, bytes) {
   return { accepted: true, refused: false, roundtrip };
 }
 
+const STOMP_LIMITS = { maxHeaders: 30, maxHeaderLength: 1024, maxBodyLength: 8192 };
+
+/**
+ * STOMP: the stream decoder over one chunk, frame after frame, with the channel's header
+ * unescaping for every version; a decoded frame must encode again and decode to the same command.
+ */
+export function stompTarget(c, bytes) {
+  const st = c.stomp;
+  let rest = bytes;
+  let frames = 0;
+  let refused = false;
+  let roundtrip = null;
+  for (; frames < MAX_FRAMES; frames++) {
+    let r;
+    try {
+      r = st.decodeStream(rest, STOMP_LIMITS);
+    } catch (e) {
+      throw new CodecCrash('stomp.decodeStream', e);
+    }
+    if (r.kind === 'more') break;
+    if (r.kind === 'error') {
+      refused = true;
+      break;
+    }
+    rest = r.rest;
+    if (r.frame.command === '') continue;
+    try {
+      for (const v of ['1.0', '1.1', '1.2']) st.unescapeHeaders(r.frame, v);
+      st.format(r.frame);
+      const again = st.decodeStream(st.encode({ ...r.frame, escape: 'none' }), { maxHeaders: 1e6, maxHeaderLength: 1e9, maxBodyLength: 1e9 });
+      if (roundtrip === null && (again.kind !== 'frame' || again.frame.command !== r.frame.command || !again.frame.body.equals(r.frame.body))) roundtrip = `decode(encode(${r.frame.command})) ${again.kind === 'error' ? again.code : 'differs'}`;
+    } catch (e) {
+      throw new CodecCrash('stomp.unescapeHeaders/encode/format of a decoded frame', e);
+    }
+  }
+  return { accepted: !refused && frames > 0, refused, roundtrip };
+}
+
 export function runTarget(c, codec, input) {
   if (codec === 'mqtt') return mqttTarget(c, input.bytes, input.v);
   if (codec === 'coap') return coapTarget(c, input.bytes);
+  if (codec === 'stomp') return stompTarget(c, input.bytes);
   return snTarget(c, input.bytes);
 }
