@@ -67,7 +67,11 @@ export interface StartOptions {
 
 export async function startOutpost(config: Config, opts: StartOptions): Promise<Runtime> {
   const dataDir = config.node.data_dir;
-  mkdirSync(dataDir, { recursive: true });
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (err) {
+    throw new StartupError('node.data_dir', `node.data_dir ${dataDir}: ${(err as Error).message}`);
+  }
   // Before anything opens or writes in the dir (store, local API key, runtime.json): a second daemon
   // on the same dir stops here with DataDirLockedError (issue 15).
   const lock = lockDataDir(dataDir);
@@ -121,9 +125,20 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   const gateways: RunningGateway[] = [];
   try {
     if (config.mqtt.enable) {
-      listeners.push(await startTcpListener({ id: 'tcp:default', bind: config.mqtt.bind, port: config.mqtt.port, maxConnections: config.mqtt.max_connections, maxConnRate: config.mqtt.max_conn_rate }, accept, log));
+      try {
+        listeners.push(await startTcpListener({ id: 'tcp:default', bind: config.mqtt.bind, port: config.mqtt.port, maxConnections: config.mqtt.max_connections, maxConnRate: config.mqtt.max_conn_rate }, accept, log));
+      } catch (err) {
+        throw bindFailure(err, 'mqtt', config.mqtt);
+      }
     }
-    listeners.push(...(await startExtraListeners(config, accept, log)));
+    try {
+      listeners.push(...(await startExtraListeners(config, accept, log)));
+    } catch (err) {
+      // "listener ssl:default failed to start: ..." (mqtt/listeners/index.ts) names the section.
+      const m = /^listener (ssl|ws|wss):([A-Za-z0-9_-]+) /.exec((err as Error).message);
+      const l = m ? config.listeners[m[1] as 'ssl' | 'ws' | 'wss'][m[2]!] : undefined;
+      throw m && l ? bindFailure(err, `listeners.${m[1]}.${m[2]}`, l) : err;
+    }
   } catch (err) {
     for (const l of listeners) await l.close();
     broker.stop();
@@ -199,6 +214,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
       config,
     );
   } catch (err) {
+    err = bindFailure(err, 'api', config.api);
     await bridges.stop();
     for (const l of listeners) await l.close();
     broker.stop();
@@ -295,6 +311,34 @@ function toAdminBridge(b: ReturnType<BridgeService['status']>[number]): AdminBri
   };
   for (const [k, v] of Object.entries(c.droppedBy)) metrics[`dropped.${k}`] = v ?? 0;
   return { id: `mqtt:${b.name}`, name: b.name, type: 'mqtt', enable: b.enable, status: b.status, ...(b.lastError ? { statusReason: b.lastError } : {}), metrics };
+}
+
+const BIND_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'address not available on this host',
+};
+
+/**
+ * A start-up failure an operator can act on from one line: the config key, the value and the cause.
+ * main.ts prints its message alone on stderr, without a stack.
+ */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A listen() failure as `mqtt.port 1883: address already in use (bind 0.0.0.0)`; anything else unchanged. */
+function bindFailure(err: unknown, section: string, l: { bind: string; port: number }): unknown {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' && BIND_ERRORS[e.code] ? e.code : /\b(EADDRINUSE|EACCES|EADDRNOTAVAIL)\b/.exec(String(e.message ?? ''))?.[1];
+  if (!code) return err;
+  return new StartupError(`${section}.port`, `${section}.port ${l.port}: ${BIND_ERRORS[code]} (bind ${l.bind})`);
 }
 
 /** runtime.json tells tests and tools which ports the daemon bound (port 0 in config). */
