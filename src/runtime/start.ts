@@ -1,7 +1,9 @@
 // Wiring and lifecycle: open the store, build the broker, start listeners and gateways, and stop
 // it all again in order. The only module that knows every other one.
-import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { runtimePointerPath } from '../admin/local-key.js';
 import { writeToStream } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import { GATEWAYS } from '../../gateways/index.js';
@@ -288,6 +290,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
       auth.close();
       store.close();
       lock.release();
+      removeRuntimePointer();
     },
   };
   lifecycle = 'running';
@@ -341,9 +344,31 @@ function bindFailure(err: unknown, section: string, l: { bind: string; port: num
   return new StartupError(`${section}.port`, `${section}.port ${l.port}: ${BIND_ERRORS[code]} (bind ${l.bind})`);
 }
 
-/** runtime.json tells tests and tools which ports the daemon bound (port 0 in config). */
+/**
+ * runtime.json tells tests and tools which ports the daemon bound (port 0 in config). The per-user
+ * pointer (admin/local-key.ts runtimePointerPath) lets outpostctl find a foreground daemon's data dir
+ * from anywhere; it is best effort, a read-only tmp dir costs nothing.
+ */
 export function writeRuntimeFile(rt: Runtime): void {
   const path = join(rt.dataDir, 'runtime.json');
   writeFileSync(path + '.tmp', JSON.stringify({ pid: process.pid, listeners: rt.ports() }));
   renameSync(path + '.tmp', path);
+  const pointer = runtimePointerPath(process.env, tmpdir(), process.getuid?.() ?? 0);
+  try {
+    writeFileSync(`${pointer}.${process.pid}.tmp`, JSON.stringify({ pid: process.pid, data_dir: resolve(rt.dataDir) }), { mode: 0o600 });
+    renameSync(`${pointer}.${process.pid}.tmp`, pointer);
+  } catch {
+    // No pointer: outpostctl still finds the daemon by --data-dir or its working directory.
+  }
+}
+
+/** Removes the per-user pointer if it still names this process (a later daemon may own it now). */
+export function removeRuntimePointer(): void {
+  const pointer = runtimePointerPath(process.env, tmpdir(), process.getuid?.() ?? 0);
+  try {
+    const p = JSON.parse(readFileSync(pointer, 'utf8')) as { pid?: unknown };
+    if (p.pid === process.pid) rmSync(pointer, { force: true });
+  } catch {
+    // Gone already or never written.
+  }
 }
