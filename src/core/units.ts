@@ -138,3 +138,11 @@ export function splitListenerBind(fallbackHost: string): (v: unknown, ctx: Prepr
     return { ...o, bind: b.host ?? fallbackHost, port: b.port };
   };
 }
+
+/**
+ * Preprocess step for a field where 0 means no limit (or never): EMQX writes that as "infinity"
+ * (max_subscriptions, max_mqueue_len, message_expiry_interval, a listener's max_connections).
+ */
+export function infinityAsZero(v: unknown): unknown {
+  return typeof v === 'string' && v.trim().toLowerCase() === 'infinity' ? 0 : v;
+}

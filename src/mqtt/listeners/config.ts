@@ -2,7 +2,7 @@
 // 8083, 8084). The plain TCP listener is [mqtt]. Every listener is declared off: a TLS listener
 // needs certificates, and fixed ports would collide when several daemons run side by side.
 import { z } from 'zod';
-import { bytesFrom, secondsFrom, splitListenerBind } from '../../core/units.js';
+import { bytesFrom, infinityAsZero, secondsFrom, splitListenerBind } from '../../core/units.js';
 
 const port = z.number().int().min(0).max(65535);
 const RATE_RE = /^\s*(\d+(?:\.\d+)?)\s*\/\s*(\d+(?:\.\d+)?)?\s*(ms|s|m|h)\s*$/i;
@@ -52,8 +52,8 @@ export const websocketSchema = z
 const base = {
   enable: z.boolean().default(true),
   bind: z.string().min(1).default('0.0.0.0'),
-  /** 0 = infinity. */
-  max_connections: z.number().int().min(0).default(0),
+  /** 0 = infinity (also written "infinity", as EMQX does). */
+  max_connections: z.preprocess(infinityAsZero, z.number().int().min(0)).default(0),
   /** New connections per time (EMQX "1000/s"); excess connections wait before they are served. */
   max_conn_rate: connRate.default('infinity'),
   peer_cert_as_username: certAs,

@@ -171,6 +171,23 @@ describe('bind', () => {
   });
 });
 
+describe('infinity and disabled', () => {
+  it('reads "infinity" as 0 (no limit, never) where 0 means that', () => {
+    const c = validateConfig({
+      mqtt: { max_subscriptions: 'infinity', max_mqueue_len: 'infinity', message_expiry_interval: 'infinity', max_session_expiry_interval: 'infinity', max_connections: 'infinity', server_keepalive: 'disabled' },
+      retainer: { max_retained_messages: 'infinity', msg_expiry_interval: 'infinity' },
+      listeners: { ws: { default: { enable: false, max_connections: 'infinity' } } },
+    });
+    expect(c.mqtt).toMatchObject({ max_subscriptions: 0, max_mqueue_len: 0, message_expiry_interval: 0, max_session_expiry_interval: 0, max_connections: 0, server_keepalive: 0 });
+    expect(c.retainer).toMatchObject({ max_retained_messages: 0, msg_expiry_interval: 0 });
+    expect(c.listeners.ws.default!.max_connections).toBe(0);
+  });
+
+  it('refuses "infinity" where there is no unlimited', () => {
+    expect(issuesOf({ mqtt: { max_inflight: 'infinity' } })[0]!.path).toBe('mqtt.max_inflight');
+  });
+});
+
 describe('levels and unknown keys', () => {
   it("takes EMQX's level names", () => {
     expect(validateConfig({ log: { level: 'warning' } }).log.level).toBe('warn');
