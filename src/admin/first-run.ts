@@ -4,9 +4,8 @@
 // read the data dir, as EMQX prints its dashboard login. `outpostctl admin passwd` replaces it.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import bcrypt from 'bcryptjs';
 import type { Logger } from 'pino';
-import { readAdminUsers, writeFileAtomic } from './credentials.js';
+import { readAdminUsers, scryptHash, writeFileAtomic } from './credentials.js';
 import { ADMIN_USERS_FILE, INITIAL_PASSWORD_FILE } from './local-key.js';
 
 export const INITIAL_ADMIN = 'admin';
@@ -27,8 +26,10 @@ export function ensureFirstAdmin(dataDir: string, log: Logger, print: (line: str
   writeFileAtomic(passwordFile, password + '\n', 0o600);
   print(`outpost: created API user "${INITIAL_ADMIN}" with password ${password} (also in ${passwordFile}; change it with: outpostctl admin passwd)`);
   log.info({ username: INITIAL_ADMIN, password_file: passwordFile }, 'api_admin_created');
-  // bcrypt at cost 10 takes ~70 ms of JavaScript: the API answers only once it is written (lazy.ts).
-  const ready = bcrypt.hash(password, 10).then((hash) => {
+  // scrypt, not bcrypt: Node's native one runs on the thread pool, where bcryptjs would cost ~100 ms of
+  // JavaScript next to the start-up and leave ~7 MB of RSS (JIT code, heap) in an idle daemon. The API
+  // answers only once the user is written (lazy.ts waits for `ready`).
+  const ready = scryptHash(password).then((hash) => {
     // A password set meanwhile (outpostctl admin passwd) wins over the generated one.
     if (readAdminUsers(dataDir).length > 0) return;
     writeFileAtomic(join(dataDir, ADMIN_USERS_FILE), JSON.stringify([{ username: INITIAL_ADMIN, hash }], null, 2) + '\n', 0o600);
