@@ -137,9 +137,16 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
       listeners.push(...(await startExtraListeners(config, accept, log)));
     } catch (err) {
       // "listener ssl:default failed to start: ..." (mqtt/listeners/index.ts) names the section.
-      const m = /^listener (ssl|ws|wss):([A-Za-z0-9_-]+) /.exec((err as Error).message);
+      const m = /^listener (ssl|ws|wss):([A-Za-z0-9_-]+) failed to start: (.*)$/s.exec((err as Error).message);
       const l = m ? config.listeners[m[1] as 'ssl' | 'ws' | 'wss'][m[2]!] : undefined;
-      throw m && l ? bindFailure(err, `listeners.${m[1]}.${m[2]}`, l) : err;
+      if (!m || !l) throw err;
+      const section = `listeners.${m[1]}.${m[2]}`;
+      const bound = bindFailure(err, section, l);
+      if (bound !== err) throw bound;
+      // A certificate file that cannot be read is named by its key; anything else by the listener's.
+      const why = m[3]!.replace(/^listener \S+: /, '');
+      const file = /^(certfile|keyfile|cacertfile) (.*)$/s.exec(why);
+      throw file ? new StartupError(`${section}.ssl_options.${file[1]}`, `${section}.ssl_options.${file[1]} ${file[2]}`) : new StartupError(section, `${section}: ${why}`);
     }
   } catch (err) {
     for (const l of listeners) await l.close();

@@ -107,6 +107,21 @@ describe('start-up failures', () => {
     expect(oneLine(typo.stderr)).toBe('refusing to start: OUTPOST_MQTT__MAX_INFLIHGT: mqtt.max_inflihgt: unknown key (did you mean mqtt.max_inflight?)');
   });
 
+  it('a TLS listener: a missing certificate key is refused by check-config and start alike, an unreadable file names its key', async () => {
+    const none = configFile(`[mqtt]\nbind = "127.0.0.1:0"\n[api]\nport = 0\n[listeners.ssl.default]\nenable = true\nbind = "127.0.0.1:0"\n`);
+    const chk = await outpost(['check-config', none.file]);
+    expect(chk.code).toBe(1);
+    expect(oneLine(chk.stderr)).toBe(`${none.file}: listeners.ssl.default.ssl_options.certfile: required when the listener is enabled; listeners.ssl.default.ssl_options.keyfile: required when the listener is enabled`);
+    const r1 = await outpost(['--config', none.file, '--data-dir', none.dataDir]);
+    expect(r1.code).toBe(1);
+    expect(oneLine(r1.stderr)).toBe(`refusing to start: ${chk.stderr.trim()}`);
+    const missing = join(scratch, 'no-such-cert.pem');
+    const bad = configFile(`[mqtt]\nbind = "127.0.0.1:0"\n[api]\nport = 0\n[listeners.ssl.default]\nenable = true\nbind = "127.0.0.1:0"\nssl_options.certfile = "${missing}"\nssl_options.keyfile = "${missing}"\n`);
+    const r2 = await outpost(['--config', bad.file, '--data-dir', bad.dataDir]);
+    expect(r2.code).toBe(1);
+    expect(oneLine(r2.stderr)).toMatch(new RegExp(`^refusing to start: listeners\\.ssl\\.default\\.ssl_options\\.certfile ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ENOENT`));
+  });
+
   it('a data dir that cannot be created names node.data_dir', async () => {
     const notADir = join(scratch, 'plain-file');
     writeFileSync(notADir, '');

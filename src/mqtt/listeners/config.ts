@@ -62,9 +62,16 @@ const base = {
 
 // bind = "0.0.0.0:8883" or bind = 8883 (EMQX's form) sets port too; bind = "0.0.0.0" plus port still works.
 const withBind = <S extends z.ZodType>(s: S) => z.preprocess(splitListenerBind('0.0.0.0'), s);
-export const sslListenerSchema = withBind(z.strictObject({ ...base, port: port.default(8883), ssl_options: sslOptionsSchema }));
+/** An enabled TLS listener needs its certificate and key, so check-config refuses what start would. */
+function requireCert(l: { enable: boolean; ssl_options: { certfile: string; keyfile: string } }, ctx: z.core.$RefinementCtx<unknown>): void {
+  if (!l.enable) return;
+  for (const k of ['certfile', 'keyfile'] as const) {
+    if (l.ssl_options[k] === '') ctx.addIssue({ code: 'custom', path: ['ssl_options', k], message: 'required when the listener is enabled' });
+  }
+}
+export const sslListenerSchema = withBind(z.strictObject({ ...base, port: port.default(8883), ssl_options: sslOptionsSchema }).superRefine(requireCert));
 export const wsListenerSchema = withBind(z.strictObject({ ...base, port: port.default(8083), websocket: websocketSchema }));
-export const wssListenerSchema = withBind(z.strictObject({ ...base, port: port.default(8084), ssl_options: sslOptionsSchema, websocket: websocketSchema }));
+export const wssListenerSchema = withBind(z.strictObject({ ...base, port: port.default(8084), ssl_options: sslOptionsSchema, websocket: websocketSchema }).superRefine(requireCert));
 
 const name = z.string().regex(/^[A-Za-z0-9_-]+$/, 'listener names are letters, digits, _ and -');
 
