@@ -1,6 +1,6 @@
 // outpostctl's HTTP side: where the daemon is, which credentials to present, and errors mapped to
 // exit codes scripts can trust (0 ok, 1 error, 2 usage, 3 daemon not reachable).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { LOCAL_KEY_FILE, runtimePointerPath } from '../admin/local-key.js';
@@ -88,10 +88,19 @@ function runningPid(pid: unknown): boolean {
   }
 }
 
-/** The data dir if a running daemon's runtime.json is in it. */
-function liveDataDir(dir: string): string | null {
+/**
+ * The data dir if a running daemon's runtime.json is in it. `mine`: only a runtime.json this user
+ * wrote counts (a working directory may be shared, e.g. /tmp, and a planted one would send our
+ * credentials to a stranger's port).
+ */
+function liveDataDir(dir: string, mine = false): string | null {
   try {
-    const rt = JSON.parse(readFileSync(join(dir, 'runtime.json'), 'utf8')) as { pid?: unknown };
+    const path = join(dir, 'runtime.json');
+    if (mine) {
+      const st = lstatSync(path);
+      if (!st.isFile() || (process.getuid && st.uid !== process.getuid())) return null;
+    }
+    const rt = JSON.parse(readFileSync(path, 'utf8')) as { pid?: unknown };
     return runningPid(rt.pid) ? dir : null;
   } catch {
     return null;
@@ -107,10 +116,15 @@ function liveDataDir(dir: string): string | null {
 export function dataDir(o: GlobalOptions, env: NodeJS.ProcessEnv, cwd = process.cwd()): string {
   const explicit = o.dataDir ?? env.OUTPOST_DATA_DIR;
   if (explicit) return explicit;
-  const local = liveDataDir(join(cwd, 'data')) ?? liveDataDir(cwd);
+  const local = liveDataDir(join(cwd, 'data'), true) ?? liveDataDir(cwd, true);
   if (local) return local;
   try {
-    const p = JSON.parse(readFileSync(runtimePointerPath(env, tmpdir(), process.getuid?.() ?? 0), 'utf8')) as { pid?: unknown; data_dir?: unknown };
+    const pointer = runtimePointerPath(env, tmpdir(), process.getuid?.() ?? 0);
+    // In a shared /tmp anyone can create a file by that name: follow only a plain file of this user's,
+    // or a stranger could point outpostctl (and the password given to it) at their own server.
+    const st = lstatSync(pointer);
+    if (!st.isFile() || (process.getuid && st.uid !== process.getuid())) throw new Error('not ours');
+    const p = JSON.parse(readFileSync(pointer, 'utf8')) as { pid?: unknown; data_dir?: unknown };
     if (typeof p.data_dir === 'string' && runningPid(p.pid) && liveDataDir(p.data_dir)) return p.data_dir;
   } catch {
     // No pointer, or a stale one.

@@ -362,8 +362,11 @@ export function writeRuntimeFile(rt: Runtime): void {
   renameSync(path + '.tmp', path);
   const pointer = runtimePointerPath(process.env, tmpdir(), process.getuid?.() ?? 0);
   try {
-    writeFileSync(`${pointer}.${process.pid}.tmp`, JSON.stringify({ pid: process.pid, data_dir: resolve(rt.dataDir) }), { mode: 0o600 });
-    renameSync(`${pointer}.${process.pid}.tmp`, pointer);
+    // Exclusive create: in a shared /tmp a name planted beforehand (a symlink) is refused, not followed.
+    const tmp = `${pointer}.${process.pid}.tmp`;
+    rmSync(tmp, { force: true });
+    writeFileSync(tmp, JSON.stringify({ pid: process.pid, data_dir: resolve(rt.dataDir) }), { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, pointer);
   } catch {
     // No pointer: outpostctl still finds the daemon by --data-dir or its working directory.
   }

@@ -1,7 +1,7 @@
 // Where outpostctl looks for the daemon when no --data-dir is given: the working directory's
 // ./data or the directory itself when a running daemon's runtime.json is there, then the per-user
 // pointer a daemon writes at READY, then the installed /var/lib/outpost.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -58,5 +58,19 @@ describe('outpostctl data dir', () => {
     expect(dataDir({}, env, elsewhere)).toBe(DEFAULT_DATA_DIR);
     rmSync(pointer);
     expect(dataDir({}, env, elsewhere)).toBe(DEFAULT_DATA_DIR);
+  });
+
+  it('does not follow a pointer that is a symlink (a name planted in a shared tmp dir)', () => {
+    const elsewhere = dir('elsewhere2');
+    const data = dir('planted', { pid: process.pid });
+    const real = join(root, 'planted.json');
+    writeFileSync(real, JSON.stringify({ pid: process.pid, data_dir: data }));
+    const pointer = runtimePointerPath(env, tmpdir(), process.getuid?.() ?? 0);
+    symlinkSync(real, pointer);
+    try {
+      expect(dataDir({}, env, elsewhere)).toBe(DEFAULT_DATA_DIR);
+    } finally {
+      rmSync(pointer);
+    }
   });
 });
