@@ -96,6 +96,7 @@ describe('first run', () => {
   it('prints a generated admin password once; it logs in and lists clients, as the README says', async () => {
     const s = await npmStart();
     running.push(s);
+    await until(() => s.err().includes('created API user'), 5_000, 'the printed password');
     const m = /created API user "admin" with password (\S+) \(also in (\S+);/.exec(s.err());
     expect(m, s.err()).not.toBeNull();
     const [, password, file] = m!;
@@ -141,7 +142,8 @@ describe('first run', () => {
   it('a second start prints no password: the admin exists', async () => {
     const s = await npmStart();
     running.push(s);
-    // The line would come before READY (runtime.json), which npmStart waited for.
+    // The line would come before READY; outpost_ready is logged after it.
+    await until(() => s.out().includes('outpost_ready'), 5_000, 'outpost_ready');
     expect(s.err()).not.toMatch(/created API user/);
     await stop(s);
     running.pop();
