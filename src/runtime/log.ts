@@ -34,6 +34,8 @@ async function textDestination(colorize: boolean): Promise<DestinationStream> {
     translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
     // The node name is in every JSON line for log collectors; on a terminal it is noise.
     ignore: 'pid,hostname,node',
+    // EMQX's names for pino's warn and fatal, as log.level takes them.
+    customLevels: 'trace:10,debug:20,info:30,warning:40,error:50,critical:60',
   });
   return { write: (line: string) => void process.stdout.write(prettify(line)) };
 }

@@ -14,7 +14,7 @@ describe('log format', () => {
     expect(resolveLogFormat('json', {}, true)).toBe('json');
   });
 
-  it('text: one line per event with time, level name and message', async () => {
+  it('text: one line per event with time, level name (EMQX\'s: WARNING) and message', async () => {
     const d = await startDaemon({ config: '[log]\nformat = "text"\nlevel = "info"\n' });
     try {
       // outpost_ready is logged just after runtime.json, which startDaemon waits for.
@@ -22,6 +22,10 @@ describe('log format', () => {
       const ready = d.logs().split('\n').find((l) => l.includes('outpost_ready'));
       expect(ready).toMatch(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] INFO: outpost_ready \{.*"ports":/);
       expect(d.logs()).not.toMatch(/"level":30/);
+      // Warnings under EMQX's name.
+      await fetch(`http://127.0.0.1:${d.ports['api:http']}/api/v5/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'nobody', password: 'wrong' }) });
+      await until(() => d.logs().includes('api_login_failed'), 5_000, 'api_login_failed');
+      expect(d.logs()).toMatch(/^\[[^\]]+\] WARNING: api_login_failed \{/m);
     } finally {
       await d.stop();
       d.cleanup();
