@@ -10,6 +10,7 @@ import type { Store } from '../src/store/store.js';
 export type { Clock, Delivery, DisconnectReason, Message, MessageProperties, QoS, SubscriptionOptions, Store };
 // TLS options and client-certificate fields are protocol-free; gateway transports reach them through this door.
 export { certFields, hasPeerCert, secureContextOptions } from '../src/core/tls-options.js';
+export { bytesFrom, infinityAsZero, millisecondsFrom, parseBind, parseBytes, parseDurationMs, secondsFrom, splitListenerBind, type BindAddress } from '../src/core/units.js';
 
 /**
  * openSession refuses a session the broker cannot keep: a persistent one (clean start false or an

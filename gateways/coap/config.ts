@@ -1,9 +1,12 @@
 // [gateway.coap]: the CoAP gateway's config section (gateways/coap/SPEC.md §1). Durations are
-// seconds, as everywhere in Outpost's config. Defaults are spec-correct; the [gateway.coap.emqx_compat]
-// switches reproduce EMQX 5.8.9's observable quirks for devices that depend on them.
+// seconds or EMQX duration strings ("30s"), as everywhere in Outpost's config. Defaults are
+// spec-correct; the [gateway.coap.emqx_compat] switches reproduce EMQX 5.8.9's observable quirks for
+// devices that depend on them.
 import { z } from 'zod';
+import { bytesFrom, secondsFrom } from '../gateway.js';
 
-const seconds = z.number().positive();
+/** Seconds; EMQX duration strings ("30s", "2m") are read too. */
+const seconds = (n: z.ZodNumber = z.number().positive()) => z.preprocess(secondsFrom(false), n);
 const qosMode = z.enum(['qos0', 'qos1', 'qos2', 'coap']);
 
 export const coapUdpListenerSchema = z.strictObject({
@@ -43,9 +46,9 @@ export const coapBlockwiseSchema = z
       .refine((n) => n >= 16 && n <= 1024 && (n & (n - 1)) === 0, 'must be a power of two between 16 and 1024')
       .default(1024),
     /** Largest body reassembled from Block1; bigger uploads get 4.13 with Size1 (RFC 7959 §2.9.3). */
-    max_body_size: z.number().int().min(16).default(4 * 1024 * 1024),
+    max_body_size: z.preprocess(bytesFrom, z.number().int().min(16)).default(4 * 1024 * 1024),
     /** Seconds an unfinished transfer is kept (RFC 7252 EXCHANGE_LIFETIME). */
-    exchange_lifetime: seconds.default(247),
+    exchange_lifetime: seconds().default(247),
   })
   .prefault({});
 
@@ -71,14 +74,14 @@ export const coapConfigSchema = z
     /** Prefix for every MQTT topic; ${clientid} and ${username} are expanded per device by the broker host. */
     mountpoint: z.string().default(''),
     /** Keepalive interval of every channel; the channel closes after heartbeat x keepalive_multiplier of silence. */
-    heartbeat: seconds.default(30),
+    heartbeat: seconds().default(30),
     keepalive_multiplier: z.number().min(1).default(1.5),
     connection_required: z.boolean().default(false),
     notify_type: z.enum(['non', 'con', 'qos']).default('qos'),
     subscribe_qos: qosMode.default('coap'),
     publish_qos: qosMode.default('coap'),
     /** A connection-mode channel that has not finished logging in by then is dropped. */
-    idle_timeout: seconds.default(30),
+    idle_timeout: seconds().default(30),
     /** At most this many CON notifications wait behind the one outstanding; the oldest is dropped and counted. */
     notify_queue_len: z.number().int().min(1).default(100),
     max_connections: z.number().int().min(1).default(1024000),

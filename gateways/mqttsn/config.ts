@@ -1,9 +1,11 @@
 // [gateway.mqttsn]: EMQX 5 knobs (gateways/mqttsn/SPEC.md §9) plus Outpost's listener, sleep and
 // compatibility switches. Every object is strict; defaults live here only.
 import { z } from 'zod';
+import { millisecondsFrom, secondsFrom } from '../gateway.js';
 
 const port = z.number().int().min(0).max(65535);
-const seconds = z.number().min(0);
+/** Seconds; EMQX duration strings ("30s", "2h") are read too. */
+const seconds = (n: z.ZodNumber = z.number().min(0)) => z.preprocess(secondsFrom(false), n);
 
 const udpListenerSchema = z.strictObject({
   enable: z.boolean().default(true),
@@ -23,10 +25,10 @@ const serialListenerSchema = z.strictObject({
   /** The line carries Forwarder Encapsulation (one client per node id) instead of a single device. */
   forwarder: z.boolean().default(false),
   /** Milliseconds of silence after which a partial message on the line is dropped. */
-  frame_timeout: z.number().int().min(1).default(500),
+  frame_timeout: z.preprocess(millisecondsFrom, z.number().int().min(1)).default(500),
   /** Seconds between attempts to reopen a device that went away; 0 = never. */
   // Re-armed with setTimeout, whose range ends at 2^31-1 ms (~24.8 days).
-  reopen_interval: seconds.max(2_147_483).default(5),
+  reopen_interval: seconds(z.number().min(0).max(2_147_483)).default(5),
 });
 
 const predefinedSchema = z.strictObject({
@@ -52,11 +54,11 @@ export const mqttsnConfigSchema = z
     subs_resume: z.boolean().default(false),
     predefined: z.array(predefinedSchema).default([]),
     /** Seconds a channel may exist without CONNECT (and idle sweep period). */
-    idle_timeout: seconds.default(30),
+    idle_timeout: seconds().default(30),
     /** Keepalive timeout = multiplier x the CONNECT Duration (MQTT-SN 1.2 §6.6 recommends 1.5). */
     keepalive_multiplier: z.number().min(1).default(1.5),
     /** Session expiry for CleanSession=0 devices (EMQX hard-codes 2 h). */
-    session_expiry_interval: seconds.default(7200),
+    session_expiry_interval: seconds().default(7200),
     /** Longest client id accepted; MQTT-SN 1.2 says 23, EMQX accepts longer ones. */
     max_clientid_len: z.number().int().min(1).max(65535).default(65535),
     /**
@@ -78,23 +80,23 @@ export const mqttsnConfigSchema = z
         /** Publish the will when a sleeping device misses its wake-up (spec: yes; EMQX 5.8.9: no). */
         will_on_timeout: z.boolean().default(false),
         /** Longest sleep accepted, seconds; 0 = the 16-bit maximum. */
-        max_duration: seconds.default(0),
+        max_duration: seconds().default(0),
       })
       .prefault({}),
     retry: z
       .strictObject({
         /** Gateway REGISTER: wait this long for REGACK, resend up to max times (EMQX: 5 s x 3). */
-        register_interval: seconds.default(5),
+        register_interval: seconds().default(5),
         register_max: z.number().int().min(0).default(3),
         /** QoS 1/2 deliveries: MQTT-SN T_retry (10-15 s) and N_retry (3-5), §6.13. */
-        publish_interval: seconds.default(10),
+        publish_interval: seconds().default(10),
         publish_max: z.number().int().min(0).default(3),
       })
       .prefault({}),
     /** QoS 2 publishes from a device awaiting PUBREL; more get PUBACK 0x01 (congestion). */
     max_awaiting_rel: z.number().int().min(0).default(100),
     /** Seconds after which a QoS 2 publish still awaiting PUBREL stops counting against max_awaiting_rel. */
-    await_rel_timeout: seconds.default(300),
+    await_rel_timeout: seconds().default(300),
     advertise: z
       .strictObject({
         /** Periodic ADVERTISE (EMQX `broadcast`). */

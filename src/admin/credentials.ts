@@ -4,7 +4,7 @@
 //   exchanged for a bearer token at POST /api/v5/login;
 // - a per-start random key in <data_dir>/api-local.key (mode 0600), so outpostctl on the box itself
 //   works like `emqx ctl` for whoever can read the data directory, and for nobody else.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
@@ -52,8 +52,33 @@ export function parseApiKeyFile(text: string, source = 'api key file'): ApiKey[]
 
 export interface AdminUser {
   username: string;
-  /** bcrypt hash. */
+  /** bcrypt hash (outpostctl admin passwd), or `$scrypt$N$r$p$salt$key` (the first-run admin, first-run.ts). */
   hash: string;
+}
+
+const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 } as const;
+
+function scryptAsync(password: string, salt: Buffer, N: number, r: number, p: number, keylen: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => scrypt(password, salt, keylen, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key))));
+}
+
+/** `$scrypt$N$r$p$salt$key` (base64), with Node's native scrypt. */
+export async function scryptHash(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scryptAsync(password, salt, SCRYPT.N, SCRYPT.r, SCRYPT.p, SCRYPT.keylen);
+  return `$scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+async function scryptVerify(password: string, hash: string): Promise<boolean> {
+  const [, , n, r, p, salt, key] = hash.split('$');
+  const N = Number(n);
+  const R = Number(r);
+  const P = Number(p);
+  // Only parameters this module writes: a tampered file must not make a login allocate gigabytes.
+  if (N !== SCRYPT.N || R !== SCRYPT.r || P !== SCRYPT.p || !salt || !key) return false;
+  const want = Buffer.from(key, 'base64');
+  const got = await scryptAsync(password, Buffer.from(salt, 'base64'), N, R, P, want.length || 1);
+  return want.length > 0 && timingSafeEqual(got, want);
 }
 
 export function readAdminUsers(dataDir: string): AdminUser[] {
@@ -144,7 +169,7 @@ export class Credentials {
   async login(username: string, password: string): Promise<{ token: string; expiresAt: number } | null> {
     const user = readAdminUsers(this.dataDir).find((u) => u.username === username);
     // Compare against a dummy hash for unknown users so both paths cost one bcrypt.
-    const ok = await bcrypt.compare(password, user?.hash ?? DUMMY_HASH);
+    const ok = user?.hash.startsWith('$scrypt$') ? await scryptVerify(password, user.hash) : await bcrypt.compare(password, user?.hash ?? DUMMY_HASH);
     if (!user || !ok) return null;
     const token = randomBytes(32).toString('hex');
     const expiresAt = this.now() + this.tokenTtlMs;

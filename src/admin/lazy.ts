@@ -9,6 +9,7 @@ import type { Config } from '../config/schema.js';
 import { isLoopback } from './loopback.js';
 import { CredentialFileError, parseApiKeyFile, writeFileAtomic } from './credentials.js';
 import type { AdminDeps } from './deps.js';
+import { ensureFirstAdmin } from './first-run.js';
 import { LOCAL_KEY_FILE, LOCAL_KEY_NAME } from './local-key.js';
 import type { AdminService, BuiltAdmin } from './server.js';
 
@@ -38,6 +39,7 @@ export async function startAdmin(deps: AdminDeps, config: Config): Promise<Admin
   const keyPath = join(dataDir, LOCAL_KEY_FILE);
   writeFileAtomic(keyPath, `${LOCAL_KEY_NAME}:${localSecret}\n`, 0o600);
 
+  let firstRunReady: Promise<void> = Promise.resolve();
   let handler: Handler | null = null;
   let built: BuiltAdmin | null = null;
   let loading: Promise<void> | null = null;
@@ -56,8 +58,9 @@ export async function startAdmin(deps: AdminDeps, config: Config): Promise<Admin
   };
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (handler) return handler(req, res);
-    // The body stays buffered in the request stream until fastify reads it.
-    loading ??= load();
+    // The body stays buffered in the request stream until fastify reads it. A first-run admin
+    // being written is waited for, so its password logs in from the first request on.
+    loading ??= firstRunReady.then(load);
     loading.then(
       () => handler!(req, res),
       (err: unknown) => {
@@ -79,6 +82,17 @@ export async function startAdmin(deps: AdminDeps, config: Config): Promise<Admin
   } catch (err) {
     rmSync(keyPath, { force: true });
     throw err;
+  }
+  // Only once the port is ours: a start that fails leaves no user behind.
+  if (config.api.auth) {
+    try {
+      const first = ensureFirstAdmin(dataDir, log);
+      if (first) firstRunReady = first.ready.catch((err: unknown) => log.error({ err }, 'api_admin_create_failed'));
+    } catch (err) {
+      server.close();
+      rmSync(keyPath, { force: true });
+      throw err;
+    }
   }
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.api.port;

@@ -2,8 +2,10 @@
 // §2, §7, §8): [authentication], [authorization], [flapping_detect], [banned], plus [limiter] for the
 // per-client message/byte rates and the global connection cap. Defaults live here only.
 import { z } from 'zod';
+import { secondsFrom } from '../core/units.js';
 
-const seconds = z.number().min(0);
+/** Seconds; EMQX duration strings ("500ms", "15s", "2h") are read too. */
+const seconds = (n: z.ZodNumber = z.number().min(0)) => z.preprocess(secondsFrom(false), n);
 
 /** EMQX rate strings: "infinity", "1000/s", "10/100ms", "1MB/s", "500KB/10s". */
 export const RATE_RE = /^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB)?\s*\/\s*(\d+(?:\.\d+)?)?\s*(ms|s|m|h)\s*$/i;
@@ -48,7 +50,7 @@ export const authenticationSchema = z
     /** Algorithm assumed for imported `type=hash` files without their own (EMQX's schema default: sha256, prefix). */
     import_hash_algorithm: hashAlgorithmSchema.prefault({ name: 'sha256', salt_position: 'prefix' }),
     /** Seconds a verified password is remembered (hashing costs ~50 ms); 0 disables the cache. */
-    cache_ttl: seconds.default(60),
+    cache_ttl: seconds().default(60),
     /** Password verifications allowed to wait at once; beyond it a CONNECT gets server_unavailable. */
     max_pending: z.number().int().min(1).default(256),
     /** A client certificate verified by a verify_peer listener authenticates the client without a password. */
@@ -65,9 +67,9 @@ export const authenticationSchema = z
         url: z.string().default(''),
         headers: z.record(z.string(), z.string()).default({}),
         /** Seconds before a request counts as failed (-> server_unavailable). */
-        request_timeout: seconds.default(5),
+        request_timeout: seconds().default(5),
         /** Seconds an allow/deny answer is reused for the same credentials; 0 disables. */
-        cache_ttl: seconds.default(60),
+        cache_ttl: seconds().default(60),
       })
       .superRefine((h, ctx) => {
         if (h.enable && !/^https?:\/\//.test(h.url)) ctx.addIssue({ code: 'custom', path: ['url'], message: 'http authentication needs an http(s):// url' });
@@ -86,7 +88,7 @@ export const authorizationSchema = z
         enable: z.boolean().default(true),
         /** Decisions cached per client. */
         max_size: z.number().int().min(1).default(32),
-        ttl: seconds.default(60),
+        ttl: seconds().default(60),
       })
       .prefault({}),
     /** Checked in order; the first source with a matching rule decides. */
@@ -104,9 +106,9 @@ export const authorizationSchema = z
 export const flappingSchema = z
   .strictObject({
     enable: z.boolean().default(false),
-    window_time: seconds.default(60),
+    window_time: seconds().default(60),
     max_count: z.number().int().min(1).default(15),
-    ban_time: seconds.default(300),
+    ban_time: seconds().default(300),
   })
   .prefault({});
 
@@ -115,7 +117,7 @@ export const bannedSchema = z
     /** CSV `as,who,reason,until` (until: RFC 3339, epoch seconds or empty for never) imported at start. */
     bootstrap_file: z.string().default(''),
     /** Seconds between sweeps of expired bans. */
-    cleanup_interval: seconds.min(1).default(60),
+    cleanup_interval: seconds(z.number().min(1)).default(60),
   })
   .prefault({});
 

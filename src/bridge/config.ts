@@ -26,11 +26,13 @@
 //   nanomq = """bridges.mqtt.cloud { server = "mqtt-tcp://…", forwards = [...] }"""    NanoMQ HOCON text (or nanomq_file)
 // A HOCON text holds exactly one connector (EMQX) or one bridges.mqtt.<name> (NanoMQ, EMQX 5.0–5.3).
 import { z } from 'zod';
+import { bytesFrom, secondsFrom } from '../core/units.js';
 import { translateCompat } from './compat/index.js';
 import { parseServer } from './address.js';
 import { findLoops, templateProblems } from './loop-check.js';
 
-const seconds = z.number().min(0);
+/** Seconds; EMQX duration strings ("500ms", "15s", "2h") are read too. */
+const seconds = (n: z.ZodNumber = z.number().min(0)) => z.preprocess(secondsFrom(false), n);
 const qos = z.union([z.literal(0), z.literal(1), z.literal(2)]);
 
 /** Topic templates: ${topic} (after strip_prefix), ${qos}, ${retain} / ${flags.retain}, ${clientid}, ${username}, ${match.N} / ${match.#} (wildcard captures). */
@@ -82,11 +84,11 @@ export const bridgeSchema = z
     password: z.string().optional(),
     clean_start: z.boolean().default(false),
     /** v5 Session-Expiry-Interval sent in CONNECT, seconds (v3/v4: the broker's own setting applies). */
-    session_expiry_interval: z.number().int().min(0).max(0xffffffff).default(7200),
-    keepalive: z.number().int().min(0).max(65535).default(60),
+    session_expiry_interval: z.preprocess(secondsFrom(true), z.number().int().min(0).max(0xffffffff)).default(7200),
+    keepalive: z.preprocess(secondsFrom(true), z.number().int().min(0).max(65535)).default(60),
     /** v3/v4 "bridge" bit (protocol level | 0x80): Mosquitto/EMQX do not echo our messages back and keep retain as published. */
     bridge_mode: z.boolean().default(true),
-    connect_timeout: seconds.default(10),
+    connect_timeout: seconds().default(10),
     tls: z
       .strictObject({
         enable: z.boolean().default(false),
@@ -104,7 +106,7 @@ export const bridgeSchema = z
     buffer: z
       .strictObject({
         max_messages: z.number().int().min(1).default(1_000_000),
-        max_bytes: z.number().int().min(1024).default(256 * 1024 * 1024),
+        max_bytes: z.preprocess(bytesFrom, z.number().int().min(1024)).default(256 * 1024 * 1024),
         /** drop_oldest (default) drops the oldest queued entry; drop_newest refuses the new message. */
         overflow: z.enum(['drop_oldest', 'drop_newest']).default('drop_oldest'),
         /** QoS 0: "store" logs it like QoS 1/2; "drop_offline" forwards only while connected with room in the window. */
@@ -112,7 +114,7 @@ export const bridgeSchema = z
         /** Extra cap on queued QoS 0 entries (0 = only the shared caps); a QoS 0 message above it is dropped. */
         max_qos0_messages: z.number().int().min(0).default(0),
         /** Optional time to live in seconds (0 = none). A v5 Message-Expiry-Interval is always honoured. */
-        ttl: seconds.default(0),
+        ttl: seconds().default(0),
       })
       .prefault({}),
     /**
@@ -126,16 +128,16 @@ export const bridgeSchema = z
         /** Publishes per second towards the remote, 0 = unlimited. */
         rate: z.number().min(0).default(0),
         /** Resend unacked publishes (DUP) while connected after this many seconds; 0 = only on reconnect. */
-        retry_interval: seconds.default(0),
+        retry_interval: seconds().default(0),
         /** No acknowledgement for this many seconds while messages are in flight: the link is stalled, reconnect. */
-        stall_timeout: seconds.min(1).default(30),
+        stall_timeout: seconds(z.number().min(1)).default(30),
       })
       .prefault({}),
     /** Decorrelated-jitter exponential backoff between connection attempts, seconds. */
     reconnect: z
       .strictObject({
-        min: seconds.min(0.01).default(1),
-        max: seconds.min(0.01).default(60),
+        min: seconds(z.number().min(0.01)).default(1),
+        max: seconds(z.number().min(0.01)).default(60),
       })
       .prefault({}),
     /** Publish the link state retained (1/0) on notification_topic. */

@@ -1,8 +1,9 @@
 // outpostctl's HTTP side: where the daemon is, which credentials to present, and errors mapped to
 // exit codes scripts can trust (0 ok, 1 error, 2 usage, 3 daemon not reachable).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LOCAL_KEY_FILE } from '../admin/local-key.js';
+import { tmpdir } from 'node:os';
+import { LOCAL_KEY_FILE, runtimePointerPath } from '../admin/local-key.js';
 
 export const EXIT = { OK: 0, ERROR: 1, USAGE: 2, UNREACHABLE: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -76,8 +77,59 @@ export function resolveAuth(o: GlobalOptions, env: NodeJS.ProcessEnv): Auth {
   return { kind: 'none' };
 }
 
-export function dataDir(o: GlobalOptions, env: NodeJS.ProcessEnv): string {
-  return o.dataDir ?? env.OUTPOST_DATA_DIR ?? DEFAULT_DATA_DIR;
+/** Is the daemon that wrote this runtime file still running? EPERM: alive, as another user. */
+function runningPid(pid: unknown): boolean {
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The data dir if a running daemon's runtime.json is in it. `mine`: only a runtime.json this user
+ * wrote counts (a working directory may be shared, e.g. /tmp, and a planted one would send our
+ * credentials to a stranger's port).
+ */
+function liveDataDir(dir: string, mine = false): string | null {
+  try {
+    const path = join(dir, 'runtime.json');
+    if (mine) {
+      const st = lstatSync(path);
+      if (!st.isFile() || (process.getuid && st.uid !== process.getuid())) return null;
+    }
+    const rt = JSON.parse(readFileSync(path, 'utf8')) as { pid?: unknown };
+    return runningPid(rt.pid) ? dir : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The daemon's data dir: --data-dir, OUTPOST_DATA_DIR, then where a running daemon is found: the
+ * working directory's ./data (a foreground `npm start`/`outpost` there) or the working directory
+ * itself, the dir this user's last started daemon recorded (runtimePointerPath), and the installed
+ * daemon's /var/lib/outpost, which is also the answer when none runs.
+ */
+export function dataDir(o: GlobalOptions, env: NodeJS.ProcessEnv, cwd = process.cwd()): string {
+  const explicit = o.dataDir ?? env.OUTPOST_DATA_DIR;
+  if (explicit) return explicit;
+  const local = liveDataDir(join(cwd, 'data'), true) ?? liveDataDir(cwd, true);
+  if (local) return local;
+  try {
+    const pointer = runtimePointerPath(env, tmpdir(), process.getuid?.() ?? 0);
+    // In a shared /tmp anyone can create a file by that name: follow only a plain file of this user's,
+    // or a stranger could point outpostctl (and the password given to it) at their own server.
+    const st = lstatSync(pointer);
+    if (!st.isFile() || (process.getuid && st.uid !== process.getuid())) throw new Error('not ours');
+    const p = JSON.parse(readFileSync(pointer, 'utf8')) as { pid?: unknown; data_dir?: unknown };
+    if (typeof p.data_dir === 'string' && runningPid(p.pid) && liveDataDir(p.data_dir)) return p.data_dir;
+  } catch {
+    // No pointer, or a stale one.
+  }
+  return DEFAULT_DATA_DIR;
 }
 
 /** --url, OUTPOST_API_URL, the port the daemon recorded in <data_dir>/runtime.json, or 127.0.0.1:18083. */

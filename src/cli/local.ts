@@ -26,7 +26,7 @@ export function registerLocalCommands(program: Command): void {
           process.stdout.write(JSON.stringify({ ok: false, file: path, message: err.message, issues: err.issues }, null, 2) + '\n');
           throw new CliError('', EXIT.ERROR);
         }
-        const lines = err.issues.length > 0 ? err.issues.map((i) => `  ${i.path}: ${i.message}`) : [`  ${err.message}`];
+        const lines = err.issues.length > 0 ? err.issues.map((i) => `  ${i.env ? `${i.env}: ` : ''}${i.path}: ${i.message}`) : [`  ${err.message}`];
         throw new CliError(`${path}: invalid configuration\n${lines.join('\n')}`);
       }
     });

@@ -18,7 +18,7 @@ export function buildProgram(): Command {
     .option('--login <username>', 'dashboard user, logs in for a token (env OUTPOST_API_USERNAME)')
     .option('--login-password <password>', 'dashboard password (env OUTPOST_API_PASSWORD)')
     .option('--credentials-file <file>', 'file with a key:secret line (env OUTPOST_API_CREDENTIALS)')
-    .option('--data-dir <dir>', `the daemon's data directory, for its local key (env OUTPOST_DATA_DIR; default ${DEFAULT_DATA_DIR})`)
+    .option('--data-dir <dir>', `the daemon's data directory, for its local key (env OUTPOST_DATA_DIR; default: a running daemon's ./data here, the one this user started last, else ${DEFAULT_DATA_DIR})`)
     .option('--timeout <ms>', 'HTTP timeout in milliseconds', '10000')
     .option('--json', 'print JSON for scripts')
     .showHelpAfterError('(run with --help for usage)')

@@ -7,7 +7,7 @@ export class ConfigError extends Error {
   readonly code = 'OUTPOST_ERR_CONFIG_INVALID';
   constructor(
     message: string,
-    readonly issues: { path: string; message: string }[],
+    readonly issues: { path: string; message: string; env?: string }[],
   ) {
     super(message);
   }
@@ -24,5 +24,5 @@ export function deepFreeze<T>(o: T): T {
 /** The loader child's one answer: the validated config, or why there is none. */
 export type LoadReply =
   | { ok: true; config: Config }
-  | { ok: false; kind: 'config'; message: string; issues: { path: string; message: string }[] }
+  | { ok: false; kind: 'config'; message: string; issues: { path: string; message: string; env?: string }[] }
   | { ok: false; kind: 'error'; message: string };

@@ -7,11 +7,17 @@ import { bridgesConfigShape } from '../bridge/config.js';
 import { apiConfigShape } from '../admin/config.js';
 import { listenersConfigShape } from '../mqtt/listeners/config.js';
 import { gatewayConfigSchema } from '../../gateways/config.js';
+import { bytesFrom, infinityAsZero, secondsFrom, splitListenerBind } from '../core/units.js';
 
 const port = z.number().int().min(0).max(65535);
-const seconds = z.number().int().min(0);
+/** Whole seconds; EMQX duration strings ("15s", "2h", "1d") are read too, rounded up to the second. */
+const seconds = (n: z.ZodNumber = z.number().int().min(0)) => z.preprocess(secondsFrom(true), n);
+/** Bytes; EMQX size strings ("64KB", "1MB") are read too. */
+const bytes = (n: z.ZodNumber) => z.preprocess(bytesFrom, n);
+/** 0 = no limit (or never), also written "infinity" as EMQX does. */
+const orInfinity = <S extends z.ZodType>(s: S) => z.preprocess(infinityAsZero, s);
 /** A repeating period: Node's setInterval takes at most 2^31-1 ms (~24.8 days) and fires every 1 ms past it. */
-const period = seconds.max(2_147_483);
+const period = seconds(z.number().int().min(0).max(2_147_483));
 
 export const SHARED_STRATEGIES = ['random', 'round_robin', 'round_robin_per_group', 'sticky', 'local', 'hash_clientid', 'hash_topic'] as const;
 export type SharedStrategy = (typeof SHARED_STRATEGIES)[number];
@@ -26,59 +32,65 @@ export const nodeSchema = z
   .prefault({});
 
 export const mqttSchema = z
-  .strictObject({
-    enable: z.boolean().default(true),
-    bind: z.string().default('0.0.0.0'),
-    port: port.default(1883),
-    max_connections: z.number().int().min(0).default(0),
-    /** New connections per period on the TCP listener ("1000/s"); beyond it accepts are paced, not refused. */
-    max_conn_rate: rateSchema.default('infinity'),
-    max_packet_size: z.number().int().min(64).max(268435455).default(1048576),
-    max_clientid_len: z.number().int().min(23).max(65535).default(65535),
-    max_topic_levels: z.number().int().min(1).max(65535).default(128),
-    max_qos_allowed: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(2),
-    max_topic_alias: z.number().int().min(0).max(65535).default(65535),
-    retain_available: z.boolean().default(true),
-    wildcard_subscription: z.boolean().default(true),
-    shared_subscription: z.boolean().default(true),
-    shared_subscription_strategy: z.enum(SHARED_STRATEGIES).default('round_robin'),
-    /** Per-group strategy overrides: { group = "sticky" }. */
-    shared_subscription_group: z.record(z.string(), z.enum(SHARED_STRATEGIES)).default({}),
-    exclusive_subscription: z.boolean().default(false),
-    /** Seconds a TCP connection may stay without CONNECT. */
-    idle_timeout: z.number().min(0.1).default(15),
-    keepalive_multiplier: z.number().min(1).default(1.5),
-    /** 0: honour the client's keepalive; otherwise the v5 Server-Keep-Alive to impose. */
-    server_keepalive: seconds.max(65535).default(0),
-    /** Clients asking for more get this back as v5 Server-Keep-Alive (v3: accepted as is). */
-    max_keepalive: seconds.max(65535).default(65535),
-    max_inflight: z.number().int().min(0).max(65535).default(32),
-    /** 0 = unlimited. */
-    max_mqueue_len: z.number().int().min(0).default(1000),
-    /** Bytes of payload queued per session; 0 = unlimited. */
-    max_mqueue_bytes: z.number().int().min(0).default(0),
-    mqueue_store_qos0: z.boolean().default(true),
-    /**
-     * Stop reading a publisher while a connected, acknowledging subscriber it feeds has a long queue
-     * (TCP backpressure instead of queue_full drops); off gives EMQX's accept-then-drop behaviour.
-     */
-    publisher_flow_control: z.boolean().default(true),
-    max_awaiting_rel: z.number().int().min(0).default(100),
-    await_rel_timeout: seconds.default(300),
-    /** Session expiry for v3 clients with clean session = 0 (EMQX: 2 h). */
-    session_expiry_interval: seconds.default(7200),
-    /** Largest session expiry accepted from v5 clients; 0 = no cap. */
-    max_session_expiry_interval: seconds.default(0),
-    /** Default expiry for messages without a v5 Message-Expiry-Interval; 0 = never. */
-    message_expiry_interval: seconds.default(0),
-    /** 0 = unlimited. */
-    max_subscriptions: z.number().int().min(0).default(0),
-    upgrade_qos: z.boolean().default(false),
-    ignore_loop_deliver: z.boolean().default(false),
-    /** Resend unacked QoS 1/2 while connected after this many seconds; 0 = only on resume (EMQX 5.8). */
-    retry_interval: seconds.default(0),
-    use_username_as_clientid: z.boolean().default(false),
-  })
+  .preprocess(
+    // bind = "127.0.0.1:1883" or bind = 1883 (EMQX's listeners.tcp.default.bind) sets port too.
+    splitListenerBind('0.0.0.0'),
+    z.strictObject({
+      enable: z.boolean().default(true),
+      bind: z.string().default('0.0.0.0'),
+      port: port.default(1883),
+      /** 0 = unlimited. */
+      max_connections: orInfinity(z.number().int().min(0)).default(0),
+      /** New connections per period on the TCP listener ("1000/s"); beyond it accepts are paced, not refused. */
+      max_conn_rate: rateSchema.default('infinity'),
+      max_packet_size: bytes(z.number().int().min(64).max(268435455)).default(1048576),
+      max_clientid_len: z.number().int().min(23).max(65535).default(65535),
+      max_topic_levels: z.number().int().min(1).max(65535).default(128),
+      max_qos_allowed: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(2),
+      max_topic_alias: z.number().int().min(0).max(65535).default(65535),
+      retain_available: z.boolean().default(true),
+      wildcard_subscription: z.boolean().default(true),
+      shared_subscription: z.boolean().default(true),
+      shared_subscription_strategy: z.enum(SHARED_STRATEGIES).default('round_robin'),
+      /** Per-group strategy overrides: { group = "sticky" }. */
+      shared_subscription_group: z.record(z.string(), z.enum(SHARED_STRATEGIES)).default({}),
+      exclusive_subscription: z.boolean().default(false),
+      /** Seconds a TCP connection may stay without CONNECT. */
+      idle_timeout: z.preprocess(secondsFrom(false), z.number().min(0.1)).default(15),
+      keepalive_multiplier: z.number().min(1).default(1.5),
+      /** 0: honour the client's keepalive; otherwise the v5 Server-Keep-Alive to impose. */
+      // EMQX writes the off state as "disabled".
+      server_keepalive: z.preprocess((v) => (v === 'disabled' ? 0 : v), seconds(z.number().int().min(0).max(65535))).default(0),
+      /** Clients asking for more get this back as v5 Server-Keep-Alive (v3: accepted as is). */
+      max_keepalive: seconds(z.number().int().min(0).max(65535)).default(65535),
+      max_inflight: z.number().int().min(0).max(65535).default(32),
+      /** 0 = unlimited. */
+      max_mqueue_len: orInfinity(z.number().int().min(0)).default(1000),
+      /** Bytes of payload queued per session; 0 = unlimited. */
+      max_mqueue_bytes: orInfinity(bytes(z.number().int().min(0))).default(0),
+      mqueue_store_qos0: z.boolean().default(true),
+      /**
+       * Stop reading a publisher while a connected, acknowledging subscriber it feeds has a long queue
+       * (TCP backpressure instead of queue_full drops); off gives EMQX's accept-then-drop behaviour.
+       */
+      publisher_flow_control: z.boolean().default(true),
+      max_awaiting_rel: z.number().int().min(0).default(100),
+      await_rel_timeout: seconds().default(300),
+      /** Session expiry for v3 clients with clean session = 0 (EMQX: 2 h). */
+      session_expiry_interval: seconds().default(7200),
+      /** Largest session expiry accepted from v5 clients; 0 = no cap. */
+      max_session_expiry_interval: orInfinity(seconds()).default(0),
+      /** Default expiry for messages without a v5 Message-Expiry-Interval; 0 = never. */
+      message_expiry_interval: orInfinity(seconds()).default(0),
+      /** 0 = unlimited. */
+      max_subscriptions: orInfinity(z.number().int().min(0)).default(0),
+      upgrade_qos: z.boolean().default(false),
+      ignore_loop_deliver: z.boolean().default(false),
+      /** Resend unacked QoS 1/2 while connected after this many seconds; 0 = only on resume (EMQX 5.8). */
+      retry_interval: seconds().default(0),
+      use_username_as_clientid: z.boolean().default(false),
+    }),
+  )
   .prefault({});
 
 export const storeSchema = z
@@ -96,11 +108,11 @@ export const storeSchema = z
 export const retainerSchema = z
   .strictObject({
     enable: z.boolean().default(true),
-    max_payload_size: z.number().int().min(0).default(1048576),
+    max_payload_size: bytes(z.number().int().min(0)).default(1048576),
     /** 0 = unlimited; when full, new topics are not retained (existing ones can be replaced). */
-    max_retained_messages: z.number().int().min(0).default(0),
+    max_retained_messages: orInfinity(z.number().int().min(0)).default(0),
     /** Expiry for retained messages without their own, seconds; 0 = never. */
-    msg_expiry_interval: seconds.default(0),
+    msg_expiry_interval: orInfinity(seconds()).default(0),
     stop_publish_clear_msg: z.boolean().default(false),
   })
   .prefault({});
@@ -131,11 +143,17 @@ export const rewriteRuleSchema = z.strictObject({
   dest_topic: z.string().min(1),
 });
 
+/** EMQX's syslog-style level names -> pino's. */
+const EMQX_LEVELS: Record<string, string> = { warning: 'warn', notice: 'info', critical: 'fatal', alert: 'fatal', emergency: 'fatal', all: 'trace', none: 'silent' };
+
 export const logSchema = z
   .strictObject({
-    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    /** pino's names, or EMQX's (warning, notice, critical, alert, emergency, all, none), read as the nearest pino level. */
+    level: z.preprocess((v) => (typeof v === 'string' ? (EMQX_LEVELS[v] ?? v) : v), z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])).default('info'),
+    /** EMQX log.console.formatter: "text" (level names, one line per event), "json", or "auto": text on a terminal, JSON otherwise (systemd). */
+    format: z.enum(['auto', 'text', 'json']).default('auto'),
     /** Repeated warnings (e.g. queue drops) are written once per window with a count. */
-    throttle_window: seconds.default(60),
+    throttle_window: seconds().default(60),
   })
   .prefault({});
 

@@ -2,36 +2,85 @@
 // Start-up order is part of the budget (issue 8: READY under 300 ms, idle RSS under 60 MB): the config
 // is validated in a child process (config/isolated.ts) while this one loads the broker's modules,
 // so neither waits for the other and zod never loads here. Benchmark: scripts/bench/footprint.mjs.
+// A start-up failure an operator can fix (bad key, bad OUTPOST_* variable, port in use, data dir
+// taken) is one line on stderr naming the key and the cause, and a non-zero exit; no stack trace.
 import { startupDone } from './tiering.js';
-import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
 import { loadConfigIsolated } from '../config/isolated.js';
 import { ConfigError } from '../config/result.js';
 import type { Config } from '../config/schema.js';
 import type { Runtime } from './start.js';
 
-const USAGE = `usage: outpost [--config FILE] [--data-dir DIR]
-       outpost check-config FILE`;
+/** Exit codes: 0 ok, 1 could not start (config, port, data dir), 2 usage. */
+const EXIT_USAGE = 2;
+
+/** The version in the package.json above this file (dist/outpost/main.js and dist/src/runtime/main.js alike). */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'outpost' && pkg.version) return pkg.version;
+    } catch {
+      // Not here: one directory up.
+    }
+    dir = dirname(dir);
+  }
+  return 'unknown';
+}
+
+type Invocation = { kind: 'run'; config?: string; dataDir?: string } | { kind: 'check'; file?: string; dataDir?: string };
+
+/** Parses the command line; null after --help or --version, a number for a usage error (commander printed why). */
+function parseCommandLine(argv: string[]): Invocation | number | null {
+  let inv: Invocation | null = null;
+  const program = new Command('outpost')
+    .description('Outpost, a multi-protocol IoT edge gateway: runs in the foreground until SIGTERM/SIGINT; SIGHUP reloads the config')
+    .version(packageVersion(), '-V, --version')
+    .option('-c, --config <file>', 'config file (TOML); without it the embedded defaults and OUTPOST_* variables apply')
+    .option('-d, --data-dir <dir>', 'data directory (overrides node.data_dir)')
+    .showHelpAfterError('(run outpost --help for usage)')
+    .argument('[command]')
+    .usage('[options] [command]')
+    .exitOverride()
+    .action((command: string | undefined, o: { config?: string; dataDir?: string }) => {
+      // A word that is no subcommand lands here, as the root takes an action too.
+      if (command !== undefined) program.error(`error: unknown command '${command}'`, { code: 'commander.unknownCommand', exitCode: EXIT_USAGE });
+      inv = { kind: 'run', config: o.config, dataDir: o.dataDir };
+    });
+  program
+    .command('check-config [file]')
+    .description('validate a config file exactly as a start would, then exit (0 valid, 1 not)')
+    .exitOverride()
+    .action((file: string | undefined, _o: unknown, cmd: Command) => {
+      const g = cmd.optsWithGlobals<{ config?: string; dataDir?: string }>();
+      inv = { kind: 'check', file: file ?? g.config, dataDir: g.dataDir };
+    });
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return null;
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+  return inv;
+}
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string', short: 'c' },
-      'data-dir': { type: 'string', short: 'd' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    allowPositionals: true,
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (positionals[0] === 'check-config') {
-    const file = positionals[1] ?? values.config;
+  const inv = parseCommandLine(argv);
+  if (inv === null) return 0;
+  if (typeof inv === 'number') return inv;
+  if (inv.kind === 'check') {
+    const file = inv.file;
     // One-shot: validate in this thread, the process ends right after.
     const { loadConfig } = await import('../config/load.js');
     try {
-      loadConfig({ file, dataDir: values['data-dir'] });
+      loadConfig({ file, dataDir: inv.dataDir });
       console.log(`${file ?? 'embedded defaults'}: ok`);
       return 0;
     } catch (err) {
@@ -39,10 +88,7 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
   }
-  if (positionals.length > 0) {
-    console.error(`unknown command ${positionals[0]}\n${USAGE}`);
-    return 2;
-  }
+  const values = { config: inv.config, 'data-dir': inv.dataDir };
   const reread = () => loadConfigIsolated({ file: values.config, dataDir: values['data-dir'] });
   const configLoad = reread();
   const modules = Promise.all([import('./start.js'), import('./log.js'), import('./sd-notify.js')]);
@@ -56,18 +102,19 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const [{ startOutpost, writeRuntimeFile }, { createLogger }, { createNotifier }] = await modules;
-  const log = createLogger(config.log.level, config.node.name);
+  const log = await createLogger(config.log.level, config.node.name, config.log.format);
   const notifier = createNotifier(process.env, log);
   let rt: Runtime;
   try {
     rt = await startOutpost(config, { log, loadConfig: reread });
   } catch (err) {
-    if (err instanceof Error && err.name === 'DataDirLockedError') {
-      // One clear line: the dir and the pid of the daemon that holds it.
+    if (err instanceof Error && (err.name === 'DataDirLockedError' || err.name === 'StartupError')) {
+      // One clear line: the key and the cause (a port in use, the dir and the pid that holds it).
       console.error(`refusing to start: ${err.message}`);
       return 1;
     }
     log.fatal({ err }, 'start_failed');
+    console.error(`refusing to start: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }
   writeRuntimeFile(rt);

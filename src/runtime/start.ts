@@ -1,7 +1,9 @@
 // Wiring and lifecycle: open the store, build the broker, start listeners and gateways, and stop
 // it all again in order. The only module that knows every other one.
-import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { runtimePointerPath } from '../admin/local-key.js';
 import { writeToStream } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import { GATEWAYS } from '../../gateways/index.js';
@@ -67,7 +69,11 @@ export interface StartOptions {
 
 export async function startOutpost(config: Config, opts: StartOptions): Promise<Runtime> {
   const dataDir = config.node.data_dir;
-  mkdirSync(dataDir, { recursive: true });
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (err) {
+    throw new StartupError('node.data_dir', `node.data_dir ${dataDir}: ${(err as Error).message}`);
+  }
   // Before anything opens or writes in the dir (store, local API key, runtime.json): a second daemon
   // on the same dir stops here with DataDirLockedError (issue 15).
   const lock = lockDataDir(dataDir);
@@ -121,9 +127,27 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   const gateways: RunningGateway[] = [];
   try {
     if (config.mqtt.enable) {
-      listeners.push(await startTcpListener({ id: 'tcp:default', bind: config.mqtt.bind, port: config.mqtt.port, maxConnections: config.mqtt.max_connections, maxConnRate: config.mqtt.max_conn_rate }, accept, log));
+      try {
+        listeners.push(await startTcpListener({ id: 'tcp:default', bind: config.mqtt.bind, port: config.mqtt.port, maxConnections: config.mqtt.max_connections, maxConnRate: config.mqtt.max_conn_rate }, accept, log));
+      } catch (err) {
+        throw bindFailure(err, 'mqtt', config.mqtt);
+      }
     }
-    listeners.push(...(await startExtraListeners(config, accept, log)));
+    try {
+      listeners.push(...(await startExtraListeners(config, accept, log)));
+    } catch (err) {
+      // "listener ssl:default failed to start: ..." (mqtt/listeners/index.ts) names the section.
+      const m = /^listener (ssl|ws|wss):([A-Za-z0-9_-]+) failed to start: (.*)$/s.exec((err as Error).message);
+      const l = m ? config.listeners[m[1] as 'ssl' | 'ws' | 'wss'][m[2]!] : undefined;
+      if (!m || !l) throw err;
+      const section = `listeners.${m[1]}.${m[2]}`;
+      const bound = bindFailure(err, section, l);
+      if (bound !== err) throw bound;
+      // A certificate file that cannot be read is named by its key; anything else by the listener's.
+      const why = m[3]!.replace(/^listener \S+: /, '');
+      const file = /^(certfile|keyfile|cacertfile) (.*)$/s.exec(why);
+      throw file ? new StartupError(`${section}.ssl_options.${file[1]}`, `${section}.ssl_options.${file[1]} ${file[2]}`) : new StartupError(section, `${section}: ${why}`);
+    }
   } catch (err) {
     for (const l of listeners) await l.close();
     broker.stop();
@@ -199,6 +223,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
       config,
     );
   } catch (err) {
+    err = bindFailure(err, 'api', config.api);
     await bridges.stop();
     for (const l of listeners) await l.close();
     broker.stop();
@@ -272,6 +297,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
       auth.close();
       store.close();
       lock.release();
+      removeRuntimePointer();
     },
   };
   lifecycle = 'running';
@@ -297,9 +323,62 @@ function toAdminBridge(b: ReturnType<BridgeService['status']>[number]): AdminBri
   return { id: `mqtt:${b.name}`, name: b.name, type: 'mqtt', enable: b.enable, status: b.status, ...(b.lastError ? { statusReason: b.lastError } : {}), metrics };
 }
 
-/** runtime.json tells tests and tools which ports the daemon bound (port 0 in config). */
+const BIND_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'address not available on this host',
+};
+
+/**
+ * A start-up failure an operator can act on from one line: the config key, the value and the cause.
+ * main.ts prints its message alone on stderr, without a stack.
+ */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A listen() failure as `mqtt.port 1883: address already in use (bind 0.0.0.0)`; anything else unchanged. */
+function bindFailure(err: unknown, section: string, l: { bind: string; port: number }): unknown {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' && BIND_ERRORS[e.code] ? e.code : /\b(EADDRINUSE|EACCES|EADDRNOTAVAIL)\b/.exec(String(e.message ?? ''))?.[1];
+  if (!code) return err;
+  return new StartupError(`${section}.port`, `${section}.port ${l.port}: ${BIND_ERRORS[code]} (bind ${l.bind})`);
+}
+
+/**
+ * runtime.json tells tests and tools which ports the daemon bound (port 0 in config). The per-user
+ * pointer (admin/local-key.ts runtimePointerPath) lets outpostctl find a foreground daemon's data dir
+ * from anywhere; it is best effort, a read-only tmp dir costs nothing.
+ */
 export function writeRuntimeFile(rt: Runtime): void {
   const path = join(rt.dataDir, 'runtime.json');
   writeFileSync(path + '.tmp', JSON.stringify({ pid: process.pid, listeners: rt.ports() }));
   renameSync(path + '.tmp', path);
+  const pointer = runtimePointerPath(process.env, tmpdir(), process.getuid?.() ?? 0);
+  try {
+    // Exclusive create: in a shared /tmp a name planted beforehand (a symlink) is refused, not followed.
+    const tmp = `${pointer}.${process.pid}.tmp`;
+    rmSync(tmp, { force: true });
+    writeFileSync(tmp, JSON.stringify({ pid: process.pid, data_dir: resolve(rt.dataDir) }), { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, pointer);
+  } catch {
+    // No pointer: outpostctl still finds the daemon by --data-dir or its working directory.
+  }
+}
+
+/** Removes the per-user pointer if it still names this process (a later daemon may own it now). */
+export function removeRuntimePointer(): void {
+  const pointer = runtimePointerPath(process.env, tmpdir(), process.getuid?.() ?? 0);
+  try {
+    const p = JSON.parse(readFileSync(pointer, 'utf8')) as { pid?: unknown };
+    if (p.pid === process.pid) rmSync(pointer, { force: true });
+  } catch {
+    // Gone already or never written.
+  }
 }

@@ -2,6 +2,7 @@
 // 8083, 8084). The plain TCP listener is [mqtt]. Every listener is declared off: a TLS listener
 // needs certificates, and fixed ports would collide when several daemons run side by side.
 import { z } from 'zod';
+import { bytesFrom, infinityAsZero, secondsFrom, splitListenerBind } from '../../core/units.js';
 
 const port = z.number().int().min(0).max(65535);
 const RATE_RE = /^\s*(\d+(?:\.\d+)?)\s*\/\s*(\d+(?:\.\d+)?)?\s*(ms|s|m|h)\s*$/i;
@@ -28,7 +29,7 @@ export const sslOptionsSchema = z
     /** With verify_peer: refuse clients that send no certificate (mTLS). */
     fail_if_no_peer_cert: z.boolean().default(false),
     /** Seconds for the TLS handshake. */
-    handshake_timeout: z.number().min(0.1).default(15),
+    handshake_timeout: z.preprocess(secondsFrom(false), z.number().min(0.1)).default(15),
   })
   .prefault({});
 
@@ -40,7 +41,7 @@ export const websocketSchema = z
     /** Refuse the upgrade when the client offers none of them (EMQX default true). */
     fail_if_no_subprotocol: z.boolean().default(true),
     /** Largest WebSocket message in bytes; 0 = mqtt.max_packet_size + 5 (one largest MQTT packet). */
-    max_frame_size: z.number().int().min(0).default(0),
+    max_frame_size: z.preprocess(bytesFrom, z.number().int().min(0)).default(0),
     check_origin_enable: z.boolean().default(false),
     check_origins: z.array(z.string()).default([]),
     /** Behind a reverse proxy: take the client address from this header (e.g. "x-forwarded-for"); empty = off. */
@@ -51,17 +52,26 @@ export const websocketSchema = z
 const base = {
   enable: z.boolean().default(true),
   bind: z.string().min(1).default('0.0.0.0'),
-  /** 0 = infinity. */
-  max_connections: z.number().int().min(0).default(0),
+  /** 0 = infinity (also written "infinity", as EMQX does). */
+  max_connections: z.preprocess(infinityAsZero, z.number().int().min(0)).default(0),
   /** New connections per time (EMQX "1000/s"); excess connections wait before they are served. */
   max_conn_rate: connRate.default('infinity'),
   peer_cert_as_username: certAs,
   peer_cert_as_clientid: certAs,
 };
 
-export const sslListenerSchema = z.strictObject({ ...base, port: port.default(8883), ssl_options: sslOptionsSchema });
-export const wsListenerSchema = z.strictObject({ ...base, port: port.default(8083), websocket: websocketSchema });
-export const wssListenerSchema = z.strictObject({ ...base, port: port.default(8084), ssl_options: sslOptionsSchema, websocket: websocketSchema });
+// bind = "0.0.0.0:8883" or bind = 8883 (EMQX's form) sets port too; bind = "0.0.0.0" plus port still works.
+const withBind = <S extends z.ZodType>(s: S) => z.preprocess(splitListenerBind('0.0.0.0'), s);
+/** An enabled TLS listener needs its certificate and key, so check-config refuses what start would. */
+function requireCert(l: { enable: boolean; ssl_options: { certfile: string; keyfile: string } }, ctx: z.core.$RefinementCtx<unknown>): void {
+  if (!l.enable) return;
+  for (const k of ['certfile', 'keyfile'] as const) {
+    if (l.ssl_options[k] === '') ctx.addIssue({ code: 'custom', path: ['ssl_options', k], message: 'required when the listener is enabled' });
+  }
+}
+export const sslListenerSchema = withBind(z.strictObject({ ...base, port: port.default(8883), ssl_options: sslOptionsSchema }).superRefine(requireCert));
+export const wsListenerSchema = withBind(z.strictObject({ ...base, port: port.default(8083), websocket: websocketSchema }));
+export const wssListenerSchema = withBind(z.strictObject({ ...base, port: port.default(8084), ssl_options: sslOptionsSchema, websocket: websocketSchema }).superRefine(requireCert));
 
 const name = z.string().regex(/^[A-Za-z0-9_-]+$/, 'listener names are letters, digits, _ and -');
 
