@@ -121,7 +121,7 @@ describe('createAuth: authentication', () => {
   it('client certificate: identity from the listener (peer_cert_as_username=cn) and cert authentication', async () => {
     const { auth } = setup({
       authentication: { allow_anonymous: false, client_cert: { enable: true } },
-      listeners: { ssl: { default: { peer_cert_as_username: 'cn', peer_cert_as_clientid: 'san' } } },
+      listeners: { ssl: { default: { peer_cert_as_username: 'cn', peer_cert_as_clientid: 'san', ssl_options: { certfile: 'cert.pem', keyfile: 'key.pem' } } } },
     });
     const cert = { commonName: 'sensor-9', subject: 'CN=sensor-9', san: ['sensor-9.local'] };
     expect(await auth.authenticator.authenticate(req({ listener: 'ssl:default', cert }))).toEqual({ ok: true, superuser: false, username: 'sensor-9', clientId: 'sensor-9.local' });

@@ -135,7 +135,7 @@ describe('TLS listener', () => {
   it('a listener that cannot start names itself, and the ones started before are closed', async () => {
     const { accept } = recorder();
     const err = await startExtraListeners(
-      cfg({ ws: { default: { bind: '127.0.0.1', port: 0 } }, ssl: { default: { bind: '127.0.0.1', port: 0, ssl_options: { certfile: '' } } } }),
+      cfg({ ws: { default: { bind: '127.0.0.1', port: 0 } }, ssl: { default: { bind: '127.0.0.1', port: 0, ssl_options: { certfile: '/nonexistent/outpost-test/cert.pem', keyfile: '/nonexistent/outpost-test/key.pem' } } } }),
       accept,
       log,
     ).catch((e: unknown) => e as Error & { code: string });
