@@ -2,10 +2,12 @@
 import { z } from 'zod';
 import { coapConfigSchema } from './coap/config.js';
 import { mqttsnConfigSchema } from './mqttsn/config.js';
+import { lwm2mConfigSchema } from './lwm2m/config.js';
 
 export const gatewayConfigSchema = z
   .strictObject({
     coap: coapConfigSchema,
     mqttsn: mqttsnConfigSchema,
+    lwm2m: lwm2mConfigSchema,
   })
   .prefault({});

@@ -10,4 +10,5 @@ export interface GatewayEntry {
 export const GATEWAYS: readonly GatewayEntry[] = [
   { name: 'coap', load: async () => (await import('./coap/index.js')).coapGateway },
   { name: 'mqttsn', load: async () => (await import('./mqttsn/index.js')).mqttsnGateway },
+  { name: 'lwm2m', load: async () => (await import('./lwm2m/index.js')).lwm2mGateway },
 ];

@@ -1,0 +1,457 @@
+// The LwM2M gateway (specs/lwm2m-gateway.md): CoAP/UDP listeners on the shared transport, the
+// registration interface (/rd), the 1.1 Send operation (/dp), one Lwm2mDevice per registration
+// with its broker session, and registrations kept in the store across restarts.
+import { randomInt } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AuthOutcome, Gateway, GatewayContext, GatewayModule, ListenerInfo } from '../gateway.js';
+import { UdpTransport } from '../transport/udp.js';
+import { peerKey } from '../transport/mux.js';
+import type { Codec, Link, TransportChannel, TransportCounter } from '../transport/types.js';
+import { Code, Opt, code, decode, encode, format, getOption, decodeUint, isRequestCode, optionStrings, type CoapFrame, type CoapOption } from '../codecs/coap/frame.js';
+import { DedupCache } from '../codecs/coap/exchange.js';
+import type { Lwm2mConfig, lwm2mConfigSchema } from './config.js';
+import { Lwm2mDevice, type Address, type DeviceDeps } from './device.js';
+import type { DecodeOptions } from './commands.js';
+import { applyUpdate, checkRegister, type Registration, type RegisterRules } from './registration.js';
+import { RegistrationStore } from './registration-store.js';
+import { loadObjectRegistry, type ObjectRegistry } from './object-registry.js';
+import { registrationEventData, toEmqxContent } from './json-shape.js';
+import { decodeContent } from './content-format.js';
+import { SENML_JSON_CONTENT_FORMAT } from './senml-json.js';
+
+export type { Lwm2mConfig } from './config.js';
+
+export const coapCodec: Codec<CoapFrame> = {
+  decode(buf) {
+    const r = decode(buf);
+    return r.kind === 'frame' ? r : { kind: 'error', code: r.code, detail: r.detail };
+  },
+  encode,
+  format,
+};
+
+/** Crypto-grade randomness: tokens and message ids guard against off-path response spoofing. */
+const secureRandom = (): number => randomInt(0, 2 ** 32) / 2 ** 32;
+
+/** The object definitions shipped with Outpost (gateways/lwm2m/objects), found from the running file upward. */
+export function builtinXmlDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const cand = join(dir, 'gateways', 'lwm2m', 'objects');
+    if (existsSync(cand)) return cand;
+    const here = join(dir, 'objects');
+    if (existsSync(join(here, '3-device.xml'))) return here;
+    dir = dirname(dir);
+  }
+  return join(dirname(fileURLToPath(import.meta.url)), 'objects');
+}
+
+const EMPTY = Buffer.alloc(0);
+/** RFC 7252 §5.10: Location-Path; §12.1.2: 4.15. */
+const LOCATION_PATH = 8;
+const UNSUPPORTED_CONTENT_FORMAT = code(4, 15);
+
+type Reply = (code: number, options?: CoapOption[], payload?: Buffer) => void;
+
+/** One UDP peer: duplicate detection and the piggybacked replies; devices live in the gateway. */
+class Lwm2mChannel implements TransportChannel<CoapFrame> {
+  private readonly dedup = new DedupCache();
+  private requests = 0;
+
+  constructor(
+    private readonly gw: Lwm2mGateway,
+    readonly link: Link<CoapFrame>,
+  ) {}
+
+  handleFrame(f: CoapFrame): void {
+    const now = this.gw.ctx.clock.now();
+    if (isRequestCode(f.code)) {
+      if (f.type === 'ACK' || f.type === 'RST') return;
+      const key = String(f.messageId);
+      const seen = this.dedup.get(key);
+      if (seen !== undefined) {
+        this.gw.count('coap.requests.duplicate');
+        if (seen.reply !== null && f.type === 'CON') this.link.send(seen.reply);
+        return;
+      }
+      this.dedup.add(key, f.type === 'CON', now);
+      if (++this.requests % 64 === 0) this.dedup.sweep(now);
+      const reply: Reply = (code, options = [], payload = EMPTY) => {
+        if (this.link.closed && this.gw.stopped) return;
+        const frame: CoapFrame = { type: f.type === 'CON' ? 'ACK' : 'NON', code, messageId: f.type === 'CON' ? f.messageId : this.gw.mid(), token: f.token, options, payload };
+        this.dedup.setReply(key, frame);
+        this.link.send(frame);
+      };
+      this.gw.request(this.link, f, reply);
+      return;
+    }
+    const dev = this.gw.deviceAt(this.link);
+    if (dev !== undefined) {
+      const mine = dev.handleResponse(f, (fr) => this.link.send(fr));
+      dev.heard();
+      if (mine) return;
+    }
+    // A CON response nobody waits for (an observation we forgot): RST stops it (RFC 7641 §3.6).
+    if (f.type === 'CON') this.link.send({ type: 'RST', code: 0, messageId: f.messageId, token: EMPTY, options: [], payload: EMPTY });
+  }
+
+  handleFrameError(code: string): void {
+    this.gw.count('coap.frames.malformed');
+    this.gw.ctx.log.debug({ gw: 'lwm2m', peer: this.link.key, code }, 'frame_malformed');
+  }
+
+  handleIdle(): boolean {
+    return true;
+  }
+
+  handleTransportClosed(): void {}
+}
+
+export class Lwm2mGateway implements Gateway {
+  private readonly transports = new Map<string, UdpTransport<CoapFrame, Lwm2mChannel>>();
+  private readonly byLocation = new Map<string, Lwm2mDevice>();
+  private readonly byPeer = new Map<string, Lwm2mDevice>();
+  private registry: ObjectRegistry;
+  private regStore: RegistrationStore | null = null;
+  private readonly deps: DeviceDeps;
+  private nextMid = Math.floor(Math.random() * 0x10000);
+  stopped = false;
+
+  constructor(
+    readonly ctx: GatewayContext,
+    private cfg: Lwm2mConfig,
+    private readonly random: () => number = secureRandom,
+  ) {
+    this.registry = this.loadRegistry(cfg);
+    const decodeOpts = (): DecodeOptions => ({
+      types: this.registry.typeOf,
+      isKnownObject: (o) => this.registry.object(o) !== undefined,
+      unknownObjectBadRequest: this.cfg.emqx_compat.unknown_object_bad_request,
+    });
+    this.deps = {
+      ctx,
+      config: () => this.cfg,
+      decode: decodeOpts,
+      objectKnown: (o) => this.registry.object(o) !== undefined,
+      random: this.random,
+      send: (addr, frame) => this.send(addr, frame),
+      ended: (dev) => this.forget(dev),
+      count: (n) => this.count(n),
+    };
+  }
+
+  private loadRegistry(cfg: Lwm2mConfig): ObjectRegistry {
+    const dir = cfg.xml_dir === '' ? builtinXmlDir() : cfg.xml_dir;
+    const loaded = loadObjectRegistry(dir);
+    for (const e of loaded.errors) this.ctx.log.warn({ gw: 'lwm2m', file: e.file, code: e.code, detail: e.detail }, 'object_definition_skipped');
+    if (loaded.registry.objectIds.length === 0) throw new Error(`gateway.lwm2m.xml_dir: no object definitions in ${dir}`);
+    return loaded.registry;
+  }
+
+  /** The host prefixes `gateway.lwm2m.`. */
+  count(name: string): void {
+    this.ctx.metrics.inc(name);
+  }
+
+  mid(): number {
+    this.nextMid = (this.nextMid + 1) & 0xffff;
+    return this.nextMid;
+  }
+
+  private rules(): RegisterRules {
+    const c = this.cfg;
+    return { lifetimeMax: c.lifetime_max, requireLt: c.emqx_compat.require_lt, refuse12: c.emqx_compat.refuse_lwm2m_1_2 };
+  }
+
+  private static peerId(listener: string, key: string): string {
+    return `${listener}|${key}`;
+  }
+
+  deviceAt(link: Link<CoapFrame>): Lwm2mDevice | undefined {
+    return this.byPeer.get(Lwm2mGateway.peerId(link.listener, link.key));
+  }
+
+  /** Registered devices (tests, diagnostics). */
+  devices(): Lwm2mDevice[] {
+    return [...this.byLocation.values()];
+  }
+
+  private send(addr: Address, frame: CoapFrame): void {
+    const t = this.transports.get(addr.listener);
+    if (!t) return;
+    t.sendTo(addr.peer, encode(frame));
+  }
+
+  // ---- the registration interface -----------------------------------------------------------
+
+  request(link: Link<CoapFrame>, f: CoapFrame, reply: Reply): void {
+    const path = optionStrings(f, Opt.URI_PATH);
+    const query = optionStrings(f, Opt.URI_QUERY);
+    if (path[0] === 'rd') {
+      if (path.length === 1 && f.code === Code.POST) return this.register(link, query, f.payload, reply);
+      if (path.length === 2 && f.code === Code.POST) return this.update(link, path[1]!, query, f.payload, reply);
+      if (path.length === 2 && f.code === Code.DELETE) return this.deregister(link, path[1]!, reply);
+      return reply(path.length <= 2 ? Code.METHOD_NOT_ALLOWED : Code.NOT_FOUND);
+    }
+    if (path.length === 1 && path[0] === 'dp' && f.code === Code.POST) return this.dataPush(link, f, reply);
+    // No bootstrap server yet: EMQX answers /bs with 4.04 too.
+    reply(Code.NOT_FOUND);
+  }
+
+  private authenticate(reg: Registration, link: { peer: { address: string; port: number }; listener: string }): AuthOutcome | Promise<AuthOutcome> {
+    const password = reg.query.password;
+    try {
+      return this.ctx.authenticate({
+        clientId: reg.clientId,
+        username: reg.imei,
+        password: password === undefined ? null : Buffer.from(password),
+        peerHost: link.peer.address,
+        peerPort: link.peer.port,
+        listener: link.listener,
+      });
+    } catch (err) {
+      this.ctx.log.error({ gw: 'lwm2m', err }, 'authenticate_failed');
+      return { ok: false, reason: 'server_unavailable' };
+    }
+  }
+
+  private register(link: Link<CoapFrame>, query: string[], payload: Buffer, reply: Reply): void {
+    const c = checkRegister(query, payload, this.rules());
+    if (!c.ok) {
+      this.count('register.refused');
+      return reply(c.code, [], Buffer.from(c.message));
+    }
+    const reg = c.reg;
+    const addr: Address = { listener: link.listener, peer: link.peer };
+    void Promise.resolve(this.authenticate(reg, link)).then((a) => {
+      if (this.stopped) return;
+      if (!a.ok) {
+        this.count('register.refused');
+        return reply(Code.BAD_REQUEST, [], Buffer.from(`Login Failed: ${a.reason}`));
+      }
+      const old = this.byLocation.get(reg.location);
+      if (old) {
+        // Re-registration: the new session takes the old one over (same client id).
+        old.dispose();
+        this.forget(old);
+      }
+      const dev = new Lwm2mDevice(this.deps, reg, addr);
+      this.track(dev);
+      this.open(dev, a);
+      dev.refreshLifetime();
+      this.persist(dev);
+      reply(Code.CREATED, [
+        { number: LOCATION_PATH, value: Buffer.from('rd') },
+        { number: LOCATION_PATH, value: Buffer.from(reg.location) },
+      ]);
+      this.count('register.accepted');
+      this.ctx.log.info({ gw: 'lwm2m', ep: reg.endpoint, clientid: reg.clientId, peer: peerKey(link.peer), lwm2m: reg.clientVersion, lt: reg.lifetime, b: reg.binding }, 'client_registered');
+      dev.publish('register', { msgType: 'register', data: registrationEventData(reg.query, reg.links) });
+      dev.heard();
+      if (this.cfg.auto_observe) dev.autoObserve();
+    });
+  }
+
+  /** Open (or resume) the device's broker session; queue-mode sessions persist for the lifetime. */
+  private open(dev: Lwm2mDevice, a: Extract<AuthOutcome, { ok: true }>): void {
+    const reg = dev.reg;
+    const t = this.transports.get(dev.addr.listener);
+    const session = this.ctx.openSession(
+      {
+        clientId: reg.clientId,
+        username: a.username ?? reg.imei ?? reg.endpoint,
+        peerHost: dev.addr.peer.address,
+        peerPort: dev.addr.peer.port,
+        listener: dev.addr.listener,
+        sockPort: t?.port ?? 0,
+        endpointName: reg.endpoint,
+        protoName: 'LwM2M',
+        protoVer: reg.clientVersion,
+        keepalive: reg.lifetime,
+        superuser: a.superuser,
+      },
+      // Queue mode: commands published while the device sleeps wait in the session, in the store.
+      { cleanStart: false, expiryInterval: reg.queueMode ? reg.lifetime : 0, inflightWindow: 32 },
+      dev,
+    );
+    dev.bind(session);
+  }
+
+  private update(link: Link<CoapFrame>, location: string, query: string[], payload: Buffer, reply: Reply): void {
+    const dev = this.byLocation.get(location);
+    if (!dev) return reply(Code.NOT_FOUND);
+    const moved = dev.addr.listener !== link.listener || peerKey(dev.addr.peer) !== link.key;
+    if (moved && this.cfg.emqx_compat.update_requires_same_address) return reply(Code.NOT_FOUND);
+    const u = applyUpdate(dev.reg, query, payload, this.rules());
+    if (!u.ok) return reply(u.code, [], Buffer.from(u.message));
+    const finish = (): void => {
+      if (moved) {
+        // NAT rebinding: the registration follows its location to the new address (spec A.1).
+        this.byPeer.delete(Lwm2mGateway.peerId(dev.addr.listener, peerKey(dev.addr.peer)));
+        dev.addr = { listener: link.listener, peer: link.peer };
+        this.byPeer.set(Lwm2mGateway.peerId(link.listener, link.key), dev);
+        this.ctx.log.info({ gw: 'lwm2m', clientid: dev.clientId, peer: link.key }, 'client_address_changed');
+      }
+      dev.reg = u.reg;
+      dev.refreshLifetime();
+      this.persist(dev);
+      reply(Code.CHANGED);
+      if (this.cfg.update_msg_publish_condition === 'always' || payload.length > 0) {
+        dev.publish('update', { msgType: 'update', data: registrationEventData(u.reg.query, u.reg.links) });
+      }
+      dev.heard();
+    };
+    if (dev.session !== null) return finish();
+    // Restored after a restart and not yet talking (queue mode): authenticate again (bans) and resume.
+    void Promise.resolve(this.authenticate(dev.reg, link)).then((a) => {
+      if (this.stopped) return;
+      if (!a.ok) {
+        reply(Code.FORBIDDEN);
+        dev.end('not_authorized');
+        return;
+      }
+      if (dev.session === null) {
+        if (moved) dev.addr = { listener: link.listener, peer: link.peer };
+        this.open(dev, a);
+      }
+      finish();
+    });
+  }
+
+  private deregister(link: Link<CoapFrame>, location: string, reply: Reply): void {
+    const dev = this.byLocation.get(location);
+    if (!dev) return reply(Code.NOT_FOUND);
+    reply(Code.DELETED);
+    this.ctx.log.info({ gw: 'lwm2m', clientid: dev.clientId, peer: link.key }, 'client_deregistered');
+    dev.end('normal');
+  }
+
+  /** LwM2M 1.1 Send (POST /dp, Transport §6.4): SenML (or any value format) published on the notify topic. */
+  private dataPush(link: Link<CoapFrame>, f: CoapFrame, reply: Reply): void {
+    const dev = this.deviceAt(link);
+    if (!dev || dev.session === null) return reply(Code.NOT_FOUND);
+    dev.heard();
+    const cfOpt = getOption(f, Opt.CONTENT_FORMAT);
+    const cf = cfOpt === undefined ? SENML_JSON_CONTENT_FORMAT : decodeUint(cfOpt) ?? -1;
+    const r = decodeContent(cf, f.payload, '/', this.registry.typeOf);
+    if (r.kind === 'error') return reply(r.code === 'OUTPOST_ERR_LWM2M_UNSUPPORTED_FORMAT' ? UNSUPPORTED_CONTENT_FORMAT : Code.BAD_REQUEST);
+    reply(Code.CHANGED);
+    dev.publish('notify', { msgType: 'send', data: { reqPath: '/dp', content: toEmqxContent(r.value) } });
+  }
+
+  private track(dev: Lwm2mDevice): void {
+    this.byLocation.set(dev.reg.location, dev);
+    this.byPeer.set(Lwm2mGateway.peerId(dev.addr.listener, peerKey(dev.addr.peer)), dev);
+  }
+
+  private forget(dev: Lwm2mDevice, keepStored = false): void {
+    if (this.byLocation.get(dev.reg.location) === dev) {
+      this.byLocation.delete(dev.reg.location);
+      if (!keepStored) this.regStore?.delete(dev.reg.location);
+    }
+    const pk = Lwm2mGateway.peerId(dev.addr.listener, peerKey(dev.addr.peer));
+    if (this.byPeer.get(pk) === dev) this.byPeer.delete(pk);
+  }
+
+  private persist(dev: Lwm2mDevice): void {
+    this.regStore?.save({ reg: dev.reg, addr: dev.addr, expiresAt: this.ctx.clock.now() + dev.reg.lifetime * 1000 });
+  }
+
+  /** Registrations from before a restart: still valid ones come back, non-queue-mode ones online. */
+  private restore(): void {
+    if (!this.regStore) return;
+    const now = this.ctx.clock.now();
+    for (const s of this.regStore.load()) {
+      if (s.expiresAt <= now || !this.transports.has(s.addr.listener)) {
+        this.regStore.delete(s.reg.location);
+        continue;
+      }
+      const dev = new Lwm2mDevice(this.deps, s.reg, s.addr);
+      this.track(dev);
+      dev.refreshLifetime(s.expiresAt - now);
+      if (s.reg.queueMode) continue;
+      const a = this.authenticate(s.reg, { peer: s.addr.peer, listener: s.addr.listener });
+      void Promise.resolve(a).then((x) => {
+        if (this.stopped || dev.session !== null || this.byLocation.get(s.reg.location) !== dev) return;
+        if (!x.ok) return dev.end('not_authorized');
+        this.open(dev, x);
+      });
+    }
+    this.ctx.log.info({ gw: 'lwm2m', registrations: this.byLocation.size }, 'registrations_restored');
+  }
+
+  // ---- Gateway ------------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    try {
+      this.regStore = new RegistrationStore(this.ctx.store);
+    } catch (err) {
+      this.ctx.log.error({ gw: 'lwm2m', err }, 'registration_store_unavailable');
+      this.regStore = null;
+    }
+    try {
+      for (const [name, l] of Object.entries(this.cfg.listeners.udp)) {
+        if (!l.enable) continue;
+        const id = `udp:${name}`;
+        const t = new UdpTransport<CoapFrame, Lwm2mChannel>(
+          { bind: l.bind, port: l.port },
+          {
+            codec: coapCodec,
+            listener: id,
+            clock: this.ctx.clock,
+            log: this.ctx.log.child({ gw: 'lwm2m', listener: id }),
+            idleMs: this.cfg.idle_timeout * 1000,
+            maxChannels: l.max_connections,
+            open: (link) => new Lwm2mChannel(this, link),
+            count: (n: TransportCounter) => this.count(n),
+          },
+        );
+        await t.start();
+        this.transports.set(id, t);
+        this.ctx.log.info({ gw: 'lwm2m', listener: id, bind: t.bindAddress }, 'listener_started');
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.restore();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const dev of [...this.byLocation.values()]) {
+      dev.shutdown();
+      this.forget(dev, true);
+    }
+    const ts = [...this.transports.values()];
+    this.transports.clear();
+    await Promise.all(ts.map((t) => t.stop()));
+  }
+
+  /** Object definitions, timings, translators and compat switches apply live; listeners need a restart. */
+  async reload(config: unknown): Promise<void> {
+    const next = (await import('./config.js')).lwm2mConfigSchema.parse(config);
+    if (JSON.stringify(next.listeners) !== JSON.stringify(this.cfg.listeners)) throw new Error('gateway.lwm2m.listeners changed: restart to apply');
+    if (next.translators.command.topic !== this.cfg.translators.command.topic) throw new Error('gateway.lwm2m.translators.command changed: restart to apply');
+    this.registry = this.loadRegistry(next);
+    this.cfg = next;
+  }
+
+  listeners(): ListenerInfo[] {
+    return [...this.transports.entries()].map(([id, t]) => ({ id, type: 'udp' as const, bind: t.bindAddress, running: t.running }));
+  }
+}
+
+export const lwm2mGateway: GatewayModule<typeof lwm2mConfigSchema> = {
+  name: 'lwm2m',
+  protoName: 'LwM2M',
+  sysName: 'lwm2m',
+  loadConfigSchema: async () => (await import('./config.js')).lwm2mConfigSchema,
+  create(ctx, config) {
+    return new Lwm2mGateway(ctx, config);
+  },
+};
+

@@ -1,0 +1,475 @@
+// The LwM2M gateway in the real daemon (specs/lwm2m-gateway.md): a small LwM2M client written here
+// over node:dgram with the shared CoAP codec on the device side, MQTT.js on the application side.
+import dgram from 'node:dgram';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Code, Opt, decode, decodeUint, encode, encodeUint, getOption, optionStrings, type CoapFrame, type CoapOption } from '../../gateways/codecs/coap/frame.js';
+import { ROOT, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { connectClient, sleep, uid, until, withTimeout, type Received, type TestClient } from '../helpers/mqtt-clients.js';
+
+const LOCATION_PATH = 8;
+
+/** What the test device answers to a request from the gateway. */
+interface Answer {
+  code: number;
+  cf?: number;
+  payload?: Buffer | string;
+  observe?: number;
+  /** Send an empty ACK first and the answer as a separate CON response. */
+  separate?: boolean;
+  /** Answer with RST. */
+  reset?: boolean;
+  /** Do not answer at all. */
+  silent?: boolean;
+}
+
+/** A minimal LwM2M client: registration interface plus a scripted device-management responder. */
+class TestDevice {
+  sock!: dgram.Socket;
+  private mid = Math.floor(Math.random() * 60000);
+  /** Requests the gateway sent (dups included). */
+  readonly requests: CoapFrame[] = [];
+  private readonly waiting = new Map<number, (f: CoapFrame) => void>();
+  /** Decides the answer to each gateway request; by default a small /3/0 device. */
+  serve: (f: CoapFrame) => Answer = (f) => defaultServe(f);
+  location = '';
+
+  constructor(public port: number) {}
+
+  async open(): Promise<this> {
+    this.sock = dgram.createSocket('udp4');
+    this.sock.on('message', (m) => this.onMessage(m));
+    await new Promise<void>((r) => this.sock.bind(0, '127.0.0.1', () => r()));
+    return this;
+  }
+
+  /** Move to a new source port (a NAT rebinding). */
+  async rebind(): Promise<void> {
+    const old = this.sock;
+    await this.open();
+    old.close();
+  }
+
+  close(): void {
+    try {
+      this.sock.close();
+    } catch {
+      /* closed */
+    }
+  }
+
+  private onMessage(m: Buffer): void {
+    const r = decode(m);
+    if (r.kind !== 'frame') return;
+    const f = r.frame;
+    if (f.code >= 1 && f.code <= 31) {
+      this.requests.push(f);
+      const a = this.serve(f);
+      if (a.silent) return;
+      if (a.reset) return this.raw({ type: 'RST', code: 0, messageId: f.messageId, token: Buffer.alloc(0), options: [], payload: Buffer.alloc(0) });
+      const opts: CoapOption[] = [];
+      if (a.observe !== undefined) opts.push({ number: Opt.OBSERVE, value: encodeUint(a.observe) });
+      if (a.cf !== undefined) opts.push({ number: Opt.CONTENT_FORMAT, value: encodeUint(a.cf) });
+      const payload = typeof a.payload === 'string' ? Buffer.from(a.payload) : (a.payload ?? Buffer.alloc(0));
+      if (a.separate) {
+        this.raw({ type: 'ACK', code: 0, messageId: f.messageId, token: Buffer.alloc(0), options: [], payload: Buffer.alloc(0) });
+        setTimeout(() => this.raw({ type: 'CON', code: a.code, messageId: this.nextMid(), token: f.token, options: opts, payload }), 50);
+        return;
+      }
+      this.raw({ type: 'ACK', code: a.code, messageId: f.messageId, token: f.token, options: opts, payload });
+      return;
+    }
+    const w = this.waiting.get(f.messageId);
+    if (w && (f.type === 'ACK' || f.type === 'RST')) {
+      this.waiting.delete(f.messageId);
+      w(f);
+    }
+  }
+
+  nextMid(): number {
+    this.mid = (this.mid + 1) & 0xffff;
+    return this.mid;
+  }
+
+  raw(f: CoapFrame): void {
+    this.sock.send(encode(f), this.port, '127.0.0.1');
+  }
+
+  /** CON request; resolves with the piggybacked answer. */
+  request(code: number, path: string[], query: string[] = [], payload: Buffer | string = '', cf?: number): Promise<CoapFrame> {
+    const options: CoapOption[] = [...path.map((p) => ({ number: Opt.URI_PATH, value: Buffer.from(p) })), ...query.map((q) => ({ number: Opt.URI_QUERY, value: Buffer.from(q) }))];
+    if (cf !== undefined) options.push({ number: Opt.CONTENT_FORMAT, value: encodeUint(cf) });
+    const messageId = this.nextMid();
+    const frame: CoapFrame = { type: 'CON', code, messageId, token: Buffer.from([1, 2, 3, messageId & 0xff]), options, payload: typeof payload === 'string' ? Buffer.from(payload) : payload };
+    const p = new Promise<CoapFrame>((r) => this.waiting.set(messageId, r));
+    this.raw(frame);
+    return withTimeout(p, 5000, `answer to ${path.join('/')}`);
+  }
+
+  async register(ep: string, query: string[] = ['lt=300', 'lwm2m=1.0', 'b=U'], links = '</1/0>,</3/0>,</4/0>'): Promise<CoapFrame> {
+    const r = await this.request(Code.POST, ['rd'], [`ep=${ep}`, ...query], links, 40);
+    const loc = r.options.filter((o) => o.number === LOCATION_PATH).map((o) => o.value.toString());
+    if (loc.length === 2) this.location = loc[1]!;
+    return r;
+  }
+
+  update(query: string[] = [], links = ''): Promise<CoapFrame> {
+    return this.request(Code.POST, ['rd', this.location], query, links, links ? 40 : undefined);
+  }
+
+  deregister(): Promise<CoapFrame> {
+    return this.request(Code.DELETE, ['rd', this.location]);
+  }
+
+  /** A notification for an observation (CON, waits for the gateway's ACK). */
+  notify(token: Buffer, seq: number, payload: string, cf = 0): Promise<CoapFrame> {
+    const messageId = this.nextMid();
+    const p = new Promise<CoapFrame>((r) => this.waiting.set(messageId, r));
+    this.raw({ type: 'CON', code: Code.CONTENT, messageId, token, options: [{ number: Opt.OBSERVE, value: encodeUint(seq) }, { number: Opt.CONTENT_FORMAT, value: encodeUint(cf) }], payload: Buffer.from(payload) });
+    return withTimeout(p, 5000, 'ACK to a notification');
+  }
+
+  async nextRequest(pred: (f: CoapFrame) => boolean = () => true, ms = 5000): Promise<CoapFrame> {
+    const start = this.requests.length;
+    let found: CoapFrame | undefined;
+    await until(() => (found = this.requests.slice(start).find(pred)) !== undefined, ms, 'a request from the gateway');
+    return found!;
+  }
+}
+
+const path = (f: CoapFrame): string => '/' + optionStrings(f, Opt.URI_PATH).join('/');
+const cfOf = (f: CoapFrame): number | null => {
+  const o = getOption(f, Opt.CONTENT_FORMAT);
+  return o === undefined ? null : decodeUint(o);
+};
+
+/** /3/0: Manufacturer "ACME" (0), Battery 95 (9); the rest of the scripted behaviour by path and method. */
+function defaultServe(f: CoapFrame): Answer {
+  const p = path(f);
+  const obs = getOption(f, Opt.OBSERVE);
+  if (f.code === Code.GET) {
+    if (getOption(f, Opt.ACCEPT) !== undefined) return { code: Code.CONTENT, cf: 40, payload: '</3/0>,</3/0/0>,</3/0/9>;pmin=10' };
+    if (p === '/3/0') return { code: Code.CONTENT, cf: 11542, payload: Buffer.from('C40041434D45C1095F', 'hex') };
+    if (p === '/3/0/9') return { code: Code.CONTENT, cf: 0, payload: '95', observe: obs !== undefined && decodeUint(obs) === 0 ? 0 : undefined };
+    if (p === '/3/0/0') return { code: Code.CONTENT, cf: 0, payload: 'ACME' };
+    return { code: Code.NOT_FOUND };
+  }
+  if (f.code === Code.PUT) return { code: Code.CHANGED };
+  if (f.code === Code.POST) {
+    if (p === '/3/0/4') return { code: Code.CHANGED };
+    if (p === '/3/0/0') return { code: Code.METHOD_NOT_ALLOWED };
+    if (p === '/31024') return { code: Code.CREATED };
+    return { code: Code.CHANGED };
+  }
+  if (f.code === Code.DELETE) return { code: Code.DELETED };
+  return { code: Code.BAD_REQUEST };
+}
+
+const CONFIG = `
+[authorization]
+no_match = "allow"
+[authorization.file]
+path = "acl.conf"
+
+[gateway.lwm2m]
+enable = true
+qmode_time_window = 1
+lifetime_max = 86400
+
+[gateway.lwm2m.listeners.udp.default]
+bind = "127.0.0.1"
+port = 0
+`;
+
+const ACL = ['{deny, {clientid, "acl-up"}, publish, ["lwm2m/acl-up/up/#"]}.', '{deny, {clientid, "acl-dn"}, subscribe, ["lwm2m/acl-dn/dn/#"]}.', '{allow, {ipaddr, "127.0.0.1"}, subscribe, ["$SYS/#"]}.', '{allow, all}.', ''].join('\n');
+
+let d: Daemon;
+let port: number;
+let app: TestClient;
+const devices: TestDevice[] = [];
+
+async function device(): Promise<TestDevice> {
+  const t = await new TestDevice(port).open();
+  devices.push(t);
+  return t;
+}
+
+/** Publish a command and wait for its answer on up/resp (the reqID's event other than a transport "ack"). */
+async function command(ep: string, cmd: Record<string, unknown>, ms = 5000): Promise<Record<string, unknown>> {
+  const reqID = cmd.reqID;
+  const before = app.msgs.length;
+  await app.pub(`lwm2m/${ep}/dn/cmd`, JSON.stringify(cmd));
+  const got = await app.waitMessages(1, ms, (m) => app.msgs.indexOf(m) >= before && m.topic === `lwm2m/${ep}/up/resp` && isAnswer(m, reqID));
+  return JSON.parse(got[0]!.text) as Record<string, unknown>;
+}
+
+function isAnswer(m: Received, reqID: unknown): boolean {
+  const j = JSON.parse(m.text) as { reqID?: unknown; msgType?: unknown };
+  return j.reqID === reqID && j.msgType !== 'ack';
+}
+
+function events(ep: string, sub: string): Received[] {
+  return app.msgs.filter((m) => m.topic === `lwm2m/${ep}/${sub}`);
+}
+
+function ctl(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      const p = spawn(process.execPath, [join(ROOT, 'bin/outpostctl.js'), '--data-dir', d.dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+      p.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+      p.on('error', reject);
+      p.on('close', (code) => resolve({ code, stdout, stderr }));
+    }),
+    15000,
+    `outpostctl ${args.join(' ')}`,
+  );
+}
+
+beforeAll(async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'outpost-lwm2m-'));
+  writeFileSync(join(dataDir, 'acl.conf'), ACL);
+  d = await startDaemon({ dataDir, config: CONFIG });
+  port = d.ports['lwm2m:udp:default']!;
+  expect(port).toBeGreaterThan(0);
+  app = await connectClient(d.mqttUrl, { clientId: uid('app') });
+  await app.sub(['lwm2m/#', '$SYS/brokers/+/gateway/lwm2m/clients/#']);
+});
+
+afterAll(async () => {
+  for (const t of devices) t.close();
+  await app?.end(true);
+  await d?.stop();
+  d?.cleanup();
+});
+
+describe('LwM2M registration interface', () => {
+  it('Register -> 2.01 Location-Path rd/{ep}, the register event and the $SYS connected event (1, 4)', async () => {
+    const t = await device();
+    const r = await t.register('dev42');
+    expect(r.code).toBe(Code.CREATED);
+    expect(t.location).toBe('dev42');
+    const [ev] = await app.waitMessages(1, 5000, (m) => m.topic === 'lwm2m/dev42/up/register');
+    expect(JSON.parse(ev!.text)).toEqual({ msgType: 'register', data: { ep: 'dev42', lt: 300, lwm2m: '1.0', b: 'U', alternatePath: '/', objectList: ['/1/0', '/3/0', '/4/0'] } });
+    await app.waitMessages(1, 5000, (m) => m.topic.endsWith('/gateway/lwm2m/clients/dev42/connected'));
+    const clients = (await (await fetch(`http://127.0.0.1:${d.ports['api:http']}/api/v5/clients?clientid=dev42`, { headers: localAuth() })).json()) as unknown;
+    expect(JSON.stringify(clients)).toContain('dev42');
+  });
+
+  it('refuses a Register without ep, and one with an unknown lwm2m version; serves lwm2m=1.2 (2, 3)', async () => {
+    const t = await device();
+    const noEp = await t.request(Code.POST, ['rd'], ['lt=60'], '</3/0>', 40);
+    expect(noEp.code).toBe(Code.BAD_REQUEST);
+    expect(noEp.payload.toString()).toBe('Login Failed: invalid queries');
+    const v9 = await t.register('v9', ['lt=60', 'lwm2m=9.9']);
+    expect(v9.code).toBe(Code.BAD_REQUEST);
+    expect(v9.payload.toString()).toBe('Login Failed: invalid lwm2m version');
+    const v12 = await t.register('v12', ['lt=60', 'lwm2m=1.2']);
+    expect(v12.code).toBe(Code.CREATED);
+  });
+
+  it('Update merges into the update event; a wrong location is 4.04 (6)', async () => {
+    const t = await device();
+    await t.register('upd1');
+    const r = await t.update(['lt=600']);
+    expect(r.code).toBe(Code.CHANGED);
+    const [ev] = await app.waitMessages(1, 5000, (m) => m.topic === 'lwm2m/upd1/up/update');
+    expect(JSON.parse(ev!.text)).toEqual({ msgType: 'update', data: { ep: 'upd1', lt: 600, lwm2m: '1.0', b: 'U', alternatePath: '/', objectList: ['/1/0', '/3/0', '/4/0'] } });
+    const wrong = await t.request(Code.POST, ['rd', 'nobody']);
+    expect(wrong.code).toBe(Code.NOT_FOUND);
+  });
+
+  it('De-register -> 2.02 and the $SYS disconnected event; a later Update is 4.04 (8)', async () => {
+    const t = await device();
+    await t.register('bye1');
+    const r = await t.deregister();
+    expect(r.code).toBe(Code.DELETED);
+    await app.waitMessages(1, 5000, (m) => m.topic.endsWith('/gateway/lwm2m/clients/bye1/disconnected'));
+    expect((await t.update()).code).toBe(Code.NOT_FOUND);
+  });
+
+  it('a registration whose lifetime passes without an Update ends (9)', async () => {
+    const t = await device();
+    await t.register('short1', ['lt=1', 'lwm2m=1.0', 'b=U']);
+    await app.waitMessages(1, 5000, (m) => m.topic.endsWith('/gateway/lwm2m/clients/short1/disconnected'));
+    expect((await t.update()).code).toBe(Code.NOT_FOUND);
+  });
+
+  it('an Update from a new address (NAT rebinding) is accepted and requests follow the device there', async () => {
+    const t = await device();
+    await t.register('nat1');
+    await t.rebind();
+    expect((await t.update(['lt=300'])).code).toBe(Code.CHANGED);
+    const ans = await command('nat1', { reqID: 'n1', msgType: 'read', data: { path: '/3/0/0' } });
+    expect(ans.data).toEqual({ reqPath: '/3/0/0', code: '2.05', codeMsg: 'content', content: [{ path: '/3/0/0', value: 'ACME' }] });
+  });
+
+  it('the 1.1 Send operation (POST /dp, SenML JSON) is published on the notify topic', async () => {
+    const t = await device();
+    await t.register('send1', ['lt=300', 'lwm2m=1.1', 'b=U']);
+    const r = await t.request(Code.POST, ['dp'], [], JSON.stringify([{ bn: '/3/0/', n: '0', vs: 'ACME' }, { n: '9', v: 95 }]), 110);
+    expect(r.code).toBe(Code.CHANGED);
+    const [ev] = await app.waitMessages(1, 5000, (m) => m.topic === 'lwm2m/send1/up/notify');
+    expect(JSON.parse(ev!.text)).toEqual({ msgType: 'send', data: { reqPath: '/dp', content: [{ path: '/3/0/0', value: 'ACME' }, { path: '/3/0/9', value: 95 }] } });
+  });
+});
+
+describe('LwM2M commands over MQTT (B.5, C.3-C.12)', () => {
+  let t: TestDevice;
+  beforeAll(async () => {
+    t = await device();
+    await t.register('cmd1');
+  });
+
+  it('read /3/0 (TLV) answers with the decoded content', async () => {
+    const ans = await command('cmd1', { reqID: 1, msgType: 'read', data: { path: '/3/0' } });
+    expect(ans).toEqual({ reqID: 1, msgType: 'read', data: { reqPath: '/3/0', code: '2.05', codeMsg: 'content', content: [{ path: '/3/0/0', value: 'ACME' }, { path: '/3/0/9', value: 95 }] } });
+    const req = t.requests.at(-1)!;
+    expect([req.type, req.code, path(req)]).toEqual(['CON', Code.GET, '/3/0']);
+  });
+
+  it('discover sends Accept 40 and answers the links', async () => {
+    const ans = await command('cmd1', { reqID: 2, msgType: 'discover', data: { path: '/3/0' } });
+    expect(ans.data).toEqual({ reqPath: '/3/0', code: '2.05', codeMsg: 'content', content: ['</3/0>', '</3/0/0>', '</3/0/9>;pmin=10'] });
+    expect(decodeUint(getOption(t.requests.at(-1)!, Opt.ACCEPT)!)).toBe(40);
+  });
+
+  it('write sends PUT with TLV C2 01 01 2C; keeps custom top-level keys', async () => {
+    const ans = await command('cmd1', { reqID: 3, cacheID: 'x', msgType: 'write', data: { path: '/1/0/1', type: 'Integer', value: 300 } });
+    expect(ans).toEqual({ reqID: 3, cacheID: 'x', msgType: 'write', data: { reqPath: '/1/0/1', code: '2.04', codeMsg: 'changed' } });
+    const req = t.requests.at(-1)!;
+    expect([req.code, path(req), cfOf(req), req.payload.toString('hex')]).toEqual([Code.PUT, '/1/0/1', 11542, 'c201012c']);
+  });
+
+  it('batch write on an instance is a POST (partial update)', async () => {
+    const ans = await command('cmd1', { reqID: 31, msgType: 'write', data: { basePath: '/3/0', content: [{ path: '13', type: 'Time', value: 1700000000 }, { path: '14', type: 'String', value: '+02' }] } });
+    expect(ans.data).toEqual({ reqPath: '/3/0', code: '2.04', codeMsg: 'changed' });
+    expect(t.requests.at(-1)!.code).toBe(Code.POST);
+  });
+
+  it('write-attr sends the attributes as Uri-Query', async () => {
+    const ans = await command('cmd1', { reqID: 4, msgType: 'write-attr', data: { path: '/3/0/9', pmin: '10', pmax: '60' } });
+    expect(ans.data).toEqual({ reqPath: '/3/0/9', code: '2.04', codeMsg: 'changed' });
+    const req = t.requests.at(-1)!;
+    expect([req.code, optionStrings(req, Opt.URI_QUERY), req.payload.length]).toEqual([Code.PUT, ['pmin=10', 'pmax=60'], 0]);
+  });
+
+  it('execute answers changed, and 4.05 from the device as method_not_allowed', async () => {
+    expect((await command('cmd1', { reqID: 5, msgType: 'execute', data: { path: '/3/0/4', args: "0='x'" } })).data).toEqual({ reqPath: '/3/0/4', code: '2.04', codeMsg: 'changed' });
+    const req = t.requests.at(-1)!;
+    expect([req.code, req.payload.toString(), cfOf(req)]).toEqual([Code.POST, "0='x'", 0]);
+    expect((await command('cmd1', { reqID: 51, msgType: 'execute', data: { path: '/3/0/0' } })).data).toEqual({ reqPath: '/3/0/0', code: '4.05', codeMsg: 'method_not_allowed' });
+  });
+
+  it('create sends TLV 04 00 C2 01 68 69 to the object; delete answers deleted', async () => {
+    const ans = await command('cmd1', { reqID: 6, msgType: 'create', data: { basePath: '/31024', content: [{ path: '0/1', type: 'String', value: 'hi' }] } });
+    expect(ans.data).toEqual({ reqPath: '/31024', code: '2.01', codeMsg: 'created' });
+    const req = t.requests.at(-1)!;
+    expect([req.code, path(req), req.payload.toString('hex')]).toEqual([Code.POST, '/31024', '0400c2016869']);
+    expect((await command('cmd1', { reqID: 7, msgType: 'delete', data: { path: '/31024/0' } })).data).toEqual({ reqPath: '/31024/0', code: '2.02', codeMsg: 'deleted' });
+  });
+
+  it('observe: first answer on up/resp, notifications (ACKed) on up/notify, cancel with the same token (10, 11, 21)', async () => {
+    const ans = await command('cmd1', { reqID: 8, msgType: 'observe', data: { path: '/3/0/9' } });
+    expect(ans).toEqual({ reqID: 8, msgType: 'observe', data: { reqPath: '/3/0/9', code: '2.05', codeMsg: 'content', content: [{ path: '/3/0/9', value: 95 }] } });
+    const obsReq = t.requests.at(-1)!;
+    expect(decodeUint(getOption(obsReq, Opt.OBSERVE)!)).toBe(0);
+    const ack = await t.notify(obsReq.token, 12, '94');
+    expect(ack.type).toBe('ACK');
+    const [n] = await app.waitMessages(1, 5000, (m) => m.topic === 'lwm2m/cmd1/up/notify');
+    expect(JSON.parse(n!.text)).toEqual({ reqID: 8, msgType: 'notify', seqNum: 12, data: { reqPath: '/3/0/9', code: '2.05', codeMsg: 'content', content: [{ path: '/3/0/9', value: 94 }] } });
+    const c = await command('cmd1', { reqID: 9, msgType: 'cancel-observe', data: { path: '/3/0/9' } });
+    expect(c.data).toMatchObject({ reqPath: '/3/0/9', code: '2.05', codeMsg: 'content' });
+    const cancel = t.requests.at(-1)!;
+    expect([decodeUint(getOption(cancel, Opt.OBSERVE)!), cancel.token.equals(obsReq.token)]).toEqual([1, true]);
+  });
+
+  it('empty ACK -> "ack" event, then the separate response answers (14)', async () => {
+    t.serve = (f) => ({ ...defaultServe(f), separate: true });
+    const ans = await command('cmd1', { reqID: 'sep', msgType: 'read', data: { path: '/3/0/0' } });
+    t.serve = defaultServe;
+    const acks = app.msgs.filter((m) => m.topic === 'lwm2m/cmd1/up/resp' && JSON.parse(m.text).msgType === 'ack');
+    expect(acks.map((m) => JSON.parse(m.text))).toContainEqual({ reqID: 'sep', msgType: 'ack', data: { path: '/3/0/0' } });
+    expect(ans.data).toEqual({ reqPath: '/3/0/0', code: '2.05', codeMsg: 'content', content: [{ path: '/3/0/0', value: 'ACME' }] });
+  });
+
+  it('RST -> "coap_reset"; one command outstanding at a time (12, 14)', async () => {
+    t.serve = (f) => (path(f) === '/3/0/1' ? { code: 0, reset: true } : defaultServe(f));
+    const before = t.requests.length;
+    await app.pub('lwm2m/cmd1/dn/cmd', JSON.stringify({ reqID: 'r1', msgType: 'read', data: { path: '/3/0/1' } }));
+    await app.pub('lwm2m/cmd1/dn/cmd', JSON.stringify({ reqID: 'r2', msgType: 'read', data: { path: '/3/0/0' } }));
+    const [r1] = await app.waitMessages(1, 5000, (m) => m.topic === 'lwm2m/cmd1/up/resp' && JSON.parse(m.text).reqID === 'r1');
+    expect(JSON.parse(r1!.text)).toEqual({ reqID: 'r1', msgType: 'coap_reset', data: { path: '/3/0/1' } });
+    await app.waitMessages(1, 5000, (m) => m.topic === 'lwm2m/cmd1/up/resp' && JSON.parse(m.text).reqID === 'r2');
+    expect(t.requests.slice(before).map(path)).toEqual(['/3/0/1', '/3/0/0']);
+    t.serve = defaultServe;
+  });
+
+  it('invalid JSON and unknown msgType are dropped; the next command still goes', async () => {
+    await app.pub('lwm2m/cmd1/dn/cmd', 'not json');
+    await app.pub('lwm2m/cmd1/dn/cmd', JSON.stringify({ reqID: 'u', msgType: 'frobnicate', data: {} }));
+    const ans = await command('cmd1', { reqID: 'after', msgType: 'read', data: { path: '/3/0/0' } });
+    expect(ans.data).toMatchObject({ code: '2.05' });
+    expect(app.msgs.some((m) => m.topic === 'lwm2m/cmd1/up/resp' && JSON.parse(m.text).reqID === 'u')).toBe(false);
+  });
+});
+
+describe('LwM2M access control', () => {
+  it('ACL deny on the up topic drops the events; the device still registers (20)', async () => {
+    const t = await device();
+    expect((await t.register('acl-up')).code).toBe(Code.CREATED);
+    await sleep(300);
+    expect(events('acl-up', 'up/register')).toHaveLength(0);
+  });
+
+  it('ACL deny on the dn topic: commands never reach the device (20)', async () => {
+    const t = await device();
+    await t.register('acl-dn');
+    await app.pub('lwm2m/acl-dn/dn/cmd', JSON.stringify({ reqID: 1, msgType: 'read', data: { path: '/3/0' } }));
+    await sleep(400);
+    expect(t.requests).toHaveLength(0);
+  });
+
+  it('a banned client id cannot register (4.00 Login Failed: banned)', async () => {
+    const ban = await ctl('banned', 'add', 'clientid', 'evil1', '--reason', 'test', '--duration', '10m');
+    expect(ban.code, ban.stderr).toBe(0);
+    const t = await device();
+    const r = await t.register('evil1');
+    expect(r.code).toBe(Code.BAD_REQUEST);
+    expect(r.payload.toString()).toBe('Login Failed: banned');
+  });
+});
+
+/** The daemon writes a local API key into its data dir (outpostctl uses it too). */
+function localAuth(): Record<string, string> {
+  return { authorization: 'Basic ' + Buffer.from(readFileSync(join(d.dataDir, 'api-local.key'), 'utf8').trim()).toString('base64') };
+}
+
+describe('LwM2M queue mode', () => {
+  it('holds commands while the device sleeps and sends them when it talks; they survive a daemon restart (13)', async () => {
+    const t = await device();
+    await t.register('q1', ['lt=300', 'lwm2m=1.0', 'b=UQ']);
+    // qmode_time_window = 1 s in this config.
+    await sleep(1500);
+    await app.pub('lwm2m/q1/dn/cmd', JSON.stringify({ reqID: 'held', msgType: 'read', data: { path: '/3/0/0' } }), { qos: 1 });
+    await sleep(300);
+    expect(t.requests).toHaveLength(0);
+    await app.end(true);
+    await d.restart();
+    port = d.ports['lwm2m:udp:default']!;
+    // Same device, same socket; the restarted gateway listens on a new ephemeral port.
+    t.port = port;
+    app = await connectClient(d.mqttUrl, { clientId: uid('app') });
+    await app.sub(['lwm2m/#']);
+    expect((await t.update()).code).toBe(Code.CHANGED);
+    await until(() => t.requests.length > 0, 5000, 'the held command');
+    expect(path(t.requests[0]!)).toBe('/3/0/0');
+    const [ans] = await app.waitMessages(1, 5000, (m) => m.topic === 'lwm2m/q1/up/resp');
+    expect(JSON.parse(ans!.text)).toEqual({ reqID: 'held', msgType: 'read', data: { reqPath: '/3/0/0', code: '2.05', codeMsg: 'content', content: [{ path: '/3/0/0', value: 'ACME' }] } });
+  });
+});
