@@ -454,6 +454,8 @@ describe('LwM2M queue mode', () => {
   it('holds commands while the device sleeps and sends them when it talks; they survive a daemon restart (13)', async () => {
     const t = await device();
     await t.register('q1', ['lt=300', 'lwm2m=1.0', 'b=UQ']);
+    const awake = await device();
+    await awake.register('nq1', ['lt=300', 'lwm2m=1.1', 'b=U']);
     // qmode_time_window = 1 s in this config.
     await sleep(1500);
     await app.pub('lwm2m/q1/dn/cmd', JSON.stringify({ reqID: 'held', msgType: 'read', data: { path: '/3/0/0' } }), { qos: 1 });
@@ -471,5 +473,13 @@ describe('LwM2M queue mode', () => {
     expect(path(t.requests[0]!)).toBe('/3/0/0');
     const [ans] = await app.waitMessages(1, 5000, (m) => m.topic === 'lwm2m/q1/up/resp');
     expect(JSON.parse(ans!.text)).toEqual({ reqID: 'held', msgType: 'read', data: { reqPath: '/3/0/0', code: '2.05', codeMsg: 'content', content: [{ path: '/3/0/0', value: 'ACME' }] } });
+  });
+
+  it('a non-queue-mode registration is back after the restart: commands reach the device without it re-registering', async () => {
+    const t = devices.find((x) => x.location === 'nq1')!;
+    t.port = port;
+    const ans = await command('nq1', { reqID: 'after-restart', msgType: 'read', data: { path: '/3/0/9' } });
+    expect(ans.data).toEqual({ reqPath: '/3/0/9', code: '2.05', codeMsg: 'content', content: [{ path: '/3/0/9', value: 95 }] });
+    expect((await t.update()).code).toBe(Code.CHANGED);
   });
 });
