@@ -33,11 +33,10 @@ function findPeers() {
 }
 
 const out = opt('out', join(tmpdir(), 'outpost-interop', 'wakaama'));
-const clientName = opt('client', 'lwm2mclient');
-const bin = join(out, 'bin', clientName);
+const clients = opt('client', null) ? [opt('client')] : ['lwm2mclient', 'lwm2mclient-1.0'];
 const log = (...a) => console.log(`[interop ${new Date().toISOString().slice(11, 19)}]`, ...a);
 
-if (!existsSync(bin)) {
+if (!clients.every((c) => existsSync(join(out, 'bin', c)))) {
   const peers = findPeers();
   if (!peers) {
     console.error('interop: no shared/peers/build-wakaama.sh found (pass --peers DIR); skipping');
@@ -49,6 +48,11 @@ if (!existsSync(bin)) {
 }
 
 const MAIN = existsSync(join(ROOT, 'dist/outpost/main.js')) ? join(ROOT, 'dist/outpost/main.js') : join(ROOT, 'dist/src/runtime/main.js');
+const results = [];
+
+async function run(clientName) {
+const bin = join(out, 'bin', clientName);
+log(`--- ${clientName} ---`);
 const dataDir = mkdtempSync(join(tmpdir(), 'outpost-interop-'));
 const configPath = join(dataDir, 'outpost.toml');
 writeFileSync(
@@ -90,9 +94,8 @@ const daemon = spawn(process.execPath, [MAIN, '--config', configPath, '--data-di
 children.push(daemon);
 daemon.stdout.on('data', (b) => (daemonOut += b));
 daemon.stderr.on('data', (b) => (daemonOut += b));
-const results = [];
 const step = (name, ok, detail) => {
-  results.push({ name, ok });
+  results.push({ name: `${clientName}: ${name}`, ok });
   log(`${ok ? 'PASS' : 'FAIL'} ${name}${detail ? `: ${detail}` : ''}`);
 };
 
@@ -166,6 +169,9 @@ try {
   await new Promise((r) => (daemon.exitCode !== null ? r() : daemon.once('exit', r)));
   rmSync(dataDir, { recursive: true, force: true });
 }
+}
+
+for (const c of clients) await run(c);
 const failed = results.filter((r) => !r.ok).length;
 log(`${results.length - failed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -10,8 +10,8 @@ import { answerEvent, notifyEvent, parseCommand, transportEvent, type CoapAnswer
 import type { Lwm2mConfig } from './config.js';
 import type { Registration } from './registration.js';
 import { TLV_CONTENT_FORMAT } from './tlv.js';
-import { isValueContentFormat } from './content-format.js';
-import { TEXT_CONTENT_FORMAT, OPAQUE_CONTENT_FORMAT } from './text-plain.js';
+import { SENML_JSON_CONTENT_FORMAT } from './senml-json.js';
+import { SENML_CBOR_CONTENT_FORMAT } from './senml-cbor.js';
 import { LINK_FORMAT_CONTENT_FORMAT } from './link-format.js';
 
 type TimerHandle = ReturnType<GatewayContext['clock']['setTimeout']>;
@@ -188,9 +188,14 @@ export class Lwm2mDevice implements DeliverySink {
     this.pump();
   }
 
-  /** The format writes and creates are encoded in: the first value format the device advertised, else TLV. */
+  /**
+   * The format writes and creates are encoded in. TLV is mandatory for 1.0 clients and what EMQX
+   * sends, so a 1.0 client gets TLV (Wakaama 1.0 refuses a single-resource LwM2M JSON write); a 1.1
+   * client gets the SenML format it advertised with `ct`, else TLV.
+   */
   writeFormat(): number {
-    for (const cf of this.reg.links?.contentFormats ?? []) if (isValueContentFormat(cf) && cf !== TEXT_CONTENT_FORMAT && cf !== OPAQUE_CONTENT_FORMAT) return cf;
+    if (this.reg.version === '1.0') return TLV_CONTENT_FORMAT;
+    for (const cf of this.reg.links?.contentFormats ?? []) if (cf === SENML_JSON_CONTENT_FORMAT || cf === SENML_CBOR_CONTENT_FORMAT) return cf;
     return TLV_CONTENT_FORMAT;
   }
 
