@@ -257,8 +257,11 @@ describe('LwM2M registration interface', () => {
     const [ev] = await app.waitMessages(1, 5000, (m) => m.topic === 'lwm2m/dev42/up/register');
     expect(JSON.parse(ev!.text)).toEqual({ msgType: 'register', data: { ep: 'dev42', lt: 300, lwm2m: '1.0', b: 'U', alternatePath: '/', objectList: ['/1/0', '/3/0', '/4/0'] } });
     await app.waitMessages(1, 5000, (m) => m.topic.endsWith('/gateway/lwm2m/clients/dev42/connected'));
-    const clients = (await (await fetch(`http://127.0.0.1:${d.ports['api:http']}/api/v5/clients?clientid=dev42`, { headers: localAuth() })).json()) as unknown;
-    expect(JSON.stringify(clients)).toContain('dev42');
+    const res = await fetch(`http://127.0.0.1:${d.ports['api:http']}/api/v5/gateways/lwm2m/clients`, { headers: localAuth() });
+    expect(res.status).toBe(200);
+    const body = JSON.stringify(await res.json());
+    expect(body).toContain('"dev42"');
+    expect(body).toContain('LwM2M');
   });
 
   it('refuses a Register without ep, and one with an unknown lwm2m version; serves lwm2m=1.2 (2, 3)', async () => {
