@@ -49,6 +49,20 @@ export const lwm2mConfigSchema = z
         udp: z.record(z.string(), udpListenerSchema).default({ default: udpListenerSchema.parse({}) }),
       })
       .prefault({}),
+    /** Client-initiated bootstrap (POST /bs) from the device registry in the store (EMQX has none: 4.04). */
+    bootstrap: z
+      .strictObject({
+        enable: z.boolean().default(false),
+        /** The LwM2M server URI written to devices; empty = coap://{listener address}:{listener port}. */
+        server_uri: z.string().default(''),
+        /** Lifetime (s) and binding written into the Server object. */
+        lifetime: z.number().int().min(1).default(300),
+        binding: z.string().min(1).default('U'),
+        short_server_id: z.number().int().min(1).max(65534).default(1),
+        /** Bootstrap endpoints not in the registry too, with a NoSec account. */
+        allow_unknown: z.boolean().default(false),
+      })
+      .prefault({}),
     /** EMQX 5.8.9's observable behaviours, for apps and devices that depend on them. */
     emqx_compat: z
       .strictObject({

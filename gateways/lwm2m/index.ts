@@ -20,6 +20,9 @@ import { loadObjectRegistry, type ObjectRegistry } from './object-registry.js';
 import { registrationEventData, toEmqxContent } from './json-shape.js';
 import { decodeContent } from './content-format.js';
 import { SENML_JSON_CONTENT_FORMAT } from './senml-json.js';
+import { BootstrapRegistry, BootstrapRun, bootstrapRequests, type BootstrapEntry } from './bootstrap.js';
+import { queryMap } from './registration.js';
+import { networkInterfaces } from 'node:os';
 
 export type { Lwm2mConfig } from './config.js';
 
@@ -87,6 +90,7 @@ class Lwm2mChannel implements TransportChannel<CoapFrame> {
       this.gw.request(this.link, f, reply);
       return;
     }
+    if (this.gw.bootstrapAt(this.link)?.handle(f)) return;
     const dev = this.gw.deviceAt(this.link);
     if (dev !== undefined) {
       const mine = dev.handleResponse(f, (fr) => this.link.send(fr));
@@ -109,12 +113,24 @@ class Lwm2mChannel implements TransportChannel<CoapFrame> {
   handleTransportClosed(): void {}
 }
 
+/** "host:port" a device can reach for a listener bound to `bind` (a wildcard bind: the first external IPv4). */
+function hostFor(bind: string): string {
+  const i = bind.lastIndexOf(':');
+  const host = bind.slice(0, i).replace(/^\[|\]$/g, '');
+  const port = bind.slice(i + 1);
+  if (host !== '0.0.0.0' && host !== '::') return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  for (const addrs of Object.values(networkInterfaces())) for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return `${a.address}:${port}`;
+  return `127.0.0.1:${port}`;
+}
+
 export class Lwm2mGateway implements Gateway {
   private readonly transports = new Map<string, UdpTransport<CoapFrame, Lwm2mChannel>>();
   private readonly byLocation = new Map<string, Lwm2mDevice>();
   private readonly byPeer = new Map<string, Lwm2mDevice>();
+  private readonly bootstraps = new Map<string, BootstrapRun>();
   private registry: ObjectRegistry;
   private regStore: RegistrationStore | null = null;
+  private bootstrapRegistry: BootstrapRegistry | null = null;
   private readonly deps: DeviceDeps;
   private nextMid = Math.floor(Math.random() * 0x10000);
   stopped = false;
@@ -173,6 +189,10 @@ export class Lwm2mGateway implements Gateway {
     return this.byPeer.get(Lwm2mGateway.peerId(link.listener, link.key));
   }
 
+  bootstrapAt(link: Link<CoapFrame>): BootstrapRun | undefined {
+    return this.bootstraps.get(Lwm2mGateway.peerId(link.listener, link.key));
+  }
+
   /** Registered devices (tests, diagnostics). */
   devices(): Lwm2mDevice[] {
     return [...this.byLocation.values()];
@@ -196,8 +216,48 @@ export class Lwm2mGateway implements Gateway {
       return reply(path.length <= 2 ? Code.METHOD_NOT_ALLOWED : Code.NOT_FOUND);
     }
     if (path.length === 1 && path[0] === 'dp' && f.code === Code.POST) return this.dataPush(link, f, reply);
-    // No bootstrap server yet: EMQX answers /bs with 4.04 too.
+    if (path.length === 1 && path[0] === 'bs' && f.code === Code.POST && this.cfg.bootstrap.enable) return this.bootstrap(link, query, reply);
+    // EMQX has no bootstrap server and answers /bs with 4.04, as we do when it is off.
     reply(Code.NOT_FOUND);
+  }
+
+  /** Bootstrap-Request (POST /bs?ep=): 2.04, then Delete, Write Security and Server, Finish. */
+  private bootstrap(link: Link<CoapFrame>, query: string[], reply: Reply): void {
+    const ep = queryMap(query).ep;
+    if (ep === undefined || ep === '') return reply(Code.BAD_REQUEST);
+    const b = this.cfg.bootstrap;
+    let entry: BootstrapEntry | undefined;
+    try {
+      entry = this.bootstrapRegistry?.get(ep);
+    } catch (err) {
+      this.ctx.log.error({ gw: 'lwm2m', err }, 'bootstrap_registry_failed');
+    }
+    if (!entry && b.allow_unknown) entry = { endpoint: ep, securityMode: 'nosec' };
+    if (!entry) {
+      this.count('bootstrap.refused');
+      this.ctx.log.info({ gw: 'lwm2m', ep, peer: link.key }, 'bootstrap_refused: unknown endpoint');
+      return reply(Code.BAD_REQUEST);
+    }
+    const t = this.transports.get(link.listener);
+    const serverUri = b.server_uri !== '' ? b.server_uri : `coap://${hostFor(t?.bindAddress ?? '127.0.0.1:5783')}`;
+    const key = Lwm2mGateway.peerId(link.listener, link.key);
+    this.bootstraps.get(key)?.stop();
+    const peer = link.peer;
+    const run = new BootstrapRun(
+      this.ctx,
+      ep,
+      bootstrapRequests(entry, { serverUri, lifetime: b.lifetime, binding: b.binding, shortServerId: b.short_server_id }),
+      (fr) => this.send({ listener: link.listener, peer }, fr),
+      this.random,
+      (ok, detail) => {
+        if (this.bootstraps.get(key) === run) this.bootstraps.delete(key);
+        this.count(ok ? 'bootstrap.finished' : 'bootstrap.failed');
+        this.ctx.log.info({ gw: 'lwm2m', ep, peer: link.key, server_uri: serverUri, security: entry.securityMode, detail }, ok ? 'bootstrap_finished' : 'bootstrap_failed');
+      },
+    );
+    this.bootstraps.set(key, run);
+    reply(Code.CHANGED);
+    run.start();
   }
 
   private authenticate(reg: Registration, link: { peer: { address: string; port: number }; listener: string }): AuthOutcome | Promise<AuthOutcome> {
@@ -388,6 +448,7 @@ export class Lwm2mGateway implements Gateway {
     this.stopped = false;
     try {
       this.regStore = new RegistrationStore(this.ctx.store);
+      this.bootstrapRegistry = new BootstrapRegistry(this.ctx.store);
     } catch (err) {
       this.ctx.log.error({ gw: 'lwm2m', err }, 'registration_store_unavailable');
       this.regStore = null;
@@ -422,6 +483,7 @@ export class Lwm2mGateway implements Gateway {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const b of [...this.bootstraps.values()]) b.stop();
     for (const dev of [...this.byLocation.values()]) {
       dev.shutdown();
       this.forget(dev, true);

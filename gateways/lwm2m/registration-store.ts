@@ -5,6 +5,7 @@
 import type { Store } from '../gateway.js';
 import type { Registration } from './registration.js';
 import type { Address } from './device.js';
+import { BOOTSTRAP_MIGRATION } from './bootstrap.js';
 
 export interface StoredRegistration {
   reg: Registration;
@@ -13,7 +14,7 @@ export interface StoredRegistration {
   expiresAt: number;
 }
 
-const MIGRATIONS = ['CREATE TABLE lwm2m_registrations (location TEXT PRIMARY KEY, data TEXT NOT NULL)'];
+const MIGRATIONS = ['CREATE TABLE lwm2m_registrations (location TEXT PRIMARY KEY, data TEXT NOT NULL)', BOOTSTRAP_MIGRATION];
 
 type Db = Store['db'];
 

@@ -7,7 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code, Opt, decode, decodeUint, encode, encodeUint, getOption, optionStrings, type CoapFrame, type CoapOption } from '../../gateways/codecs/coap/frame.js';
+import Database from 'better-sqlite3';
 import { ROOT, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { decodeTlv } from '../../gateways/lwm2m/tlv.js';
+import { loadObjectRegistry } from '../../gateways/lwm2m/object-registry.js';
+import { builtinXmlDir } from '../../gateways/lwm2m/index.js';
 import { connectClient, sleep, uid, until, withTimeout, type Received, type TestClient } from '../helpers/mqtt-clients.js';
 
 const LOCATION_PATH = 8;
@@ -178,6 +182,9 @@ path = "acl.conf"
 enable = true
 qmode_time_window = 1
 lifetime_max = 86400
+
+[gateway.lwm2m.bootstrap]
+enable = true
 
 [gateway.lwm2m.listeners.udp.default]
 bind = "127.0.0.1"
@@ -452,6 +459,38 @@ describe('LwM2M access control', () => {
 function localAuth(): Record<string, string> {
   return { authorization: 'Basic ' + Buffer.from(readFileSync(join(d.dataDir, 'api-local.key'), 'utf8').trim()).toString('base64') };
 }
+
+describe('LwM2M bootstrap server', () => {
+  it('refuses an endpoint the registry does not know (4.00)', async () => {
+    const t = await device();
+    expect((await t.request(Code.POST, ['bs'], ['ep=stranger'])).code).toBe(Code.BAD_REQUEST);
+  });
+
+  it('bootstraps a fresh device from the store registry: delete, Security and Server writes, finish; then it registers', async () => {
+    const db = new Database(join(d.dataDir, 'outpost.db'));
+    db.pragma('busy_timeout = 5000');
+    db.prepare('INSERT OR REPLACE INTO lwm2m_bootstrap (endpoint, data) VALUES (?, ?)').run('fresh1', JSON.stringify({ securityMode: 'psk', pskIdentity: 'fresh1-id', pskKey: 'c0ffee0042' }));
+    db.close();
+    const t = await device();
+    const r = await t.request(Code.POST, ['bs'], ['ep=fresh1']);
+    expect(r.code).toBe(Code.CHANGED);
+    await until(() => t.requests.length >= 4, 5000, 'the bootstrap sequence');
+    expect(t.requests.map((f) => `${f.code} ${path(f)}`)).toEqual([`${Code.DELETE} /`, `${Code.PUT} /0/1`, `${Code.PUT} /1/0`, `${Code.POST} /bs`]);
+    const types = loadObjectRegistry(builtinXmlDir()).registry.typeOf;
+    const sec = decodeTlv(t.requests[1]!.payload, '/0/1', types);
+    const srv = decodeTlv(t.requests[2]!.payload, '/1/0', types);
+    if (sec.kind !== 'ok' || srv.kind !== 'ok') throw new Error('TLV');
+    const val = (rs: typeof sec.value, p: string) => rs.find((x) => x.path === p)?.value;
+    expect(val(sec.value, '/0/1/0')).toEqual({ kind: 'string', value: `coap://127.0.0.1:${port}` });
+    expect(val(sec.value, '/0/1/2')).toEqual({ kind: 'integer', value: 0n });
+    expect(val(sec.value, '/0/1/3')).toEqual({ kind: 'opaque', value: Buffer.from('fresh1-id') });
+    expect(val(sec.value, '/0/1/5')).toEqual({ kind: 'opaque', value: Buffer.from('c0ffee0042', 'hex') });
+    expect(val(srv.value, '/1/0/1')).toEqual({ kind: 'integer', value: 300n });
+    await until(() => d.logs().includes('bootstrap_finished'), 5000, 'bootstrap_finished in the log');
+    expect(d.logs()).not.toContain('c0ffee0042');
+    expect((await t.register('fresh1')).code).toBe(Code.CREATED);
+  });
+});
 
 describe('LwM2M queue mode', () => {
   it('holds commands while the device sleeps and sends them when it talks; they survive a daemon restart (13)', async () => {
