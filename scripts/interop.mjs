@@ -67,6 +67,9 @@ port = 0
 level = "info"
 [gateway.lwm2m]
 enable = true
+[gateway.lwm2m.bootstrap]
+enable = true
+allow_unknown = true
 [gateway.lwm2m.listeners.udp.default]
 bind = "127.0.0.1"
 port = 0
@@ -154,6 +157,18 @@ try {
 
   const exec = await ask(6, 'execute', { path: '/3/0/4' }).catch((e) => e);
   step('execute /3/0/4 (reboot)', !(exec instanceof Error) && exec.json.data.code === '2.04', exec instanceof Error ? exec.message : JSON.stringify(exec.json.data));
+
+  // A factory-fresh client (-b): the gateway's bootstrap server gives it a NoSec account on the
+  // gateway itself, then it registers there.
+  let bsOut = '';
+  const bs = spawn(bin, ['-4', '-h', '127.0.0.1', '-p', String(lwPort), '-n', 'bs-ep', '-l', '0', '-t', '60', '-b'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(bs);
+  bs.stdout.on('data', (b) => (bsOut += b));
+  bs.stderr.on('data', (b) => (bsOut += b));
+  const bsReg = await until(() => msgs.find((m) => m.topic === 'lwm2m/bs-ep/up/register'), 20000, 'register after bootstrap').catch((e) => e);
+  step('bootstrap (-b) then register', !(bsReg instanceof Error), bsReg instanceof Error ? bsReg.message : JSON.stringify(bsReg.json));
+  if (bsReg instanceof Error) log('bootstrap client output (tail):\n' + bsOut.split('\n').slice(-40).join('\n'));
+  bs.kill('SIGTERM');
 
   if (results.some((r) => !r.ok)) {
     log('client output (tail):\n' + clientOut.split('\n').slice(-40).join('\n'));
