@@ -525,3 +525,46 @@ describe('LwM2M queue mode', () => {
     expect((await t.update()).code).toBe(Code.CHANGED);
   });
 });
+
+describe('LwM2M object definitions load on reload (own daemon)', () => {
+  let d2: Daemon;
+  let xmlDir: string;
+  let app2: TestClient;
+  const TEST_OBJECT = `<?xml version="1.0" encoding="utf-8"?>
+<LWM2M><Object ObjectType="MODefinition"><Name>Test</Name><ObjectID>31024</ObjectID><MultipleInstances>Multiple</MultipleInstances><Mandatory>Optional</Mandatory>
+<Resources><Item ID="1"><Name>Counter</Name><Operations>RW</Operations><MultipleInstances>Single</MultipleInstances><Mandatory>Optional</Mandatory><Type>Integer</Type><RangeEnumeration></RangeEnumeration><Units></Units></Item></Resources>
+</Object></LWM2M>`;
+
+  beforeAll(async () => {
+    xmlDir = mkdtempSync(join(tmpdir(), 'outpost-lwm2m-xml-'));
+    writeFileSync(join(xmlDir, '3-device.xml'), readFileSync(join(builtinXmlDir(), '3-device.xml')));
+    d2 = await startDaemon({ config: `[gateway.lwm2m]\nenable = true\nxml_dir = ${JSON.stringify(xmlDir)}\n[gateway.lwm2m.listeners.udp.default]\nbind = "127.0.0.1"\nport = 0\n` });
+    app2 = await connectClient(d2.mqttUrl, { clientId: uid('app2') });
+    await app2.sub('lwm2m/#');
+  });
+
+  afterAll(async () => {
+    await app2?.end(true);
+    await d2?.stop();
+    d2?.cleanup();
+  });
+
+  it('an unknown object passes through as raw bytes; after SIGHUP with a new XML file it is typed', async () => {
+    const t = new TestDevice(d2.ports['lwm2m:udp:default']!);
+    await t.open();
+    devices.push(t);
+    t.serve = (f) => (path(f) === '/31024/0' ? { code: Code.CONTENT, cf: 11542, payload: Buffer.from('C10105', 'hex') } : defaultServe(f));
+    expect((await t.register('obj1', ['lt=300'], '</3/0>,</31024/0>')).code).toBe(Code.CREATED);
+    const ask = async (reqID: string) => {
+      await app2.pub('lwm2m/obj1/dn/cmd', JSON.stringify({ reqID, msgType: 'read', data: { path: '/31024/0' } }));
+      const [m] = await app2.waitMessages(1, 5000, (x) => x.topic === 'lwm2m/obj1/up/resp' && JSON.parse(x.text).reqID === reqID);
+      return (JSON.parse(m!.text) as { data: unknown }).data;
+    };
+    expect(await ask('before')).toEqual({ reqPath: '/31024/0', code: '2.05', codeMsg: 'content', content: [{ path: '/31024/0/1', value: 'BQ==' }] });
+    writeFileSync(join(xmlDir, '31024-test.xml'), TEST_OBJECT);
+    process.kill(d2.pid, 'SIGHUP');
+    await until(() => d2.logs().includes('config_reloaded'), 5000, 'the reload');
+    await sleep(200);
+    expect(await ask('after')).toEqual({ reqPath: '/31024/0', code: '2.05', codeMsg: 'content', content: [{ path: '/31024/0/1', value: 5 }] });
+  });
+});
