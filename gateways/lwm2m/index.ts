@@ -11,6 +11,9 @@ import { peerKey } from '../transport/mux.js';
 import type { Codec, Link, TransportChannel, TransportCounter } from '../transport/types.js';
 import { Code, Opt, code, decode, encode, format, getOption, decodeUint, isRequestCode, optionStrings, type CoapFrame, type CoapOption } from '../codecs/coap/frame.js';
 import { DedupCache } from '../codecs/coap/exchange.js';
+import { Block1Assembler } from '../codecs/coap/blockwise.js';
+import { decodeBlock, encodeBlock } from '../codecs/coap/frame.js';
+import { EXCHANGE_LIFETIME_MS } from '../codecs/coap/params.js';
 import type { Lwm2mConfig, lwm2mConfigSchema } from './config.js';
 import { Lwm2mDevice, type Address, type DeviceDeps } from './device.js';
 import type { DecodeOptions } from './commands.js';
@@ -55,6 +58,8 @@ const EMPTY = Buffer.alloc(0);
 /** RFC 7252 §5.10: Location-Path; §12.1.2: 4.15. */
 const LOCATION_PATH = 8;
 const UNSUPPORTED_CONTENT_FORMAT = code(4, 15);
+/** Largest Register/Update/Send body reassembled from Block1 (RFC 7959). */
+const MAX_BLOCK1_BODY = 64 * 1024;
 
 type Reply = (code: number, options?: CoapOption[], payload?: Buffer) => void;
 
@@ -62,6 +67,7 @@ type Reply = (code: number, options?: CoapOption[], payload?: Buffer) => void;
 class Lwm2mChannel implements TransportChannel<CoapFrame> {
   private readonly dedup = new DedupCache();
   private requests = 0;
+  private block1: Block1Assembler | null = null;
 
   constructor(
     private readonly gw: Lwm2mGateway,
@@ -81,12 +87,35 @@ class Lwm2mChannel implements TransportChannel<CoapFrame> {
       }
       this.dedup.add(key, f.type === 'CON', now);
       if (++this.requests % 64 === 0) this.dedup.sweep(now);
+      let extra: CoapOption[] = [];
       const reply: Reply = (code, options = [], payload = EMPTY) => {
         if (this.link.closed && this.gw.stopped) return;
-        const frame: CoapFrame = { type: f.type === 'CON' ? 'ACK' : 'NON', code, messageId: f.type === 'CON' ? f.messageId : this.gw.mid(), token: f.token, options, payload };
+        const frame: CoapFrame = { type: f.type === 'CON' ? 'ACK' : 'NON', code, messageId: f.type === 'CON' ? f.messageId : this.gw.mid(), token: f.token, options: [...options, ...extra], payload };
         this.dedup.setReply(key, frame);
         this.link.send(frame);
       };
+      const b1 = getOption(f, Opt.BLOCK1);
+      if (b1 !== undefined) {
+        // A long object list or Send payload comes block-wise (RFC 7959 §2.5).
+        const blk = decodeBlock(b1);
+        if (blk === null) return reply(Code.BAD_OPTION);
+        this.block1 ??= new Block1Assembler(MAX_BLOCK1_BODY, 6, EXCHANGE_LIFETIME_MS);
+        this.block1.sweep(now);
+        const r = this.block1.add(optionStrings(f, Opt.URI_PATH).join('/') + '?' + optionStrings(f, Opt.URI_QUERY).join('&'), blk, f.payload, now);
+        switch (r.kind) {
+          case 'continue':
+            return reply(Code.CONTINUE, [{ number: Opt.BLOCK1, value: encodeBlock(r.block) }]);
+          case 'incomplete':
+            return reply(Code.REQUEST_ENTITY_INCOMPLETE);
+          case 'too_large':
+            return reply(Code.REQUEST_ENTITY_TOO_LARGE);
+          case 'bad_block':
+            return reply(Code.BAD_REQUEST);
+          case 'complete':
+            extra = [{ number: Opt.BLOCK1, value: encodeBlock(r.block) }];
+            f = { ...f, payload: r.body };
+        }
+      }
       this.gw.request(this.link, f, reply);
       return;
     }

@@ -103,8 +103,8 @@ class TestDevice {
   }
 
   /** CON request; resolves with the piggybacked answer. */
-  request(code: number, path: string[], query: string[] = [], payload: Buffer | string = '', cf?: number): Promise<CoapFrame> {
-    const options: CoapOption[] = [...path.map((p) => ({ number: Opt.URI_PATH, value: Buffer.from(p) })), ...query.map((q) => ({ number: Opt.URI_QUERY, value: Buffer.from(q) }))];
+  request(code: number, path: string[], query: string[] = [], payload: Buffer | string = '', cf?: number, extra: CoapOption[] = []): Promise<CoapFrame> {
+    const options: CoapOption[] = [...path.map((p) => ({ number: Opt.URI_PATH, value: Buffer.from(p) })), ...query.map((q) => ({ number: Opt.URI_QUERY, value: Buffer.from(q) })), ...extra];
     if (cf !== undefined) options.push({ number: Opt.CONTENT_FORMAT, value: encodeUint(cf) });
     const messageId = this.nextMid();
     const frame: CoapFrame = { type: 'CON', code, messageId, token: Buffer.from([1, 2, 3, messageId & 0xff]), options, payload: typeof payload === 'string' ? Buffer.from(payload) : payload };
@@ -317,6 +317,22 @@ describe('LwM2M registration interface', () => {
     expect((await t.update(['lt=300'])).code).toBe(Code.CHANGED);
     const ans = await command('nat1', { reqID: 'n1', msgType: 'read', data: { path: '/3/0/0' } });
     expect(ans.data).toEqual({ reqPath: '/3/0/0', code: '2.05', codeMsg: 'content', content: [{ path: '/3/0/0', value: 'ACME' }] });
+  });
+
+  it('a Register whose object list comes block-wise (Block1, 32-byte blocks) is reassembled', async () => {
+    const t = await device();
+    const links = Buffer.from('</1/0>,</3/0>,</4/0>,</5/0>,</6/0>,</7/0>,</3303/0>,</3303/1>');
+    const q = ['ep=blk1', 'lt=300'];
+    let last: CoapFrame | undefined;
+    for (let num = 0; num * 32 < links.length; num++) {
+      const chunk = links.subarray(num * 32, (num + 1) * 32);
+      const more = (num + 1) * 32 < links.length;
+      last = await t.request(Code.POST, ['rd'], q, chunk, 40, [{ number: 27, value: encodeUint(num * 16 + (more ? 8 : 0) + 1) }]);
+      if (more) expect(last.code).toBe(Code.CONTINUE);
+    }
+    expect(last!.code).toBe(Code.CREATED);
+    const [ev] = await app.waitMessages(1, 5000, (m) => m.topic === 'lwm2m/blk1/up/register');
+    expect((JSON.parse(ev!.text) as { data: { objectList: string[] } }).data.objectList).toEqual(['/1/0', '/3/0', '/4/0', '/5/0', '/6/0', '/7/0', '/3303/0', '/3303/1']);
   });
 
   it('the 1.1 Send operation (POST /dp, SenML JSON) is published on the notify topic', async () => {
