@@ -4,7 +4,8 @@
 // 127.0.0.1 with ephemeral ports, runs the client against it and drives it through MQTT as an EMQX
 // application would: wait for up/register, read /3/0/0 via dn, observe /3/0/9 (battery, changed by the client's -c) and
 // wait for a notification, then de-register. Not part of `npm test`: a fresh clone has no ../shared.
-//   usage: npm run interop [-- --client lwm2mclient-1.0] [-- --peers DIR] [-- --out DIR]
+//   usage: npm run interop [-- --client lwm2mclient-1.0] [-- --block 16] [-- --peers DIR] [-- --out DIR]
+// --block N makes the client use N-byte CoAP blocks (its -S), so reads and registers go block-wise.
 // Exit code 0 when every step passed.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,6 +34,7 @@ function findPeers() {
 }
 
 const out = opt('out', join(tmpdir(), 'outpost-interop', 'wakaama'));
+const blockArgs = opt('block', null) ? ['-S', opt('block')] : [];
 const clients = opt('client', null) ? [opt('client')] : ['lwm2mclient', 'lwm2mclient-1.0'];
 const log = (...a) => console.log(`[interop ${new Date().toISOString().slice(11, 19)}]`, ...a);
 
@@ -64,7 +66,7 @@ port = 0
 [api]
 port = 0
 [log]
-level = "info"
+level = "${process.env.OUTPOST_INTEROP_LOG ?? 'info'}"
 [gateway.lwm2m]
 enable = true
 [gateway.lwm2m.bootstrap]
@@ -124,7 +126,7 @@ try {
   const ep = 'ep1';
   let clientOut = '';
   // -4 IPv4, -h/-p the server, -n the endpoint name, -l a local port of its own.
-  client = spawn(bin, ['-4', '-h', '127.0.0.1', '-p', String(lwPort), '-n', ep, '-l', '0', '-t', '60', '-c'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  client = spawn(bin, ['-4', '-h', '127.0.0.1', '-p', String(lwPort), '-n', ep, '-l', '0', '-t', '60', '-c', ...blockArgs], { stdio: ['pipe', 'pipe', 'pipe'] });
   children.push(client);
   client.stdout.on('data', (b) => (clientOut += b));
   client.stderr.on('data', (b) => (clientOut += b));
@@ -161,7 +163,7 @@ try {
   // A factory-fresh client (-b): the gateway's bootstrap server gives it a NoSec account on the
   // gateway itself, then it registers there.
   let bsOut = '';
-  const bs = spawn(bin, ['-4', '-h', '127.0.0.1', '-p', String(lwPort), '-n', 'bs-ep', '-l', '0', '-t', '60', '-b'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const bs = spawn(bin, ['-4', '-h', '127.0.0.1', '-p', String(lwPort), '-n', 'bs-ep', '-l', '0', '-t', '60', '-b', ...blockArgs], { stdio: ['pipe', 'pipe', 'pipe'] });
   children.push(bs);
   bs.stdout.on('data', (b) => (bsOut += b));
   bs.stderr.on('data', (b) => (bsOut += b));

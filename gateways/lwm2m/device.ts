@@ -3,7 +3,7 @@
 // lifetime. Frames and deliveries in, frames out through `send`; the clock is injected.
 import type { Delivery, DeliverySink, DisconnectReason, GatewayContext, GatewaySession, QoS } from '../gateway.js';
 import type { Peer } from '../transport/types.js';
-import { Code, Opt, decodeUint, encodeUint, getOption, type CoapFrame, type CoapOption } from '../codecs/coap/frame.js';
+import { Code, Opt, decodeBlock, decodeUint, encodeBlock, encodeUint, getOption, type BlockOption, type CoapFrame, type CoapOption } from '../codecs/coap/frame.js';
 import { Retransmitter } from '../codecs/coap/exchange.js';
 import { EXCHANGE_LIFETIME_MS } from '../codecs/coap/params.js';
 import { answerEvent, notifyEvent, parseCommand, transportEvent, type CoapAnswer, type Command, type DecodeOptions, type EventJson } from './commands.js';
@@ -49,7 +49,14 @@ interface Outstanding extends Queued {
   /** The device sent an empty ACK: a separate response follows (RFC 7252 §5.2.2). */
   acked: boolean;
   timer: TimerHandle | null;
+  /** The request as first sent (block-wise follow-ups copy it). */
+  frame: CoapFrame;
+  /** Block2 parts received so far of a block-wise answer (RFC 7959 §2.4). */
+  blocks: Buffer[] | null;
 }
+
+/** Largest block-wise answer reassembled from a device. */
+const MAX_BLOCK2_BODY = 1024 * 1024;
 
 interface Observation {
   cmd: Command;
@@ -261,9 +268,23 @@ export class Lwm2mDevice implements DeliverySink {
     if (req.contentFormat !== null) options.push({ number: Opt.CONTENT_FORMAT, value: encodeUint(req.contentFormat) });
     if (req.accept !== null) options.push({ number: Opt.ACCEPT, value: encodeUint(req.accept) });
     const frame: CoapFrame = { type: 'CON', code: req.method, messageId: this.mid(), token, options, payload: req.payload };
-    const out: Outstanding = { ...q, token, messageId: frame.messageId, acked: false, timer: null };
+    const out: Outstanding = { ...q, token, messageId: frame.messageId, acked: false, timer: null, frame, blocks: null };
     this.current = out;
     this.rt.track(frame, out, this.clock.now(), this.deps.random);
+    this.deps.send(this.addr, frame);
+    this.armRetransmit();
+  }
+
+  /** The next block of a block-wise answer: the same request with Block2 (no Observe, RFC 7959 §3.4). */
+  private requestBlock(cur: Outstanding, block: BlockOption): void {
+    if (cur.timer) this.clock.clearTimeout(cur.timer);
+    cur.timer = null;
+    cur.acked = false;
+    const options = cur.frame.options.filter((o) => o.number !== Opt.OBSERVE && o.number !== Opt.BLOCK2);
+    options.push({ number: Opt.BLOCK2, value: encodeBlock(block) });
+    const frame: CoapFrame = { ...cur.frame, messageId: this.mid(), options };
+    cur.messageId = frame.messageId;
+    this.rt.track(frame, cur, this.clock.now(), this.deps.random);
     this.deps.send(this.addr, frame);
     this.armRetransmit();
   }
@@ -337,6 +358,18 @@ export class Lwm2mDevice implements DeliverySink {
       if (f.type === 'ACK') this.rt.take(f.messageId);
       this.armRetransmit();
       ack();
+      const b2 = getOption(f, Opt.BLOCK2);
+      const blk = b2 === undefined ? null : decodeBlock(b2);
+      if (blk !== null && f.code >> 5 === 2) {
+        const parts = (cur.blocks ??= []);
+        parts.push(f.payload);
+        const size = parts.reduce((n, b) => n + b.length, 0);
+        if (blk.more && size <= MAX_BLOCK2_BODY) {
+          this.requestBlock(cur, { num: blk.num + 1, more: false, szx: blk.szx });
+          return true;
+        }
+        f = { ...f, payload: Buffer.concat(parts) };
+      }
       const a = answer(f);
       const ev = answerEvent(cur.cmd, a, this.deps.decode());
       if (cur.cmd.msgType === 'observe' && f.code >> 5 === 2) this.observations.set(tok, { cmd: cur.cmd, autoObserve: cur.autoObserve });

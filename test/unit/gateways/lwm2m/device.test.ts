@@ -125,6 +125,23 @@ describe('Lwm2mDevice', () => {
     expect(session.published[0]!.json).toEqual({ reqID: 1, msgType: 'read', data: { reqPath: '/3/0/0', code: '2.05', codeMsg: 'content', content: [{ path: '/3/0/0', value: 'ACME' }] } });
   });
 
+  it('a block-wise answer (Block2) is fetched block by block and decoded whole', () => {
+    const dev = makeDevice(['lt=300']);
+    command(dev, { reqID: 1, msgType: 'read', data: { path: '/3/0/0' } });
+    const text = 'Open Mobile Alliance, a long manufacturer name';
+    const blockAck = (req: CoapFrame, num: number): CoapFrame => {
+      const more = (num + 1) * 16 < text.length;
+      return { ...ack(req, Code.CONTENT, text.slice(num * 16, (num + 1) * 16)), options: [{ number: Opt.CONTENT_FORMAT, value: Buffer.alloc(0) }, { number: Opt.BLOCK2, value: Buffer.from([num * 16 + (more ? 8 : 0)]) }] };
+    };
+    for (let num = 0; num * 16 < text.length; num++) {
+      const req = sent.at(-1)!;
+      if (num > 0) expect(decodeUint(getOption(req, Opt.BLOCK2)!)! >> 4).toBe(num);
+      expect(dev.handleResponse(blockAck(req, num), () => undefined)).toBe(true);
+    }
+    expect(sent).toHaveLength(3);
+    expect(session.published).toEqual([{ topic: 'up/resp', qos: 0, json: { reqID: 1, msgType: 'read', data: { reqPath: '/3/0/0', code: '2.05', codeMsg: 'content', content: [{ path: '/3/0/0', value: text }] } } }]);
+  });
+
   it('prefixes the alternate path to every request', () => {
     const dev = makeDevice(['lt=300'], '</lwm2m>;rt="oma.lwm2m",</lwm2m/3/0>');
     command(dev, { reqID: 1, msgType: 'read', data: { path: '/3/0/0' } });
