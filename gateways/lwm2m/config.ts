@@ -74,6 +74,8 @@ export const lwm2mConfigSchema = z
         require_lt: z.boolean().default(false),
         /** Read answers for objects without an XML definition are 4.00 bad_request (EMQX); default: raw values as base64. */
         unknown_object_bad_request: z.boolean().default(false),
+        /** A second Register from the same address is answered 2.04 Changed (EMQX); default: 2.01 Created. */
+        reregister_changed: z.boolean().default(false),
         /** Notifications under object 5 go to `{mountpoint}/v1/up/dm` (EMQX). */
         firmware_notify_topic: z.boolean().default(true),
       })

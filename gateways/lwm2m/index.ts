@@ -35,7 +35,8 @@ export const coapCodec: Codec<CoapFrame> = {
     return r.kind === 'frame' ? r : { kind: 'error', code: r.code, detail: r.detail };
   },
   encode,
-  format,
+  // Debug frame logs show the Uri-Query; EMQX's `password` extension must not reach the logs (issue 17).
+  format: (f) => format(f).replace(/password=[^&\s]*/g, 'password=***'),
 };
 
 /** Crypto-grade randomness: tokens and message ids guard against off-path response spoofing. */
@@ -331,7 +332,9 @@ export class Lwm2mGateway implements Gateway {
       this.open(dev, a);
       dev.refreshLifetime();
       this.persist(dev);
-      reply(Code.CREATED, [
+      // EMQX answers a Register repeated from the same address with 2.04 Changed.
+      const again = old !== undefined && this.cfg.emqx_compat.reregister_changed && old.addr.listener === link.listener && peerKey(old.addr.peer) === link.key;
+      reply(again ? Code.CHANGED : Code.CREATED, [
         { number: LOCATION_PATH, value: Buffer.from('rd') },
         { number: LOCATION_PATH, value: Buffer.from(reg.location) },
       ]);

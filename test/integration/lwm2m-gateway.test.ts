@@ -13,6 +13,7 @@ import { decodeTlv } from '../../gateways/lwm2m/tlv.js';
 import { loadObjectRegistry } from '../../gateways/lwm2m/object-registry.js';
 import { builtinXmlDir } from '../../gateways/lwm2m/index.js';
 import { connectClient, sleep, uid, until, withTimeout, type Received, type TestClient } from '../helpers/mqtt-clients.js';
+import { mulberry32 } from '../helpers/prng.js';
 
 const LOCATION_PATH = 8;
 
@@ -442,6 +443,34 @@ describe('LwM2M commands over MQTT (B.5, C.3-C.12)', () => {
     const ans = await command('cmd1', { reqID: 'after', msgType: 'read', data: { path: '/3/0/0' } });
     expect(ans.data).toMatchObject({ code: '2.05' });
     expect(app.msgs.some((m) => m.topic === 'lwm2m/cmd1/up/resp' && JSON.parse(m.text).reqID === 'u')).toBe(false);
+  });
+});
+
+describe('LwM2M bad input', () => {
+  it('3000 seeded random and mutated datagrams leave the gateway answering; a registered device keeps working', async () => {
+    const t = await device();
+    await t.register('fuzz-ok');
+    const rnd = mulberry32(1717);
+    const valid = encode({ type: 'CON', code: Code.POST, messageId: 1, token: Buffer.from([9, 9]), options: [{ number: Opt.URI_PATH, value: Buffer.from('rd') }, { number: Opt.URI_QUERY, value: Buffer.from('ep=fz') }, { number: Opt.URI_QUERY, value: Buffer.from('lt=60') }], payload: Buffer.from('</3/0>,</1/0>') });
+    const f = await device();
+    for (let i = 0; i < 3000; i++) {
+      let b: Buffer;
+      if (i % 3 === 0) {
+        b = Buffer.from(Array.from({ length: Math.floor(rnd() * 64) }, () => Math.floor(rnd() * 256)));
+      } else {
+        b = Buffer.from(valid);
+        for (let k = 0; k < 1 + Math.floor(rnd() * 4); k++) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
+        if (i % 3 === 2) b = b.subarray(0, Math.floor(rnd() * b.length));
+      }
+      f.sock.send(b, port, '127.0.0.1');
+      if (i % 200 === 0) await sleep(10);
+    }
+    await sleep(300);
+    const ans = await command('fuzz-ok', { reqID: 'alive', msgType: 'read', data: { path: '/3/0/0' } });
+    expect(ans.data).toMatchObject({ code: '2.05' });
+    const fresh = await device();
+    expect((await fresh.register('after-fuzz')).code).toBe(Code.CREATED);
+    expect(d.logs()).not.toMatch(/"level":(50|60)|uncaught|unhandled/i);
   });
 });
 
