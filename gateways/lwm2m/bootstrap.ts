@@ -4,7 +4,7 @@
 // (or NoSec defaults when unknown devices are allowed) and ends with Bootstrap-Finish (POST /bs).
 // Secrets (PSK keys) go only to the device: never to MQTT or the logs.
 import type { GatewayContext, Store } from '../gateway.js';
-import { Code, Opt, encodeUint, type CoapFrame, type CoapOption } from '../codecs/coap/frame.js';
+import { Code, Opt, blockSize, decodeBlock, encodeBlock, encodeUint, getOption, type CoapFrame, type CoapOption } from '../codecs/coap/frame.js';
 import { Retransmitter } from '../codecs/coap/exchange.js';
 import type { Lwm2mResource } from './model.js';
 import { encodeTlv, TLV_CONTENT_FORMAT } from './tlv.js';
@@ -90,6 +90,7 @@ export function bootstrapRequests(e: BootstrapEntry, d: BootstrapDefaults): { me
 /** One running bootstrap: sends the requests in order, each after the previous one's answer. */
 export class BootstrapRun {
   private step = 0;
+  private block: { offset: number; szx: number } | null = null;
   private readonly rt = new Retransmitter<number>();
   private timer: TimerHandle | null = null;
   private token: Buffer;
@@ -112,12 +113,20 @@ export class BootstrapRun {
     this.next();
   }
 
-  private next(): void {
+  /** The current step's request; `block` sends the body block-wise from that offset (RFC 7959 §2.5). */
+  private next(block: { offset: number; szx: number } | null = null): void {
     const r = this.requests[this.step]!;
     const options: CoapOption[] = r.path.map((p) => ({ number: Opt.URI_PATH, value: Buffer.from(p) }));
     if (r.contentFormat !== null) options.push({ number: Opt.CONTENT_FORMAT, value: encodeUint(r.contentFormat) });
+    let payload = r.payload;
+    this.block = block;
+    if (block !== null) {
+      const size = blockSize(block.szx);
+      options.push({ number: Opt.BLOCK1, value: encodeBlock({ num: block.offset / size, more: block.offset + size < r.payload.length, szx: block.szx }) });
+      payload = r.payload.subarray(block.offset, block.offset + size);
+    }
     this.mid = (this.mid + 1) & 0xffff;
-    const f: CoapFrame = { type: 'CON', code: r.method, messageId: this.mid, token: this.token, options, payload: r.payload };
+    const f: CoapFrame = { type: 'CON', code: r.method, messageId: this.mid, token: this.token, options, payload };
     this.rt.track(f, this.step, this.ctx.clock.now(), this.random);
     this.send(f);
     this.arm();
@@ -144,6 +153,20 @@ export class BootstrapRun {
     const step = this.rt.take(f.messageId);
     if (step === undefined) return false;
     if (f.type === 'RST' || f.code === 0) return this.end(false, 'reset or empty answer'), true;
+    // A device with small buffers takes the writes block-wise: 4.13 names its block size, 2.31 asks for the next.
+    const b1opt = getOption(f, Opt.BLOCK1);
+    const b1 = b1opt === undefined ? null : decodeBlock(b1opt);
+    if (f.code === Code.REQUEST_ENTITY_TOO_LARGE && b1 !== null && (this.block === null || b1.szx < this.block.szx)) {
+      this.next({ offset: 0, szx: b1.szx });
+      return true;
+    }
+    if (f.code === Code.CONTINUE && this.block !== null) {
+      const size = blockSize(this.block.szx);
+      if (this.block.offset + size < this.requests[this.step]!.payload.length) {
+        this.next({ offset: this.block.offset + size, szx: this.block.szx });
+        return true;
+      }
+    }
     // Bootstrap-Delete may answer 2.02 or 4.xx on a fresh device with nothing to delete; the writes and finish must succeed.
     const ok = f.code >> 5 === 2 || step.meta === 0;
     if (!ok) return this.end(false, `step ${step.meta} answered ${f.code >> 5}.${String(f.code & 31).padStart(2, '0')}`), true;

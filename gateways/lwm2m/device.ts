@@ -3,9 +3,9 @@
 // lifetime. Frames and deliveries in, frames out through `send`; the clock is injected.
 import type { Delivery, DeliverySink, DisconnectReason, GatewayContext, GatewaySession, QoS } from '../gateway.js';
 import type { Peer } from '../transport/types.js';
-import { Code, Opt, decodeBlock, decodeUint, encodeBlock, encodeUint, getOption, type BlockOption, type CoapFrame, type CoapOption } from '../codecs/coap/frame.js';
+import { Code, Opt, blockSize, decodeBlock, decodeUint, encodeBlock, encodeUint, getOption, szxFor, type BlockOption, type CoapFrame, type CoapOption } from '../codecs/coap/frame.js';
 import { Retransmitter } from '../codecs/coap/exchange.js';
-import { EXCHANGE_LIFETIME_MS } from '../codecs/coap/params.js';
+import { EXCHANGE_LIFETIME_MS, MAX_SZX } from '../codecs/coap/params.js';
 import { answerEvent, notifyEvent, parseCommand, transportEvent, type CoapAnswer, type Command, type DecodeOptions, type EventJson } from './commands.js';
 import type { Lwm2mConfig } from './config.js';
 import type { Registration } from './registration.js';
@@ -53,7 +53,11 @@ interface Outstanding extends Queued {
   frame: CoapFrame;
   /** Block2 parts received so far of a block-wise answer (RFC 7959 §2.4). */
   blocks: Buffer[] | null;
+  /** The Block1 block of the request body in flight (RFC 7959 §2.5). */
+  block1: { offset: number; szx: number } | null;
 }
+
+const REQUEST_ENTITY_TOO_LARGE = Code.REQUEST_ENTITY_TOO_LARGE;
 
 /** Largest block-wise answer reassembled from a device. */
 const MAX_BLOCK2_BODY = 1024 * 1024;
@@ -268,11 +272,51 @@ export class Lwm2mDevice implements DeliverySink {
     if (req.contentFormat !== null) options.push({ number: Opt.CONTENT_FORMAT, value: encodeUint(req.contentFormat) });
     if (req.accept !== null) options.push({ number: Opt.ACCEPT, value: encodeUint(req.accept) });
     const frame: CoapFrame = { type: 'CON', code: req.method, messageId: this.mid(), token, options, payload: req.payload };
-    const out: Outstanding = { ...q, token, messageId: frame.messageId, acked: false, timer: null, frame, blocks: null };
+    const out: Outstanding = { ...q, token, messageId: frame.messageId, acked: false, timer: null, frame, blocks: null, block1: null };
     this.current = out;
+    // A body bigger than one block goes block-wise (RFC 7959 §2.5).
+    if (req.payload.length > blockSize(MAX_SZX)) return this.sendBlock1(out, 0, MAX_SZX);
     this.rt.track(frame, out, this.clock.now(), this.deps.random);
     this.deps.send(this.addr, frame);
     this.armRetransmit();
+  }
+
+  /** The Block1 block of the request body starting at `offset`, with blocks of 2^(szx+4) bytes. */
+  private sendBlock1(cur: Outstanding, offset: number, szx: number): void {
+    const size = blockSize(szx);
+    const body = cur.frame.payload;
+    const more = offset + size < body.length;
+    const options = cur.frame.options.filter((o) => o.number !== Opt.BLOCK1);
+    options.push({ number: Opt.BLOCK1, value: encodeBlock({ num: offset / size, more, szx }) });
+    const frame: CoapFrame = { ...cur.frame, messageId: this.mid(), options, payload: body.subarray(offset, offset + size) };
+    cur.messageId = frame.messageId;
+    cur.block1 = { offset, szx };
+    this.rt.track(frame, cur, this.clock.now(), this.deps.random);
+    this.deps.send(this.addr, frame);
+    this.armRetransmit();
+  }
+
+  /** 2.31 Continue or 4.13 for a block-wise request body: true when another block went out. */
+  private continueBlock1(cur: Outstanding, f: CoapFrame): boolean {
+    const b1opt = getOption(f, Opt.BLOCK1);
+    const b1 = b1opt === undefined ? null : decodeBlock(b1opt);
+    if (f.code === Code.CONTINUE && cur.block1 !== null && b1 !== null) {
+      // The device may ask for smaller blocks (RFC 7959 §2.5): continue after what it took.
+      const szx = Math.min(b1.szx, cur.block1.szx);
+      const next = cur.block1.offset + Math.min(blockSize(szx), blockSize(cur.block1.szx));
+      if (next >= cur.frame.payload.length) return false;
+      this.sendBlock1(cur, next - (next % blockSize(szx)), szx);
+      return true;
+    }
+    if (f.code === REQUEST_ENTITY_TOO_LARGE && cur.frame.payload.length > 0) {
+      // RFC 7959 §2.9.3: start again block-wise, in the size the device names (else one size smaller); give up when that does not shrink.
+      const current = cur.block1?.szx ?? szxFor(cur.frame.payload.length);
+      const szx = b1 !== null ? Math.min(b1.szx, current) : current - 1;
+      if (szx < 0 || (cur.block1 !== null && szx >= cur.block1.szx)) return false;
+      this.sendBlock1(cur, 0, szx);
+      return true;
+    }
+    return false;
   }
 
   /** The next block of a block-wise answer: the same request with Block2 (no Observe, RFC 7959 §3.4). */
@@ -282,7 +326,7 @@ export class Lwm2mDevice implements DeliverySink {
     cur.acked = false;
     const options = cur.frame.options.filter((o) => o.number !== Opt.OBSERVE && o.number !== Opt.BLOCK2);
     options.push({ number: Opt.BLOCK2, value: encodeBlock(block) });
-    const frame: CoapFrame = { ...cur.frame, messageId: this.mid(), options };
+    const frame: CoapFrame = { ...cur.frame, messageId: this.mid(), options, payload: cur.block1 === null ? cur.frame.payload : Buffer.alloc(0) };
     cur.messageId = frame.messageId;
     this.rt.track(frame, cur, this.clock.now(), this.deps.random);
     this.deps.send(this.addr, frame);
@@ -358,6 +402,7 @@ export class Lwm2mDevice implements DeliverySink {
       if (f.type === 'ACK') this.rt.take(f.messageId);
       this.armRetransmit();
       ack();
+      if ((f.code === Code.CONTINUE || f.code === REQUEST_ENTITY_TOO_LARGE) && this.continueBlock1(cur, f)) return true;
       const b2 = getOption(f, Opt.BLOCK2);
       const blk = b2 === undefined ? null : decodeBlock(b2);
       if (blk !== null && f.code >> 5 === 2) {

@@ -142,6 +142,33 @@ describe('Lwm2mDevice', () => {
     expect(session.published).toEqual([{ topic: 'up/resp', qos: 0, json: { reqID: 1, msgType: 'read', data: { reqPath: '/3/0/0', code: '2.05', codeMsg: 'content', content: [{ path: '/3/0/0', value: text }] } } }]);
   });
 
+  it('a write bigger than a block goes block-wise (Block1), smaller blocks after a 4.13', () => {
+    const dev = makeDevice(['lt=300']);
+    const long = 'x'.repeat(2500);
+    command(dev, { reqID: 'big', msgType: 'write', data: { path: '/3/0/14', type: 'String', value: long } });
+    const block1 = (f: CoapFrame) => decodeUint(getOption(f, Opt.BLOCK1)!)!;
+    const cont = (f: CoapFrame, szx: number): CoapFrame => ({ ...ack(f, Code.CONTINUE), options: [{ number: Opt.BLOCK1, value: Buffer.from([((block1(f) >> 4) << 4) | 8 | szx]) }] });
+    // First block 1024 bytes; the device asks for 256-byte blocks.
+    expect([sent[0]!.payload.length, block1(sent[0]!) & 7, (block1(sent[0]!) >> 3) & 1]).toEqual([1024, 6, 1]);
+    dev.handleResponse(cont(sent[0]!, 4), () => undefined);
+    expect([sent[1]!.payload.length, block1(sent[1]!) >> 4, block1(sent[1]!) & 7]).toEqual([256, 1, 4]);
+    const body: Buffer[] = [sent[0]!.payload.subarray(0, 256), sent[1]!.payload];
+    for (let i = 1; i < 40 && (block1(sent.at(-1)!) & 8) !== 0; i++) {
+      dev.handleResponse(cont(sent.at(-1)!, 4), () => undefined);
+      body.push(sent.at(-1)!.payload);
+    }
+    expect(Buffer.concat(body).toString()).toContain(long);
+    dev.handleResponse(ack(sent.at(-1)!, Code.CHANGED), () => undefined);
+    expect(session.published.at(-1)!.json).toEqual({ reqID: 'big', msgType: 'write', data: { reqPath: '/3/0/14', code: '2.04', codeMsg: 'changed' } });
+
+    // 4.13 with Block1 SZX 0: the same write again in 16-byte blocks.
+    command(dev, { reqID: 'mid', msgType: 'write', data: { path: '/3/0/14', type: 'String', value: 'y'.repeat(40) } });
+    const first = sent.at(-1)!;
+    expect(getOption(first, Opt.BLOCK1)).toBeUndefined();
+    dev.handleResponse({ ...ack(first, Code.REQUEST_ENTITY_TOO_LARGE), options: [{ number: Opt.BLOCK1, value: Buffer.from([0]) }] }, () => undefined);
+    expect([sent.at(-1)!.payload.length, block1(sent.at(-1)!) & 7]).toEqual([16, 0]);
+  });
+
   it('prefixes the alternate path to every request', () => {
     const dev = makeDevice(['lt=300'], '</lwm2m>;rt="oma.lwm2m",</lwm2m/3/0>');
     command(dev, { reqID: 1, msgType: 'read', data: { path: '/3/0/0' } });
