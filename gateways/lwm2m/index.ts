@@ -378,14 +378,18 @@ export class Lwm2mGateway implements Gateway {
     if (moved && this.cfg.emqx_compat.update_requires_same_address) return reply(Code.NOT_FOUND);
     const u = applyUpdate(dev.reg, query, payload, this.rules());
     if (!u.ok) return reply(u.code, [], Buffer.from(u.message));
+    const relocate = (): void => {
+      const now = Lwm2mGateway.peerId(link.listener, link.key);
+      const was = Lwm2mGateway.peerId(dev.addr.listener, peerKey(dev.addr.peer));
+      if (now === was) return;
+      // NAT rebinding: the registration follows its location to the new address (spec A.1).
+      if (this.byPeer.get(was) === dev) this.byPeer.delete(was);
+      dev.addr = { listener: link.listener, peer: link.peer };
+      this.byPeer.set(now, dev);
+      this.ctx.log.info({ gw: 'lwm2m', clientid: dev.clientId, peer: link.key }, 'client_address_changed');
+    };
     const finish = (): void => {
-      if (moved) {
-        // NAT rebinding: the registration follows its location to the new address (spec A.1).
-        this.byPeer.delete(Lwm2mGateway.peerId(dev.addr.listener, peerKey(dev.addr.peer)));
-        dev.addr = { listener: link.listener, peer: link.peer };
-        this.byPeer.set(Lwm2mGateway.peerId(link.listener, link.key), dev);
-        this.ctx.log.info({ gw: 'lwm2m', clientid: dev.clientId, peer: link.key }, 'client_address_changed');
-      }
+      relocate();
       dev.reg = u.reg;
       dev.refreshLifetime();
       this.persist(dev);
@@ -398,14 +402,14 @@ export class Lwm2mGateway implements Gateway {
     if (dev.session !== null) return finish();
     // Restored after a restart and not yet talking (queue mode): authenticate again (bans) and resume.
     void Promise.resolve(this.authenticate(dev.reg, link)).then((a) => {
-      if (this.stopped) return;
+      if (this.stopped || this.byLocation.get(location) !== dev) return;
       if (!a.ok) {
         reply(Code.FORBIDDEN);
         dev.end('not_authorized');
         return;
       }
       if (dev.session === null) {
-        if (moved) dev.addr = { listener: link.listener, peer: link.peer };
+        relocate();
         this.open(dev, a);
       }
       finish();

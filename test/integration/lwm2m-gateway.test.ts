@@ -538,7 +538,7 @@ describe('LwM2M bootstrap server', () => {
 });
 
 describe('LwM2M queue mode', () => {
-  it('holds commands while the device sleeps and sends them when it talks; they survive a daemon restart (13)', async () => {
+  it('holds commands while the device sleeps and sends them when it talks, from a new address; they survive a daemon restart (13)', async () => {
     const t = await device();
     await t.register('q1', ['lt=300', 'lwm2m=1.0', 'b=UQ']);
     const awake = await device();
@@ -551,8 +551,9 @@ describe('LwM2M queue mode', () => {
     await app.end(true);
     await d.restart();
     port = d.ports['lwm2m:udp:default']!;
-    // Same device, same socket; the restarted gateway listens on a new ephemeral port.
+    // The restarted gateway listens on a new ephemeral port, and the device wakes from a new source port.
     t.port = port;
+    await t.rebind();
     app = await connectClient(d.mqttUrl, { clientId: uid('app') });
     await app.sub(['lwm2m/#']);
     expect((await t.update()).code).toBe(Code.CHANGED);
