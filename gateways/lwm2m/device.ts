@@ -30,6 +30,8 @@ export interface DeviceDeps {
   random(): number;
   /** Write a frame to the device's current address from the listener it registered on. */
   send(addr: Address, frame: CoapFrame): void;
+  /** Observations changed: store them with the registration. */
+  changed(dev: Lwm2mDevice): void;
   /** The registration ended (de-register, lifetime, kicked): forget it everywhere. */
   ended(dev: Lwm2mDevice, reason: DisconnectReason): void;
   count(name: string): void;
@@ -73,6 +75,8 @@ const NO_AUTO_OBSERVE = new Set([0, 1, 2, 4, 5, 6, 7, 9, 15]);
 export class Lwm2mDevice implements DeliverySink {
   session: GatewaySession | null = null;
   lastInbound: number;
+  /** Clock time the registration lifetime ends. */
+  expiresAt = 0;
   private readonly queue: Queued[] = [];
   private current: Outstanding | null = null;
   private readonly observations = new Map<string, Observation>();
@@ -124,6 +128,7 @@ export class Lwm2mDevice implements DeliverySink {
 
   /** (Re)start the registration lifetime (Register and Update). */
   refreshLifetime(remainingMs = this.reg.lifetime * 1000): void {
+    this.expiresAt = this.clock.now() + remainingMs;
     if (this.lifetimeTimer) this.clock.clearTimeout(this.lifetimeTimer);
     this.lifetimeTimer = this.clock.setTimeout(() => {
       this.lifetimeTimer = null;
@@ -160,6 +165,18 @@ export class Lwm2mDevice implements DeliverySink {
     const s = this.session;
     this.dispose();
     s?.close('server_shutdown');
+  }
+
+  /** Observations as stored with the registration, so notifications still map after a restart. */
+  observationList(): { token: string; raw: Readonly<Record<string, unknown>>; autoObserve: boolean }[] {
+    return [...this.observations].map(([token, o]) => ({ token, raw: o.cmd.raw, autoObserve: o.autoObserve }));
+  }
+
+  restoreObservations(list: readonly { token: string; raw: Readonly<Record<string, unknown>>; autoObserve: boolean }[]): void {
+    for (const o of list) {
+      const cmd = parseCommand(Buffer.from(JSON.stringify(o.raw)), this.writeFormat());
+      if (cmd.kind === 'ok' && /^[0-9a-f]{0,16}$/.test(o.token)) this.observations.set(o.token, { cmd: cmd.value, autoObserve: o.autoObserve });
+    }
   }
 
   // ---- DeliverySink: commands from MQTT -----------------------------------------------------
@@ -417,8 +434,11 @@ export class Lwm2mDevice implements DeliverySink {
       }
       const a = answer(f);
       const ev = answerEvent(cur.cmd, a, this.deps.decode());
-      if (cur.cmd.msgType === 'observe' && f.code >> 5 === 2) this.observations.set(tok, { cmd: cur.cmd, autoObserve: cur.autoObserve });
-      if (cur.cmd.msgType === 'cancel-observe') this.observations.delete(tok);
+      if (cur.cmd.msgType === 'observe' && f.code >> 5 === 2) {
+        this.observations.set(tok, { cmd: cur.cmd, autoObserve: cur.autoObserve });
+        this.deps.changed(this);
+      }
+      if (cur.cmd.msgType === 'cancel-observe' && this.observations.delete(tok)) this.deps.changed(this);
       this.finish(cur, ev);
       return true;
     }
@@ -430,7 +450,7 @@ export class Lwm2mDevice implements DeliverySink {
       const ids = obs.cmd.request.path;
       this.publish(ids[0] === '5' && this.deps.config().emqx_compat.firmware_notify_topic ? 'firmware' : 'notify', ev);
       // A non-2.xx notification ends the observation (RFC 7641 §3.2).
-      if (f.code >> 5 !== 2) this.observations.delete(tok);
+      if (f.code >> 5 !== 2 && this.observations.delete(tok)) this.deps.changed(this);
       return true;
     }
     return false;

@@ -184,6 +184,7 @@ export class Lwm2mGateway implements Gateway {
       random: this.random,
       send: (addr, frame) => this.send(addr, frame),
       ended: (dev) => this.forget(dev),
+      changed: (dev) => this.persist(dev),
       count: (n) => this.count(n),
     };
   }
@@ -452,7 +453,8 @@ export class Lwm2mGateway implements Gateway {
   }
 
   private persist(dev: Lwm2mDevice): void {
-    this.regStore?.save({ reg: dev.reg, addr: dev.addr, expiresAt: this.ctx.clock.now() + dev.reg.lifetime * 1000 });
+    if (this.byLocation.get(dev.reg.location) !== dev) return;
+    this.regStore?.save({ reg: dev.reg, addr: dev.addr, expiresAt: dev.expiresAt, observations: dev.observationList() });
   }
 
   /** Registrations from before a restart: still valid ones come back, non-queue-mode ones online. */
@@ -467,6 +469,7 @@ export class Lwm2mGateway implements Gateway {
       const dev = new Lwm2mDevice(this.deps, s.reg, s.addr);
       this.track(dev);
       dev.refreshLifetime(s.expiresAt - now);
+      dev.restoreObservations(s.observations ?? []);
       if (s.reg.queueMode) continue;
       const a = this.authenticate(s.reg, { peer: s.addr.peer, listener: s.addr.listener });
       void Promise.resolve(a).then((x) => {

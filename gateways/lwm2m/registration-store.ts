@@ -12,6 +12,8 @@ export interface StoredRegistration {
   addr: Address;
   /** Wall-clock ms when the lifetime ends. */
   expiresAt: number;
+  /** Established observations (token hex, the observe command); absent in rows of older builds. */
+  observations?: { token: string; raw: Readonly<Record<string, unknown>>; autoObserve: boolean }[];
 }
 
 const MIGRATIONS = ['CREATE TABLE lwm2m_registrations (location TEXT PRIMARY KEY, data TEXT NOT NULL)', BOOTSTRAP_MIGRATION];

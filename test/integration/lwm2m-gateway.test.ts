@@ -543,6 +543,7 @@ describe('LwM2M queue mode', () => {
     await t.register('q1', ['lt=300', 'lwm2m=1.0', 'b=UQ']);
     const awake = await device();
     await awake.register('nq1', ['lt=300', 'lwm2m=1.1', 'b=U']);
+    await command('nq1', { reqID: 'obs-before', msgType: 'observe', data: { path: '/3/0/9' } });
     // qmode_time_window = 1 s in this config.
     await sleep(1500);
     await app.pub('lwm2m/q1/dn/cmd', JSON.stringify({ reqID: 'held', msgType: 'read', data: { path: '/3/0/0' } }), { qos: 1 });
@@ -566,6 +567,11 @@ describe('LwM2M queue mode', () => {
   it('a non-queue-mode registration is back after the restart: commands reach the device without it re-registering', async () => {
     const t = devices.find((x) => x.location === 'nq1')!;
     t.port = port;
+    // The observation made before the restart still maps: its notification is ACKed and published.
+    const obsToken = t.requests.find((f) => getOption(f, Opt.OBSERVE) !== undefined)!.token;
+    expect((await t.notify(obsToken, 7, '77')).type).toBe('ACK');
+    const [n] = await app.waitMessages(1, 5000, (m) => m.topic === 'lwm2m/nq1/up/notify');
+    expect(JSON.parse(n!.text)).toEqual({ reqID: 'obs-before', msgType: 'notify', seqNum: 7, data: { reqPath: '/3/0/9', code: '2.05', codeMsg: 'content', content: [{ path: '/3/0/9', value: 77 }] } });
     const ans = await command('nq1', { reqID: 'after-restart', msgType: 'read', data: { path: '/3/0/9' } });
     expect(ans.data).toEqual({ reqPath: '/3/0/9', code: '2.05', codeMsg: 'content', content: [{ path: '/3/0/9', value: 95 }] });
     expect((await t.update()).code).toBe(Code.CHANGED);

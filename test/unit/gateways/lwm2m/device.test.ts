@@ -70,6 +70,7 @@ function makeDevice(query: string[], links = '</1/0>,</3/0>,</3303/0>,</5/0>,</3
     random: () => (r = (r * 9301 + 49297) % 233280 / 233280),
     send: (_a, f) => sent.push(f),
     ended: (_d, reason) => ended.push(reason),
+    changed: () => undefined,
     count: () => undefined,
   };
   const c = checkRegister(['ep=ep1', ...query], Buffer.from(links), { lifetimeMax: 86400, requireLt: false, refuse12: false });
