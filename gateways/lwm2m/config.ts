@@ -61,6 +61,20 @@ export const lwm2mConfigSchema = z
         short_server_id: z.number().int().min(1).max(65534).default(1),
         /** Bootstrap endpoints not in the registry too, with a NoSec account. */
         allow_unknown: z.boolean().default(false),
+        /** Devices written into the registry (table lwm2m_bootstrap) at start and reload. */
+        devices: z
+          .array(
+            z.strictObject({
+              endpoint: z.string().min(1),
+              security_mode: z.enum(['nosec', 'psk']).default('nosec'),
+              psk_identity: z.string().optional(),
+              /** Hex. */
+              psk_key: z.string().regex(/^([0-9a-fA-F]{2})*$/, 'must be hex').optional(),
+              server_uri: z.string().optional(),
+              lifetime: z.number().int().min(1).optional(),
+            }),
+          )
+          .default([]),
       })
       .prefault({}),
     /** EMQX 5.8.9's observable behaviours, for apps and devices that depend on them. */

@@ -252,6 +252,18 @@ export class Lwm2mGateway implements Gateway {
     reply(Code.NOT_FOUND);
   }
 
+  /** [[gateway.lwm2m.bootstrap.devices]] into the registry (config wins over an older row). */
+  private seedBootstrap(): void {
+    for (const x of this.cfg.bootstrap.devices) {
+      const e: BootstrapEntry = { endpoint: x.endpoint, securityMode: x.security_mode };
+      if (x.psk_identity !== undefined) e.pskIdentity = x.psk_identity;
+      if (x.psk_key !== undefined) e.pskKey = x.psk_key;
+      if (x.server_uri !== undefined) e.serverUri = x.server_uri;
+      if (x.lifetime !== undefined) e.lifetime = x.lifetime;
+      this.bootstrapRegistry?.put(e);
+    }
+  }
+
   /** Bootstrap-Request (POST /bs?ep=): 2.04, then Delete, Write Security and Server, Finish. */
   private bootstrap(link: Link<CoapFrame>, query: string[], reply: Reply): void {
     const ep = queryMap(query).ep;
@@ -488,6 +500,7 @@ export class Lwm2mGateway implements Gateway {
     try {
       this.regStore = new RegistrationStore(this.ctx.store);
       this.bootstrapRegistry = new BootstrapRegistry(this.ctx.store);
+      this.seedBootstrap();
     } catch (err) {
       this.ctx.log.error({ gw: 'lwm2m', err }, 'registration_store_unavailable');
       this.regStore = null;
@@ -539,6 +552,7 @@ export class Lwm2mGateway implements Gateway {
     if (next.translators.command.topic !== this.cfg.translators.command.topic) throw new Error('gateway.lwm2m.translators.command changed: restart to apply');
     this.registry = this.loadRegistry(next);
     this.cfg = next;
+    this.seedBootstrap();
   }
 
   listeners(): ListenerInfo[] {

@@ -187,6 +187,10 @@ lifetime_max = 86400
 [gateway.lwm2m.bootstrap]
 enable = true
 
+[[gateway.lwm2m.bootstrap.devices]]
+endpoint = "cfg-dev"
+lifetime = 120
+
 [gateway.lwm2m.listeners.udp.default]
 bind = "127.0.0.1"
 port = 0
@@ -534,6 +538,20 @@ describe('LwM2M bootstrap server', () => {
     await until(() => d.logs().includes('bootstrap_finished'), 5000, 'bootstrap_finished in the log');
     expect(d.logs()).not.toContain('c0ffee0042');
     expect((await t.register('fresh1')).code).toBe(Code.CREATED);
+  });
+});
+
+describe('LwM2M bootstrap devices from the config', () => {
+  it('a [[gateway.lwm2m.bootstrap.devices]] entry is in the registry: NoSec account, its own lifetime', async () => {
+    const t = await device();
+    expect((await t.request(Code.POST, ['bs'], ['ep=cfg-dev'])).code).toBe(Code.CHANGED);
+    await until(() => t.requests.length >= 4, 5000, 'the bootstrap sequence');
+    const types = loadObjectRegistry(builtinXmlDir()).registry.typeOf;
+    const sec = decodeTlv(t.requests[1]!.payload, '/0/1', types);
+    const srv = decodeTlv(t.requests[2]!.payload, '/1/0', types);
+    if (sec.kind !== 'ok' || srv.kind !== 'ok') throw new Error('TLV');
+    expect(sec.value.find((x) => x.path === '/0/1/2')?.value).toEqual({ kind: 'integer', value: 3n });
+    expect(srv.value.find((x) => x.path === '/1/0/1')?.value).toEqual({ kind: 'integer', value: 120n });
   });
 });
 
