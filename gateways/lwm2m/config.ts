@@ -5,7 +5,7 @@ import { z } from 'zod';
 const seconds = z.number().min(0);
 const qos = z.union([z.literal(0), z.literal(1), z.literal(2)]);
 
-const translator = (topic: string) => z.strictObject({ topic: z.string().min(1).default(topic), qos: qos.default(0) }).prefault({});
+const translator = (topic: string, q: 0 | 1 = 0) => z.strictObject({ topic: z.string().min(1).default(topic), qos: qos.default(q) }).prefault({});
 
 const udpListenerSchema = z.strictObject({
   enable: z.boolean().default(true),
@@ -37,7 +37,11 @@ export const lwm2mConfigSchema = z
     idle_timeout: seconds.default(30),
     translators: z
       .strictObject({
-        command: translator('dn/#'),
+        /**
+         * QoS of the gateway's dn subscription. 1 (EMQX: 0) keeps every command the app published at
+         * QoS 1 in the device's session, in the store, until the device has answered it.
+         */
+        command: translator('dn/#', 1),
         response: translator('up/resp'),
         notify: translator('up/notify'),
         register: translator('up/register'),
