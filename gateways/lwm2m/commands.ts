@@ -2,11 +2,10 @@
 // Pure: no sockets, no clock; the device state machine (device.ts) sends and matches.
 import { Code } from '../codecs/coap/frame.js';
 import { formatCode } from '../codecs/coap/codes.js';
-import { decodeContent } from './content-format.js';
-import { encodeContent } from './content-format.js';
+import { decodeContent, encodeContent } from './content-format.js';
 import type { Result } from './errors.js';
 import { lwm2mError, ok } from './errors.js';
-import { codeMsg, responseData, toEmqxContent, toEmqxDiscoverContent, writeCommandResources } from './json-shape.js';
+import { responseData, toEmqxContent, toEmqxDiscoverContent, writeCommandResources } from './json-shape.js';
 import { LINK_FORMAT_CONTENT_FORMAT, parseLinks } from './link-format.js';
 import { parsePath } from './model.js';
 import type { TypeLookup } from './model.js';
@@ -222,4 +221,3 @@ export function transportEvent(cmd: Command, kind: 'ack' | 'coap_timeout' | 'coa
   return { ...cmd.raw, msgType: kind };
 }
 
-export { codeMsg };

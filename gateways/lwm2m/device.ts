@@ -12,7 +12,6 @@ import type { Registration } from './registration.js';
 import { TLV_CONTENT_FORMAT } from './tlv.js';
 import { SENML_JSON_CONTENT_FORMAT } from './senml-json.js';
 import { SENML_CBOR_CONTENT_FORMAT } from './senml-cbor.js';
-import { LINK_FORMAT_CONTENT_FORMAT } from './link-format.js';
 
 type TimerHandle = ReturnType<GatewayContext['clock']['setTimeout']>;
 
@@ -482,4 +481,3 @@ export function answer(f: CoapFrame): CoapAnswer {
   return { code: f.code, contentFormat: cf === undefined ? null : decodeUint(cf), payload: f.payload, observe: obs === undefined ? null : decodeUint(obs) };
 }
 
-export { LINK_FORMAT_CONTENT_FORMAT };

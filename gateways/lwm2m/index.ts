@@ -3,29 +3,27 @@
 // with its broker session, and registrations kept in the store across restarts.
 import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AuthOutcome, Gateway, GatewayContext, GatewayModule, ListenerInfo } from '../gateway.js';
 import { UdpTransport } from '../transport/udp.js';
 import { peerKey } from '../transport/mux.js';
 import type { Codec, Link, TransportChannel, TransportCounter } from '../transport/types.js';
-import { Code, Opt, code, decode, encode, format, getOption, decodeUint, isRequestCode, optionStrings, type CoapFrame, type CoapOption } from '../codecs/coap/frame.js';
+import { Code, Opt, code, decode, decodeBlock, decodeUint, encode, encodeBlock, format, getOption, isRequestCode, optionStrings, type CoapFrame, type CoapOption } from '../codecs/coap/frame.js';
 import { DedupCache } from '../codecs/coap/exchange.js';
 import { Block1Assembler } from '../codecs/coap/blockwise.js';
-import { decodeBlock, encodeBlock } from '../codecs/coap/frame.js';
 import { EXCHANGE_LIFETIME_MS } from '../codecs/coap/params.js';
 import type { Lwm2mConfig, lwm2mConfigSchema } from './config.js';
 import { Lwm2mDevice, type Address, type DeviceDeps } from './device.js';
 import type { DecodeOptions } from './commands.js';
-import { applyUpdate, checkRegister, type Registration, type RegisterRules } from './registration.js';
+import { applyUpdate, checkRegister, queryMap, type Registration, type RegisterRules } from './registration.js';
 import { RegistrationStore } from './registration-store.js';
 import { loadObjectRegistry, type ObjectRegistry } from './object-registry.js';
 import { registrationEventData, toEmqxContent } from './json-shape.js';
 import { decodeContent } from './content-format.js';
 import { SENML_JSON_CONTENT_FORMAT } from './senml-json.js';
 import { BootstrapRegistry, BootstrapRun, bootstrapRequests, type BootstrapEntry } from './bootstrap.js';
-import { queryMap } from './registration.js';
-import { networkInterfaces } from 'node:os';
 
 export type { Lwm2mConfig } from './config.js';
 
