@@ -42,6 +42,8 @@ interface Queued {
   pid: number;
   qos: QoS;
   autoObserve: boolean;
+  /** Told the answer (or coap_timeout/coap_reset) of a command from the HTTP API. */
+  onAnswer?: (ev: EventJson) => void;
 }
 
 interface Outstanding extends Queued {
@@ -386,8 +388,19 @@ export class Lwm2mDevice implements DeliverySink {
     if (o.timer) this.clock.clearTimeout(o.timer);
     o.timer = null;
     if (ev) this.publish('response', ev);
+    if (ev && o.onAnswer) o.onAnswer(ev);
     this.settle(o);
     this.pump();
+  }
+
+  /** A command from the HTTP API: queued like an MQTT one; its answer is also published on up/resp. */
+  request(payload: Buffer, onAnswer: (ev: EventJson) => void): { ok: true } | { ok: false; detail: string } {
+    if (this.disposed) return { ok: false, detail: 'not registered' };
+    const parsed = parseCommand(payload, this.writeFormat());
+    if (parsed.kind === 'error') return { ok: false, detail: parsed.detail };
+    this.queue.push({ cmd: parsed.value, pid: 0, qos: 0, autoObserve: false, onAnswer });
+    this.pump();
+    return { ok: true };
   }
 
   // ---- frames from the device ---------------------------------------------------------------

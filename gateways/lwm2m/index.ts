@@ -553,6 +553,36 @@ export class Lwm2mGateway implements Gateway {
     this.seedBootstrap();
   }
 
+  /**
+   * POST /api/v5/gateways/lwm2m/clients/{clientid}/request with a command JSON as on the dn topic:
+   * 200 with the answer event once the device answered (or the exchange timed out), 400 for a
+   * malformed command, 404 for a client that is not registered. A sleeping queue-mode device answers
+   * when it next wakes, so the call may wait up to `timeout` seconds (body field, default 95).
+   */
+  async deviceRequest(clientId: string, body: unknown): Promise<{ status: number; body: unknown }> {
+    const dev = [...this.byLocation.values()].find((x) => x.clientId === clientId);
+    if (!dev || dev.session === null) return { status: 404, body: { code: 'CLIENT_NOT_FOUND', message: `${clientId} is not registered` } };
+    const timeout = typeof body === 'object' && body !== null && typeof (body as { timeout?: unknown }).timeout === 'number' ? (body as { timeout: number }).timeout : 95;
+    return new Promise((resolve) => {
+      let done = false;
+      const timer = this.ctx.clock.setTimeout(() => {
+        done = true;
+        resolve({ status: 504, body: { code: 'TIMEOUT', message: 'no answer from the device in time' } });
+      }, timeout * 1000);
+      const r = dev.request(Buffer.from(JSON.stringify(body ?? null)), (ev) => {
+        if (done) return;
+        done = true;
+        this.ctx.clock.clearTimeout(timer);
+        resolve({ status: 200, body: ev });
+      });
+      if (!r.ok) {
+        done = true;
+        this.ctx.clock.clearTimeout(timer);
+        resolve({ status: 400, body: { code: 'BAD_REQUEST', message: r.detail } });
+      }
+    });
+  }
+
   listeners(): ListenerInfo[] {
     return [...this.transports.entries()].map(([id, t]) => ({ id, type: 'udp' as const, bind: t.bindAddress, running: t.running }));
   }

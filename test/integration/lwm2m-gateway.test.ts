@@ -450,6 +450,28 @@ describe('LwM2M commands over MQTT (B.5, C.3-C.12)', () => {
   });
 });
 
+describe('LwM2M over the HTTP API', () => {
+  const api = (path: string, init: RequestInit = {}) => fetch(`http://127.0.0.1:${d.ports['api:http']}${path}`, { ...init, headers: { ...localAuth(), 'content-type': 'application/json' } });
+
+  it('POST .../clients/{id}/request runs a command and answers with its event; 404 for an unknown client, 400 for a bad command', async () => {
+    const t = await device();
+    await t.register('http1');
+    const r = await api('/api/v5/gateways/lwm2m/clients/http1/request', { method: 'POST', body: JSON.stringify({ reqID: 'h', msgType: 'read', data: { path: '/3/0/0' } }) });
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ reqID: 'h', msgType: 'read', data: { reqPath: '/3/0/0', code: '2.05', codeMsg: 'content', content: [{ path: '/3/0/0', value: 'ACME' }] } });
+    expect((await api('/api/v5/gateways/lwm2m/clients/http1/request', { method: 'POST', body: JSON.stringify({ msgType: 'nope', data: {} }) })).status).toBe(400);
+    expect((await api('/api/v5/gateways/lwm2m/clients/nobody/request', { method: 'POST', body: JSON.stringify({ msgType: 'read', data: { path: '/3/0' } }) })).status).toBe(404);
+  });
+
+  it('DELETE .../clients/{id} kicks the device: its registration ends and an Update gets 4.04', async () => {
+    const t = await device();
+    await t.register('kick1');
+    expect((await api('/api/v5/gateways/lwm2m/clients/kick1', { method: 'DELETE' })).status).toBe(204);
+    await app.waitMessages(1, 5000, (m) => m.topic.endsWith('/gateway/lwm2m/clients/kick1/disconnected'));
+    expect((await t.update()).code).toBe(Code.NOT_FOUND);
+  });
+});
+
 describe('LwM2M bad input', () => {
   it('3000 seeded random and mutated datagrams leave the gateway answering; a registered device keeps working', async () => {
     const t = await device();
