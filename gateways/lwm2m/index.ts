@@ -191,7 +191,12 @@ export class Lwm2mGateway implements Gateway {
     const dir = cfg.xml_dir === '' ? builtinXmlDir() : cfg.xml_dir;
     const loaded = loadObjectRegistry(dir);
     for (const e of loaded.errors) this.ctx.log.warn({ gw: 'lwm2m', file: e.file, code: e.code, detail: e.detail }, 'object_definition_skipped');
-    if (loaded.registry.objectIds.length === 0) throw new Error(`gateway.lwm2m.xml_dir: no object definitions in ${dir}`);
+    if (loaded.registry.objectIds.length === 0) {
+      // A configured directory without definitions is a config error (as in EMQX); a build that
+      // lost its shipped files still serves devices, every value passing through untyped.
+      if (cfg.xml_dir !== '') throw new Error(`gateway.lwm2m.xml_dir: no object definitions in ${dir}`);
+      this.ctx.log.error({ gw: 'lwm2m', dir }, 'object_definitions_missing: values pass through untyped');
+    }
     return loaded.registry;
   }
 
