@@ -115,7 +115,12 @@ class Lwm2mChannel implements TransportChannel<CoapFrame> {
             f = { ...f, payload: r.body };
         }
       }
-      this.gw.request(this.link, f, reply);
+      try {
+        this.gw.request(this.link, f, reply);
+      } catch (err) {
+        this.gw.ctx.log.error({ gw: 'lwm2m', err, peer: this.link.key }, 'request_failed');
+        reply(Code.INTERNAL_SERVER_ERROR);
+      }
       return;
     }
     if (this.gw.bootstrapAt(this.link)?.handle(f)) return;
@@ -338,10 +343,12 @@ export class Lwm2mGateway implements Gateway {
         return reply(Code.BAD_REQUEST, [], Buffer.from(`Login Failed: ${a.reason}`));
       }
       const old = this.byLocation.get(reg.location);
-      if (old) {
+      if (old && old.clientId === reg.clientId) {
         // Re-registration: the new session takes the old one over (same client id).
         old.dispose();
         this.forget(old);
+      } else if (old) {
+        old.end('takenover');
       }
       const dev = new Lwm2mDevice(this.deps, reg, addr);
       this.track(dev);
@@ -359,7 +366,13 @@ export class Lwm2mGateway implements Gateway {
       dev.publish('register', { msgType: 'register', data: registrationEventData(reg.query, reg.links) });
       dev.heard();
       if (this.cfg.auto_observe) dev.autoObserve();
-    });
+    }).catch((err: unknown) => this.failed(err, reply));
+  }
+
+  /** A bug in a handler answers 5.00 to that one request and is logged; the gateway goes on. */
+  private failed(err: unknown, reply: Reply): void {
+    this.ctx.log.error({ gw: 'lwm2m', err }, 'request_failed');
+    reply(Code.INTERNAL_SERVER_ERROR);
   }
 
   /** Open (or resume) the device's broker session; queue-mode sessions persist for the lifetime. */
@@ -429,7 +442,7 @@ export class Lwm2mGateway implements Gateway {
         this.open(dev, a);
       }
       finish();
-    });
+    }).catch((err: unknown) => this.failed(err, reply));
   }
 
   private deregister(link: Link<CoapFrame>, location: string, reply: Reply): void {
@@ -491,7 +504,7 @@ export class Lwm2mGateway implements Gateway {
         if (this.stopped || dev.session !== null || this.byLocation.get(s.reg.location) !== dev) return;
         if (!x.ok) return dev.end('not_authorized');
         this.open(dev, x);
-      });
+      }).catch((err: unknown) => this.ctx.log.error({ gw: 'lwm2m', err, ep: s.reg.endpoint }, 'restore_failed'));
     }
     this.ctx.log.info({ gw: 'lwm2m', registrations: this.byLocation.size }, 'registrations_restored');
   }
