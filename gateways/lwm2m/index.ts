@@ -375,7 +375,7 @@ export class Lwm2mGateway implements Gateway {
     reply(Code.INTERNAL_SERVER_ERROR);
   }
 
-  /** Open (or resume) the device's broker session; queue-mode sessions persist for the lifetime. */
+  /** Open (or resume) the device's broker session; it persists for the registration lifetime. */
   private open(dev: Lwm2mDevice, a: Extract<AuthOutcome, { ok: true }>): void {
     const reg = dev.reg;
     const t = this.transports.get(dev.addr.listener);
@@ -393,8 +393,9 @@ export class Lwm2mGateway implements Gateway {
         keepalive: reg.lifetime,
         superuser: a.superuser,
       },
-      // Queue mode: commands published while the device sleeps wait in the session, in the store.
-      { cleanStart: false, expiryInterval: reg.queueMode ? reg.lifetime : 0, inflightWindow: 32 },
+      // The session lives as long as the registration: commands published while a queue-mode device
+      // sleeps, or not yet answered when the daemon stops, wait in it, in the store.
+      { cleanStart: false, expiryInterval: reg.lifetime, inflightWindow: 32 },
       dev,
     );
     dev.bind(session);

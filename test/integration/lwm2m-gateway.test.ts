@@ -589,11 +589,18 @@ describe('LwM2M queue mode', () => {
     await app.pub('lwm2m/q1/dn/cmd', JSON.stringify({ reqID: 'held', msgType: 'read', data: { path: '/3/0/0' } }), { qos: 1 });
     await sleep(300);
     expect(t.requests).toHaveLength(0);
+    // nq1 gets a command it does not answer before the daemon stops.
+    awake.serve = (f) => (path(f) === '/3/0/3' ? { code: 0, silent: true } : defaultServe(f));
+    const seen = awake.requests.length;
+    await app.pub('lwm2m/nq1/dn/cmd', JSON.stringify({ reqID: 'unanswered', msgType: 'read', data: { path: '/3/0/3' } }), { qos: 1 });
+    await until(() => awake.requests.slice(seen).some((f) => path(f) === '/3/0/3'), 5000, 'the unanswered command');
+    awake.serve = (f) => (path(f) === '/3/0/3' ? { code: Code.CONTENT, cf: 0, payload: '1.0' } : defaultServe(f));
     await app.end(true);
     await d.restart();
     port = d.ports['lwm2m:udp:default']!;
     // The restarted gateway listens on a new ephemeral port, and the device wakes from a new source port.
     t.port = port;
+    awake.port = port;
     await t.rebind();
     app = await connectClient(d.mqttUrl, { clientId: uid('app') });
     await app.sub(['lwm2m/#']);
@@ -607,6 +614,9 @@ describe('LwM2M queue mode', () => {
   it('a non-queue-mode registration is back after the restart: commands reach the device without it re-registering', async () => {
     const t = devices.find((x) => x.location === 'nq1')!;
     t.port = port;
+    // The command left unanswered when the daemon stopped is sent again and answered now.
+    const [u] = await app.waitMessages(1, 10000, (m) => m.topic === 'lwm2m/nq1/up/resp' && JSON.parse(m.text).reqID === 'unanswered');
+    expect(JSON.parse(u!.text)).toEqual({ reqID: 'unanswered', msgType: 'read', data: { reqPath: '/3/0/3', code: '2.05', codeMsg: 'content', content: [{ path: '/3/0/3', value: '1.0' }] } });
     // The observation made before the restart still maps: its notification is ACKed and published.
     const obsToken = t.requests.find((f) => getOption(f, Opt.OBSERVE) !== undefined)!.token;
     expect((await t.notify(obsToken, 7, '77')).type).toBe('ACK');
