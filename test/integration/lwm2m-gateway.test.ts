@@ -628,7 +628,7 @@ describe('LwM2M queue mode', () => {
   });
 });
 
-describe('LwM2M object definitions load on reload (own daemon)', () => {
+describe('LwM2M object definitions, auto-observe and the alternate path (own daemon)', () => {
   let d2: Daemon;
   let xmlDir: string;
   let app2: TestClient;
@@ -640,7 +640,7 @@ describe('LwM2M object definitions load on reload (own daemon)', () => {
   beforeAll(async () => {
     xmlDir = mkdtempSync(join(tmpdir(), 'outpost-lwm2m-xml-'));
     writeFileSync(join(xmlDir, '3-device.xml'), readFileSync(join(builtinXmlDir(), '3-device.xml')));
-    d2 = await startDaemon({ config: `[gateway.lwm2m]\nenable = true\nxml_dir = ${JSON.stringify(xmlDir)}\n[gateway.lwm2m.listeners.udp.default]\nbind = "127.0.0.1"\nport = 0\n` });
+    d2 = await startDaemon({ config: `[gateway.lwm2m]\nenable = true\nauto_observe = true\nxml_dir = ${JSON.stringify(xmlDir)}\n[gateway.lwm2m.listeners.udp.default]\nbind = "127.0.0.1"\nport = 0\n` });
     app2 = await connectClient(d2.mqttUrl, { clientId: uid('app2') });
     await app2.sub('lwm2m/#');
   });
@@ -649,6 +649,21 @@ describe('LwM2M object definitions load on reload (own daemon)', () => {
     await app2?.end(true);
     await d2?.stop();
     d2?.cleanup();
+  });
+
+  it('auto_observe observes the defined objects of the list under the alternate path; answers carry is_auto_observe (5, 18)', async () => {
+    const t = new TestDevice(d2.ports['lwm2m:udp:default']!);
+    await t.open();
+    devices.push(t);
+    t.serve = (f) => (path(f) === '/lwm2m/3/0' ? { code: Code.CONTENT, cf: 11542, payload: Buffer.from('C40041434D45C1095F', 'hex'), observe: 0 } : defaultServe(f));
+    expect((await t.register('auto1', ['lt=300'], '</lwm2m>;rt="oma.lwm2m",</lwm2m/1/0>,</lwm2m/3/0>,</lwm2m/31024/0>')).code).toBe(Code.CREATED);
+    const [reg] = await app2.waitMessages(1, 5000, (m) => m.topic === 'lwm2m/auto1/up/register');
+    expect(JSON.parse(reg!.text).data).toMatchObject({ alternatePath: '/lwm2m', objectList: ['/1/0', '/3/0', '/31024/0'] });
+    const [ev] = await app2.waitMessages(1, 5000, (m) => m.topic === 'lwm2m/auto1/up/resp');
+    expect(JSON.parse(ev!.text)).toEqual({ msgType: 'observe', is_auto_observe: true, data: { reqPath: '/3/0', code: '2.05', codeMsg: 'content', content: [{ path: '/3/0/0', value: 'ACME' }, { path: '/3/0/9', value: 95 }] } });
+    // Object 1 is never auto-observed; 31024 has no definition here.
+    await sleep(200);
+    expect(t.requests.map(path)).toEqual(['/lwm2m/3/0']);
   });
 
   it('an unknown object passes through as raw bytes; after SIGHUP with a new XML file it is typed', async () => {
