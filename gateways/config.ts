@@ -4,6 +4,7 @@ import { coapConfigSchema } from './coap/config.js';
 import { mqttsnConfigSchema } from './mqttsn/config.js';
 import { stompConfigSchema } from './stomp/config.js';
 import { exprotoConfigSchema } from './exproto/config.js';
+import { lwm2mConfigSchema } from './lwm2m/config.js';
 
 export const gatewayConfigSchema = z
   .strictObject({
@@ -11,5 +12,6 @@ export const gatewayConfigSchema = z
     mqttsn: mqttsnConfigSchema,
     stomp: stompConfigSchema,
     exproto: exprotoConfigSchema,
+    lwm2m: lwm2mConfigSchema,
   })
   .prefault({});

@@ -12,4 +12,5 @@ export const GATEWAYS: readonly GatewayEntry[] = [
   { name: 'mqttsn', load: async () => (await import('./mqttsn/index.js')).mqttsnGateway },
   { name: 'stomp', load: async () => (await import('./stomp/index.js')).stompGateway },
   { name: 'exproto', load: async () => (await import('./exproto/index.js')).exprotoGateway },
+  { name: 'lwm2m', load: async () => (await import('./lwm2m/index.js')).lwm2mGateway },
 ];
