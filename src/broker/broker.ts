@@ -805,6 +805,20 @@ export class Broker implements BrokerApi, SessionHost {
     this.dispatch(createMessage({ topic, payload: Buffer.from(payload), qos: 0, retain, from: '', now: this.now() }));
   }
 
+  setRetainedSys(topic: string, payload: string | null): void {
+    if (payload === null) this.retainer.delete(topic);
+    else this.retainer.retain(createMessage({ topic, payload: Buffer.from(payload), qos: 0, retain: true, from: '', now: this.now() }));
+  }
+
+  /**
+   * While store writes fail for the medium (store_write_failing) or the held backlog is full, a session
+   * that must outlive its connection cannot be kept: fronts refuse to open one (CONNACK Server busy)
+   * instead of accepting state they cannot store. Clean sessions and QoS 0 keep working.
+   */
+  refusesPersistentSessions(): boolean {
+    return this.store.writeFailure !== null || !this.store.writable;
+  }
+
   onDrop(session: Session, msg: Message, reason: DropReason): void {
     const c = this.metrics.c;
     c['delivery.dropped']++;

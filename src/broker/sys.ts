@@ -18,6 +18,8 @@ export interface SysSink {
   readonly startedAt: number;
   now(): number;
   publishSys(topic: string, payload: string, retain: boolean): void;
+  /** Replace (payload) or remove (null) a retained $SYS message without sending anything to subscribers. */
+  setRetainedSys(topic: string, payload: string | null): void;
   statsForSys(): Record<string, number>;
   metricsForSys(): Record<string, number>;
 }
@@ -25,6 +27,10 @@ export interface SysSink {
 export class SysPublisher {
   private timers: NodeJS.Timeout[] = [];
   private readonly prefix: string;
+  /** Active alarms (name -> body of its activate message), in activation order. */
+  private readonly activeAlarms = new Map<string, string>();
+  /** The alarm whose deactivate message is the retained one, if any. */
+  private retainedDeactivation: string | null = null;
 
   constructor(
     private readonly sink: SysSink,
@@ -38,6 +44,9 @@ export class SysPublisher {
     s.publishSys('$SYS/brokers', s.node, true);
     s.publishSys(`${this.prefix}/version`, s.version, true);
     s.publishSys(`${this.prefix}/sysdescr`, 'Outpost IoT edge gateway', true);
+    // Alarms of the previous run are not this run's: whatever is still wrong is raised again.
+    s.setRetainedSys(`${this.prefix}/alarms/activate`, null);
+    s.setRetainedSys(`${this.prefix}/alarms/deactivate`, null);
     this.heartbeat();
     if (this.settings.sys_heartbeat_interval > 0) {
       const t = setInterval(() => this.heartbeat(), this.settings.sys_heartbeat_interval * 1000);
@@ -124,9 +133,37 @@ export class SysPublisher {
     this.sink.publishSys(`${this.base(sess)}/unsubscribed`, JSON.stringify(body), false);
   }
 
+  /**
+   * Raise or clear an alarm. Both messages are retained, so monitoring that connects later sees an
+   * active alarm (EMQX does not retain); the retained activate message only ever shows an alarm that
+   * is still active: when one clears, it becomes the latest alarm still active, or goes away, without
+   * a new message to live subscribers (they already saw the deactivation).
+   */
   alarm(name: string, activate: boolean, details: Record<string, unknown>): void {
-    const body = { name, message: String(details.message ?? name), details, activate_at: this.sink.now(), activated: activate };
-    // Retained, so monitoring that connects after boot still sees an active alarm (EMQX does not retain).
-    this.sink.publishSys(`${this.prefix}/alarms/${activate ? 'activate' : 'deactivate'}`, JSON.stringify(body), true);
+    const s = this.sink;
+    const body = JSON.stringify({ name, message: String(details.message ?? name), details, activate_at: s.now(), activated: activate });
+    const activateTopic = `${this.prefix}/alarms/activate`;
+    const deactivateTopic = `${this.prefix}/alarms/deactivate`;
+    if (activate) {
+      this.activeAlarms.delete(name);
+      this.activeAlarms.set(name, body);
+      if (this.retainedDeactivation === name) {
+        s.setRetainedSys(deactivateTopic, null);
+        this.retainedDeactivation = null;
+      }
+      s.publishSys(activateTopic, body, true);
+      return;
+    }
+    s.publishSys(deactivateTopic, body, true);
+    this.retainedDeactivation = name;
+    if (!this.activeAlarms.delete(name)) return;
+    let latest: string | null = null;
+    for (const b of this.activeAlarms.values()) latest = b;
+    s.setRetainedSys(activateTopic, latest);
+  }
+
+  /** Names of the alarms active now. */
+  active(): string[] {
+    return [...this.activeAlarms.keys()];
   }
 }

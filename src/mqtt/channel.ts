@@ -451,6 +451,11 @@ export class MqttChannel implements Outlet, FlowWaiter {
       expiry = props.sessionExpiryInterval ?? 0;
       if (cfg.max_session_expiry_interval > 0 && expiry > cfg.max_session_expiry_interval) expiry = cfg.max_session_expiry_interval;
     } else expiry = p.clean === false ? cfg.session_expiry_interval : 0;
+    // A session that outlives the connection needs the store; while it takes no writes, refuse
+    // rather than accept state that would be lost (v5 0x89 Server busy, v3 return code 3).
+    if ((p.clean === false || expiry > 0) && broker.refusesPersistentSessions()) {
+      return this.refuse(RC.SERVER_BUSY, 'persistent session refused: the store is not writable (store_write_failing)');
+    }
     this.peerMaxPacket = props.maximumPacketSize ?? 0;
     this.peerAliasMax = this.v5 ? (props.topicAliasMaximum ?? 0) : 0;
     const window = this.v5 && props.receiveMaximum ? props.receiveMaximum : 65535;
