@@ -2,7 +2,9 @@
 // else is a small structural interface that the runtime adapts its real services to. An absent
 // optional dependency makes its endpoints answer 501 NOT_SUPPORTED rather than pretend.
 import type { Logger } from 'pino';
+import type { ActiveAlarm, DeactivatedAlarm } from '../broker/alarms.js';
 import type { BrokerApi } from '../broker/api.js';
+import type { Config } from '../config/schema.js';
 import type { TraceService } from './trace.js';
 
 /** One user of the built-in database authenticator (EMQX users API). */
@@ -91,6 +93,15 @@ export interface ReloadResult {
   error?: string;
 }
 
+/** The alarm registry (src/broker/alarms.ts) as the API sees it. */
+export interface AlarmAdmin {
+  activated(): ActiveAlarm[];
+  /** Newest first. */
+  deactivated(): DeactivatedAlarm[];
+  clearDeactivated(): number;
+  deactivate(name: string): boolean;
+}
+
 export interface AdminDeps {
   broker: BrokerApi;
   /** Parent logger; the API logs as a child { component: 'admin' }. */
@@ -104,6 +115,9 @@ export interface AdminDeps {
   reload?: () => Promise<ReloadResult>;
   /** Lifecycle for GET /status: anything but 'running' answers 503 with retry-after (EMQX). Default: running. */
   lifecycle?: () => 'starting' | 'running' | 'stopping';
+  alarms?: AlarmAdmin;
+  /** The config running now (after reloads); default: the one the API started with. */
+  config?: () => Config;
   /** When absent, startAdmin creates one writing under <data_dir>/trace. */
   trace?: TraceService;
 }

@@ -139,6 +139,63 @@ export const logSchema = z
   })
   .prefault({});
 
+// --- alarms and system monitors (issue 22, API helper): EMQX's alarm.* and sysmon.os.* keys where
+// EMQX has them; sysmon.vm.long_schedule is read as the event loop's lag; sysmon.disk, sysmon.bridge
+// and sysmon.cert are Outpost's own. Intervals in seconds, percentages 0-100.
+const percent = z.number().min(0).max(100);
+export const alarmSchema = z
+  .strictObject({
+    actions: z.array(z.enum(['log', 'publish'])).default(['log', 'publish']),
+    /** Most deactivated alarms kept for GET /alarms?activated=false. */
+    size_limit: z.number().int().min(1).max(3000).default(1000),
+    /** Seconds a deactivated alarm is kept. */
+    validity_period: seconds.default(86400),
+  })
+  .prefault({});
+export const sysmonSchema = z
+  .strictObject({
+    os: z
+      .strictObject({
+        /** Seconds between memory checks; 0 disables them. */
+        mem_check_interval: period.default(60),
+        /** high_system_memory_usage: used system memory over this percentage. */
+        sysmem_high_watermark: percent.default(70),
+        /** high_process_memory_usage: this process's RSS over this percentage of the system's memory. */
+        procmem_high_watermark: percent.default(50),
+      })
+      .prefault({}),
+    vm: z
+      .strictObject({
+        /** event_loop_lag: the event loop blocked longer than this many ms; 0 disables. */
+        long_schedule: z.number().int().min(0).default(1000),
+      })
+      .prefault({}),
+    disk: z
+      .strictObject({
+        /** Seconds between checks of the data dir's file system; 0 disables them. */
+        check_interval: period.default(60),
+        /** store_near_full: free bytes on the data dir's file system below this. */
+        free_low_watermark: z.number().int().min(0).default(104857600),
+      })
+      .prefault({}),
+    bridge: z
+      .strictObject({
+        /** Seconds between bridge checks (bridge down, backlog); 0 disables them. */
+        check_interval: period.default(10),
+        /** bridge_backlog: more messages than this queued for one bridge. */
+        backlog_high_watermark: z.number().int().min(1).default(10000),
+      })
+      .prefault({}),
+    cert: z
+      .strictObject({
+        /** certificate_expiring: a listener certificate expires within this many days; 0 disables. */
+        expiry_warning_days: z.number().int().min(0).default(30),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+// --- end alarms and system monitors
+
 export const configSchema = z.strictObject({
   node: nodeSchema,
   mqtt: mqttSchema,
@@ -148,6 +205,8 @@ export const configSchema = z.strictObject({
   delayed: delayedSchema,
   rewrite: z.array(rewriteRuleSchema).default([]),
   log: logSchema,
+  alarm: alarmSchema,
+  sysmon: sysmonSchema,
   ...listenersConfigShape,
   ...authConfigShape,
   ...bridgesConfigShape,

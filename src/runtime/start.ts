@@ -6,13 +6,15 @@ import { writeToStream } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import { GATEWAYS } from '../../gateways/index.js';
 import type { Gateway, ListenerInfo } from '../../gateways/gateway.js';
-import type { BridgeStatus as AdminBridgeStatus, ReloadResult } from '../admin/deps.js';
+import type { BridgeStatus as AdminBridgeStatus, GatewaySummary, ReloadResult } from '../admin/deps.js';
 import { startAdmin } from '../admin/lazy.js';
 import type { AdminService } from '../admin/server.js';
 import { banAdmin, userDbAdmin } from '../auth/admin-adapters.js';
 import { createAuth, type AuthServices } from '../auth/index.js';
 import { startBridges, type BridgeService } from '../bridge/index.js';
+import { AlarmRegistry } from '../broker/alarms.js';
 import { Broker } from '../broker/broker.js';
+import { alarmSettings, SystemMonitor } from './alarms.js';
 import { GatewayHost } from './gateway-host.js';
 import { Metrics } from '../core/metrics.js';
 import { systemClock, type Clock } from '../core/types.js';
@@ -93,10 +95,19 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   let current = config;
   const broker = new Broker({ config, store, log, clock, metrics, authorizer: auth.authorizer, guard: auth.guard });
   broker.start();
+  // EMQX's alarm registry: kept here, published on $SYS by the broker's publisher (broker/alarms.ts).
+  const alarms = new AlarmRegistry(
+    {
+      publish: (name, activate, details, at) => broker.sys.alarm(name, activate, details, at),
+      log: (event, a) => log.warn({ alarm: a.name, message: a.message }, event),
+    },
+    () => clock.now(),
+    alarmSettings(config),
+  );
   if (store.quarantined) {
     metrics.c['store.quarantined']++;
     metrics.registerGauge('store.quarantined', () => 1);
-    broker.sys.alarm('store_quarantined', true, { message: `database moved aside to ${store.quarantined.movedTo}`, ...store.quarantined });
+    alarms.activate('store_quarantined', { ...store.quarantined }, `database moved aside to ${store.quarantined.movedTo}`);
   }
   metrics.registerGauge('store.pending_ops', () => store.pendingOps);
   metrics.registerGauge('store.rejected_ops', () => store.rejectedOps);
@@ -104,8 +115,8 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   metrics.registerGauge('store.writable', () => (store.writable ? 1 : 0));
   // Commits failing for the disk (full, I/O error): acks are held; say so until a commit succeeds.
   store.onWriteFailing = (f) => {
-    if (f) broker.sys.alarm('store_write_failing', true, { ...f, error: f.message, message: f.outOfSpace ? 'disk full: nothing can be stored, acknowledgements are held' : `store writes failing (${f.code}): acknowledgements are held` });
-    else broker.sys.alarm('store_write_failing', false, { message: 'store writes succeed again' });
+    if (f) alarms.activate('store_write_failing', { ...f, error: f.message }, f.outOfSpace ? 'disk full: nothing can be stored, acknowledgements are held' : `store writes failing (${f.code}): acknowledgements are held`);
+    else alarms.deactivate('store_write_failing', undefined, 'store writes succeed again');
   };
   const front = new MqttFront({
     broker,
@@ -152,6 +163,13 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   }
 
   const bridges = await startBridges(broker, config, log);
+  const sysmon = new SystemMonitor({
+    alarms,
+    log,
+    dataDir,
+    bridges: () => bridges.status().map((b) => ({ name: b.name, enable: b.enable, status: b.status, queued: b.queued, lastError: b.lastError ?? null })),
+  });
+  sysmon.start(config);
   let lifecycle: 'starting' | 'running' | 'stopping' = 'starting';
   let rt: Runtime;
   const reloadFromSource = async (): Promise<ReloadResult> => {
@@ -178,14 +196,17 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
         },
         gateways: {
           list: () =>
-            gateways.map((g) => ({
+            gateways
+              .map((g): GatewaySummary => ({
               name: g.name,
               status: g.status === 'running' ? 'running' : 'stopped',
               createdAt: g.startedAt,
               startedAt: g.startedAt,
               maxConnections: 1_024_000,
               listeners: g.gateway ? g.gateway.listeners().map((l) => ({ id: l.id, type: l.type, bind: l.bind, running: l.running })) : [],
-            })),
+            }))
+              // EMQX lists every gateway it knows; those not enabled show as unloaded.
+              .concat(GATEWAYS.filter((e) => !gateways.some((g) => g.name === e.name)).map((e) => ({ name: e.name, status: 'unloaded' as const, createdAt: 0, startedAt: 0, maxConnections: 0, listeners: [] }))),
           request: (name: string, clientId: string, body: unknown) => {
             const g = gateways.find((x) => x.name === name && x.status === 'running');
             return g?.gateway?.deviceRequest ? g.gateway.deviceRequest(clientId, body) : null;
@@ -195,10 +216,13 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
           listeners.map((l) => ({ id: l.id, type: l.type, bind: `${l.bind}:${l.port}`, running: true, currentConnections: l.currentConnections(), maxConnections: 0 })),
         reload: reloadFromSource,
         lifecycle: () => lifecycle,
+        alarms,
+        config: () => current,
       },
       config,
     );
   } catch (err) {
+    sysmon.stop();
     await bridges.stop();
     for (const l of listeners) await l.close();
     broker.stop();
@@ -243,6 +267,8 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
       broker.reload(next);
       for (const l of listeners) await l.reload?.(next).catch((err: unknown) => log.error({ listener: l.id, err }, 'listener_reload_failed: keeping the old certificates'));
       await bridges.reload(next);
+      alarms.configure(alarmSettings(next));
+      sysmon.start(next);
       log.level = next.log.level;
       for (const g of gateways) {
         const gcfg = (next.gateway as Record<string, unknown>)[g.name];
@@ -260,6 +286,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
       if (stopped) return;
       stopped = true;
       lifecycle = 'stopping';
+      sysmon.stop();
       await admin.close().catch(() => {});
       // Bridges disconnect cleanly (no UNSUBSCRIBE); their queued messages stay in the store.
       await bridges.stop().catch((err: unknown) => log.error({ err }, 'bridges_stop_failed'));

@@ -6,6 +6,7 @@ import type { BridgeAdmin, BridgeStatus, GatewayAdmin, GatewaySummary } from '..
 import { ApiError } from '../errors.js';
 import { paginate, parseBody, parseTime, rfc3339 } from '../http-util.js';
 import type { RouteContext } from '../route-context.js';
+import { redact } from './configs.js';
 import { TraceError, TRACE_TYPES, type TraceInfo } from '../trace.js';
 import { clientFilter, clientItem, requireClient, subscribeBody, subscribeFor, subscriptionItem } from './clients.js';
 
@@ -70,6 +71,8 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
     return b;
   };
   const gatewayItem = (g: GatewaySummary): Record<string, unknown> => {
+    // EMQX shows a gateway that is not loaded by its name and status only.
+    if (g.status === 'unloaded') return { name: g.name, status: 'unloaded' };
     let current = 0;
     for (const c of broker.clients()) if (c.protocol === g.name && c.connected) current++;
     return {
@@ -84,20 +87,53 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
     };
   };
 
-  app.get('/api/v5/listeners', async () => {
+  // Every listener the config declares, running or not (EMQX lists disabled ones with enable false).
+  const listenerItems = (): Record<string, unknown>[] => {
     if (!ctx.deps.listeners) throw new ApiError('NOT_SUPPORTED', 'listener information is not available on this node');
-    return ctx.deps.listeners().map((l) => ({
-      id: l.id,
-      type: l.type,
-      name: l.id.split(':').pop(),
-      bind: l.bind,
-      running: l.running,
-      enable: true,
-      current_connections: l.currentConnections,
-      max_connections: l.maxConnections === 0 ? 'infinity' : l.maxConnections,
-      node,
-    }));
+    const cfg = ctx.deps.config?.() ?? ctx.config;
+    const items = ctx.deps.listeners().map((l) => listenerItem(l.id, l.type, l.bind, true, true, l.currentConnections, l.maxConnections));
+    const seen = new Set(items.map((i) => i.id));
+    if (!seen.has('tcp:default') && !cfg.mqtt.enable) items.unshift(listenerItem('tcp:default', 'tcp', `${cfg.mqtt.bind}:${cfg.mqtt.port}`, false, false, 0, cfg.mqtt.max_connections));
+    for (const type of ['ssl', 'ws', 'wss'] as const) {
+      for (const [name, l] of Object.entries(cfg.listeners[type])) {
+        const id = `${type}:${name}`;
+        if (!seen.has(id)) items.push(listenerItem(id, type, `${l.bind}:${l.port}`, l.enable, false, 0, l.max_connections));
+      }
+    }
+    return items;
+  };
+  const listenerItem = (id: string, type: string, bind: string, enable: boolean, running: boolean, current: number, max: number): Record<string, unknown> => {
+    const status = { running, max_connections: max === 0 ? 'infinity' : max, current_connections: current };
+    return { id, type, name: id.split(':').pop(), enable, bind, acceptors: 1, status, node_status: [{ node, status }], number: 1 };
+  };
+  const findListener = (id: string): Record<string, unknown> => {
+    const l = listenerItems().find((x) => x.id === id);
+    if (!l) throw new ApiError('BAD_LISTENER_ID', 'Listener id not found');
+    return l;
+  };
+
+  app.get('/api/v5/listeners', async (req) => {
+    const type = (req.query as Record<string, unknown>).type;
+    const all = listenerItems();
+    return typeof type === 'string' && type !== '' ? all.filter((l) => l.type === type) : all;
   });
+  app.get<{ Params: { id: string } }>('/api/v5/listeners/:id', async (req) => {
+    const l = findListener(req.params.id);
+    // EMQX answers with the listener's config and its state; the config as configured, secrets hidden.
+    const cfg = ctx.deps.config?.() ?? ctx.config;
+    const [type, name] = req.params.id.split(':') as [string, string];
+    const conf = type === 'tcp' ? { bind: cfg.mqtt.bind, port: cfg.mqtt.port, max_connections: cfg.mqtt.max_connections, max_conn_rate: cfg.mqtt.max_conn_rate } : ((cfg.listeners as Record<string, Record<string, unknown>>)[type]?.[name] ?? {});
+    const { bind: _bind, port: _port, ...rest } = redact(conf) as Record<string, unknown>;
+    return { ...rest, ...l, running: (l.status as { running: boolean }).running, current_connections: (l.status as { current_connections: number }).current_connections };
+  });
+  // Listeners are bound once at start; stopping or re-binding one live is not something this node
+  // can do, so say so as EMQX does for a failed action (400 BAD_REQUEST) instead of pretending.
+  for (const action of ['start', 'stop', 'restart'] as const) {
+    app.post<{ Params: { id: string } }>(`/api/v5/listeners/:id/${action}`, async (req) => {
+      findListener(req.params.id);
+      throw new ApiError('BAD_REQUEST', `listener ${req.params.id} cannot ${action} while the node runs: change [listeners] / [mqtt] in the config file and restart the node`);
+    });
+  }
 
   app.get('/api/v5/gateways', async () => gateways().list().map(gatewayItem));
   app.get<{ Params: { name: string } }>('/api/v5/gateways/:name', async (req) => gatewayItem(findGateway(req.params.name)));
