@@ -12,9 +12,28 @@ describe('listeners and gateways', () => {
   it('GET /listeners lists the listeners', async () => {
     h = await harness();
     const r = (await h.app.inject({ url: '/api/v5/listeners', headers: h.admin })).json();
-    expect(r).toEqual([
-      { id: 'tcp:default', type: 'tcp', name: 'default', bind: '127.0.0.1:1883', running: true, enable: true, current_connections: 2, max_connections: 'infinity', node: 'outpost@127.0.0.1' },
-    ]);
+    // EMQX nests the counts in status{} and per node in node_status[]; declared but disabled listeners are listed too.
+    const status = { running: true, max_connections: 'infinity', current_connections: 2 };
+    expect(r[0]).toEqual({ id: 'tcp:default', type: 'tcp', name: 'default', enable: true, bind: '127.0.0.1:1883', acceptors: 1, status, node_status: [{ node: 'outpost@127.0.0.1', status }], number: 1 });
+    expect(r.map((l: { id: string }) => l.id)).toEqual(['tcp:default', 'ssl:default', 'ws:default', 'wss:default']);
+    expect(r[1]).toMatchObject({ id: 'ssl:default', type: 'ssl', enable: false, bind: '0.0.0.0:8883', status: { running: false, current_connections: 0 } });
+    expect((await h.app.inject({ url: '/api/v5/listeners?type=ws', headers: h.admin })).json().map((l: { id: string }) => l.id)).toEqual(['ws:default']);
+  });
+
+  it('GET /listeners/:id gives its config and state; start/stop/restart answer 400 (not live) or 404 BAD_LISTENER_ID', async () => {
+    h = await harness();
+    const l = (await h.app.inject({ url: '/api/v5/listeners/ssl:default', headers: h.admin })).json();
+    expect(l).toMatchObject({ id: 'ssl:default', type: 'ssl', name: 'default', enable: false, running: false, current_connections: 0, max_connections: 0, max_conn_rate: 'infinity' });
+    expect(l.ssl_options).toMatchObject({ verify: 'verify_none' });
+    const nf = await h.app.inject({ url: '/api/v5/listeners/tcp:nope', headers: h.admin });
+    expect([nf.statusCode, nf.json().code]).toEqual([404, 'BAD_LISTENER_ID']);
+    for (const action of ['start', 'stop', 'restart']) {
+      const r = await h.app.inject({ method: 'POST', url: `/api/v5/listeners/tcp:default/${action}`, headers: h.admin });
+      expect([r.statusCode, r.json().code]).toEqual([400, 'BAD_REQUEST']);
+      expect(r.json().message).toContain('restart the node');
+    }
+    const unknown = await h.app.inject({ method: 'POST', url: '/api/v5/listeners/tcp:nope/stop', headers: h.admin });
+    expect([unknown.statusCode, unknown.json().code]).toEqual([404, 'BAD_LISTENER_ID']);
   });
 
   it('GET /gateways counts each gateway\'s connected clients', async () => {
@@ -29,6 +48,17 @@ describe('listeners and gateways', () => {
     const nf = await h.app.inject({ url: '/api/v5/gateways/lwm2m', headers: h.admin });
     expect(nf.statusCode).toBe(404);
     expect(nf.json().code).toBe('GATEWAY_NOT_FOUND');
+  });
+
+  it('GET /gateways lists gateways that are not loaded as EMQX does: name and status unloaded', async () => {
+    h = await harness();
+    const r = (await h.app.inject({ url: '/api/v5/gateways', headers: h.admin })).json();
+    expect(r.map((g: { name: string; status: string }) => [g.name, g.status])).toEqual([
+      ['coap', 'running'],
+      ['stomp', 'unloaded'],
+    ]);
+    expect(r[1]).toEqual({ name: 'stomp', status: 'unloaded' });
+    expect((await h.app.inject({ url: '/api/v5/gateways/stomp', headers: h.admin })).json()).toEqual({ name: 'stomp', status: 'unloaded' });
   });
 
   it('lists, shows, subscribes and kicks gateway clients, and only those of that gateway', async () => {
