@@ -1,6 +1,7 @@
 // Listeners, gateways and their clients, bridges, reload and traces (emqx_mgmt_api_listeners.erl,
 // emqx_gateway_api*.erl, emqx_bridge_api.erl, emqx_trace_api.erl).
 import type { FastifyInstance } from 'fastify';
+import { zipSync } from 'fflate';
 import { z } from 'zod';
 import type { BridgeAdmin, BridgeStatus, GatewayAdmin, GatewaySummary } from '../deps.js';
 import { ApiError } from '../errors.js';
@@ -225,6 +226,22 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
   app.delete<{ Params: { name: string } }>('/api/v5/trace/:name', async (req, reply) => {
     if (!trace.delete(req.params.name)) throw new ApiError('TRACE_NOT_FOUND');
     return reply.status(204).send();
+  });
+  // EMQX's download: a zip named <name>.zip holding <node>-trace_<name>_<start date>.log; an empty
+  // trace is 404 "Trace is empty"; ?node= another node is 404 (emqx_mgmt_api_trace.erl).
+  app.get<{ Params: { name: string } }>('/api/v5/trace/:name/download', async (req, reply) => {
+    const t = trace.get(req.params.name);
+    if (!t) throw new ApiError('NOT_FOUND', `${req.params.name} NOT FOUND`);
+    const askNode = (req.query as Record<string, unknown>).node;
+    if (askNode !== undefined && askNode !== node) throw new ApiError('NOT_FOUND', 'Node NOT FOUND');
+    const log = await trace.readLog(req.params.name);
+    if (!log || log.length === 0) throw new ApiError('NOT_FOUND', 'Trace is empty');
+    const file = `${node}-trace_${t.name}_${new Date(t.startAt).toISOString().slice(0, 10)}.log`;
+    const zip = zipSync({ [file]: new Uint8Array(log.buffer, log.byteOffset, log.length) });
+    return reply
+      .type('application/x-zip')
+      .header('content-disposition', `attachment; filename=${t.name}.zip`)
+      .send(Buffer.from(zip.buffer, zip.byteOffset, zip.length));
   });
   app.get<{ Params: { name: string } }>('/api/v5/trace/:name/log', async (req, reply) => {
     const log = await trace.readLog(req.params.name);

@@ -1,4 +1,5 @@
 // Listeners, gateways and their clients, bridges, reload and traces.
+import { unzipSync } from 'fflate';
 import { afterEach, describe, expect, it } from 'vitest';
 import { client } from '../fake-broker.js';
 import { harness, type Harness } from '../harness.js';
@@ -134,6 +135,16 @@ describe('trace', () => {
     expect(log).not.toMatch(/c2|from-c2/);
     const list = (await h.app.inject({ url: '/api/v5/trace', headers: h.admin })).json();
     expect(list.data[0].log_size['outpost@127.0.0.1']).toBe(Buffer.byteLength(log));
+    // EMQX's download: application/x-zip named <name>.zip holding <node>-trace_<name>_<date>.log.
+    const dl = await h.app.inject({ url: '/api/v5/trace/c1-trace/download', headers: h.viewer });
+    expect(dl.statusCode).toBe(200);
+    expect(dl.headers['content-type']).toBe('application/x-zip');
+    expect(dl.headers['content-disposition']).toBe('attachment; filename=c1-trace.zip');
+    const files = unzipSync(new Uint8Array(dl.rawPayload));
+    expect(Object.keys(files)).toEqual([`outpost@127.0.0.1-trace_c1-trace_${new Date(h.broker.clock.now()).toISOString().slice(0, 10)}.log`]);
+    expect(Buffer.from(Object.values(files)[0]!).toString()).toBe(log);
+    expect((await h.app.inject({ url: '/api/v5/trace/c1-trace/download?node=emqx@10.0.0.9', headers: h.admin })).statusCode).toBe(404);
+    expect((await h.app.inject({ url: '/api/v5/trace/none/download', headers: h.admin })).json().code).toBe('NOT_FOUND');
     expect((await h.app.inject({ method: 'DELETE', url: '/api/v5/trace/c1-trace', headers: h.admin })).statusCode).toBe(204);
     expect((await h.app.inject({ url: '/api/v5/trace/c1-trace/log', headers: h.admin })).statusCode).toBe(404);
   });
