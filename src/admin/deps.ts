@@ -93,6 +93,28 @@ export interface ReloadResult {
   error?: string;
 }
 
+/** One built-in database authorization rule, in EMQX's API shape. */
+export interface AclRuleRecord {
+  topic: string;
+  permission: 'allow' | 'deny';
+  action: 'publish' | 'subscribe' | 'all';
+  qos: (0 | 1 | 2)[];
+  retain: boolean | 'all';
+}
+export type AclWho = 'username' | 'clientid' | 'all';
+
+/** The built_in_database authorization source's rules (src/auth/acl-db.ts). Writes throw a 4xx-typed error on a bad rule. */
+export interface AclAdmin {
+  set(whoType: AclWho, who: string, rules: AclRuleRecord[]): void;
+  get(whoType: AclWho, who: string): AclRuleRecord[];
+  list(whoType: AclWho): { who: string; rules: AclRuleRecord[] }[];
+  remove(whoType: AclWho, who: string): boolean;
+  clear(): void;
+}
+
+/** An authorization source as GET /authorization/sources shows it (config fields by EMQX's names). */
+export type AuthzSource = { type: string; enable: boolean } & Record<string, unknown>;
+
 /** The alarm registry (src/broker/alarms.ts) as the API sees it. */
 export interface AlarmAdmin {
   activated(): ActiveAlarm[];
@@ -116,6 +138,9 @@ export interface AdminDeps {
   /** Lifecycle for GET /status: anything but 'running' answers 503 with retry-after (EMQX). Default: running. */
   lifecycle?: () => 'starting' | 'running' | 'stopping';
   alarms?: AlarmAdmin;
+  acl?: AclAdmin;
+  /** Authorization sources in the order they are checked. */
+  authzSources?: () => AuthzSource[];
   /** The config running now (after reloads); default: the one the API started with. */
   config?: () => Config;
   /** When absent, startAdmin creates one writing under <data_dir>/trace. */

@@ -1,16 +1,16 @@
 // Wiring and lifecycle: open the store, build the broker, start listeners and gateways, and stop
 // it all again in order. The only module that knows every other one.
-import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { writeToStream } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import { GATEWAYS } from '../../gateways/index.js';
 import type { Gateway, ListenerInfo } from '../../gateways/gateway.js';
-import type { BridgeStatus as AdminBridgeStatus, GatewaySummary, ReloadResult } from '../admin/deps.js';
+import type { AuthzSource, BridgeStatus as AdminBridgeStatus, GatewaySummary, ReloadResult } from '../admin/deps.js';
 import { startAdmin } from '../admin/lazy.js';
 import type { AdminService } from '../admin/server.js';
 import { banAdmin, userDbAdmin } from '../auth/admin-adapters.js';
-import { createAuth, type AuthServices } from '../auth/index.js';
+import { createAuth, DEFAULT_ACL, type AuthServices } from '../auth/index.js';
 import { startBridges, type BridgeService } from '../bridge/index.js';
 import { AlarmRegistry } from '../broker/alarms.js';
 import { Broker } from '../broker/broker.js';
@@ -218,6 +218,8 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
         lifecycle: () => lifecycle,
         alarms,
         config: () => current,
+        acl: auth.acl,
+        authzSources: () => authzSources(current),
       },
       config,
     );
@@ -303,6 +305,21 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   };
   lifecycle = 'running';
   return rt;
+}
+
+/** [authorization] as EMQX's GET /authorization/sources shows it; the file source with its rules text. */
+function authzSources(config: Config): AuthzSource[] {
+  const a = config.authorization;
+  return a.sources.map((type): AuthzSource => {
+    if (type === 'built_in_database') return { type, enable: true };
+    let rules: string;
+    try {
+      rules = a.file.path === '' ? DEFAULT_ACL : readFileSync(isAbsolute(a.file.path) ? a.file.path : join(config.node.data_dir, a.file.path), 'utf8');
+    } catch (err) {
+      rules = `# cannot read ${a.file.path}: ${(err as Error).message}`;
+    }
+    return { type, enable: a.file.enable, path: a.file.path, rules };
+  });
 }
 
 function toAdminBridge(b: ReturnType<BridgeService['status']>[number]): AdminBridgeStatus {
