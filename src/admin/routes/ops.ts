@@ -72,8 +72,9 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
     return b;
   };
   const gatewayItem = (g: GatewaySummary): Record<string, unknown> => {
-    // EMQX shows a gateway that is not loaded by its name and status only.
-    if (g.status === 'unloaded') return { name: g.name, status: 'unloaded' };
+    // EMQX shows a gateway that is not loaded by its name and status only; the empty counts and
+    // listeners are ours, so outpostctl and the dashboard read every item alike.
+    if (g.status === 'unloaded') return { name: g.name, status: 'unloaded', current_connections: 0, listeners: [] };
     let current = 0;
     for (const c of broker.clients()) if (c.protocol === g.name && c.connected) current++;
     return {
@@ -105,7 +106,9 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
   };
   const listenerItem = (id: string, type: string, bind: string, enable: boolean, running: boolean, current: number, max: number): Record<string, unknown> => {
     const status = { running, max_connections: max === 0 ? 'infinity' : max, current_connections: current };
-    return { id, type, name: id.split(':').pop(), enable, bind, acceptors: 1, status, node_status: [{ node, status }], number: 1 };
+    // EMQX nests the counts in status{}; the same values flat (as Outpost had them) keep outpostctl
+    // and the dashboard working until they read status{}.
+    return { id, type, name: id.split(':').pop(), enable, bind, acceptors: 1, status, node_status: [{ node, status }], number: 1, ...status };
   };
   const findListener = (id: string): Record<string, unknown> => {
     const l = listenerItems().find((x) => x.id === id);
@@ -125,7 +128,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
     const [type, name] = req.params.id.split(':') as [string, string];
     const conf = type === 'tcp' ? { bind: cfg.mqtt.bind, port: cfg.mqtt.port, max_connections: cfg.mqtt.max_connections, max_conn_rate: cfg.mqtt.max_conn_rate } : ((cfg.listeners as Record<string, Record<string, unknown>>)[type]?.[name] ?? {});
     const { bind: _bind, port: _port, ...rest } = redact(conf) as Record<string, unknown>;
-    return { ...rest, ...l, running: (l.status as { running: boolean }).running, current_connections: (l.status as { current_connections: number }).current_connections };
+    return { ...rest, ...l };
   });
   // Listeners are bound once at start; stopping or re-binding one live is not something this node
   // can do, so say so as EMQX does for a failed action (400 BAD_REQUEST) instead of pretending.

@@ -15,7 +15,7 @@ describe('listeners and gateways', () => {
     const r = (await h.app.inject({ url: '/api/v5/listeners', headers: h.admin })).json();
     // EMQX nests the counts in status{} and per node in node_status[]; declared but disabled listeners are listed too.
     const status = { running: true, max_connections: 'infinity', current_connections: 2 };
-    expect(r[0]).toEqual({ id: 'tcp:default', type: 'tcp', name: 'default', enable: true, bind: '127.0.0.1:1883', acceptors: 1, status, node_status: [{ node: 'outpost@127.0.0.1', status }], number: 1 });
+    expect(r[0]).toEqual({ id: 'tcp:default', type: 'tcp', name: 'default', enable: true, bind: '127.0.0.1:1883', acceptors: 1, status, node_status: [{ node: 'outpost@127.0.0.1', status }], number: 1, ...status });
     expect(r.map((l: { id: string }) => l.id)).toEqual(['tcp:default', 'ssl:default', 'ws:default', 'wss:default']);
     expect(r[1]).toMatchObject({ id: 'ssl:default', type: 'ssl', enable: false, bind: '0.0.0.0:8883', status: { running: false, current_connections: 0 } });
     expect((await h.app.inject({ url: '/api/v5/listeners?type=ws', headers: h.admin })).json().map((l: { id: string }) => l.id)).toEqual(['ws:default']);
@@ -24,7 +24,7 @@ describe('listeners and gateways', () => {
   it('GET /listeners/:id gives its config and state; start/stop/restart answer 400 (not live) or 404 BAD_LISTENER_ID', async () => {
     h = await harness();
     const l = (await h.app.inject({ url: '/api/v5/listeners/ssl:default', headers: h.admin })).json();
-    expect(l).toMatchObject({ id: 'ssl:default', type: 'ssl', name: 'default', enable: false, running: false, current_connections: 0, max_connections: 0, max_conn_rate: 'infinity' });
+    expect(l).toMatchObject({ id: 'ssl:default', type: 'ssl', name: 'default', enable: false, running: false, current_connections: 0, max_connections: 'infinity', max_conn_rate: 'infinity' });
     expect(l.ssl_options).toMatchObject({ verify: 'verify_none' });
     const nf = await h.app.inject({ url: '/api/v5/listeners/tcp:nope', headers: h.admin });
     expect([nf.statusCode, nf.json().code]).toEqual([404, 'BAD_LISTENER_ID']);
@@ -58,8 +58,8 @@ describe('listeners and gateways', () => {
       ['coap', 'running'],
       ['stomp', 'unloaded'],
     ]);
-    expect(r[1]).toEqual({ name: 'stomp', status: 'unloaded' });
-    expect((await h.app.inject({ url: '/api/v5/gateways/stomp', headers: h.admin })).json()).toEqual({ name: 'stomp', status: 'unloaded' });
+    expect(r[1]).toEqual({ name: 'stomp', status: 'unloaded', current_connections: 0, listeners: [] });
+    expect((await h.app.inject({ url: '/api/v5/gateways/stomp', headers: h.admin })).json()).toMatchObject({ name: 'stomp', status: 'unloaded' });
   });
 
   it('lists, shows, subscribes and kicks gateway clients, and only those of that gateway', async () => {
