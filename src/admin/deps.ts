@@ -133,6 +133,11 @@ export interface AdminDeps {
   bridges?: BridgeAdmin;
   gateways?: GatewayAdmin;
   listeners?: () => ListenerSummary[];
+  /**
+   * Start, stop or restart one MQTT listener until the next restart of the node (the config file
+   * is not changed). false when no such listener is configured; throws when it cannot start.
+   */
+  listenerAction?: (id: string, action: 'start' | 'stop' | 'restart') => Promise<boolean>;
   /** Re-read and apply the config file (same as SIGHUP). */
   reload?: () => Promise<ReloadResult>;
   /** Lifecycle for GET /status: anything but 'running' answers 503 with retry-after (EMQX). Default: running. */

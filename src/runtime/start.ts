@@ -214,6 +214,19 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
         },
         listeners: () =>
           listeners.map((l) => ({ id: l.id, type: l.type, bind: `${l.bind}:${l.port}`, running: true, currentConnections: l.currentConnections(), maxConnections: 0 })),
+        listenerAction: async (id: string, action: 'start' | 'stop' | 'restart') => {
+          const [type, name = ''] = id.split(':');
+          const declared = id === 'tcp:default' || ((type === 'ssl' || type === 'ws' || type === 'wss') && name in current.listeners[type]);
+          if (!declared) return false;
+          if (action !== 'start') {
+            const i = listeners.findIndex((l) => l.id === id);
+            // close() stops accepting at once and cuts the listener's connections after a grace period.
+            if (i >= 0) await listeners.splice(i, 1)[0]!.close();
+          }
+          if (action !== 'stop' && !listeners.some((l) => l.id === id)) listeners.push(await startOneListener(current, id, accept, log));
+          writeRuntimeFile(rt);
+          return true;
+        },
         reload: reloadFromSource,
         lifecycle: () => lifecycle,
         alarms,
@@ -305,6 +318,18 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   };
   lifecycle = 'running';
   return rt;
+}
+
+/** Start one declared MQTT listener (enabled or not in the config), as at start. */
+async function startOneListener(config: Config, id: string, accept: Parameters<typeof startTcpListener>[1], log: Logger): Promise<ListenerHandle> {
+  if (id === 'tcp:default') {
+    const m = config.mqtt;
+    return startTcpListener({ id, bind: m.bind, port: m.port, maxConnections: m.max_connections, maxConnRate: m.max_conn_rate }, accept, log);
+  }
+  const [type, name] = id.split(':') as ['ssl' | 'ws' | 'wss', string];
+  const one = { ...config, listeners: { ssl: {}, ws: {}, wss: {}, [type]: { [name]: { ...config.listeners[type][name], enable: true } } } } as Config;
+  const [handle] = await startExtraListeners(one, accept, log);
+  return handle!;
 }
 
 /** [authorization] as EMQX's GET /authorization/sources shows it; the file source with its rules text. */

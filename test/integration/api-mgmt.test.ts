@@ -1,7 +1,7 @@
 // The management endpoints of issue 22 on the real daemon over real HTTP and MQTT: alarms raised by
 // a sysmon check and seen on $SYS and /alarms, /monitor, /configs with secrets hidden, listener and
 // gateway shapes, API keys that survive a restart, ACL rules that apply at once, trace download.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
@@ -64,8 +64,14 @@ async function api(method: string, path: string, body?: unknown, headers: Record
   return { status: res.status, json, text, headers: res.headers, bytes };
 }
 
-async function client(opts: Parameters<typeof connectClient>[1] = {}): Promise<TestClient> {
-  const c = await connectClient(d.mqttUrl, { clientId: uid('mgmt'), ...opts });
+/** The MQTT port from runtime.json: it changes when the listener is restarted on port 0. */
+function mqttUrl(): string {
+  const p = (JSON.parse(readFileSync(join(d.dataDir, 'runtime.json'), 'utf8')) as { listeners: Record<string, number> }).listeners['mqtt:tcp'];
+  return `mqtt://127.0.0.1:${p ?? d.mqttPort}`;
+}
+
+async function client(opts: Parameters<typeof connectClient>[1] = {}, url = mqttUrl()): Promise<TestClient> {
+  const c = await connectClient(url, { clientId: uid('mgmt'), ...opts });
   clients.push(c);
   return c;
 }
@@ -123,18 +129,34 @@ describe('monitor, configs, listeners, gateways', () => {
     expect(JSON.stringify((await api('GET', '/api/v5/configs', undefined, { ...auth, accept: 'application/json' })).json)).not.toContain('hunter2');
   });
 
-  it('GET /listeners nests counts in status{}; a listener cannot be stopped live (400); /gateways lists unloaded ones', async () => {
+  it('GET /listeners nests counts in status{}; /gateways lists unloaded ones', async () => {
     const ls = (await api('GET', '/api/v5/listeners')).json;
     const tcp = ls.find((l: { id: string }) => l.id === 'tcp:default');
     expect(tcp).toMatchObject({ type: 'tcp', name: 'default', enable: true, status: { running: true, max_connections: 'infinity' } });
     expect(tcp.status.current_connections).toBeGreaterThanOrEqual(1);
     expect(ls.find((l: { id: string }) => l.id === 'ssl:default')).toMatchObject({ enable: false, status: { running: false } });
     expect((await api('GET', '/api/v5/listeners/tcp:default')).json).toMatchObject({ id: 'tcp:default', running: true });
-    const stop = await api('POST', '/api/v5/listeners/tcp:default/stop');
-    expect([stop.status, stop.json.code]).toEqual([400, 'BAD_REQUEST']);
     expect((await api('POST', '/api/v5/listeners/tcp:nope/stop')).json.code).toBe('BAD_LISTENER_ID');
     const gws = (await api('GET', '/api/v5/gateways')).json;
     expect(gws.find((g: { name: string }) => g.name === 'coap')).toMatchObject({ name: 'coap', status: 'unloaded' });
+  });
+});
+
+describe('listener actions', () => {
+  it('stop closes the MQTT listener and its connections, start opens it again (new port with port 0), restart too', async () => {
+    const c = await client();
+    const closed = new Promise<void>((r) => c.c.once('close', () => r()));
+    expect((await api('POST', '/api/v5/listeners/tcp:default/stop')).status).toBe(200);
+    await closed;
+    expect((await api('GET', '/api/v5/listeners/tcp:default')).json.status.running).toBe(false);
+    await expect(connectClient(d.mqttUrl, { clientId: uid('refused') }, 1000)).rejects.toThrow();
+    expect((await api('POST', '/api/v5/listeners/tcp:default/start')).status).toBe(200);
+    const port = () => (JSON.parse(readFileSync(join(d.dataDir, 'runtime.json'), 'utf8')) as { listeners: Record<string, number> }).listeners['mqtt:tcp'];
+    const c2 = await client({}, `mqtt://127.0.0.1:${port()}`);
+    expect(c2.connack.returnCode ?? 0).toBe(0);
+    expect((await api('POST', '/api/v5/listeners/tcp:default/restart')).status).toBe(200);
+    await client({}, `mqtt://127.0.0.1:${port()}`);
+    expect((await api('GET', '/api/v5/listeners/tcp:default')).json.status.running).toBe(true);
   });
 });
 

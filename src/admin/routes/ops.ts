@@ -95,7 +95,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
     const cfg = ctx.deps.config?.() ?? ctx.config;
     const items = ctx.deps.listeners().map((l) => listenerItem(l.id, l.type, l.bind, true, true, l.currentConnections, l.maxConnections));
     const seen = new Set(items.map((i) => i.id));
-    if (!seen.has('tcp:default') && !cfg.mqtt.enable) items.unshift(listenerItem('tcp:default', 'tcp', `${cfg.mqtt.bind}:${cfg.mqtt.port}`, false, false, 0, cfg.mqtt.max_connections));
+    if (!seen.has('tcp:default')) items.unshift(listenerItem('tcp:default', 'tcp', `${cfg.mqtt.bind}:${cfg.mqtt.port}`, cfg.mqtt.enable, false, 0, cfg.mqtt.max_connections));
     for (const type of ['ssl', 'ws', 'wss'] as const) {
       for (const [name, l] of Object.entries(cfg.listeners[type])) {
         const id = `${type}:${name}`;
@@ -130,12 +130,21 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
     const { bind: _bind, port: _port, ...rest } = redact(conf) as Record<string, unknown>;
     return { ...rest, ...l };
   });
-  // Listeners are bound once at start; stopping or re-binding one live is not something this node
-  // can do, so say so as EMQX does for a failed action (400 BAD_REQUEST) instead of pretending.
+  // EMQX answers 200 with no body; an unknown id is 404 BAD_LISTENER_ID, a failure 400 BAD_REQUEST.
+  // Here the change lasts until the node restarts: the config file stays as it is.
   for (const action of ['start', 'stop', 'restart'] as const) {
-    app.post<{ Params: { id: string } }>(`/api/v5/listeners/:id/${action}`, async (req) => {
+    app.post<{ Params: { id: string } }>(`/api/v5/listeners/:id/${action}`, async (req, reply) => {
       findListener(req.params.id);
-      throw new ApiError('BAD_REQUEST', `listener ${req.params.id} cannot ${action} while the node runs: change [listeners] / [mqtt] in the config file and restart the node`);
+      if (!ctx.deps.listenerAction) throw new ApiError('BAD_REQUEST', `listener ${req.params.id} cannot ${action} on this node`);
+      let known: boolean;
+      try {
+        known = await ctx.deps.listenerAction(req.params.id, action);
+      } catch (err) {
+        throw new ApiError('BAD_REQUEST', (err as Error).message);
+      }
+      if (!known) throw new ApiError('BAD_LISTENER_ID', 'Listener id not found');
+      ctx.log.info({ listener: req.params.id, action, by: req.principal?.name }, 'listener_action_by_api');
+      return reply.status(200).send();
     });
   }
 
