@@ -119,6 +119,28 @@ describe('SystemMonitor checks', () => {
     expect(k.r.activated()).toEqual([]);
   });
 
+  it('raises event_loop_lag when the loop was blocked longer than long_schedule, and clears it when it keeps up', async () => {
+    const k = registry();
+    const m = new SystemMonitor({ alarms: k.r, log: pino({ level: 'silent' }), dataDir: dir, bridges: () => [] });
+    m.start(validateConfig({ node: { data_dir: dir }, sysmon: { vm: { long_schedule: 200 }, os: { mem_check_interval: 0 }, disk: { check_interval: 0 }, bridge: { check_interval: 0 } } }));
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      const until = Date.now() + 500;
+      while (Date.now() < until) {
+        // Block the event loop, as a synchronous hot path would.
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      m.checkEventLoop();
+      expect(k.r.activated()[0]).toMatchObject({ name: 'event_loop_lag', details: { long_schedule: 200 } });
+      expect((k.r.activated()[0]!.details as { max_lag_ms: number }).max_lag_ms).toBeGreaterThan(200);
+      await new Promise((r) => setTimeout(r, 100));
+      m.checkEventLoop();
+      expect(k.r.activated()).toEqual([]);
+    } finally {
+      m.stop();
+    }
+  });
+
   it('raises certificate_expiring for a listener certificate that expires within expiry_warning_days', () => {
     const key = join(dir, 'k.pem');
     const cert = join(dir, 'c.pem');
