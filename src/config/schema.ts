@@ -141,7 +141,7 @@ export const logSchema = z
 
 // --- alarms and system monitors (issue 22, API helper): EMQX's alarm.* and sysmon.os.* keys where
 // EMQX has them; sysmon.vm.long_schedule is read as the event loop's lag; sysmon.disk, sysmon.bridge
-// and sysmon.cert are Outpost's own. Intervals in seconds, percentages 0-100.
+// sysmon.flapping and sysmon.cert are Outpost's own. Intervals in seconds, percentages 0-100.
 const percent = z.number().min(0).max(100);
 export const alarmSchema = z
   .strictObject({
@@ -184,6 +184,14 @@ export const sysmonSchema = z
         check_interval: period.default(10),
         /** bridge_backlog: more messages than this queued for one bridge. */
         backlog_high_watermark: z.number().int().min(1).default(10000),
+      })
+      .prefault({}),
+    flapping: z
+      .strictObject({
+        /** Seconds over which flapping bans are counted; 0 disables the check. */
+        check_interval: period.default(10),
+        /** flapping_ban_storm: at least this many clients banned for flapping within one check_interval. */
+        storm_threshold: z.number().int().min(1).default(20),
       })
       .prefault({}),
     cert: z

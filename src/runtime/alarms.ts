@@ -22,6 +22,8 @@ export interface SystemMonitorDeps {
   log: Logger;
   dataDir: string;
   bridges: () => BridgeProbe[];
+  /** Clients banned for flapping so far (a counter). */
+  flappingBans?: () => number;
   /** Injectable for tests. */
   rss?: () => number;
   now?: () => number;
@@ -51,6 +53,7 @@ export class SystemMonitor {
   private readonly rss: () => number;
   private readonly now: () => number;
   private knownBridgeAlarms = new Set<string>();
+  private lastFlapping: number | null = null;
 
   constructor(private readonly deps: SystemMonitorDeps) {
     this.rss = deps.rss ?? (() => process.memoryUsage.rss());
@@ -76,6 +79,8 @@ export class SystemMonitor {
     every(s.os.mem_check_interval, () => this.checkMemory());
     every(s.disk.check_interval, () => this.checkDisk());
     every(s.bridge.check_interval, () => this.checkBridges());
+    this.lastFlapping = this.deps.flappingBans?.() ?? null;
+    every(s.flapping.check_interval, () => this.checkFlapping());
     if (s.vm.long_schedule > 0) {
       this.lag = monitorEventLoopDelay({ resolution: 20 });
       this.lag.enable();
@@ -160,6 +165,22 @@ export class SystemMonitor {
     // A bridge removed by a reload clears its alarms.
     for (const name of this.knownBridgeAlarms) if (!seen.has(name)) this.deps.alarms.ensure(name, false, {}, 'bridge removed');
     this.knownBridgeAlarms = seen;
+  }
+
+  /** Many clients banned for flapping at once: a fleet reconnecting in a loop (a bad rollout, a broken network). */
+  checkFlapping(): void {
+    const count = this.deps.flappingBans?.();
+    if (count === undefined) return;
+    const since = count - (this.lastFlapping ?? count);
+    this.lastFlapping = count;
+    const f = this.config.sysmon.flapping;
+    const storm = since >= f.storm_threshold;
+    this.deps.alarms.ensure(
+      'flapping_ban_storm',
+      storm,
+      { banned: since, window_s: f.check_interval, storm_threshold: f.storm_threshold },
+      storm ? `${since} clients banned for flapping in ${f.check_interval} s` : 'flapping bans back below the storm threshold',
+    );
   }
 
   checkCertificates(): void {

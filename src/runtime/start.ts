@@ -168,6 +168,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     log,
     dataDir,
     bridges: () => bridges.status().map((b) => ({ name: b.name, enable: b.enable, status: b.status, queued: b.queued, lastError: b.lastError ?? null })),
+    flappingBans: () => metrics.get('client.flapping'),
   });
   sysmon.start(config);
   let lifecycle: 'starting' | 'running' | 'stopping' = 'starting';

@@ -141,6 +141,22 @@ describe('SystemMonitor checks', () => {
     }
   });
 
+  it('raises flapping_ban_storm when storm_threshold clients were banned for flapping within one check, and clears it after a calm one', () => {
+    const k = registry();
+    let banned = 3;
+    const m = new SystemMonitor({ alarms: k.r, log: pino({ level: 'silent' }), dataDir: dir, bridges: () => [], flappingBans: () => banned });
+    m.start(validateConfig({ node: { data_dir: dir }, sysmon: { flapping: { storm_threshold: 5 } } }));
+    m.stop();
+    banned += 4;
+    m.checkFlapping();
+    expect(k.r.activated()).toEqual([]);
+    banned += 5;
+    m.checkFlapping();
+    expect(k.r.activated()[0]).toMatchObject({ name: 'flapping_ban_storm', details: { banned: 5, storm_threshold: 5, window_s: 10 } });
+    m.checkFlapping();
+    expect(k.r.activated()).toEqual([]);
+  });
+
   it('raises certificate_expiring for a listener certificate that expires within expiry_warning_days', () => {
     const key = join(dir, 'k.pem');
     const cert = join(dir, 'c.pem');
