@@ -31,10 +31,16 @@ export function registerAlarmRoutes(app: FastifyInstance, ctx: RouteContext): vo
     const activated = parseBool(q.activated, 'activated') ?? true;
     const now = ctx.deps.broker.clock.now();
     const list = activated ? alarms().activated() : alarms().deactivated();
-    return paginate(
-      list.map((a) => alarmItem(a, node, now)),
-      q,
-    );
+    try {
+      return paginate(
+        list.map((a) => alarmItem(a, node, now)),
+        q,
+      );
+    } catch (err) {
+      // EMQX: 400 INVALID_PARAMETER "page_limit_invalid".
+      if (err instanceof ApiError) throw new ApiError('INVALID_PARAMETER', 'page_limit_invalid');
+      throw err;
+    }
   });
 
   app.delete('/api/v5/alarms', async (req, reply) => {

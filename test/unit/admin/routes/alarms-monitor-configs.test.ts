@@ -1,5 +1,6 @@
 // /alarms, /monitor, /monitor_current, /configs, /mqtt/retainer|delayed against EMQX 5's shapes
 // (emqx_mgmt_api_alarms.erl, emqx_dashboard_monitor_api.erl, emqx_mgmt_api_configs.erl).
+import { parse } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MonitorSampler } from '../../../../src/admin/monitor.js';
 import { client } from '../fake-broker.js';
@@ -38,6 +39,8 @@ describe('/alarms', () => {
     ]);
     expect((await h.app.inject({ url: '/api/v5/alarms?activated=true', headers: h.admin })).json().data.map((a: { name: string }) => a.name)).toEqual(['high_system_memory_usage']);
     expect((await h.app.inject({ url: '/api/v5/alarms?activated=maybe', headers: h.admin })).statusCode).toBe(400);
+    const bad = await h.app.inject({ url: '/api/v5/alarms?page=0', headers: h.admin });
+    expect([bad.statusCode, bad.json()]).toEqual([400, { code: 'INVALID_PARAMETER', message: 'page_limit_invalid' }]);
   });
 
   it('DELETE clears deactivated alarms only (204); a viewer may not', async () => {
@@ -137,7 +140,10 @@ describe('/configs and the retainer/delayed views', () => {
     expect(text.headers['content-type']).toMatch(/^text\/plain/);
     expect(text.body).toContain('[retainer]');
     expect(text.body).toContain('max_payload_size = 1048576');
+    // The whole config as text is TOML that reads back to the JSON view.
+    const full = await h.app.inject({ url: '/api/v5/configs', headers: h.viewer });
     const json = (await h.app.inject({ url: '/api/v5/configs', headers: { ...h.viewer, accept: 'application/json' } })).json();
+    expect(parse(full.body)).toEqual(json);
     expect(json.node.name).toBe('outpost@127.0.0.1');
     expect(json.sysmon.os.sysmem_high_watermark).toBe(70);
     expect((await h.app.inject({ url: '/api/v5/configs/alarm', headers: h.viewer })).json()).toEqual({ actions: ['log', 'publish'], size_limit: 1000, validity_period: 86400 });
