@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { ActiveAlarm, DeactivatedAlarm } from '../broker/alarms.js';
 import type { BrokerApi } from '../broker/api.js';
 import type { Config } from '../config/schema.js';
+import type { MonitorSource } from './monitor.js';
 import type { TraceService } from './trace.js';
 
 /** One user of the built-in database authenticator (EMQX users API). */
@@ -143,6 +144,8 @@ export interface AdminDeps {
   /** Lifecycle for GET /status: anything but 'running' answers 503 with retry-after (EMQX). Default: running. */
   lifecycle?: () => 'starting' | 'running' | 'stopping';
   alarms?: AlarmAdmin;
+  /** Dashboard samples (/monitor); when absent the API samples from its first request on. */
+  monitor?: MonitorSource;
   acl?: AclAdmin;
   /** Authorization sources in the order they are checked. */
   authzSources?: () => AuthzSource[];

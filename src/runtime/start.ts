@@ -8,6 +8,7 @@ import { GATEWAYS } from '../../gateways/index.js';
 import type { Gateway, ListenerInfo } from '../../gateways/gateway.js';
 import type { AuthzSource, BridgeStatus as AdminBridgeStatus, GatewaySummary, ReloadResult } from '../admin/deps.js';
 import { startAdmin } from '../admin/lazy.js';
+import { MonitorSampler } from '../admin/monitor.js';
 import type { AdminService } from '../admin/server.js';
 import { banAdmin, userDbAdmin } from '../auth/admin-adapters.js';
 import { createAuth, DEFAULT_ACL, type AuthServices } from '../auth/index.js';
@@ -171,6 +172,9 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     flappingBans: () => metrics.get('client.flapping'),
   });
   sysmon.start(config);
+  // The dashboard's history (/monitor) starts at boot, not at the API's first request.
+  const monitor = new MonitorSampler(broker);
+  monitor.start();
   let lifecycle: 'starting' | 'running' | 'stopping' = 'starting';
   let rt: Runtime;
   const reloadFromSource = async (): Promise<ReloadResult> => {
@@ -231,6 +235,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
         reload: reloadFromSource,
         lifecycle: () => lifecycle,
         alarms,
+        monitor,
         config: () => current,
         acl: auth.acl,
         authzSources: () => authzSources(current),
@@ -239,6 +244,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     );
   } catch (err) {
     sysmon.stop();
+    monitor.stop();
     await bridges.stop();
     for (const l of listeners) await l.close();
     broker.stop();
@@ -303,6 +309,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
       stopped = true;
       lifecycle = 'stopping';
       sysmon.stop();
+      monitor.stop();
       await admin.close().catch(() => {});
       // Bridges disconnect cleanly (no UNSUBSCRIBE); their queued messages stay in the store.
       await bridges.stop().catch((err: unknown) => log.error({ err }, 'bridges_stop_failed'));

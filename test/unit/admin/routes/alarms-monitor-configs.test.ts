@@ -114,6 +114,20 @@ describe('MonitorSampler and /monitor', () => {
     expect(s.samples()).toHaveLength(2);
   });
 
+  it('keeps the newest samples when the ring is full', async () => {
+    h = await harness();
+    const s = new MonitorSampler(h.broker, 10_000, 3);
+    for (let i = 0; i < 5; i++) {
+      h.broker.metrics.c['messages.received'] += i;
+      s.sample();
+      h.broker.clock.advance(10_000);
+    }
+    expect(s.samples().map((x) => x.received)).toEqual([2, 3, 4]);
+    expect(s.current().received_msg_rate).toBe(0);
+    s.clear();
+    expect(s.samples()).toEqual([]);
+  });
+
   it('GET /monitor returns samples, per node too (404 for another node); DELETE clears; /monitor_current has the current fields', async () => {
     h = await harness();
     const all = (await h.app.inject({ url: '/api/v5/monitor', headers: h.viewer })).json();
