@@ -62,7 +62,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: RouteContext): v
       msg_expiry_interval: `${r.msg_expiry_interval}s`,
       max_payload_size: bytes(r.max_payload_size),
       stop_publish_clear_msg: r.stop_publish_clear_msg,
-      backend: { type: 'built_in_database', storage_type: 'disc', max_retained_messages: r.max_retained_messages },
+      backend: { type: 'built_in_database', storage_type: 'disc', max_retained_messages: r.max_retained_messages, enable: true },
     };
   });
   app.put('/api/v5/mqtt/retainer', readOnly);

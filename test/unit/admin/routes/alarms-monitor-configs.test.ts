@@ -186,7 +186,7 @@ describe('/configs and the retainer/delayed views', () => {
       msg_expiry_interval: '0s',
       max_payload_size: '1MB',
       stop_publish_clear_msg: false,
-      backend: { type: 'built_in_database', storage_type: 'disc', max_retained_messages: 0 },
+      backend: { type: 'built_in_database', storage_type: 'disc', max_retained_messages: 0, enable: true },
     });
     expect((await h.app.inject({ url: '/api/v5/mqtt/delayed', headers: h.viewer })).json()).toEqual({ enable: true, max_delayed_messages: 0 });
   });
