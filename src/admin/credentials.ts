@@ -154,8 +154,16 @@ export class Credentials {
     rmSync(join(this.dataDir, LOCAL_KEY_FILE), { force: true });
   }
 
+  /** Keys kept elsewhere (API keys made over /api_key, api-keys.ts), checked after the bootstrap file's. */
+  private readonly keySources: { check(key: string, secret: string): Principal | null }[] = [];
+
+  addKeySource(source: { check(key: string, secret: string): Principal | null }): void {
+    this.keySources.push(source);
+  }
+
   checkBasic(key: string, secret: string): Principal | null {
     let found: Principal | null = null;
+    for (const s of this.keySources) found ??= s.check(key, secret);
     for (const k of this.keys) {
       // No early exit, so timing does not reveal which key names exist.
       if (sameSecret(k.key, key) && sameSecret(k.secret, secret)) found = { name: k.key, role: k.role, via: 'api_key' };

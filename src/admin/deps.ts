@@ -2,7 +2,10 @@
 // else is a small structural interface that the runtime adapts its real services to. An absent
 // optional dependency makes its endpoints answer 501 NOT_SUPPORTED rather than pretend.
 import type { Logger } from 'pino';
+import type { ActiveAlarm, DeactivatedAlarm } from '../broker/alarms.js';
 import type { BrokerApi } from '../broker/api.js';
+import type { Config } from '../config/schema.js';
+import type { MonitorSource } from './monitor.js';
 import type { TraceService } from './trace.js';
 
 /** One user of the built-in database authenticator (EMQX users API). */
@@ -91,6 +94,37 @@ export interface ReloadResult {
   error?: string;
 }
 
+/** One built-in database authorization rule, in EMQX's API shape. */
+export interface AclRuleRecord {
+  topic: string;
+  permission: 'allow' | 'deny';
+  action: 'publish' | 'subscribe' | 'all';
+  qos: (0 | 1 | 2)[];
+  retain: boolean | 'all';
+}
+export type AclWho = 'username' | 'clientid' | 'all';
+
+/** The built_in_database authorization source's rules (src/auth/acl-db.ts). Writes throw a 4xx-typed error on a bad rule. */
+export interface AclAdmin {
+  set(whoType: AclWho, who: string, rules: AclRuleRecord[]): void;
+  get(whoType: AclWho, who: string): AclRuleRecord[];
+  list(whoType: AclWho): { who: string; rules: AclRuleRecord[] }[];
+  remove(whoType: AclWho, who: string): boolean;
+  clear(): void;
+}
+
+/** An authorization source as GET /authorization/sources shows it (config fields by EMQX's names). */
+export type AuthzSource = { type: string; enable: boolean } & Record<string, unknown>;
+
+/** The alarm registry (src/broker/alarms.ts) as the API sees it. */
+export interface AlarmAdmin {
+  activated(): ActiveAlarm[];
+  /** Newest first. */
+  deactivated(): DeactivatedAlarm[];
+  clearDeactivated(): number;
+  deactivate(name: string): boolean;
+}
+
 export interface AdminDeps {
   broker: BrokerApi;
   /** Parent logger; the API logs as a child { component: 'admin' }. */
@@ -100,10 +134,23 @@ export interface AdminDeps {
   bridges?: BridgeAdmin;
   gateways?: GatewayAdmin;
   listeners?: () => ListenerSummary[];
+  /**
+   * Start, stop or restart one MQTT listener until the next restart of the node (the config file
+   * is not changed). false when no such listener is configured; throws when it cannot start.
+   */
+  listenerAction?: (id: string, action: 'start' | 'stop' | 'restart') => Promise<boolean>;
   /** Re-read and apply the config file (same as SIGHUP). */
   reload?: () => Promise<ReloadResult>;
   /** Lifecycle for GET /status: anything but 'running' answers 503 with retry-after (EMQX). Default: running. */
   lifecycle?: () => 'starting' | 'running' | 'stopping';
+  alarms?: AlarmAdmin;
+  /** Dashboard samples (/monitor); when absent the API samples from its first request on. */
+  monitor?: MonitorSource;
+  acl?: AclAdmin;
+  /** Authorization sources in the order they are checked. */
+  authzSources?: () => AuthzSource[];
+  /** The config running now (after reloads); default: the one the API started with. */
+  config?: () => Config;
   /** When absent, startAdmin creates one writing under <data_dir>/trace. */
   trace?: TraceService;
 }

@@ -15,6 +15,7 @@ export const API_ERRORS = {
   BRIDGE_NOT_FOUND: { status: 404, message: 'Bridge not found' },
   GATEWAY_NOT_FOUND: { status: 404, message: 'Gateway not found' },
   TRACE_NOT_FOUND: { status: 404, message: 'Trace not found' },
+  BAD_LISTENER_ID: { status: 404, message: 'Listener id not found' },
   ALREADY_EXISTS: { status: 409, message: 'Already exists' },
   RELOAD_FAILED: { status: 400, message: 'Reload failed' },
   LOGIN_LOCKED: { status: 429, message: 'Too many failed logins; try again later' },

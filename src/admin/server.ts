@@ -13,6 +13,11 @@ import type { AdminDeps } from './deps.js';
 import { ApiError, API_ERRORS } from './errors.js';
 import { PrometheusExporter } from './prometheus.js';
 import { registerAccessRoutes } from './routes/access.js';
+import { registerAlarmRoutes } from './routes/alarms.js';
+import { registerApiKeyRoutes } from './routes/api-keys.js';
+import { registerAuthzRoutes } from './routes/authz.js';
+import { registerConfigRoutes } from './routes/configs.js';
+import { registerMonitorRoutes } from './routes/monitor.js';
 import { registerClientRoutes } from './routes/clients.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerPublishRoutes } from './routes/publish.js';
@@ -165,6 +170,11 @@ export function buildAdmin(deps: AdminDeps, config: Config, opts: BuildOptions =
   registerPublishRoutes(app, ctx);
   registerAccessRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
+  registerAlarmRoutes(app, ctx);
+  registerMonitorRoutes(app, ctx);
+  registerConfigRoutes(app, ctx);
+  registerApiKeyRoutes(app, ctx);
+  registerAuthzRoutes(app, ctx);
   // The dashboard's page and assets at / (src/dashboard); the API above is unchanged.
   app.register((child) => registerDashboard(child));
   return { app, credentials, trace, ownTrace };

@@ -24,6 +24,13 @@ export interface SysSink {
   metricsForSys(): Record<string, number>;
 }
 
+/** When an alarm was raised and cleared (ms since epoch) and its message, from the alarm registry. */
+export interface AlarmTimes {
+  activateAt: number;
+  deactivateAt?: number;
+  message?: string;
+}
+
 export class SysPublisher {
   private timers: NodeJS.Timeout[] = [];
   private readonly prefix: string;
@@ -139,9 +146,13 @@ export class SysPublisher {
    * is still active: when one clears, it becomes the latest alarm still active, or goes away, without
    * a new message to live subscribers (they already saw the deactivation).
    */
-  alarm(name: string, activate: boolean, details: Record<string, unknown>): void {
+  alarm(name: string, activate: boolean, details: Record<string, unknown>, at?: AlarmTimes): void {
     const s = this.sink;
-    const body = JSON.stringify({ name, message: String(details.message ?? name), details, activate_at: s.now(), activated: activate });
+    // EMQX's payload (emqx_alarm:normalize/1): times in microseconds, deactivate_at "infinity" while active.
+    const activateAt = (at?.activateAt ?? s.now()) * 1000;
+    const deactivateAt = activate ? 'infinity' : (at?.deactivateAt ?? s.now()) * 1000;
+    const message = at?.message ?? String(details.message ?? name);
+    const body = JSON.stringify({ name, details, message, activate_at: activateAt, deactivate_at: deactivateAt, activated: activate });
     const activateTopic = `${this.prefix}/alarms/activate`;
     const deactivateTopic = `${this.prefix}/alarms/deactivate`;
     if (activate) {

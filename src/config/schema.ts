@@ -7,7 +7,7 @@ import { bridgesConfigShape } from '../bridge/config.js';
 import { apiConfigShape } from '../admin/config.js';
 import { listenersConfigShape } from '../mqtt/listeners/config.js';
 import { gatewayConfigSchema } from '../../gateways/config.js';
-import { bytesFrom, infinityAsZero, secondsFrom, splitListenerBind } from '../core/units.js';
+import { bytesFrom, infinityAsZero, millisecondsFrom, secondsFrom, splitListenerBind } from '../core/units.js';
 
 const port = z.number().int().min(0).max(65535);
 /** Whole seconds; EMQX duration strings ("15s", "2h", "1d") are read too, rounded up to the second. */
@@ -157,6 +157,71 @@ export const logSchema = z
   })
   .prefault({});
 
+// --- alarms and system monitors (issue 22, API helper): EMQX's alarm.* and sysmon.os.* keys where
+// EMQX has them; sysmon.vm.long_schedule is read as the event loop's lag; sysmon.disk, sysmon.bridge
+// sysmon.flapping and sysmon.cert are Outpost's own. Intervals in seconds or EMQX duration strings, sizes in bytes or size strings, percentages 0-100.
+const percent = z.number().min(0).max(100);
+export const alarmSchema = z
+  .strictObject({
+    actions: z.array(z.enum(['log', 'publish'])).default(['log', 'publish']),
+    /** Most deactivated alarms kept for GET /alarms?activated=false. */
+    size_limit: z.number().int().min(1).max(3000).default(1000),
+    /** Seconds a deactivated alarm is kept. */
+    validity_period: seconds().default(86400),
+  })
+  .prefault({});
+export const sysmonSchema = z
+  .strictObject({
+    os: z
+      .strictObject({
+        /** Seconds between memory checks; 0 disables them. */
+        mem_check_interval: period.default(60),
+        /** high_system_memory_usage: used system memory over this percentage. */
+        sysmem_high_watermark: percent.default(70),
+        /** high_process_memory_usage: this process's RSS over this percentage of the system's memory. */
+        procmem_high_watermark: percent.default(50),
+      })
+      .prefault({}),
+    vm: z
+      .strictObject({
+        /** event_loop_lag: the event loop blocked longer than this many ms; 0 disables. */
+        long_schedule: z.preprocess(millisecondsFrom, z.number().int().min(0)).default(1000),
+      })
+      .prefault({}),
+    disk: z
+      .strictObject({
+        /** Seconds between checks of the data dir's file system; 0 disables them. */
+        check_interval: period.default(60),
+        /** store_near_full: free bytes on the data dir's file system below this. */
+        free_low_watermark: bytes(z.number().int().min(0)).default(104857600),
+      })
+      .prefault({}),
+    bridge: z
+      .strictObject({
+        /** Seconds between bridge checks (bridge down, backlog); 0 disables them. */
+        check_interval: period.default(10),
+        /** bridge_backlog: more messages than this queued for one bridge. */
+        backlog_high_watermark: z.number().int().min(1).default(10000),
+      })
+      .prefault({}),
+    flapping: z
+      .strictObject({
+        /** Seconds over which flapping bans are counted; 0 disables the check. */
+        check_interval: period.default(10),
+        /** flapping_ban_storm: at least this many clients banned for flapping within one check_interval. */
+        storm_threshold: z.number().int().min(1).default(20),
+      })
+      .prefault({}),
+    cert: z
+      .strictObject({
+        /** certificate_expiring: a listener certificate expires within this many days; 0 disables. */
+        expiry_warning_days: z.number().int().min(0).default(30),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+// --- end alarms and system monitors
+
 export const configSchema = z.strictObject({
   node: nodeSchema,
   mqtt: mqttSchema,
@@ -166,6 +231,8 @@ export const configSchema = z.strictObject({
   delayed: delayedSchema,
   rewrite: z.array(rewriteRuleSchema).default([]),
   log: logSchema,
+  alarm: alarmSchema,
+  sysmon: sysmonSchema,
   ...listenersConfigShape,
   ...authConfigShape,
   ...bridgesConfigShape,

@@ -8,13 +8,16 @@ import { writeToStream } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import { GATEWAYS } from '../../gateways/index.js';
 import type { Gateway, ListenerInfo } from '../../gateways/gateway.js';
-import type { BridgeStatus as AdminBridgeStatus, ReloadResult } from '../admin/deps.js';
+import type { AuthzSource, BridgeStatus as AdminBridgeStatus, GatewaySummary, ReloadResult } from '../admin/deps.js';
 import { startAdmin } from '../admin/lazy.js';
+import { MonitorSampler } from '../admin/monitor.js';
 import type { AdminService } from '../admin/server.js';
 import { banAdmin, userDbAdmin } from '../auth/admin-adapters.js';
-import { createAuth, type AuthServices } from '../auth/index.js';
+import { createAuth, DEFAULT_ACL, type AuthServices } from '../auth/index.js';
 import { startBridges, type BridgeService } from '../bridge/index.js';
+import { AlarmRegistry } from '../broker/alarms.js';
 import { Broker } from '../broker/broker.js';
+import { alarmSettings, SystemMonitor } from './alarms.js';
 import { GatewayHost } from './gateway-host.js';
 import { Metrics } from '../core/metrics.js';
 import { systemClock, type Clock } from '../core/types.js';
@@ -99,10 +102,19 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   let current = config;
   const broker = new Broker({ config, store, log, clock, metrics, authorizer: auth.authorizer, guard: auth.guard });
   broker.start();
+  // EMQX's alarm registry: kept here, published on $SYS by the broker's publisher (broker/alarms.ts).
+  const alarms = new AlarmRegistry(
+    {
+      publish: (name, activate, details, at) => broker.sys.alarm(name, activate, details, at),
+      log: (event, a) => log.warn({ alarm: a.name, message: a.message }, event),
+    },
+    () => clock.now(),
+    alarmSettings(config),
+  );
   if (store.quarantined) {
     metrics.c['store.quarantined']++;
     metrics.registerGauge('store.quarantined', () => 1);
-    broker.sys.alarm('store_quarantined', true, { message: `database moved aside to ${store.quarantined.movedTo}`, ...store.quarantined });
+    alarms.activate('store_quarantined', { ...store.quarantined }, `database moved aside to ${store.quarantined.movedTo}`);
   }
   metrics.registerGauge('store.pending_ops', () => store.pendingOps);
   metrics.registerGauge('store.rejected_ops', () => store.rejectedOps);
@@ -110,8 +122,8 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   metrics.registerGauge('store.writable', () => (store.writable ? 1 : 0));
   // Commits failing for the disk (full, I/O error): acks are held; say so until a commit succeeds.
   store.onWriteFailing = (f) => {
-    if (f) broker.sys.alarm('store_write_failing', true, { ...f, error: f.message, message: f.outOfSpace ? 'disk full: nothing can be stored, acknowledgements are held' : `store writes failing (${f.code}): acknowledgements are held` });
-    else broker.sys.alarm('store_write_failing', false, { message: 'store writes succeed again' });
+    if (f) alarms.activate('store_write_failing', { ...f, error: f.message }, f.outOfSpace ? 'disk full: nothing can be stored, acknowledgements are held' : `store writes failing (${f.code}): acknowledgements are held`);
+    else alarms.deactivate('store_write_failing', undefined, 'store writes succeed again');
   };
   const front = new MqttFront({
     broker,
@@ -176,6 +188,17 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   }
 
   const bridges = await startBridges(broker, config, log);
+  const sysmon = new SystemMonitor({
+    alarms,
+    log,
+    dataDir,
+    bridges: () => bridges.status().map((b) => ({ name: b.name, enable: b.enable, status: b.status, queued: b.queued, lastError: b.lastError ?? null })),
+    flappingBans: () => metrics.get('client.flapping'),
+  });
+  sysmon.start(config);
+  // The dashboard's history (/monitor) starts at boot, not at the API's first request.
+  const monitor = new MonitorSampler(broker);
+  monitor.start();
   let lifecycle: 'starting' | 'running' | 'stopping' = 'starting';
   let rt: Runtime;
   const reloadFromSource = async (): Promise<ReloadResult> => {
@@ -202,14 +225,17 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
         },
         gateways: {
           list: () =>
-            gateways.map((g) => ({
+            gateways
+              .map((g): GatewaySummary => ({
               name: g.name,
               status: g.status === 'running' ? 'running' : 'stopped',
               createdAt: g.startedAt,
               startedAt: g.startedAt,
               maxConnections: 1_024_000,
               listeners: g.gateway ? g.gateway.listeners().map((l) => ({ id: l.id, type: l.type, bind: l.bind, running: l.running })) : [],
-            })),
+            }))
+              // EMQX lists every gateway it knows; those not enabled show as unloaded.
+              .concat(GATEWAYS.filter((e) => !gateways.some((g) => g.name === e.name)).map((e) => ({ name: e.name, status: 'unloaded' as const, createdAt: 0, startedAt: 0, maxConnections: 0, listeners: [] }))),
           request: (name: string, clientId: string, body: unknown) => {
             const g = gateways.find((x) => x.name === name && x.status === 'running');
             return g?.gateway?.deviceRequest ? g.gateway.deviceRequest(clientId, body) : null;
@@ -217,13 +243,33 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
         },
         listeners: () =>
           listeners.map((l) => ({ id: l.id, type: l.type, bind: `${l.bind}:${l.port}`, running: true, currentConnections: l.currentConnections(), maxConnections: 0 })),
+        listenerAction: async (id: string, action: 'start' | 'stop' | 'restart') => {
+          const [type, name = ''] = id.split(':');
+          const declared = id === 'tcp:default' || ((type === 'ssl' || type === 'ws' || type === 'wss') && name in current.listeners[type]);
+          if (!declared) return false;
+          if (action !== 'start') {
+            const i = listeners.findIndex((l) => l.id === id);
+            // close() stops accepting at once and cuts the listener's connections after a grace period.
+            if (i >= 0) await listeners.splice(i, 1)[0]!.close();
+          }
+          if (action !== 'stop' && !listeners.some((l) => l.id === id)) listeners.push(await startOneListener(current, id, accept, log));
+          writeRuntimeFile(rt);
+          return true;
+        },
         reload: reloadFromSource,
         lifecycle: () => lifecycle,
+        alarms,
+        monitor,
+        config: () => current,
+        acl: auth.acl,
+        authzSources: () => authzSources(current),
       },
       config,
     );
   } catch (err) {
     err = bindFailure(err, 'api', config.api);
+    sysmon.stop();
+    monitor.stop();
     await bridges.stop();
     for (const l of listeners) await l.close();
     broker.stop();
@@ -268,6 +314,8 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
       broker.reload(next);
       for (const l of listeners) await l.reload?.(next).catch((err: unknown) => log.error({ listener: l.id, err }, 'listener_reload_failed: keeping the old certificates'));
       await bridges.reload(next);
+      alarms.configure(alarmSettings(next));
+      sysmon.start(next);
       log.level = next.log.level;
       for (const g of gateways) {
         const gcfg = (next.gateway as Record<string, unknown>)[g.name];
@@ -285,6 +333,8 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
       if (stopped) return;
       stopped = true;
       lifecycle = 'stopping';
+      sysmon.stop();
+      monitor.stop();
       await admin.close().catch(() => {});
       // Bridges disconnect cleanly (no UNSUBSCRIBE); their queued messages stay in the store.
       await bridges.stop().catch((err: unknown) => log.error({ err }, 'bridges_stop_failed'));
@@ -302,6 +352,33 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   };
   lifecycle = 'running';
   return rt;
+}
+
+/** Start one declared MQTT listener (enabled or not in the config), as at start. */
+async function startOneListener(config: Config, id: string, accept: Parameters<typeof startTcpListener>[1], log: Logger): Promise<ListenerHandle> {
+  if (id === 'tcp:default') {
+    const m = config.mqtt;
+    return startTcpListener({ id, bind: m.bind, port: m.port, maxConnections: m.max_connections, maxConnRate: m.max_conn_rate }, accept, log);
+  }
+  const [type, name] = id.split(':') as ['ssl' | 'ws' | 'wss', string];
+  const one = { ...config, listeners: { ssl: {}, ws: {}, wss: {}, [type]: { [name]: { ...config.listeners[type][name], enable: true } } } } as Config;
+  const [handle] = await startExtraListeners(one, accept, log);
+  return handle!;
+}
+
+/** [authorization] as EMQX's GET /authorization/sources shows it; the file source with its rules text. */
+function authzSources(config: Config): AuthzSource[] {
+  const a = config.authorization;
+  return a.sources.map((type): AuthzSource => {
+    if (type === 'built_in_database') return { type, enable: true };
+    let rules: string;
+    try {
+      rules = a.file.path === '' ? DEFAULT_ACL : readFileSync(isAbsolute(a.file.path) ? a.file.path : join(config.node.data_dir, a.file.path), 'utf8');
+    } catch (err) {
+      rules = `# cannot read ${a.file.path}: ${(err as Error).message}`;
+    }
+    return { type, enable: a.file.enable, path: a.file.path, rules };
+  });
 }
 
 function toAdminBridge(b: ReturnType<BridgeService['status']>[number]): AdminBridgeStatus {

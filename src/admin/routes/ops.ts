@@ -1,11 +1,13 @@
 // Listeners, gateways and their clients, bridges, reload and traces (emqx_mgmt_api_listeners.erl,
 // emqx_gateway_api*.erl, emqx_bridge_api.erl, emqx_trace_api.erl).
 import type { FastifyInstance } from 'fastify';
+import { zipSync } from 'fflate';
 import { z } from 'zod';
 import type { BridgeAdmin, BridgeStatus, GatewayAdmin, GatewaySummary } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { paginate, parseBody, parseTime, rfc3339 } from '../http-util.js';
 import type { RouteContext } from '../route-context.js';
+import { redact } from './configs.js';
 import { TraceError, TRACE_TYPES, type TraceInfo } from '../trace.js';
 import { clientFilter, clientItem, requireClient, subscribeBody, subscribeFor, subscriptionItem } from './clients.js';
 
@@ -70,6 +72,9 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
     return b;
   };
   const gatewayItem = (g: GatewaySummary): Record<string, unknown> => {
+    // EMQX shows a gateway that is not loaded by its name and status only; the empty counts and
+    // listeners are ours, so outpostctl and the dashboard read every item alike.
+    if (g.status === 'unloaded') return { name: g.name, status: 'unloaded', current_connections: 0, listeners: [] };
     let current = 0;
     for (const c of broker.clients()) if (c.protocol === g.name && c.connected) current++;
     return {
@@ -84,20 +89,64 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
     };
   };
 
-  app.get('/api/v5/listeners', async () => {
+  // Every listener the config declares, running or not (EMQX lists disabled ones with enable false).
+  const listenerItems = (): Record<string, unknown>[] => {
     if (!ctx.deps.listeners) throw new ApiError('NOT_SUPPORTED', 'listener information is not available on this node');
-    return ctx.deps.listeners().map((l) => ({
-      id: l.id,
-      type: l.type,
-      name: l.id.split(':').pop(),
-      bind: l.bind,
-      running: l.running,
-      enable: true,
-      current_connections: l.currentConnections,
-      max_connections: l.maxConnections === 0 ? 'infinity' : l.maxConnections,
-      node,
-    }));
+    const cfg = ctx.deps.config?.() ?? ctx.config;
+    const items = ctx.deps.listeners().map((l) => listenerItem(l.id, l.type, l.bind, true, true, l.currentConnections, l.maxConnections));
+    const seen = new Set(items.map((i) => i.id));
+    if (!seen.has('tcp:default')) items.unshift(listenerItem('tcp:default', 'tcp', `${cfg.mqtt.bind}:${cfg.mqtt.port}`, cfg.mqtt.enable, false, 0, cfg.mqtt.max_connections));
+    for (const type of ['ssl', 'ws', 'wss'] as const) {
+      for (const [name, l] of Object.entries(cfg.listeners[type])) {
+        const id = `${type}:${name}`;
+        if (!seen.has(id)) items.push(listenerItem(id, type, `${l.bind}:${l.port}`, l.enable, false, 0, l.max_connections));
+      }
+    }
+    return items;
+  };
+  const listenerItem = (id: string, type: string, bind: string, enable: boolean, running: boolean, current: number, max: number): Record<string, unknown> => {
+    const status = { running, max_connections: max === 0 ? 'infinity' : max, current_connections: current };
+    // EMQX nests the counts in status{}; the same values flat (as Outpost had them) keep outpostctl
+    // and the dashboard working until they read status{}.
+    return { id, type, name: id.split(':').pop(), enable, bind, acceptors: 1, status, node_status: [{ node, status }], number: 1, ...status };
+  };
+  const findListener = (id: string): Record<string, unknown> => {
+    const l = listenerItems().find((x) => x.id === id);
+    if (!l) throw new ApiError('BAD_LISTENER_ID', 'Listener id not found');
+    return l;
+  };
+
+  app.get('/api/v5/listeners', async (req) => {
+    const type = (req.query as Record<string, unknown>).type;
+    const all = listenerItems();
+    return typeof type === 'string' && type !== '' ? all.filter((l) => l.type === type) : all;
   });
+  app.get<{ Params: { id: string } }>('/api/v5/listeners/:id', async (req) => {
+    const l = findListener(req.params.id);
+    // EMQX answers with the listener's config and its state; the config as configured, secrets hidden.
+    const cfg = ctx.deps.config?.() ?? ctx.config;
+    const [type, name] = req.params.id.split(':') as [string, string];
+    const conf = type === 'tcp' ? { bind: cfg.mqtt.bind, port: cfg.mqtt.port, max_connections: cfg.mqtt.max_connections, max_conn_rate: cfg.mqtt.max_conn_rate } : ((cfg.listeners as Record<string, Record<string, unknown>>)[type]?.[name] ?? {});
+    const { bind: _bind, port: _port, ...rest } = redact(conf) as Record<string, unknown>;
+    return { ...rest, ...l };
+  });
+  // EMQX answers 200 with no body; an unknown id is 404 BAD_LISTENER_ID, a failure 400 BAD_REQUEST.
+  // Here the change lasts until the node restarts: the config file stays as it is.
+  for (const action of ['start', 'stop', 'restart'] as const) {
+    app.post<{ Params: { id: string } }>(`/api/v5/listeners/:id/${action}`, async (req, reply) => {
+      findListener(req.params.id);
+      if (!ctx.deps.listenerAction) throw new ApiError('BAD_REQUEST', `listener ${req.params.id} cannot ${action} on this node`);
+      let known: boolean;
+      try {
+        known = await ctx.deps.listenerAction(req.params.id, action);
+      } catch (err) {
+        throw new ApiError('BAD_REQUEST', (err as Error).message);
+      }
+      if (!known) throw new ApiError('BAD_LISTENER_ID', 'Listener id not found');
+      ctx.log.info({ listener: req.params.id, action, by: req.principal?.name }, 'listener_action_by_api');
+      return reply.status(200).send();
+    });
+  }
 
   app.get('/api/v5/gateways', async () => gateways().list().map(gatewayItem));
   app.get<{ Params: { name: string } }>('/api/v5/gateways/:name', async (req) => gatewayItem(findGateway(req.params.name)));
@@ -189,6 +238,22 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
   app.delete<{ Params: { name: string } }>('/api/v5/trace/:name', async (req, reply) => {
     if (!trace.delete(req.params.name)) throw new ApiError('TRACE_NOT_FOUND');
     return reply.status(204).send();
+  });
+  // EMQX's download: a zip named <name>.zip holding <node>-trace_<name>_<start date>.log; an empty
+  // trace is 404 "Trace is empty"; ?node= another node is 404 (emqx_mgmt_api_trace.erl).
+  app.get<{ Params: { name: string } }>('/api/v5/trace/:name/download', async (req, reply) => {
+    const t = trace.get(req.params.name);
+    if (!t) throw new ApiError('NOT_FOUND', `${req.params.name} NOT FOUND`);
+    const askNode = (req.query as Record<string, unknown>).node;
+    if (askNode !== undefined && askNode !== node) throw new ApiError('NOT_FOUND', 'Node NOT FOUND');
+    const log = await trace.readLog(req.params.name);
+    if (!log || log.length === 0) throw new ApiError('NOT_FOUND', 'Trace is empty');
+    const file = `${node}-trace_${t.name}_${new Date(t.startAt).toISOString().slice(0, 10)}.log`;
+    const zip = zipSync({ [file]: new Uint8Array(log.buffer, log.byteOffset, log.length) });
+    return reply
+      .type('application/x-zip')
+      .header('content-disposition', `attachment; filename=${t.name}.zip`)
+      .send(Buffer.from(zip.buffer, zip.byteOffset, zip.length));
   });
   app.get<{ Params: { name: string } }>('/api/v5/trace/:name/log', async (req, reply) => {
     const log = await trace.readLog(req.params.name);

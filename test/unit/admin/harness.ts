@@ -10,6 +10,7 @@ import type { AdminDeps, BanRecord, BridgeStatus, GatewaySummary, ListenerSummar
 import { buildAdmin, type BuiltAdmin } from '../../../src/admin/server.js';
 import type { Config } from '../../../src/config/schema.js';
 import { FakeBroker, testConfig } from './fake-broker.js';
+import { AlarmRegistry } from '../../../src/broker/alarms.js';
 
 export class FakeUsers {
   readonly users = new Map<string, { password: string; superuser: boolean }>();
@@ -67,6 +68,9 @@ export interface Harness {
   bridges: BridgeStatus[];
   restarted: string[];
   reloads: { ok: boolean; error?: string }[];
+  alarms: AlarmRegistry;
+  /** What the registry published on $SYS. */
+  alarmEvents: { name: string; activate: boolean }[];
   dataDir: string;
   config: Config;
   /** Authorization header for the administrator key. */
@@ -115,8 +119,11 @@ export async function harness(opts: { api?: Record<string, unknown>; bare?: bool
       maxConnections: 1000,
       listeners: [{ id: 'coap:udp:default', type: 'udp', bind: '127.0.0.1:5683', running: true }],
     },
+    { name: 'stomp', status: 'unloaded', createdAt: 0, startedAt: 0, maxConnections: 0, listeners: [] },
   ];
   const listeners: ListenerSummary[] = [{ id: 'tcp:default', type: 'tcp', bind: '127.0.0.1:1883', running: true, currentConnections: 2, maxConnections: 0 }];
+  const alarmEvents: { name: string; activate: boolean }[] = [];
+  const alarms = new AlarmRegistry({ publish: (name, activate) => alarmEvents.push({ name, activate }), log: () => {} }, () => broker.clock.now(), { sizeLimit: 1000, validityPeriod: 86_400_000, actions: ['log', 'publish'] });
   const deps: AdminDeps = opts.bare
     ? { broker, log: pino({ level: 'silent' }) }
     : {
@@ -134,6 +141,7 @@ export async function harness(opts: { api?: Record<string, unknown>; bare?: bool
         gateways: { list: () => gateways },
         listeners: () => listeners,
         reload: async () => reloads.shift() ?? { ok: true },
+        alarms,
         ...(opts.lifecycle && { lifecycle: opts.lifecycle }),
       };
   const built = buildAdmin(deps, config);
@@ -147,6 +155,8 @@ export async function harness(opts: { api?: Record<string, unknown>; bare?: bool
     bridges,
     restarted,
     reloads,
+    alarms,
+    alarmEvents,
     dataDir,
     config,
     admin: basic('ops', 'ops-secret'),

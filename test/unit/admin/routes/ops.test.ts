@@ -1,5 +1,8 @@
 // Listeners, gateways and their clients, bridges, reload and traces.
+import { unzipSync } from 'fflate';
 import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { buildAdmin } from '../../../../src/admin/server.js';
 import { client } from '../fake-broker.js';
 import { harness, type Harness } from '../harness.js';
 
@@ -12,9 +15,58 @@ describe('listeners and gateways', () => {
   it('GET /listeners lists the listeners', async () => {
     h = await harness();
     const r = (await h.app.inject({ url: '/api/v5/listeners', headers: h.admin })).json();
-    expect(r).toEqual([
-      { id: 'tcp:default', type: 'tcp', name: 'default', bind: '127.0.0.1:1883', running: true, enable: true, current_connections: 2, max_connections: 'infinity', node: 'outpost@127.0.0.1' },
-    ]);
+    // EMQX nests the counts in status{} and per node in node_status[]; declared but disabled listeners are listed too.
+    const status = { running: true, max_connections: 'infinity', current_connections: 2 };
+    expect(r[0]).toEqual({ id: 'tcp:default', type: 'tcp', name: 'default', enable: true, bind: '127.0.0.1:1883', acceptors: 1, status, node_status: [{ node: 'outpost@127.0.0.1', status }], number: 1, ...status });
+    expect(r.map((l: { id: string }) => l.id)).toEqual(['tcp:default', 'ssl:default', 'ws:default', 'wss:default']);
+    expect(r[1]).toMatchObject({ id: 'ssl:default', type: 'ssl', enable: false, bind: '0.0.0.0:8883', status: { running: false, current_connections: 0 } });
+    expect((await h.app.inject({ url: '/api/v5/listeners?type=ws', headers: h.admin })).json().map((l: { id: string }) => l.id)).toEqual(['ws:default']);
+  });
+
+  it('GET /listeners/:id gives its config and state; unknown ids are 404 BAD_LISTENER_ID', async () => {
+    h = await harness();
+    const l = (await h.app.inject({ url: '/api/v5/listeners/ssl:default', headers: h.admin })).json();
+    expect(l).toMatchObject({ id: 'ssl:default', type: 'ssl', name: 'default', enable: false, running: false, current_connections: 0, max_connections: 'infinity', max_conn_rate: 'infinity' });
+    expect(l.ssl_options).toMatchObject({ verify: 'verify_none' });
+    const nf = await h.app.inject({ url: '/api/v5/listeners/tcp:nope', headers: h.admin });
+    expect([nf.statusCode, nf.json().code]).toEqual([404, 'BAD_LISTENER_ID']);
+    // A node that cannot act on listeners says so with EMQX's failure code.
+    const r = await h.app.inject({ method: 'POST', url: '/api/v5/listeners/tcp:default/stop', headers: h.admin });
+    expect([r.statusCode, r.json().code]).toEqual([400, 'BAD_REQUEST']);
+  });
+
+  it('POST /listeners/:id/start|stop|restart: 200, 404 BAD_LISTENER_ID, and 400 BAD_REQUEST when it fails', async () => {
+    h = await harness();
+    const calls: string[] = [];
+    const built = buildAdmin(
+      {
+        broker: h.broker,
+        log: pino({ level: 'silent' }),
+        listeners: () => [{ id: 'tcp:default', type: 'tcp', bind: '127.0.0.1:1883', running: true, currentConnections: 0, maxConnections: 0 }],
+        listenerAction: async (id, action) => {
+          calls.push(`${action} ${id}`);
+          if (id === 'ws:default' && action === 'start') throw new Error('listener ws:default failed to start: EADDRINUSE');
+          return true;
+        },
+        trace: h.built.trace,
+      },
+      h.config,
+    );
+    try {
+      await built.app.ready();
+      for (const action of ['stop', 'start', 'restart']) {
+        const r = await built.app.inject({ method: 'POST', url: `/api/v5/listeners/tcp:default/${action}`, headers: h.admin });
+        expect([r.statusCode, r.body]).toEqual([200, '']);
+      }
+      const fail = await built.app.inject({ method: 'POST', url: '/api/v5/listeners/ws:default/start', headers: h.admin });
+      expect([fail.statusCode, fail.json().code, fail.json().message]).toEqual([400, 'BAD_REQUEST', 'listener ws:default failed to start: EADDRINUSE']);
+      const unknown = await built.app.inject({ method: 'POST', url: '/api/v5/listeners/tcp:nope/stop', headers: h.admin });
+      expect([unknown.statusCode, unknown.json().code]).toEqual([404, 'BAD_LISTENER_ID']);
+      expect((await built.app.inject({ method: 'POST', url: '/api/v5/listeners/tcp:default/stop', headers: h.viewer })).statusCode).toBe(403);
+      expect(calls).toEqual(['stop tcp:default', 'start tcp:default', 'restart tcp:default', 'start ws:default']);
+    } finally {
+      await built.app.close();
+    }
   });
 
   it('GET /gateways counts each gateway\'s connected clients', async () => {
@@ -29,6 +81,17 @@ describe('listeners and gateways', () => {
     const nf = await h.app.inject({ url: '/api/v5/gateways/lwm2m', headers: h.admin });
     expect(nf.statusCode).toBe(404);
     expect(nf.json().code).toBe('GATEWAY_NOT_FOUND');
+  });
+
+  it('GET /gateways lists gateways that are not loaded as EMQX does: name and status unloaded', async () => {
+    h = await harness();
+    const r = (await h.app.inject({ url: '/api/v5/gateways', headers: h.admin })).json();
+    expect(r.map((g: { name: string; status: string }) => [g.name, g.status])).toEqual([
+      ['coap', 'running'],
+      ['stomp', 'unloaded'],
+    ]);
+    expect(r[1]).toEqual({ name: 'stomp', status: 'unloaded', current_connections: 0, listeners: [] });
+    expect((await h.app.inject({ url: '/api/v5/gateways/stomp', headers: h.admin })).json()).toMatchObject({ name: 'stomp', status: 'unloaded' });
   });
 
   it('lists, shows, subscribes and kicks gateway clients, and only those of that gateway', async () => {
@@ -104,6 +167,16 @@ describe('trace', () => {
     expect(log).not.toMatch(/c2|from-c2/);
     const list = (await h.app.inject({ url: '/api/v5/trace', headers: h.admin })).json();
     expect(list.data[0].log_size['outpost@127.0.0.1']).toBe(Buffer.byteLength(log));
+    // EMQX's download: application/x-zip named <name>.zip holding <node>-trace_<name>_<date>.log.
+    const dl = await h.app.inject({ url: '/api/v5/trace/c1-trace/download', headers: h.viewer });
+    expect(dl.statusCode).toBe(200);
+    expect(dl.headers['content-type']).toBe('application/x-zip');
+    expect(dl.headers['content-disposition']).toBe('attachment; filename=c1-trace.zip');
+    const files = unzipSync(new Uint8Array(dl.rawPayload));
+    expect(Object.keys(files)).toEqual([`outpost@127.0.0.1-trace_c1-trace_${new Date(h.broker.clock.now()).toISOString().slice(0, 10)}.log`]);
+    expect(Buffer.from(Object.values(files)[0]!).toString()).toBe(log);
+    expect((await h.app.inject({ url: '/api/v5/trace/c1-trace/download?node=emqx@10.0.0.9', headers: h.admin })).statusCode).toBe(404);
+    expect((await h.app.inject({ url: '/api/v5/trace/none/download', headers: h.admin })).json().code).toBe('NOT_FOUND');
     expect((await h.app.inject({ method: 'DELETE', url: '/api/v5/trace/c1-trace', headers: h.admin })).statusCode).toBe(204);
     expect((await h.app.inject({ url: '/api/v5/trace/c1-trace/log', headers: h.admin })).statusCode).toBe(404);
   });
