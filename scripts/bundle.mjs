@@ -11,7 +11,7 @@
 // Without esbuild (a production-only install that builds elsewhere) nothing is bundled and bin/outpost.js
 // runs the unbundled dist/src/runtime/main.js with the plain loader: same behaviour, slower start.
 import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,6 +23,10 @@ const dist = (p) => join(root, 'dist/src', p);
 rmSync(outdir, { recursive: true, force: true });
 // Left by builds before the daemon was bundled.
 rmSync(join(root, 'dist/src/config/load-child.bundle.mjs'), { force: true });
+
+// Data files the compiled code reads at run time go beside it, so an install that ships dist/ alone
+// (scripts/install.sh, the .deb) has them: the OMA object definitions the LwM2M gateway loads.
+cpSync(join(root, 'gateways/lwm2m/objects'), join(root, 'dist/gateways/lwm2m/objects'), { recursive: true });
 
 let esbuild;
 try {
