@@ -64,6 +64,12 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
     if (!g) throw new ApiError('GATEWAY_NOT_FOUND', `gateway ${name} not found`);
     return g;
   };
+  /** The gateway's clients exist only while it is loaded (EMQX: 404 for an unloaded gateway). */
+  const loadedGateway = (name: string): GatewaySummary => {
+    const g = findGateway(name);
+    if (g.status === 'unloaded') throw new ApiError('GATEWAY_NOT_FOUND', `gateway ${name} is not loaded`);
+    return g;
+  };
   const findBridge = (id: string): BridgeStatus => {
     const b = bridges()
       .list()
@@ -152,7 +158,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
   app.get<{ Params: { name: string } }>('/api/v5/gateways/:name', async (req) => gatewayItem(findGateway(req.params.name)));
 
   app.get<{ Params: { name: string } }>('/api/v5/gateways/:name/clients', async (req) => {
-    findGateway(req.params.name);
+    loadedGateway(req.params.name);
     const q = req.query as Record<string, unknown>;
     const keep = clientFilter(q, node);
     const items: Record<string, unknown>[] = [];
@@ -160,35 +166,35 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
     return paginate(items, q);
   });
   app.get<{ Params: { name: string; id: string } }>('/api/v5/gateways/:name/clients/:id', async (req) => {
-    findGateway(req.params.name);
+    loadedGateway(req.params.name);
     return clientItem(requireClient(broker, req.params.id, req.params.name), node, ctx.config);
   });
   app.delete<{ Params: { name: string; id: string } }>('/api/v5/gateways/:name/clients/:id', async (req, reply) => {
-    findGateway(req.params.name);
+    loadedGateway(req.params.name);
     requireClient(broker, req.params.id, req.params.name);
     broker.kick(req.params.id);
     return reply.status(204).send();
   });
   // EMQX's device-request API (CoAP): the gateway sends a request to the device and relays the answer.
   app.post<{ Params: { name: string; id: string } }>('/api/v5/gateways/:name/clients/:id/request', async (req, reply) => {
-    findGateway(req.params.name);
+    loadedGateway(req.params.name);
     const pending = gateways().request?.(req.params.name, req.params.id, req.body);
     if (!pending) throw new ApiError('NOT_SUPPORTED', `gateway ${req.params.name} has no device-request API`);
     const r = await pending;
     return reply.status(r.status).send(r.body);
   });
   app.get<{ Params: { name: string; id: string } }>('/api/v5/gateways/:name/clients/:id/subscriptions', async (req) => {
-    findGateway(req.params.name);
+    loadedGateway(req.params.name);
     requireClient(broker, req.params.id, req.params.name);
     return broker.subscriptions(req.params.id).map((s) => subscriptionItem(s, node));
   });
   app.post<{ Params: { name: string; id: string } }>('/api/v5/gateways/:name/clients/:id/subscriptions', async (req, reply) => {
-    findGateway(req.params.name);
+    loadedGateway(req.params.name);
     requireClient(broker, req.params.id, req.params.name);
     return reply.status(201).send(subscribeFor(broker, req.params.id, parseBody(subscribeBody, req.body)));
   });
   app.delete<{ Params: { name: string; id: string; topic: string } }>('/api/v5/gateways/:name/clients/:id/subscriptions/:topic', async (req, reply) => {
-    findGateway(req.params.name);
+    loadedGateway(req.params.name);
     requireClient(broker, req.params.id, req.params.name);
     broker.unsubscribeFor(req.params.id, req.params.topic);
     return reply.status(204).send();
