@@ -1,5 +1,6 @@
 // outpostctl commands that work without a daemon: config validation and the dashboard password.
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CliError, dataDir, EXIT, type GlobalOptions } from './client.js';
 import { readSecret } from './prompt.js';
@@ -31,24 +32,68 @@ export function registerLocalCommands(program: Command): void {
       }
     });
 
-  const admin = program.command('admin').description('the HTTP API / dashboard login');
+  // Dashboard admins (`emqx ctl admins`), kept in <data_dir>/admin-users.json. No daemon needed: it
+  // reads the file at each login. `admin` and `admins` are the same command.
+  const admin = program.command('admins').alias('admin').description('dashboard / HTTP API login users, as `emqx ctl admins`; no daemon needed');
+  const secret = (given: string | undefined, o: { passwordStdin?: boolean }, user: string) =>
+    readSecret({ value: given, fromStdin: o.passwordStdin, prompt: `New password for ${user}: `, confirm: true });
+  // Loaded here, not at the top: every other command starts faster without bcrypt.
+  const store = async (cmd: Command) => {
+    const g = cmd.optsWithGlobals<GlobalOptions>();
+    const creds = await import('../admin/credentials.js');
+    return { g, dir: dataDir(g, process.env), creds };
+  };
+  const write = async (dir: string, fn: () => Promise<void> | void, CredentialFileError: new (m: string) => Error) => {
+    try {
+      mkdirSync(dir, { recursive: true });
+      await fn();
+    } catch (err) {
+      if (err instanceof CredentialFileError) throw new CliError(err.message, EXIT.USAGE);
+      if (err instanceof CliError) throw err;
+      throw new CliError(`cannot write ${dir}: ${(err as Error).message}`);
+    }
+  };
+  const passwordOpt = ['--password-stdin', 'read the password from stdin'] as const;
   admin
-    .command('passwd [username]')
-    .description("set a dashboard user's password (bcrypt) in <data_dir>/admin-users.json; no daemon needed, no restart")
-    .option('--password-stdin', 'read the password from stdin')
-    .action(async (username: string | undefined, o: { passwordStdin?: boolean }, cmd: Command) => {
-      const g = cmd.optsWithGlobals<GlobalOptions>();
-      const dir = dataDir(g, process.env);
+    .command('passwd [username] [password]')
+    .description("set (or add) a dashboard user's password (bcrypt); default user admin; prefer the prompt or --password-stdin to an argument")
+    .option(...passwordOpt)
+    .action(async (username: string | undefined, given: string | undefined, o: { passwordStdin?: boolean }, cmd: Command) => {
+      const { g, dir, creds } = await store(cmd);
       const user = username ?? 'admin';
-      const { CredentialFileError, setAdminPassword } = await import('../admin/credentials.js');
-      const password = await readSecret({ fromStdin: o.passwordStdin, prompt: `New password for ${user}: `, confirm: true });
-      try {
-        mkdirSync(dir, { recursive: true });
-        await setAdminPassword(dir, user, password);
-      } catch (err) {
-        if (err instanceof CredentialFileError) throw new CliError(err.message, EXIT.USAGE);
-        throw new CliError(`cannot write ${dir}: ${(err as Error).message}`);
-      }
+      const password = await secret(given, o, user);
+      await write(dir, () => creds.setAdminPassword(dir, user, password), creds.CredentialFileError);
       process.stdout.write(g.json ? JSON.stringify({ ok: true, username: user }) + '\n' : `password for ${user} set\n`);
+    });
+  admin
+    .command('add <username> [password]')
+    .description('add a dashboard user; exit 1 if it exists')
+    .option(...passwordOpt)
+    .action(async (username: string, given: string | undefined, o: { passwordStdin?: boolean }, cmd: Command) => {
+      const { g, dir, creds } = await store(cmd);
+      if (creds.readAdminUsers(dir).some((u) => u.username === username)) throw new CliError(`dashboard user ${username} already exists (use passwd to change its password)`);
+      const password = await secret(given, o, username);
+      await write(dir, () => creds.setAdminPassword(dir, username, password), creds.CredentialFileError);
+      process.stdout.write(g.json ? JSON.stringify({ ok: true, username }) + '\n' : 'ok\n');
+    });
+  admin
+    .command('del <username>')
+    .alias('remove')
+    .description('delete a dashboard user; the last one is kept, so the dashboard stays reachable')
+    .action(async (username: string, _o: unknown, cmd: Command) => {
+      const { g, dir, creds } = await store(cmd);
+      const users = creds.readAdminUsers(dir);
+      if (!users.some((u) => u.username === username)) throw new CliError(`no dashboard user ${username}`);
+      if (users.length === 1) throw new CliError(`${username} is the last dashboard user: add another before deleting it`);
+      await write(dir, () => creds.writeFileAtomic(join(dir, creds.ADMIN_USERS_FILE), JSON.stringify(users.filter((u) => u.username !== username), null, 2) + '\n', 0o600), creds.CredentialFileError);
+      process.stdout.write(g.json ? JSON.stringify({ ok: true, username }) + '\n' : 'ok\n');
+    });
+  admin
+    .command('list', { isDefault: true })
+    .description('list dashboard users')
+    .action(async (_o: unknown, cmd: Command) => {
+      const { g, dir, creds } = await store(cmd);
+      const names = creds.readAdminUsers(dir).map((u) => u.username);
+      process.stdout.write(g.json ? JSON.stringify(names.map((username) => ({ username }))) + '\n' : names.length === 0 ? 'No dashboard users.\n' : names.join('\n') + '\n');
     });
 }
