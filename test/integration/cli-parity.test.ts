@@ -240,6 +240,16 @@ describe('emqx ctl management forms', () => {
     expect((await run('admins', 'del', 'ops2')).stdout).toBe('ok\n');
     expect((await login('ops2', 'ops2 password 2')).code).toBe(1);
     expect((await run('admins', 'del', 'ops2')).code).toBe(1);
+    // EMQX's form: password and description as arguments; passwd keeps the description.
+    expect((await run('admins', 'add', 'ops3', 'ops3 password 1', 'night shift')).code).toBe(0);
+    expect((await ctl(['--data-dir', d.dataDir, 'admins', 'passwd', 'ops3', '--password-stdin'], 'ops3 password 2\n')).code).toBe(0);
+    expect((await run('admins', 'list')).stdout).toBe('admin\nops3  night shift\n');
+    expect(JSON.parse((await run('--json', 'admins', 'list')).stdout)).toEqual([
+      { username: 'admin', description: '' },
+      { username: 'ops3', description: 'night shift' },
+    ]);
+    expect((await login('ops3', 'ops3 password 2')).code).toBe(0);
+    expect((await run('admins', 'del', 'ops3')).code).toBe(0);
     const last = await run('admins', 'del', 'admin');
     expect(last.code).toBe(1);
     expect(last.stderr).toMatch(/last dashboard user/);
