@@ -3,7 +3,7 @@
 // against them, src/broker/SPEC.md §10), the API's JSON with --json.
 import type { Command } from 'commander';
 import { act, enc, footer, intArg, json, pageQuery, type Page, type Row } from './context.js';
-import { emqxClientLine, emqxSubscriptionLine, humanBytes, humanDuration, payloadPreview, table } from './format.js';
+import { emqxClientLine, emqxPairs, emqxSubscriptionLine, humanBytes, humanDuration, payloadPreview, table } from './format.js';
 
 /** A position-paged listing (mqueue_messages, inflight_messages). */
 interface QueuePage {
@@ -31,19 +31,27 @@ export function registerBrokerCommands(program: Command): void {
       }),
     );
 
+  // `emqx ctl broker [stats|metrics]`; the top-level `stats` and `metrics` stay for existing scripts.
+  const broker = program.command('broker').description('broker version and uptime, statistics and metrics, as `emqx ctl broker`');
+  broker
+    .command('info', { isDefault: true })
+    .description('version, uptime and time (`emqx ctl broker`)')
+    .action(
+      act(async (c) => {
+        const node = ((await c.api.request('GET', '/api/v5/nodes')).body as Row[])[0] ?? {};
+        const info = { sysdescr: 'Outpost IoT edge gateway', version: String(node.version), datetime: new Date().toISOString(), uptime: humanDuration(Number(node.uptime)) };
+        if (c.json) return json(c, { ...info, uptime: node.uptime });
+        c.print(emqxPairs(Object.entries(info), 10));
+      }),
+    );
   for (const what of ['stats', 'metrics'] as const) {
-    program
-      .command(what)
-      .description(`broker ${what} as name : value lines`)
-      .action(
-        act(async (c) => {
-          const body = (await c.api.request('GET', `/api/v5/${what}?aggregate=true`)).body as Record<string, number>;
-          if (c.json) return json(c, body);
-          const names = Object.keys(body).sort();
-          const w = Math.max(...names.map((n) => n.length));
-          c.print(names.map((n) => `${n.padEnd(w)} : ${body[n]}`).join('\n'));
-        }),
-      );
+    const action = act(async (c) => {
+      const body = (await c.api.request('GET', `/api/v5/${what}?aggregate=true`)).body as Record<string, number>;
+      if (c.json) return json(c, body);
+      c.print(emqxPairs(Object.entries(body).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)), 30));
+    });
+    broker.command(what).description(`broker ${what} as \`name : value\` lines (\`emqx ctl broker ${what}\`)`).action(action);
+    program.command(what).description(`same as \`broker ${what}\``).action(action);
   }
 
   const clients = program.command('clients').description('connected clients and sessions');
@@ -131,6 +139,16 @@ export function registerBrokerCommands(program: Command): void {
       }),
     );
   subs
+    .command('show <clientid>')
+    .description("a client's subscriptions (`emqx ctl subscriptions show`)")
+    .action(
+      act(async (c, id: string) => {
+        const list = (await c.api.request('GET', `/api/v5/clients/${enc(id)}/subscriptions`)).body as Row[];
+        if (c.json) return json(c, list);
+        c.print(list.length === 0 ? 'No subscriptions.' : list.map(emqxSubscriptionLine).join('\n'));
+      }),
+    );
+  subs
     .command('add <clientid> <topic> [qos]')
     .description('subscribe a client to a topic filter')
     .action(
@@ -149,16 +167,28 @@ export function registerBrokerCommands(program: Command): void {
       }),
     );
 
-  program
-    .command('topics')
-    .description('topics with routes, as `emqx ctl topics list`')
+  // `emqx ctl topics list|show`: one `topic -> node` line per route.
+  const routeLines = (rows: Row[]) => rows.map((t) => `${String(t.topic)} -> ${String(t.node)}`).join('\n');
+  const topics = program.command('topics').description('topics with routes, as `emqx ctl topics`');
+  topics
+    .command('list', { isDefault: true })
+    .description('all topics with routes (`emqx ctl topics list`)')
     .option('--page <n>', 'page number', '1')
     .option('--limit <n>', 'page size', '1000')
     .action(
       act(async (c, o: { page?: string; limit?: string }) => {
         const p = (await c.api.request('GET', `/api/v5/topics?${pageQuery(o)}`)).body as Page;
         if (c.json) return json(c, p);
-        c.print(p.data.length === 0 ? 'No topics.' : p.data.map((t) => `${String(t.topic)} -> ${String(t.node)}`).join('\n') + footer(p));
+        c.print(p.data.length === 0 ? 'No topics.' : routeLines(p.data) + footer(p));
+      }),
+    );
+  topics
+    .command('show <topic>')
+    .description('the routes of one topic or filter (`emqx ctl topics show`); exit 1 when it has none')
+    .action(
+      act(async (c, topic: string) => {
+        const rows = (await c.api.request('GET', `/api/v5/topics/${enc(topic)}`)).body as Row[];
+        c.print(c.json ? JSON.stringify(rows, null, 2) : routeLines(rows));
       }),
     );
 
@@ -216,4 +246,39 @@ export function registerBrokerCommands(program: Command): void {
         c.print(c.json ? '{"ok":true}' : 'ok');
       }),
     );
+
+  // `emqx ctl retainer info|clean [topic]`. The API deletes one topic at a time, so clean lists what
+  // the filter matches and deletes each, bounded by what was there when it started.
+  const retainer = program.command('retainer').description('the retainer, as `emqx ctl retainer`');
+  retainer
+    .command('info')
+    .description('how many messages are retained')
+    .action(
+      act(async (c) => {
+        const p = (await c.api.request('GET', '/api/v5/mqtt/retainer/messages?page=1&limit=1')).body as Page;
+        c.print(c.json ? JSON.stringify({ retained_count: p.meta.count }) : `Number of retained messages: ${p.meta.count}`);
+      }),
+    );
+  retainer
+    .command('clean [topic]')
+    .description('delete all retained messages, or those whose topic matches a filter')
+    .action(
+      act(async (c, topic: string | undefined) => {
+        const q = `${topic === undefined ? '' : `topic=${enc(topic)}&`}page=1&limit=${CLEAN_BATCH}`;
+        let deleted = 0;
+        let p = (await c.api.request('GET', `/api/v5/mqtt/retainer/messages?${q}`)).body as Page;
+        // Each round deletes the first page; messages retained meanwhile may add rounds, but not forever.
+        const rounds = Math.ceil(p.meta.count / CLEAN_BATCH) + 1;
+        for (let i = 0; i < rounds && p.data.length > 0; i++) {
+          for (const m of p.data) {
+            const r = await c.api.request('DELETE', `/api/v5/mqtt/retainer/message/${enc(String(m.topic))}`, undefined, { okStatuses: [404] });
+            if (r.status < 300) deleted++;
+          }
+          p = (await c.api.request('GET', `/api/v5/mqtt/retainer/messages?${q}`)).body as Page;
+        }
+        c.print(c.json ? JSON.stringify({ deleted }) : `Cleaned ${deleted} retained message${deleted === 1 ? '' : 's'}.`);
+      }),
+    );
 }
+
+const CLEAN_BATCH = 500;

@@ -44,6 +44,11 @@ export function emqxSubscriptionLine(s: Record<string, unknown>): string {
   return `${String(s.clientid)} -> topic:${String(s.topic)} qos:${String(s.qos)} nl:${String(s.nl)} rh:${String(s.rh)} rap:${String(s.rap)}`;
 }
 
+/** `emqx ctl` name/value lines (io:format "~-Ns: ~w"): the name padded to width, then `: value`. */
+export function emqxPairs(pairs: [string, unknown][], width: number): string {
+  return pairs.map(([k, v]) => `${k.padEnd(width)}: ${String(v)}`).join('\n');
+}
+
 /** A base64 payload for a table cell: the text when it is printable UTF-8, else hex; cut at 40 characters. */
 export function payloadPreview(b64: string): string {
   const buf = Buffer.from(b64, 'base64');

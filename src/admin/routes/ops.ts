@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { zipSync } from 'fflate';
 import { z } from 'zod';
 import type { BridgeAdmin, BridgeStatus, GatewayAdmin, GatewaySummary } from '../deps.js';
+import { logSchema } from '../../config/schema.js';
 import { ApiError } from '../errors.js';
 import { paginate, parseBody, parseTime, rfc3339 } from '../http-util.js';
 import type { RouteContext } from '../route-context.js';
@@ -220,6 +221,17 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
     ctx.log.info({ ok: r.ok, error: r.error, by: req.principal?.name }, 'reload_by_api');
     if (!r.ok) throw new ApiError('RELOAD_FAILED', r.error ?? 'reload failed');
     return { ok: true };
+  });
+
+  // `emqx ctl log set-level`: the daemon's level, live (pino's children follow the root logger)
+  // until the next reload or restart applies log.level from the config file again.
+  app.put('/api/v5/log', async (req) => {
+    const level = (req.body as { level?: unknown } | undefined)?.level;
+    const parsed = logSchema.safeParse({ level });
+    if (level === undefined || !parsed.success) throw new ApiError('BAD_REQUEST', `invalid log level: ${String(level)}`);
+    ctx.log.info({ level: parsed.data.level, by: req.principal?.name }, 'log_level_set_by_api');
+    ctx.deps.log.level = parsed.data.level;
+    return { level: parsed.data.level };
   });
 
   const trace = ctx.trace;
