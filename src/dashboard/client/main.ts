@@ -3,9 +3,12 @@
 import { authDisabled, login, logout, signedIn, whenSignedOut } from './api.js';
 import { fill, h } from './dom.js';
 import { createPage, messageOf, type PageFn } from './page.js';
+import { aclPage } from './pages/acl.js';
+import { alarmsPage } from './pages/alarms.js';
 import { bannedPage } from './pages/banned.js';
 import { bridgesPage } from './pages/bridges.js';
 import { clientPage, clientsPage } from './pages/clients.js';
+import { configPage } from './pages/config.js';
 import { gatewayPage, gatewaysPage } from './pages/gateways.js';
 import { nodePage } from './pages/node.js';
 import { overviewPage } from './pages/overview.js';
@@ -32,9 +35,12 @@ const ROUTES: Route[] = [
   { path: 'gateways/*', title: 'Gateway', page: gatewayPage, nav: false },
   { path: 'bridges', title: 'Bridges', page: bridgesPage, nav: true },
   { path: 'users', title: 'Users', page: usersPage, nav: true },
+  { path: 'acl', title: 'ACL', page: aclPage, nav: true },
   { path: 'banned', title: 'Banned', page: bannedPage, nav: true },
+  { path: 'alarms', title: 'Alarms', page: alarmsPage, nav: true },
   { path: 'trace', title: 'Trace', page: tracePage, nav: true },
   { path: 'node', title: 'Node', page: nodePage, nav: true },
+  { path: 'config', title: 'Config', page: configPage, nav: true },
 ];
 
 const app = document.getElementById('app')!;
