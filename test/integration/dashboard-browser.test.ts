@@ -331,10 +331,11 @@ describe('dashboard in Chromium', () => {
     await pw.first().waitFor({ timeout: 5000 });
     expect(await pw.first().textContent()).toContain('******');
     expect(await page.locator('main').textContent()).not.toContain(BRIDGE_SECRET);
+    await shot('config');
     await page.fill('input[name=config-filter]', 'sysmon.disk.free_low');
     await page.locator('td', { hasText: '4503599627370496' }).waitFor({ timeout: 5000 });
     await page.fill('input[name=config-filter]', '');
-    await shot('config');
+    expect(await page.locator('details[data-root]').count()).toBeGreaterThan(5);
   });
 
   it('traces a client into its own log, and manages MQTT users', async () => {
