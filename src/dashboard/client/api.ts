@@ -50,8 +50,9 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     onSignedOut?.();
   }
   if (!res.ok) return fail(res);
-  if (res.status === 204) return undefined as T;
-  return (await res.json()) as T;
+  // 204, and EMQX's 200 with no body (listener start/stop/restart), carry nothing to parse.
+  const text = res.status === 204 ? '' : await res.text();
+  return (text === '' ? undefined : JSON.parse(text)) as T;
 }
 
 export const get = <T>(path: string) => api<T>('GET', path);

@@ -3,16 +3,22 @@
 import { authDisabled, login, logout, signedIn, whenSignedOut } from './api.js';
 import { fill, h } from './dom.js';
 import { createPage, messageOf, type PageFn } from './page.js';
-import { bannedPage } from './pages/banned.js';
-import { bridgesPage } from './pages/bridges.js';
-import { clientPage, clientsPage } from './pages/clients.js';
-import { gatewayPage, gatewaysPage } from './pages/gateways.js';
-import { nodePage } from './pages/node.js';
 import { overviewPage } from './pages/overview.js';
-import { pubsubPage } from './pages/pubsub.js';
-import { topicsPage } from './pages/topics.js';
-import { tracePage } from './pages/trace.js';
-import { usersPage } from './pages/users.js';
+
+/**
+ * A page loaded on first visit: the first load carries the shell and the overview only, and each
+ * other page is its own small chunk. A page left before its chunk arrived is not drawn.
+ */
+function lazy(load: () => Promise<PageFn>): PageFn {
+  return (ctx) => {
+    let gone = false;
+    ctx.onLeave(() => (gone = true));
+    load().then(
+      (page) => gone || page(ctx),
+      (err: unknown) => gone || ctx.error(err),
+    );
+  };
+}
 
 interface Route {
   path: string;
@@ -24,17 +30,20 @@ interface Route {
 
 const ROUTES: Route[] = [
   { path: 'overview', title: 'Overview', page: overviewPage, nav: true },
-  { path: 'clients', title: 'Clients', page: clientsPage, nav: true },
-  { path: 'clients/*', title: 'Client', page: clientPage, nav: false },
-  { path: 'topics', title: 'Topics', page: topicsPage, nav: true },
-  { path: 'pubsub', title: 'Pub/Sub', page: pubsubPage, nav: true },
-  { path: 'gateways', title: 'Gateways', page: gatewaysPage, nav: true },
-  { path: 'gateways/*', title: 'Gateway', page: gatewayPage, nav: false },
-  { path: 'bridges', title: 'Bridges', page: bridgesPage, nav: true },
-  { path: 'users', title: 'Users', page: usersPage, nav: true },
-  { path: 'banned', title: 'Banned', page: bannedPage, nav: true },
-  { path: 'trace', title: 'Trace', page: tracePage, nav: true },
-  { path: 'node', title: 'Node', page: nodePage, nav: true },
+  { path: 'clients', title: 'Clients', page: lazy(() => import('./pages/clients.js').then((m) => m.clientsPage)), nav: true },
+  { path: 'clients/*', title: 'Client', page: lazy(() => import('./pages/clients.js').then((m) => m.clientPage)), nav: false },
+  { path: 'topics', title: 'Topics', page: lazy(() => import('./pages/topics.js').then((m) => m.topicsPage)), nav: true },
+  { path: 'pubsub', title: 'Pub/Sub', page: lazy(() => import('./pages/pubsub.js').then((m) => m.pubsubPage)), nav: true },
+  { path: 'gateways', title: 'Gateways', page: lazy(() => import('./pages/gateways.js').then((m) => m.gatewaysPage)), nav: true },
+  { path: 'gateways/*', title: 'Gateway', page: lazy(() => import('./pages/gateways.js').then((m) => m.gatewayPage)), nav: false },
+  { path: 'bridges', title: 'Bridges', page: lazy(() => import('./pages/bridges.js').then((m) => m.bridgesPage)), nav: true },
+  { path: 'users', title: 'Users', page: lazy(() => import('./pages/users.js').then((m) => m.usersPage)), nav: true },
+  { path: 'acl', title: 'ACL', page: lazy(() => import('./pages/acl.js').then((m) => m.aclPage)), nav: true },
+  { path: 'banned', title: 'Banned', page: lazy(() => import('./pages/banned.js').then((m) => m.bannedPage)), nav: true },
+  { path: 'alarms', title: 'Alarms', page: lazy(() => import('./pages/alarms.js').then((m) => m.alarmsPage)), nav: true },
+  { path: 'trace', title: 'Trace', page: lazy(() => import('./pages/trace.js').then((m) => m.tracePage)), nav: true },
+  { path: 'node', title: 'Node', page: lazy(() => import('./pages/node.js').then((m) => m.nodePage)), nav: true },
+  { path: 'config', title: 'Config', page: lazy(() => import('./pages/config.js').then((m) => m.configPage)), nav: true },
 ];
 
 const app = document.getElementById('app')!;

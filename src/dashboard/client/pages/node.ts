@@ -1,5 +1,6 @@
-// The node and its listeners: what the box runs and where it listens.
-import { get } from '../api.js';
+// The node and its listeners: what the box runs and where it listens, with start/stop/restart (until
+// the node restarts; the config file is not changed).
+import { api, enc, get } from '../api.js';
 import { badge, facts, fill, fmtBytes, fmtDuration, h, table } from '../dom.js';
 import type { PageCtx } from '../page.js';
 
@@ -18,20 +19,25 @@ interface NodeInfo {
   node_version: string;
   pid: number;
 }
-interface Listener {
-  id: string;
-  type: string;
-  bind: string;
+interface ListenerStatus {
   running: boolean;
   current_connections: number;
   max_connections: number | string;
+}
+/** EMQX nests the state in status{}; older Outposts had the same fields flat only. */
+interface Listener extends Partial<ListenerStatus> {
+  id: string;
+  type: string;
+  bind: string;
+  enable?: boolean;
+  status?: ListenerStatus;
 }
 
 export function nodePage(ctx: PageCtx): void {
   const info = h('div');
   const listeners = h('div');
   ctx.root.append(h('h2', null, 'Node'), info, h('h3', null, 'Listeners'), listeners);
-  ctx.every(5000, async () => {
+  const load = async () => {
     const [nodes, ls] = await Promise.all([get<NodeInfo[]>('/api/v5/nodes'), get<Listener[]>('/api/v5/listeners')]);
     ctx.error(null);
     const n = nodes[0]!;
@@ -48,6 +54,41 @@ export function nodePage(ctx: PageCtx): void {
         ['PID', String(n.pid)],
       ]),
     );
-    fill(listeners, table(['Listener', 'Bind', 'State', 'Connections', 'Max'], ls.map((l) => [h('span', { class: 'mono' }, l.id), h('span', { class: 'mono' }, l.bind), badge(l.running ? 'running' : 'stopped', l.running), l.current_connections, String(l.max_connections)])));
-  });
+    const button = (l: Listener, action: 'start' | 'stop' | 'restart', danger = false) =>
+      h(
+        'button',
+        {
+          type: 'button',
+          class: danger ? 'small danger' : 'small',
+          onclick: async () => {
+            try {
+              if (action !== 'start' && !confirm(`${action} listener ${l.id}? Its clients are disconnected.`)) return;
+              await api('POST', `/api/v5/listeners/${enc(l.id)}/${action}`);
+              await load();
+            } catch (err) {
+              ctx.error(err);
+            }
+          },
+        },
+        action[0]!.toUpperCase() + action.slice(1),
+      );
+    fill(
+      listeners,
+      table(
+        ['Listener', 'Bind', 'State', 'Connections', 'Max', ''],
+        ls.map((l) => {
+          const st: ListenerStatus = l.status ?? { running: l.running ?? false, current_connections: l.current_connections ?? 0, max_connections: l.max_connections ?? '—' };
+          return [
+            h('span', { class: 'mono' }, l.id),
+            h('span', { class: 'mono' }, l.bind),
+            h('span', { 'data-testid': `listener-state-${l.id}` }, badge(st.running ? 'running' : l.enable === false ? 'disabled' : 'stopped', st.running ? true : l.enable === false ? null : false)),
+            st.current_connections,
+            String(st.max_connections),
+            h('span', { class: 'actions', 'data-testid': `listener-actions-${l.id}` }, st.running ? [button(l, 'restart'), button(l, 'stop', true)] : button(l, 'start')),
+          ];
+        }),
+      ),
+    );
+  };
+  ctx.every(5000, load);
 }

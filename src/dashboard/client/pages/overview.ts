@@ -1,6 +1,6 @@
 // Node health at a glance: tiles from /nodes and /stats, live charts of connections and message
 // rates (per-second deltas of the /metrics counters between two polls).
-import { get } from '../api.js';
+import { get, type Page } from '../api.js';
 import { LiveChart } from '../chart.js';
 import { facts, fmtBytes, fmtDuration, h } from '../dom.js';
 import type { PageCtx } from '../page.js';
@@ -46,7 +46,13 @@ export function overviewPage(ctx: PageCtx): void {
 
   let last: { at: number; m: Counters } | null = null;
   ctx.every(POLL_MS, async () => {
-    const [nodes, stats, metrics] = await Promise.all([get<NodeInfo[]>('/api/v5/nodes'), get<Counters>('/api/v5/stats?aggregate=true'), get<Counters>('/api/v5/metrics?aggregate=true')]);
+    const [nodes, stats, metrics, alarms] = await Promise.all([
+      get<NodeInfo[]>('/api/v5/nodes'),
+      get<Counters>('/api/v5/stats?aggregate=true'),
+      get<Counters>('/api/v5/metrics?aggregate=true'),
+      // A node without alarms answers NOT_SUPPORTED: the tile shows a dash rather than failing the page.
+      get<Page<unknown>>('/api/v5/alarms?activated=true&limit=1').then((p) => p.meta.count, () => null),
+    ]);
     ctx.error(null);
     const n = nodes[0]!;
     const now = performance.now();
@@ -68,6 +74,7 @@ export function overviewPage(ctx: PageCtx): void {
       tile('In flight', stats['inflight.total'] ?? 0, 'inflight'),
       tile('Memory', fmtBytes(n.memory_used), 'memory'),
       tile('Store', extra.store, 'store'),
+      h('a', { class: `tile tile-link${alarms ? ' alarmed' : ''}`, href: '#/alarms' }, h('div', { class: 'tile-value', 'data-testid': 'alarms' }, alarms === null ? '—' : String(alarms)), h('div', { class: 'tile-label' }, 'Active alarms')),
     );
     connChart.push([stats['connections.count'] ?? 0]);
     rateChart.push(rates);
