@@ -62,6 +62,6 @@ export async function registerDashboard(app: FastifyInstance, dir: string | null
     dotfiles: 'deny',
     immutable: true,
     maxAge: '365d',
-    setHeaders: (reply) => void reply.header('x-content-type-options', 'nosniff'),
+    setHeaders: (res) => void res.setHeader('x-content-type-options', 'nosniff'),
   });
 }
