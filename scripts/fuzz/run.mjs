@@ -134,7 +134,7 @@ if (!a['no-live']) {
   for (const r of live.codecs) {
     console.log(
       `${r.codec.padEnd(7)} live ${r.inputs} inputs in ${r.seconds.toFixed(1)} s: ` +
-        (r.outcomes ? `PINGRESP after input ${r.outcomes.pingresp}, closed by server ${r.outcomes.closed}, no answer in 2 s ${r.outcomes.no_answer}` : `liveness probes answered ${r.probes.answered}/${r.probes.sent} (${r.probes.answeredFirstTry} at the first try)`),
+        (r.outcomes ? `${r.codec === 'stomp' ? `RECEIPT after input ${r.outcomes.receipt}` : `PINGRESP after input ${r.outcomes.pingresp}`}, closed by server ${r.outcomes.closed}, no answer in 2 s ${r.outcomes.no_answer}` : `liveness probes answered ${r.probes.answered}/${r.probes.sent} (${r.probes.answeredFirstTry} at the first try)`),
     );
   }
   const b = live.bystander;

@@ -1,12 +1,12 @@
 // Users and bans managed through the HTTP API and outpostctl take effect on real MQTT clients
 // (src/broker/SPEC.md §7, §8, checklist 18). Its own daemon: once a user
 // exists, anonymous clients are refused, which would disturb other suites.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startDaemon, type Daemon } from '../helpers/daemon.js';
-import { connectClient, uid, withTimeout, type TestClient } from '../helpers/mqtt-clients.js';
+import { connectClient, uid, type TestClient } from '../helpers/mqtt-clients.js';
+import { outpostctl, type CtlRun } from '../helpers/outpostctl.js';
 
 let d: Daemon;
 let base: string;
@@ -27,21 +27,7 @@ afterAll(async () => {
 });
 
 /** outpostctl finds the daemon and its local key through --data-dir. */
-function ctl(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return withTimeout(
-    new Promise((resolve, reject) => {
-      const p = spawn(process.execPath, [join(ROOT, 'bin/outpostctl.js'), '--data-dir', d.dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      p.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-      p.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-      p.on('error', reject);
-      p.on('close', (code) => resolve({ code, stdout, stderr }));
-    }),
-    20_000,
-    `outpostctl ${args.join(' ')}`,
-  );
-}
+const ctl = (...args: string[]): Promise<CtlRun> => outpostctl(['--data-dir', d.dataDir, ...args]);
 
 async function connect(opts: Parameters<typeof connectClient>[1]): Promise<TestClient> {
   const c = await connectClient(d.mqttUrl, { clientId: uid('acc'), ...opts });

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/daemon.js';
-import { connectClient, uid, until, withTimeout, type TestClient } from '../helpers/mqtt-clients.js';
+import { connectClient, uid, until, type TestClient } from '../helpers/mqtt-clients.js';
+import { outpostctl, type CtlRun } from '../helpers/outpostctl.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'outpost-first-run-'));
 const work = join(scratch, 'work');
@@ -66,21 +67,7 @@ async function stop(s: Started): Promise<void> {
   clearTimeout(force);
 }
 
-function ctl(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return withTimeout(
-    new Promise((resolve, reject) => {
-      const p = spawn(process.execPath, [join(ROOT, 'bin/outpostctl.js'), ...args], { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      p.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-      p.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-      p.on('error', reject);
-      p.on('close', (code) => resolve({ code, stdout, stderr }));
-    }),
-    20_000,
-    `outpostctl ${args.join(' ')}`,
-  );
-}
+const ctl = (args: string[], cwd: string): Promise<CtlRun> => outpostctl(args, { cwd, env: { XDG_RUNTIME_DIR: runtimeDir } });
 
 const running: Started[] = [];
 const clientId = uid('first');

@@ -1,44 +1,22 @@
 // The real outpostctl (node bin/outpostctl.js, built into dist/) against the real daemon: output
 // formats (emqx ctl where EMQX users script against them), --json, and exit codes scripts rely on
 // (0 ok, 1 error, 2 usage, 3 daemon not reachable).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { connectClient, uid, withTimeout, type TestClient } from '../helpers/mqtt-clients.js';
+import { outpostctl, type CtlOptions, type CtlRun } from '../helpers/outpostctl.js';
 
-const CLI = join(ROOT, 'bin/outpostctl.js');
 let d: Daemon;
 const clients: TestClient[] = [];
 const scratch = mkdtempSync(join(tmpdir(), 'outpost-cli-'));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CtlRun;
 
 /** Run outpostctl with a bounded time; env is cleared of OUTPOST_* so only the args count. */
-function ctl(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OUTPOST_') && v !== undefined) env[k] = v;
-  return withTimeout(
-    new Promise<Run>((resolve, reject) => {
-      const p = spawn(process.execPath, [CLI, ...args], { env: { ...env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      p.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-      p.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-      p.on('error', reject);
-      p.on('close', (code) => resolve({ code, stdout, stderr }));
-      p.stdin.end(opts.input ?? '');
-    }),
-    20_000,
-    `outpostctl ${args.join(' ')}`,
-  );
-}
+const ctl = (args: string[], opts: CtlOptions = {}): Promise<Run> => outpostctl(args, opts);
 /** outpostctl against the test daemon, finding it and its local key through --data-dir. */
 const run = (...args: string[]) => ctl(['--data-dir', d.dataDir, ...args]);
 

@@ -2,48 +2,26 @@
 // subscriptions show, broker [stats|metrics], retainer clean, listeners stop|start|restart,
 // api_keys, admins, log set-level, gateway client lookup/kick and alarms, with --json and the exit
 // codes (0 ok, 1 error, 2 usage).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setAdminPassword } from '../../src/admin/credentials.js';
-import { ROOT, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { connectClient, uid, withTimeout, type TestClient } from '../helpers/mqtt-clients.js';
 import { SnClient } from '../helpers/mqttsn-client.js';
+import { outpostctl, type CtlRun } from '../helpers/outpostctl.js';
 
-const CLI = join(ROOT, 'bin/outpostctl.js');
 let d: Daemon;
 let url: string;
 const clients: TestClient[] = [];
 const devices: SnClient[] = [];
 const scratch = mkdtempSync(join(tmpdir(), 'outpost-cli-parity-'));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CtlRun;
 
 /** outpostctl with a bounded time and no OUTPOST_* from the environment. */
-function ctl(args: string[], input = ''): Promise<Run> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OUTPOST_') && v !== undefined) env[k] = v;
-  return withTimeout(
-    new Promise<Run>((resolve, reject) => {
-      const p = spawn(process.execPath, [CLI, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      p.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-      p.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-      p.on('error', reject);
-      p.on('close', (code) => resolve({ code, stdout, stderr }));
-      p.stdin.end(input);
-    }),
-    20_000,
-    `outpostctl ${args.join(' ')}`,
-  );
-}
+const ctl = (args: string[], input = ''): Promise<Run> => outpostctl(args, { input });
 /** Against the test daemon through its data dir (runtime.json and the local key). */
 const run = (...args: string[]) => ctl(['--data-dir', d.dataDir, ...args]);
 

@@ -1,7 +1,6 @@
 // The LwM2M gateway in the real daemon (specs/lwm2m-gateway.md): a small LwM2M client written here
 // over node:dgram with the shared CoAP codec on the device side, MQTT.js on the application side.
 import dgram from 'node:dgram';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { loadObjectRegistry } from '../../gateways/lwm2m/object-registry.js';
 import { builtinXmlDir } from '../../gateways/lwm2m/index.js';
 import { connectClient, sleep, uid, until, withTimeout, type Received, type TestClient } from '../helpers/mqtt-clients.js';
 import { mulberry32 } from '../helpers/prng.js';
+import { outpostctl, type CtlRun } from '../helpers/outpostctl.js';
 
 const LOCATION_PATH = 8;
 
@@ -227,21 +227,7 @@ function events(ep: string, sub: string): Received[] {
   return app.msgs.filter((m) => m.topic === `lwm2m/${ep}/${sub}`);
 }
 
-function ctl(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return withTimeout(
-    new Promise((resolve, reject) => {
-      const p = spawn(process.execPath, [join(ROOT, 'bin/outpostctl.js'), '--data-dir', d.dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      p.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-      p.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-      p.on('error', reject);
-      p.on('close', (code) => resolve({ code, stdout, stderr }));
-    }),
-    15000,
-    `outpostctl ${args.join(' ')}`,
-  );
-}
+const ctl = (...args: string[]): Promise<CtlRun> => outpostctl(['--data-dir', d.dataDir, ...args]);
 
 beforeAll(async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'outpost-lwm2m-'));

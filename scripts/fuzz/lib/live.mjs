@@ -40,7 +40,11 @@ function hasPingresp(buf) {
   return false;
 }
 
-function mqttOne(port, input, index, waitMs) {
+/**
+ * One input on its own TCP connection: `bytes` written and half-closed; the outcome is 'answered'
+ * (the server's bytes so far satisfy `answered`), 'closed' by the server, or 'no_answer' in waitMs.
+ */
+function streamOne(port, bytes, answered, waitMs) {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
     let done = false;
@@ -57,41 +61,27 @@ function mqttOne(port, input, index, waitMs) {
     s.on('close', () => finish('closed'));
     s.on('data', (d) => {
       got = Buffer.concat([got, d]);
-      if (hasPingresp(got)) finish('pingresp');
+      if (answered(got)) finish('answered');
     });
-    s.on('connect', () => {
-      const alone = input.bytes.length > 0 && input.bytes[0] >> 4 === 1;
-      // Then half-close: a packet left incomplete by the input ends at EOF instead of waiting out waitMs.
-      s.end(alone ? Buffer.concat([input.bytes, PINGREQ]) : Buffer.concat([cleanConnect(input.v, `fz-${index}`), input.bytes, PINGREQ]));
-    });
+    // Half-close after the input: a frame it left incomplete ends at EOF instead of waiting out waitMs.
+    s.on('connect', () => s.end(bytes));
   });
+}
+
+async function mqttOne(port, input, index, waitMs) {
+  const alone = input.bytes.length > 0 && input.bytes[0] >> 4 === 1;
+  const bytes = alone ? Buffer.concat([input.bytes, PINGREQ]) : Buffer.concat([cleanConnect(input.v, `fz-${index}`), input.bytes, PINGREQ]);
+  const o = await streamOne(port, bytes, hasPingresp, waitMs);
+  return o === 'answered' ? 'pingresp' : o;
 }
 
 const STOMP_CONNECT = Buffer.from('CONNECT\naccept-version:1.0,1.1,1.2\nhost:fuzz\n\n\0');
 const STOMP_PROBE = Buffer.from('BEGIN\ntransaction:fuzz-probe\nreceipt:fuzz-probe\n\n\0');
 
 /** One STOMP input on its own connection after a valid CONNECT; a receipted probe frame follows it. */
-function stompOne(port, input, waitMs) {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    let done = false;
-    let got = '';
-    const finish = (outcome) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      s.destroy();
-      resolve(outcome);
-    };
-    const timer = setTimeout(() => finish('no_answer'), waitMs);
-    s.on('error', () => finish('closed'));
-    s.on('close', () => finish('closed'));
-    s.on('data', (d) => {
-      got += d.toString('latin1');
-      if (got.includes('receipt-id:fuzz-probe')) finish('receipt');
-    });
-    s.on('connect', () => s.end(Buffer.concat([STOMP_CONNECT, input.bytes, STOMP_PROBE])));
-  });
+async function stompOne(port, input, waitMs) {
+  const o = await streamOne(port, Buffer.concat([STOMP_CONNECT, input.bytes, STOMP_PROBE]), (got) => got.includes('receipt-id:fuzz-probe'), waitMs);
+  return o === 'answered' ? 'receipt' : o;
 }
 
 async function liveStomp(codecs, d, { seed, count, concurrency = 32, waitMs = 2000, onProgress }) {
