@@ -1,4 +1,0 @@
-import { coapDriver } from './drivers/coap.js';
-import { describeGatewayContract } from './gateway-contract.js';
-
-describeGatewayContract(coapDriver);

@@ -1,4 +1,0 @@
-import { exprotoDriver } from './drivers/exproto.js';
-import { describeGatewayContract } from './gateway-contract.js';
-
-describeGatewayContract(exprotoDriver);
