@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { CliError, EXIT } from './client.js';
 import { act, enc, intArg, json, type Ctx, type Row } from './context.js';
 import { table } from './format.js';
+import { readSecret } from './prompt.js';
 
 const PROTOCOLS = ['coap', 'mqttsn', 'mqtt'] as const;
 type Protocol = (typeof PROTOCOLS)[number];
@@ -28,6 +29,8 @@ interface PairOptions {
   host?: string;
   port?: string;
   scope?: string;
+  password?: string;
+  passwordStdin?: boolean;
 }
 
 interface Paired {
@@ -90,6 +93,11 @@ async function writeConfig(d: Paired, host: string, port: number, out: string): 
   return [jsonPath, hPath];
 }
 
+/** The device's predefined topic ids as [[gateway.mqttsn.predefined]] entries bound to its client id. */
+export function predefinedToml(d: Pick<Paired, 'client_id' | 'topic_ids'>): string {
+  return d.topic_ids.map((t) => `[[gateway.mqttsn.predefined]]\nid = ${t.id}\ntopic = ${JSON.stringify(t.topic)}\nclientid = ${JSON.stringify(d.client_id)}\n`).join('');
+}
+
 export function registerDeviceCommands(program: Command): void {
   program
     .command('pair <protocol>')
@@ -99,16 +107,23 @@ export function registerDeviceCommands(program: Command): void {
     .option('--host <host>', 'address the device reaches the gateway at (default: the API host)')
     .option('--port <port>', "gateway port (default: the running listener's)")
     .option('--scope <filter>', 'topic filter the device is confined to (default devices/NAME/#)')
+    .option('--password <password>', 'use this password instead of a generated one (prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from stdin (MQTT-SN: the [gateway.mqttsn.clientinfo_override] password)')
     .action(
       act(async (c, protocol: string, o: PairOptions) => {
         if (!(PROTOCOLS as readonly string[]).includes(protocol)) throw new CliError(`protocol must be one of ${PROTOCOLS.join(', ')}`, EXIT.USAGE);
         const p = protocol as Protocol;
         const port = o.port !== undefined ? intArg(o.port, '--port', 1, 65535) : await gatewayPort(c, p);
         const host = o.host ?? new URL(c.api.baseUrl).hostname;
-        const d = (await c.api.request('POST', '/api/v5/devices', { name: o.name, protocol: p, ...(o.scope ? { scope: o.scope } : {}) })).body as Paired;
+        // MQTT-SN CONNECT carries no password: the gateway's clientinfo_override supplies one, so the
+        // device's password must be that one. Elsewhere the daemon generates a random one.
+        const password = o.password !== undefined || o.passwordStdin ? await readSecret({ value: o.password, fromStdin: o.passwordStdin, prompt: 'Password: ' }) : undefined;
+        const d = (await c.api.request('POST', '/api/v5/devices', { name: o.name, protocol: p, ...(o.scope ? { scope: o.scope } : {}), ...(password !== undefined ? { password } : {}) })).body as Paired;
         const files = await writeConfig(d, host, port, o.out ?? '.');
         if (c.json) return json(c, { device: { ...d, password: undefined }, files });
         c.print(`Paired ${d.name} (${d.protocol}), scope ${d.scope}${d.topic_ids.length ? ', topic ids ' + d.topic_ids.map((t) => `${t.id}=${t.topic}`).join(' ') : ''}\nWrote ${files.join(' and ')} (they hold the password; it is not shown again)`);
+        // The MQTT-SN gateway reads predefined ids from its config only (for now): say what to add.
+        if (d.topic_ids.length) c.print(`Add to outpost.toml under [gateway.mqttsn], then reload (outpostctl reload):\n${predefinedToml(d)}`);
       }),
     );
 

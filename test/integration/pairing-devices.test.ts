@@ -4,7 +4,7 @@
 // an unknown device is refused outside a permit-join window and admitted (as pending) inside it;
 // every generated header compiles with gcc.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,8 @@ import { connectClient, sleep, tryConnect, uid, type TestClient } from '../helpe
 import { outpostctl } from '../helpers/outpostctl.js';
 import { seedAuth } from '../helpers/seed-users.js';
 import { coapClient } from '../fixtures/coap/clients.js';
+import { ReturnCode } from '../../gateways/mqttsn/frame.js';
+import { SnClient } from '../helpers/mqttsn-client.js';
 
 const CONFIG = `
 [authentication]
@@ -31,6 +33,11 @@ port = 0
 
 [gateway.mqttsn]
 enable = true
+
+# MQTT-SN CONNECT has no credentials: every device authenticates as its client id with this password.
+[gateway.mqttsn.clientinfo_override]
+username = "\${clientid}"
+password = "sn-shared"
 
 [gateway.mqttsn.listeners.udp.default]
 bind = "127.0.0.1"
@@ -56,8 +63,11 @@ let app: TestClient;
 
 const ctl = (...args: string[]) => outpostctl(['--url', url, '--api-key', 'ops', '--api-secret', 'ops-secret', ...args]);
 
-async function pair(protocol: string, name: string): Promise<DeviceConfig> {
-  const r = await ctl('pair', protocol, '--name', name, '--out', out);
+let lastPair = '';
+async function pair(protocol: string, name: string, password?: string): Promise<DeviceConfig> {
+  const args = ['pair', protocol, '--name', name, '--out', out];
+  const r = password === undefined ? await ctl(...args) : await outpostctl(['--url', url, '--api-key', 'ops', '--api-secret', 'ops-secret', ...args, '--password-stdin'], { input: password });
+  lastPair = r.stdout;
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   expect(r.stdout).toContain(`Paired ${name} (${protocol})`);
@@ -132,14 +142,37 @@ describe('a paired CoAP device', () => {
   });
 });
 
-describe('MQTT-SN pairing', () => {
-  it('hands out predefined topic ids and writes them into the MQTT-SN header', async () => {
-    const cfg = await pair('mqttsn', 'soil-12');
+describe('a paired MQTT-SN device', () => {
+  it('gets predefined topic ids, publishes with them once they are in the config, and is refused outside its scope', async () => {
+    const cfg = await pair('mqttsn', 'soil-12', 'sn-shared');
     expect(cfg.port).toBe(d.ports['mqttsn:udp:default']);
     expect(cfg.topic_ids.map((t) => t.topic)).toEqual(['devices/soil-12/telemetry', 'devices/soil-12/cmd']);
+    const [up] = cfg.topic_ids;
     const h = readFileSync(join(out, 'soil-12.h'), 'utf8');
-    expect(h).toMatch(new RegExp(`OUTPOST_TOPIC_ID_PUBLISH\\s+${cfg.topic_ids[0]!.id}\\b`));
+    expect(h).toMatch(new RegExp(`OUTPOST_TOPIC_ID_PUBLISH\\s+${up!.id}\\b`));
     expect(h).toContain('"devices/soil-12/cmd"');
+    // The gateway takes predefined ids from its config: pair prints the entries; add them and reload.
+    const toml = lastPair.slice(lastPair.indexOf('[[gateway.mqttsn.predefined]]'));
+    expect(toml).toContain(`clientid = "soil-12"`);
+    appendFileSync(d.configPath, '\n' + toml);
+    expect((await ctl('reload')).code).toBe(0);
+
+    const sn = await SnClient.udp(d.ports['mqttsn:udp:default']!);
+    try {
+      expect(await sn.connect('soil-12')).toBe(ReturnCode.ACCEPTED);
+      const id = sn.publish({ topicId: up!.id, topicIdType: 1, qos: 1, payload: 'moist' });
+      const ack = await sn.next('puback');
+      expect([ack.msgId, ack.rc]).toEqual([id, ReturnCode.ACCEPTED]);
+      await app.waitMessages(1, 5000, (m) => m.topic === 'devices/soil-12/telemetry' && m.text === 'moist');
+      const reg = await sn.register('devices/coap-1/x');
+      const out2 = sn.publish({ topicId: reg.topicId, qos: 1, payload: 'sn-out' });
+      const refused = await sn.next('puback');
+      expect([refused.msgId, refused.rc]).toEqual([out2, ReturnCode.NOT_AUTHORIZED]);
+      await sleep(200);
+      expect(app.msgs.some((m) => m.text === 'sn-out')).toBe(false);
+    } finally {
+      await sn.close();
+    }
   });
 });
 
@@ -159,6 +192,22 @@ describe('the generated C headers', () => {
       writeFileSync(c, `#include "${name}.h"\n#include "${name}.h"\n${body}\n`);
       execFileSync('gcc', ['-fsyntax-only', '-Wall', '-Werror', '-Wno-unused-const-variable', '-std=c99', c], { cwd: out, timeout: 20_000 });
     }
+  });
+});
+
+describe('the /api/v5/devices routes', () => {
+  const auth = { authorization: `Basic ${Buffer.from('ops:ops-secret').toString('base64')}`, 'content-type': 'application/json' };
+  it('refuse bad input with 400 and unknown devices with 404, and show the window', async () => {
+    const bad = await fetch(`${url}/api/v5/devices`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'z1', protocol: 'zigbee' }) });
+    expect(bad.status).toBe(400);
+    const dup = await fetch(`${url}/api/v5/devices`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'coap-1', protocol: 'coap' }) });
+    expect(dup.status).toBe(409);
+    expect((await fetch(`${url}/api/v5/devices/ghost`, { headers: auth })).status).toBe(404);
+    expect((await fetch(`${url}/api/v5/devices/ghost`, { method: 'DELETE', headers: auth })).status).toBe(404);
+    const pj = await fetch(`${url}/api/v5/devices/permit_join`, { method: 'POST', headers: auth, body: JSON.stringify({ seconds: 99999 }) });
+    expect(pj.status).toBe(400);
+    expect(await (await fetch(`${url}/api/v5/devices/permit_join`, { headers: auth })).json()).toEqual({ open: false, remaining_s: 0, until: null });
+    expect((await fetch(`${url}/api/v5/devices`)).status).toBe(401);
   });
 });
 
