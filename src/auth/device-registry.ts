@@ -65,6 +65,8 @@ const MAX_PREDEFINED_ID = 1024;
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Longest permit-join window (an hour): an open window admits anyone with a password. */
 export const MAX_PERMIT_JOIN_S = 3600;
+/** Pending devices at most: a window left open to a noisy network must not fill the user table. */
+export const MAX_PENDING = 256;
 
 export function defaultScope(name: string): string {
   return `devices/${name}/#`;
@@ -163,8 +165,15 @@ export class DeviceRegistry {
   async admitUnknown(username: string | null, clientId: string, password: Buffer | null, protocol: string): Promise<boolean> {
     if (!this.permitJoinStatus().open || username === null || password === null || password.length === 0) return false;
     if (!NAME_RE.test(username) || this.get(username) || this.users.get(username)) return false;
+    if ((this.db.prepare("SELECT COUNT(*) AS n FROM auth_devices WHERE state = 'pending'").get() as { n: number }).n >= MAX_PENDING) return false;
     const proto: DeviceProtocol = (DEVICE_PROTOCOLS as readonly string[]).includes(protocol) ? (protocol as DeviceProtocol) : 'mqtt';
-    await this.users.add(username, password.toString('utf8'));
+    try {
+      await this.users.add(username, password.toString('utf8'));
+    } catch (err) {
+      // Another connection with the same name joined while this one was hashing: it owns the name.
+      if (err instanceof AuthError && err.code === 'OUTPOST_ERR_AUTH_USER_EXISTS') return false;
+      throw err;
+    }
     try {
       this.acl.set('username', username, scopeRules(defaultScope(username)));
       this.insert(username, proto, defaultScope(username), [], 'pending', clientId);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAuth, type AuthServices } from '../../../src/auth/index.js';
+import { MAX_PENDING } from '../../../src/auth/device-registry.js';
 import { authConfigShape } from '../../../src/auth/config.js';
 import { listenersSchema } from '../../../src/mqtt/listeners/config.js';
 import type { AuthRequest } from '../../../src/core/hooks.js';
@@ -126,5 +127,16 @@ describe('DeviceRegistry', () => {
     expect(await code(() => auth.devices.permitJoin(3601))).toBe('OUTPOST_ERR_AUTH_BAD_INPUT');
     auth.devices.permitJoin(10);
     expect(auth.devices.permitJoin(0).open).toBe(false);
+  });
+
+  it('lets one of two racing joins with the same name in, and caps pending devices', async () => {
+    const { auth } = setup();
+    auth.devices.permitJoin(60);
+    const both = await Promise.all([auth.authenticator.authenticate(req('twin', 'a')), auth.authenticator.authenticate(req('twin', 'b'))]);
+    expect(both.filter((r) => r.ok).length).toBe(1);
+    expect(both.find((r) => !r.ok)).toMatchObject({ ok: false });
+    expect(auth.devices.list().map((x) => x.name)).toEqual(['twin']);
+    for (let i = 0; i < MAX_PENDING - 1; i++) store!.db.prepare("INSERT INTO auth_devices VALUES (?, 'mqtt', ?, ?, 'h', 's', '[]', 0, 'pending')").run(`p${i}`, `p${i}`, `p${i}`);
+    expect(await auth.authenticator.authenticate(req('one-too-many', 'x'))).toEqual({ ok: false, reason: 'not_authorized' });
   });
 });
