@@ -147,6 +147,8 @@ export interface AdminDeps {
   /** Dashboard samples (/monitor); when absent the API samples from its first request on. */
   monitor?: MonitorSource;
   acl?: AclAdmin;
+  /** Paired sensors and the permit-join window (routes/devices.ts). */
+  devices?: import('./routes/devices.js').DeviceAdmin;
   /** Authorization sources in the order they are checked. */
   authzSources?: () => AuthzSource[];
   /** The config running now (after reloads); default: the one the API started with. */

@@ -17,6 +17,7 @@ import { registerAlarmRoutes } from './routes/alarms.js';
 import { registerApiKeyRoutes } from './routes/api-keys.js';
 import { registerAuthzRoutes } from './routes/authz.js';
 import { registerConfigRoutes } from './routes/configs.js';
+import { registerDeviceRoutes } from './routes/devices.js';
 import { registerMonitorRoutes } from './routes/monitor.js';
 import { registerClientRoutes } from './routes/clients.js';
 import { registerOpsRoutes } from './routes/ops.js';
@@ -175,6 +176,7 @@ export function buildAdmin(deps: AdminDeps, config: Config, opts: BuildOptions =
   registerConfigRoutes(app, ctx);
   registerApiKeyRoutes(app, ctx);
   registerAuthzRoutes(app, ctx);
+  registerDeviceRoutes(app, ctx);
   // The dashboard's page and assets at / (src/dashboard); the API above is unchanged.
   app.register((child) => registerDashboard(child));
   return { app, credentials, trace, ownTrace };

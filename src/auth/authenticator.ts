@@ -14,6 +14,8 @@ export type CertField = 'disabled' | 'cn' | 'dn' | 'san';
 export type CertAsLookup = (listener: string) => { username: CertField; clientId: CertField } | null;
 
 type Step = { kind: 'allow'; superuser: boolean; by: string } | { kind: 'deny'; reason: 'bad_username_or_password' | 'not_authorized'; by: string } | { kind: 'ignore' };
+/** Asked about a client no step recognised (the permit-join window): true admits it. */
+export type JoinHook = (username: string | null, clientId: string, password: Buffer | null, protocol: string) => Promise<boolean>;
 type Failure = 'bad_username_or_password' | 'not_authorized' | 'banned' | 'server_unavailable';
 
 /** Bound on remembered credentials, so a flood of distinct users cannot grow memory without limit. */
@@ -43,6 +45,7 @@ export class ChainAuthenticator implements Authenticator {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
   private userCount: number;
+  private joinHook: JoinHook | null = null;
 
   constructor(
     private cfg: AuthenticationConfig,
@@ -58,6 +61,10 @@ export class ChainAuthenticator implements Authenticator {
       this.userCount = users.count();
       this.verified.delete(userId);
     });
+  }
+
+  setJoinHook(hook: JoinHook | null): void {
+    this.joinHook = hook;
   }
 
   update(cfg: AuthenticationConfig): void {
@@ -149,6 +156,10 @@ export class ChainAuthenticator implements Authenticator {
       const step = await this.http(req, clientId, username);
       if (step.kind === 'allow') return this.ok(req, clientId, username, step.superuser, step.by);
       if (step.kind === 'deny') return this.fail(req, clientId, username, step.reason, step.by);
+    }
+    if (this.joinHook && !this.anonymousAllowed() && (await this.joinHook(username, clientId, req.password, req.protocol))) {
+      this.log.info({ clientid: clientId, username, peerhost: req.peerHost, protocol: req.protocol }, 'device_admitted_by_permit_join');
+      return this.ok(req, clientId, username, false, 'permit_join');
     }
     return this.exhausted(req, clientId, username);
   }

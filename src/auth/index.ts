@@ -16,6 +16,7 @@ import { ChainAuthenticator, type CertAsLookup } from './authenticator.js';
 import { AclAuthorizer } from './authorizer.js';
 import { BanList } from './ban-list.js';
 import { FlappingDetector } from './flapping.js';
+import { DeviceRegistry } from './device-registry.js';
 import { AUTH_MIGRATIONS } from './migrations.js';
 import { ConnectionCounter, bucketFor } from './rate-limit.js';
 import { UserDb } from './user-db.js';
@@ -23,6 +24,7 @@ import { UserDb } from './user-db.js';
 export type { AuthSettings, HashAlgorithm } from './config.js';
 export { UserDb, type ExportedUser, type ImportOptions, type ImportResult, type ListUsersQuery, type UserInfo } from './user-db.js';
 export { AclDb, type AclWhoType, type StoredAclRule } from './acl-db.js';
+export { DeviceRegistry, DEVICE_PROTOCOLS, MAX_PERMIT_JOIN_S, defaultScope, type Device, type DeviceProtocol, type PairRequest, type PermitJoinStatus, type TopicId } from './device-registry.js';
 export { BanList, BAN_KINDS, type Ban, type BanKind } from './ban-list.js';
 export { AuthError, AUTH_ERRORS, type AuthErrorCode } from './errors.js';
 export { parseAcl, DEFAULT_ACL } from './acl.js';
@@ -41,6 +43,8 @@ export interface AuthServices {
   acl: AclDb;
   /** Banned clients (CLI `banned`, API `/banned`). */
   bans: BanList;
+  /** Paired sensors and the permit-join window (CLI `pair`/`devices`, API `/devices`). */
+  devices: DeviceRegistry;
   /** Global cap over every listener: take a slot at accept, release it on close. */
   connections: ConnectionCounter;
   /** True when unknown/anonymous clients are let in right now. */
@@ -106,6 +110,8 @@ export function createAuth(config: AuthSettings, store: Store, log: Logger, cloc
   const connections = new ConnectionCounter(cfg.limiter.max_connections);
   const authenticator = new ChainAuthenticator(cfg.authentication, users, bans, certAsLookup(() => cfg), alog, now, metrics);
   const fileRules = loadFileRules(cfg);
+  const devices = new DeviceRegistry(store.db, users, acl, now);
+  authenticator.setJoinHook((username, clientId, password, protocol) => devices.admitUnknown(username, clientId, password, protocol));
   const authorizer = new AclAuthorizer(cfg.authorization, fileRules, acl, alog, now, metrics);
 
   const guard: ConnectionGuard = {
@@ -157,6 +163,7 @@ export function createAuth(config: AuthSettings, store: Store, log: Logger, cloc
     users,
     acl,
     bans,
+    devices,
     connections,
     anonymousAllowed: () => authenticator.anonymousAllowed(),
     warnAnonymousExposure(listeners) {

@@ -8,4 +8,10 @@ export const AUTH_MIGRATIONS: readonly string[] = [
    CREATE INDEX auth_acl_who ON auth_acl (who_type, who);
    CREATE TABLE auth_banned (as_type TEXT NOT NULL, who TEXT NOT NULL, by TEXT NOT NULL, reason TEXT NOT NULL,
      at INTEGER NOT NULL, until INTEGER, PRIMARY KEY (as_type, who)) WITHOUT ROWID;`,
+  // Paired sensors (outpostctl pair, issue 21). The credentials live in auth_users and the scope in
+  // auth_acl like any user's; this table remembers which users are devices, how they were paired,
+  // and the MQTT-SN predefined topic ids handed to them.
+  `CREATE TABLE auth_devices (name TEXT PRIMARY KEY, protocol TEXT NOT NULL, client_id TEXT NOT NULL UNIQUE,
+     username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, scope TEXT NOT NULL, topic_ids TEXT NOT NULL,
+     created_at INTEGER NOT NULL, state TEXT NOT NULL) WITHOUT ROWID;`,
 ];

@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { CliError, DEFAULT_DATA_DIR, DEFAULT_URL, EXIT } from './client.js';
 import { registerAccessCommands } from './commands-access.js';
 import { registerBrokerCommands } from './commands-broker.js';
+import { registerDeviceCommands } from './commands-devices.js';
 import { registerOpsCommands } from './commands-ops.js';
 import { registerLocalCommands } from './local.js';
 
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerBrokerCommands(program);
   registerAccessCommands(program);
   registerOpsCommands(program);
+  registerDeviceCommands(program);
   registerLocalCommands(program);
   // Subcommands inherit exitOverride so usage errors reach main() instead of process.exit().
   const walk = (c: Command) => {

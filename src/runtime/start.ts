@@ -262,6 +262,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
         monitor,
         config: () => current,
         acl: auth.acl,
+        devices: auth.devices,
         authzSources: () => authzSources(current),
       },
       config,

@@ -65,8 +65,8 @@ describe('renderTemplate', () => {
 describe('firmware-config/templates', () => {
   const templates = readdirSync(TEMPLATES).filter((f) => f.endsWith('.tmpl'));
 
-  it('has the CoAP and MQTT-SN sensor headers, each with example values for exactly its placeholders', () => {
-    expect(templates.sort()).toEqual(['coap-sensor.h.tmpl', 'mqttsn-sensor.h.tmpl']);
+  it('has the CoAP and MQTT-SN sensor headers and the generic device header, each with example values for exactly its placeholders', () => {
+    expect(templates.sort()).toEqual(['coap-sensor.h.tmpl', 'device-config.h.tmpl', 'mqttsn-sensor.h.tmpl']);
     for (const t of templates) {
       const names = [...new Set(placeholders(readFileSync(join(TEMPLATES, t), 'utf8'), t).map((p) => p.name))].sort();
       expect(Object.keys(EXAMPLES[t]!).sort(), t).toEqual(names);

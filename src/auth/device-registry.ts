@@ -1,0 +1,212 @@
+// The device registry (issue 21): sensors paired with `outpostctl pair` or admitted during a
+// permit-join window. A device is an ordinary built-in database user plus ACL rules that confine it
+// to its scope (allow the scope, deny everything else), so every gateway's normal authentication
+// and authorization path applies to it unchanged; this table only remembers what was paired.
+import { randomBytes } from 'node:crypto';
+import type { Database as Db } from 'better-sqlite3';
+import type { AclDb, StoredAclRule } from './acl-db.js';
+import { compileTopic } from './acl.js';
+import { AuthError } from './errors.js';
+import type { UserDb } from './user-db.js';
+
+export const DEVICE_PROTOCOLS = ['coap', 'mqttsn', 'mqtt'] as const;
+export type DeviceProtocol = (typeof DEVICE_PROTOCOLS)[number];
+export type DeviceState = 'paired' | 'pending';
+
+/** An MQTT-SN predefined topic id handed to the device at pairing. */
+export interface TopicId {
+  id: number;
+  topic: string;
+}
+
+export interface Device {
+  name: string;
+  protocol: DeviceProtocol;
+  client_id: string;
+  username: string;
+  /** Topic filter the device may publish and subscribe to. */
+  scope: string;
+  topic_ids: TopicId[];
+  created_at: number;
+  state: DeviceState;
+}
+
+export interface PairRequest {
+  name: string;
+  protocol: DeviceProtocol;
+  /** Default `devices/NAME/#`. */
+  scope?: string;
+  /** Default: generated (24 random bytes, base64url). */
+  password?: string;
+}
+
+export interface PermitJoinStatus {
+  open: boolean;
+  /** Epoch ms the window closes; 0 when closed. */
+  until: number;
+  remaining_s: number;
+}
+
+interface Row {
+  name: string;
+  protocol: DeviceProtocol;
+  client_id: string;
+  username: string;
+  password_hash: string;
+  scope: string;
+  topic_ids: string;
+  created_at: number;
+  state: DeviceState;
+}
+
+/** EMQX reserves 1..1024 for predefined MQTT-SN topic ids. */
+const MAX_PREDEFINED_ID = 1024;
+/** Names become user ids, client ids and topic levels: keep them to what all three accept. */
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** Longest permit-join window (an hour): an open window admits anyone with a password. */
+export const MAX_PERMIT_JOIN_S = 3600;
+/** Pending devices at most: a window left open to a noisy network must not fill the user table. */
+export const MAX_PENDING = 256;
+
+export function defaultScope(name: string): string {
+  return `devices/${name}/#`;
+}
+
+function scopeRules(scope: string): StoredAclRule[] {
+  // The deny makes the scope hold even when authorization.no_match is allow.
+  return [
+    { topic: scope, permission: 'allow', action: 'all', qos: [], retain: 'all' },
+    { topic: '#', permission: 'deny', action: 'all', qos: [], retain: 'all' },
+  ];
+}
+
+function toDevice(r: Row): Device {
+  return { name: r.name, protocol: r.protocol, client_id: r.client_id, username: r.username, scope: r.scope, topic_ids: JSON.parse(r.topic_ids) as TopicId[], created_at: r.created_at, state: r.state };
+}
+
+export class DeviceRegistry {
+  private joinUntil = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly users: UserDb,
+    private readonly acl: AclDb,
+    private readonly now: () => number,
+  ) {}
+
+  get(name: string): Device | null {
+    const r = this.db.prepare('SELECT * FROM auth_devices WHERE name = ?').get(name) as Row | undefined;
+    return r ? toDevice(r) : null;
+  }
+
+  list(): Device[] {
+    return (this.db.prepare('SELECT * FROM auth_devices ORDER BY name').all() as Row[]).map(toDevice);
+  }
+
+  /** Register a device, create its user and scope rules; the plain password is returned once, here. */
+  pair(req: PairRequest): { device: Device; password: string } {
+    checkName(req.name);
+    if (!DEVICE_PROTOCOLS.includes(req.protocol)) throw new AuthError('OUTPOST_ERR_AUTH_BAD_INPUT', `protocol must be one of ${DEVICE_PROTOCOLS.join(', ')}`);
+    if (req.password !== undefined && (typeof req.password !== 'string' || req.password === '')) throw new AuthError('OUTPOST_ERR_AUTH_BAD_INPUT', 'password must be a non-empty string');
+    const scope = req.scope ?? defaultScope(req.name);
+    if (typeof scope !== 'string' || scope === '') throw new AuthError('OUTPOST_ERR_AUTH_BAD_INPUT', 'scope must be a non-empty topic filter');
+    try {
+      compileTopic(scope);
+    } catch (err) {
+      throw new AuthError('OUTPOST_ERR_AUTH_BAD_INPUT', `scope: ${(err as Error).message}`);
+    }
+    if (this.get(req.name)) throw new AuthError('OUTPOST_ERR_AUTH_USER_EXISTS', `device ${req.name}`);
+    const password = req.password ?? randomBytes(24).toString('base64url');
+    const topicIds = req.protocol === 'mqttsn' ? this.allocateTopicIds(req.name, scope) : [];
+    this.db.transaction(() => {
+      this.users.addSync(req.name, password);
+      this.acl.set('username', req.name, scopeRules(scope));
+      this.insert(req.name, req.protocol, scope, topicIds, 'paired');
+    })();
+    return { device: this.get(req.name)!, password };
+  }
+
+  /** Remove the device, its user and its rules. */
+  unpair(name: string): boolean {
+    const d = this.get(name);
+    if (!d) return false;
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM auth_devices WHERE name = ?').run(name);
+      this.users.remove(d.username);
+      this.acl.remove('username', d.username);
+    })();
+    return true;
+  }
+
+  /** Mark a device admitted during a permit-join window as paired. */
+  approve(name: string): Device {
+    const n = this.db.prepare("UPDATE auth_devices SET state = 'paired' WHERE name = ?").run(name).changes;
+    if (n === 0) throw new AuthError('OUTPOST_ERR_AUTH_USER_NOT_FOUND', `device ${name}`);
+    return this.get(name)!;
+  }
+
+  /** Open the permit-join window for `seconds` (0 closes it). */
+  permitJoin(seconds: number): PermitJoinStatus {
+    if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_PERMIT_JOIN_S) throw new AuthError('OUTPOST_ERR_AUTH_BAD_INPUT', `seconds must be an integer in 0..${MAX_PERMIT_JOIN_S}`);
+    this.joinUntil = seconds === 0 ? 0 : this.now() + seconds * 1000;
+    return this.permitJoinStatus();
+  }
+
+  permitJoinStatus(): PermitJoinStatus {
+    const left = this.joinUntil - this.now();
+    return left > 0 ? { open: true, until: this.joinUntil, remaining_s: Math.ceil(left / 1000) } : { open: false, until: 0, remaining_s: 0 };
+  }
+
+  /**
+   * Called by the authenticator for a client no step recognised. While the window is open, a client
+   * with a username and password that names no device is registered as pending with the default
+   * scope and admitted; otherwise false (refused as before).
+   */
+  async admitUnknown(username: string | null, clientId: string, password: Buffer | null, protocol: string): Promise<boolean> {
+    if (!this.permitJoinStatus().open || username === null || password === null || password.length === 0) return false;
+    if (!NAME_RE.test(username) || this.get(username) || this.users.get(username)) return false;
+    if ((this.db.prepare("SELECT COUNT(*) AS n FROM auth_devices WHERE state = 'pending'").get() as { n: number }).n >= MAX_PENDING) return false;
+    const proto: DeviceProtocol = (DEVICE_PROTOCOLS as readonly string[]).includes(protocol) ? (protocol as DeviceProtocol) : 'mqtt';
+    try {
+      await this.users.add(username, password.toString('utf8'));
+    } catch (err) {
+      // Another connection with the same name joined while this one was hashing: it owns the name.
+      if (err instanceof AuthError && err.code === 'OUTPOST_ERR_AUTH_USER_EXISTS') return false;
+      throw err;
+    }
+    try {
+      this.acl.set('username', username, scopeRules(defaultScope(username)));
+      this.insert(username, proto, defaultScope(username), [], 'pending', clientId);
+    } catch (err) {
+      this.users.remove(username);
+      throw err;
+    }
+    return true;
+  }
+
+  private insert(name: string, protocol: DeviceProtocol, scope: string, topicIds: TopicId[], state: DeviceState, clientId = name): void {
+    const hash = (this.db.prepare('SELECT password_hash FROM auth_users WHERE user_id = ?').get(name) as { password_hash: string }).password_hash;
+    this.db
+      .prepare('INSERT INTO auth_devices (name, protocol, client_id, username, password_hash, scope, topic_ids, created_at, state) VALUES (?,?,?,?,?,?,?,?,?)')
+      .run(name, protocol, clientId, name, hash, scope, JSON.stringify(topicIds), this.now(), state);
+  }
+
+  /** Two predefined ids (telemetry up, commands down) that no other device holds. */
+  private allocateTopicIds(name: string, scope: string): TopicId[] {
+    const used = new Set<number>();
+    for (const d of this.list()) for (const t of d.topic_ids) used.add(t.id);
+    const free: number[] = [];
+    for (let id = 1; id <= MAX_PREDEFINED_ID && free.length < 2; id++) if (!used.has(id)) free.push(id);
+    if (free.length < 2) throw new AuthError('OUTPOST_ERR_AUTH_BAD_INPUT', 'no free MQTT-SN predefined topic ids (1..1024)');
+    // Topics under the scope's prefix (a scope ending in /# is the usual case).
+    const base = scope.endsWith('/#') ? scope.slice(0, -2) : `devices/${name}`;
+    return [
+      { id: free[0]!, topic: `${base}/telemetry` },
+      { id: free[1]!, topic: `${base}/cmd` },
+    ];
+  }
+}
+
+function checkName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !NAME_RE.test(name)) throw new AuthError('OUTPOST_ERR_AUTH_BAD_INPUT', 'name must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit');
+}
