@@ -150,6 +150,12 @@ export interface GatewayContext {
   /** Synchronous when the answer is local (built-in database, bans), a promise only for remote backends. */
   authenticate(req: Omit<AuthRequest, 'protocol'>): AuthOutcome | Promise<AuthOutcome>;
   /**
+   * Whether a ban covers this client id, user name or address, for requests that carry no
+   * credentials to authenticate with but must still obey bans (LwM2M Bootstrap-Request). Counted
+   * and logged as a refusal when true, like authenticate's.
+   */
+  isBanned(req: { clientId: string; username: string | null; peerHost: string; peerPort: number; listener: string }): boolean;
+  /**
    * Open or resume the session of `device.clientId`, taking over any other connection with that
    * id. Emits the connected event ($SYS/brokers/{node}/gateway/{name}/clients/{id}/connected).
    * Throws SessionRefusedError for a persistent session while the store is failing.

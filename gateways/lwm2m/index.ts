@@ -276,6 +276,11 @@ export class Lwm2mGateway implements Gateway {
   private bootstrap(link: Link<CoapFrame>, query: string[], reply: Reply): void {
     const ep = queryMap(query).ep;
     if (ep === undefined || ep === '') return reply(Code.BAD_REQUEST);
+    // A Bootstrap-Request carries no credentials, but a banned endpoint or address gets no account.
+    if (this.ctx.isBanned({ clientId: ep, username: null, peerHost: link.peer.address, peerPort: link.peer.port, listener: link.listener })) {
+      this.count('bootstrap.refused');
+      return reply(Code.FORBIDDEN);
+    }
     const b = this.cfg.bootstrap;
     let entry: BootstrapEntry | undefined;
     try {

@@ -233,6 +233,13 @@ export class GatewayHost implements GatewayContext {
     );
   }
 
+  isBanned(req: { clientId: string; username: string | null; peerHost: string; peerPort: number; listener: string }): boolean {
+    const banned = this.broker.guard.checkBanned(req.clientId, req.username, req.peerHost);
+    if (banned === null) return false;
+    this.refused({ ...req, password: null }, 'banned', banned);
+    return true;
+  }
+
   private authOutcome(req: Omit<AuthRequest, 'protocol'>, r: AuthResult): AuthOutcome {
     if (!r.ok) return this.refused(req, r.reason, null);
     return { ok: true, superuser: r.superuser, username: r.username !== undefined ? r.username : req.username };

@@ -287,6 +287,13 @@ export class FakeGatewayContext implements GatewayContext {
     return new Promise((resolve) => this.authPending.push(() => resolve(outcome)));
   }
 
+  /** Client ids, user names or addresses a ban covers (isBanned). */
+  readonly banned = new Set<string>();
+
+  isBanned(req: { clientId: string; username: string | null; peerHost: string }): boolean {
+    return this.banned.has(req.clientId) || (req.username !== null && this.banned.has(req.username)) || this.banned.has(req.peerHost);
+  }
+
   openSession(device: DeviceInfo, opts: OpenSessionOptions, sink: DeliverySink): GatewaySession {
     this.devices.push(device);
     this.events.push({ kind: 'connected', clientId: device.clientId });

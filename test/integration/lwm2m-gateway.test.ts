@@ -563,6 +563,21 @@ describe('LwM2M bootstrap devices from the config', () => {
   });
 });
 
+describe('LwM2M bootstrap and bans', () => {
+  it('a banned endpoint gets 4.03 to its Bootstrap-Request and no account', async () => {
+    const ban = await ctl('banned', 'add', 'clientid', 'cfg-dev', '--reason', 'test', '--duration', '10m');
+    expect(ban.code).toBe(0);
+    try {
+      const t = await device();
+      expect((await t.request(Code.POST, ['bs'], ['ep=cfg-dev'])).code).toBe(Code.FORBIDDEN);
+      await sleep(300);
+      expect(t.requests).toHaveLength(0);
+    } finally {
+      expect((await ctl('banned', 'remove', 'clientid', 'cfg-dev')).code).toBe(0);
+    }
+  });
+});
+
 describe('LwM2M queue mode', () => {
   it('holds commands while the device sleeps and sends them when it talks, from a new address; they survive a daemon restart (13)', async () => {
     const t = await device();
