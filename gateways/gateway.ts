@@ -155,6 +155,8 @@ export interface GatewayContext {
    * and logged as a refusal when true, like authenticate's.
    */
   isBanned(req: { clientId: string; username: string | null; peerHost: string; peerPort: number; listener: string }): boolean;
+  /** Predefined topic ids a paired device was given (MQTT-SN pairing), from the device registry; [] when none. */
+  predefinedTopics(clientId: string): readonly { id: number; topic: string }[];
   /**
    * Open or resume the session of `device.clientId`, taking over any other connection with that
    * id. Emits the connected event ($SYS/brokers/{node}/gateway/{name}/clients/{id}/connected).

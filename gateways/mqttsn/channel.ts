@@ -326,6 +326,8 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
     }
     const clientId = this.clientId!;
     const peer = this.link.peer;
+    // Ids pairing gave this device (the device registry), current as of this CONNECT.
+    this.deps.predefined.setClient(clientId, this.ctx.predefinedTopics(clientId));
     let session: GatewaySession;
     try {
       session = this.ctx.openSession(

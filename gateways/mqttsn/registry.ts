@@ -13,6 +13,8 @@ export class PredefinedTopics {
   private readonly global = new Map<number, string>();
   private readonly globalByName = new Map<string, number>();
   private readonly perClient = new Map<string, { byId: Map<number, string>; byName: Map<string, number> }>();
+  /** The config's per-client ids, kept apart so setClient can rebuild a client's view from them. */
+  private readonly configured = new Map<string, { byId: Map<number, string>; byName: Map<string, number> }>();
 
   constructor(list: readonly PredefinedTopic[]) {
     for (const p of list) {
@@ -26,6 +28,26 @@ export class PredefinedTopics {
         c.byName.set(p.topic, p.id);
       }
     }
+    for (const [k, v] of this.perClient) this.configured.set(k, { byId: new Map(v.byId), byName: new Map(v.byName) });
+  }
+
+  /**
+   * Replace one client's own ids (those pairing gave it, from the device registry) on each CONNECT,
+   * so unpairing or re-pairing takes effect at the device's next connection. Ids from the config
+   * for that client stay; the registry's win where both name the same id.
+   */
+  setClient(clientId: string, list: readonly { id: number; topic: string }[]): void {
+    const configured = this.configured.get(clientId);
+    if (list.length === 0 && configured === undefined) {
+      this.perClient.delete(clientId);
+      return;
+    }
+    const c = { byId: new Map(configured?.byId), byName: new Map(configured?.byName) };
+    for (const p of list) {
+      c.byId.set(p.id, p.topic);
+      c.byName.set(p.topic, p.id);
+    }
+    this.perClient.set(clientId, c);
   }
 
   name(id: number, clientId: string | null): string | undefined {

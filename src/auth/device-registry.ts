@@ -99,6 +99,12 @@ export class DeviceRegistry {
     return r ? toDevice(r) : null;
   }
 
+  /** MQTT-SN predefined topic ids handed to the device with this client id at pairing (none if unknown). */
+  topicIdsFor(clientId: string): TopicId[] {
+    const r = this.db.prepare('SELECT topic_ids FROM auth_devices WHERE client_id = ?').get(clientId) as { topic_ids: string } | undefined;
+    return r === undefined ? [] : (JSON.parse(r.topic_ids) as TopicId[]);
+  }
+
   list(): Device[] {
     return (this.db.prepare('SELECT * FROM auth_devices ORDER BY name').all() as Row[]).map(toDevice);
   }

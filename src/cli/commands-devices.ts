@@ -93,10 +93,6 @@ async function writeConfig(d: Paired, host: string, port: number, out: string): 
   return [jsonPath, hPath];
 }
 
-/** The device's predefined topic ids as [[gateway.mqttsn.predefined]] entries bound to its client id. */
-export function predefinedToml(d: Pick<Paired, 'client_id' | 'topic_ids'>): string {
-  return d.topic_ids.map((t) => `[[gateway.mqttsn.predefined]]\nid = ${t.id}\ntopic = ${JSON.stringify(t.topic)}\nclientid = ${JSON.stringify(d.client_id)}\n`).join('');
-}
 
 export function registerDeviceCommands(program: Command): void {
   program
@@ -123,7 +119,7 @@ export function registerDeviceCommands(program: Command): void {
         if (c.json) return json(c, { device: { ...d, password: undefined }, files });
         c.print(`Paired ${d.name} (${d.protocol}), scope ${d.scope}${d.topic_ids.length ? ', topic ids ' + d.topic_ids.map((t) => `${t.id}=${t.topic}`).join(' ') : ''}\nWrote ${files.join(' and ')} (they hold the password; it is not shown again)`);
         // The MQTT-SN gateway reads predefined ids from its config only (for now): say what to add.
-        if (d.topic_ids.length) c.print(`Add to outpost.toml under [gateway.mqttsn], then reload (outpostctl reload):\n${predefinedToml(d)}`);
+        if (d.topic_ids.length) c.print(`MQTT-SN predefined topic ids (the gateway reads them from the registry at the device's next CONNECT): ${d.topic_ids.map((t) => `${t.id} = ${t.topic}`).join(', ')}`);
       }),
     );
 

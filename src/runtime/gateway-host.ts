@@ -34,6 +34,8 @@ export interface GatewayHostOptions {
   sysName?: string;
   /** Mountpoint template with ${clientid}, ${username}, ${endpoint_name}. */
   mountpoint: string;
+  /** Predefined topic ids from the device registry (pairing), by client id. */
+  topicIds?: (clientId: string) => readonly { id: number; topic: string }[];
 }
 
 
@@ -180,8 +182,10 @@ export class GatewayHost implements GatewayContext {
   private readonly sysName: string;
   private readonly authenticator: () => Authenticator;
   private readonly refusalsLogged = new OncePerKey(4096);
+  private readonly topicIds: GatewayHostOptions['topicIds'];
 
   constructor(o: GatewayHostOptions) {
+    this.topicIds = o.topicIds;
     this.name = o.name;
     this.broker = o.broker;
     this.log = o.log;
@@ -231,6 +235,16 @@ export class GatewayHost implements GatewayContext {
       (x) => this.authOutcome(req, x),
       (err: unknown) => this.authFailed(req, err),
     );
+  }
+
+  predefinedTopics(clientId: string): readonly { id: number; topic: string }[] {
+    try {
+      return this.topicIds?.(clientId) ?? [];
+    } catch (err) {
+      // The registry is a convenience for pairing: a failing read must not refuse the device.
+      this.log.warn({ err, clientid: clientId }, 'predefined_topics_unavailable');
+      return [];
+    }
   }
 
   isBanned(req: { clientId: string; username: string | null; peerHost: string; peerPort: number; listener: string }): boolean {

@@ -287,6 +287,13 @@ export class FakeGatewayContext implements GatewayContext {
     return new Promise((resolve) => this.authPending.push(() => resolve(outcome)));
   }
 
+  /** Predefined topic ids by client id, as the device registry would give them (predefinedTopics). */
+  readonly pairedTopics = new Map<string, { id: number; topic: string }[]>();
+
+  predefinedTopics(clientId: string): readonly { id: number; topic: string }[] {
+    return this.pairedTopics.get(clientId) ?? [];
+  }
+
   /** Client ids, user names or addresses a ban covers (isBanned). */
   readonly banned = new Set<string>();
 

@@ -268,6 +268,23 @@ describe('MqttsnChannel: REGISTER and PUBLISH from the device (spec §5.1, check
     expect(rx(pub({ topicIdType: 1, topicId: 3 }))).toEqual([{ type: 'puback', topicId: 3, msgId: 0, rc: 2 }]);
   });
 
+  it('ids pairing gave the device (the device registry) apply from its CONNECT, next to the config ones; unpairing drops them at the next CONNECT', async () => {
+    const s = setup({ predefined: [{ id: 2, topic: 'predef/t2' }] });
+    s.ctx.pairedTopics.set('dev1', [{ id: 9, topic: 'devices/dev1/telemetry' }]);
+    s.rx(connect('dev1'));
+    await tick();
+    expect(s.link.take()).toEqual([{ type: 'connack', rc: 0 }]);
+    s.rx(pub({ topicIdType: 1, topicId: 9 }));
+    s.rx(pub({ topicIdType: 1, topicId: 2 }));
+    expect(s.ctx.published.map((p) => p.topic)).toEqual(['devices/dev1/telemetry', 'predef/t2']);
+    // Unpaired: what the registry gives at the next CONNECT replaces the client's paired ids; the config's stay.
+    const predefined = new PredefinedTopics([{ id: 3, topic: 'mine/t3', clientid: 'dev1' }]);
+    predefined.setClient('dev1', [{ id: 9, topic: 'devices/dev1/telemetry' }]);
+    expect([predefined.name(9, 'dev1'), predefined.name(3, 'dev1')]).toEqual(['devices/dev1/telemetry', 'mine/t3']);
+    predefined.setClient('dev1', []);
+    expect([predefined.name(9, 'dev1'), predefined.name(3, 'dev1')]).toEqual([undefined, 'mine/t3']);
+  });
+
   it('ACL deny gets PUBACK 0x80', async () => {
     const { rx, ctx } = await connected();
     ctx.denyPublish.add('ab');
