@@ -4,6 +4,8 @@
 export const API_ERRORS = {
   BAD_REQUEST: { status: 400, message: 'Bad request' },
   INVALID_PARAMETER: { status: 400, message: 'Invalid parameter' },
+  NOT_ALLOWED: { status: 400, message: 'Not allowed' },
+  ERROR_PWD_NOT_MATCH: { status: 400, message: 'Old password not match' },
   BAD_USERNAME_OR_PWD: { status: 401, message: 'Auth failed' },
   BAD_API_KEY_OR_SECRET: { status: 401, message: 'Check api_key/api_secret' },
   TOKEN_TIME_OUT: { status: 401, message: 'Token expired, get new token by POST /login' },

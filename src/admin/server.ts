@@ -22,6 +22,7 @@ import { registerClientRoutes } from './routes/clients.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerPublishRoutes } from './routes/publish.js';
 import { registerStatusRoutes } from './routes/status.js';
+import { registerUserRoutes } from './routes/users.js';
 import { TraceService } from './trace.js';
 import { isDashboardPath, registerDashboard } from '../dashboard/serve.js';
 import type { RouteContext } from './route-context.js';
@@ -175,6 +176,7 @@ export function buildAdmin(deps: AdminDeps, config: Config, opts: BuildOptions =
   registerConfigRoutes(app, ctx);
   registerApiKeyRoutes(app, ctx);
   registerAuthzRoutes(app, ctx);
+  registerUserRoutes(app, ctx);
   // The dashboard's page and assets at / (src/dashboard); the API above is unchanged.
   app.register((child) => registerDashboard(child));
   return { app, credentials, trace, ownTrace };
