@@ -15,6 +15,7 @@ import { PrometheusExporter } from './prometheus.js';
 import { registerAccessRoutes } from './routes/access.js';
 import { registerAlarmRoutes } from './routes/alarms.js';
 import { registerApiKeyRoutes } from './routes/api-keys.js';
+import { registerAuthnRoutes } from './routes/authn.js';
 import { registerAuthzRoutes } from './routes/authz.js';
 import { registerConfigRoutes } from './routes/configs.js';
 import { registerMonitorRoutes } from './routes/monitor.js';
@@ -177,6 +178,7 @@ export function buildAdmin(deps: AdminDeps, config: Config, opts: BuildOptions =
   registerApiKeyRoutes(app, ctx);
   registerAuthzRoutes(app, ctx);
   registerUserRoutes(app, ctx);
+  registerAuthnRoutes(app, ctx);
   // The dashboard's page and assets at / (src/dashboard); the API above is unchanged.
   app.register((child) => registerDashboard(child));
   return { app, credentials, trace, ownTrace };
