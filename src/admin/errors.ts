@@ -4,6 +4,7 @@
 export const API_ERRORS = {
   BAD_REQUEST: { status: 400, message: 'Bad request' },
   INVALID_PARAMETER: { status: 400, message: 'Invalid parameter' },
+  PARAM_ERROR: { status: 400, message: 'Parameter error' },
   NOT_ALLOWED: { status: 400, message: 'Not allowed' },
   ERROR_PWD_NOT_MATCH: { status: 400, message: 'Old password not match' },
   BAD_USERNAME_OR_PWD: { status: 401, message: 'Auth failed' },

@@ -140,6 +140,8 @@ export interface BrokerApi {
   client(clientId: string): ClientSummary | null;
   /** Kick: v5 clients get DISCONNECT 0x98; the session is discarded. false when unknown. */
   kick(clientId: string): boolean;
+  /** Set a connected client's keepalive (seconds, 0 = off): 'not_found' when it has no live connection, 'not_supported' when its protocol cannot. */
+  setKeepalive(clientId: string, seconds: number): 'ok' | 'not_found' | 'not_supported';
   subscriptions(clientId?: string): SubscriptionSummary[];
   /**
    * A client's queued deliveries in delivery order ('mqueue'), or its unacknowledged ones by

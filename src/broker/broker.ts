@@ -499,6 +499,16 @@ export class Broker implements BrokerApi, SessionHost {
     return true;
   }
 
+  setKeepalive(clientId: string, seconds: number): 'ok' | 'not_found' | 'not_supported' {
+    const s = this.sessions.get(clientId);
+    if (!s?.outlet) return 'not_found';
+    if (!s.outlet.setKeepalive) return 'not_supported';
+    s.outlet.setKeepalive(seconds);
+    s.keepalive = seconds;
+    this.log.info({ clientid: clientId, keepalive: seconds }, 'keepalive_changed');
+    return 'ok';
+  }
+
   /**
    * The store dropped a write whose own data it cannot store (it committed everything else). The
    * client behind it must not be acknowledged as if it were durable: its connection is closed before

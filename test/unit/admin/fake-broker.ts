@@ -115,6 +115,15 @@ export class FakeBroker implements BrokerApi {
     for (const l of this.listeners) l.onClientDisconnected?.(c, 'kicked');
     return true;
   }
+  /** Client ids whose connection cannot change keepalive (a gateway session). */
+  readonly fixedKeepalive = new Set<string>();
+  setKeepalive(id: string, seconds: number): 'ok' | 'not_found' | 'not_supported' {
+    const c = this.clientMap.get(id);
+    if (!c || !c.connected) return 'not_found';
+    if (this.fixedKeepalive.has(id)) return 'not_supported';
+    this.clientMap.set(id, { ...c, keepalive: seconds });
+    return 'ok';
+  }
   subscriptions(clientId?: string): SubscriptionSummary[] {
     const out: SubscriptionSummary[] = [];
     for (const [cid, m] of this.subs) {
