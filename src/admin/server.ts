@@ -18,6 +18,7 @@ import { registerApiKeyRoutes } from './routes/api-keys.js';
 import { registerAuthnRoutes } from './routes/authn.js';
 import { registerAuthzRoutes } from './routes/authz.js';
 import { registerConfigRoutes } from './routes/configs.js';
+import { registerDelayedRoutes } from './routes/delayed.js';
 import { registerMonitorRoutes } from './routes/monitor.js';
 import { registerClientRoutes } from './routes/clients.js';
 import { registerOpsRoutes } from './routes/ops.js';
@@ -179,6 +180,7 @@ export function buildAdmin(deps: AdminDeps, config: Config, opts: BuildOptions =
   registerAuthzRoutes(app, ctx);
   registerUserRoutes(app, ctx);
   registerAuthnRoutes(app, ctx);
+  registerDelayedRoutes(app, ctx);
   // The dashboard's page and assets at / (src/dashboard); the API above is unchanged.
   app.register((child) => registerDashboard(child));
   return { app, credentials, trace, ownTrace };

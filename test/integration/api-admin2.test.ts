@@ -49,6 +49,30 @@ describe('issue 22 API gaps on the real daemon', () => {
     expect((await api('PUT', `/api/v5/clients/${id}/keepalive`, { interval: 1 })).status).toBe(404);
   });
 
+  it('delayed publishes show in /mqtt/delayed/messages; DELETE cancels one, the other is delivered', async () => {
+    const sub = await connectClient(d.mqttUrl, { clientId: uid('dsub'), protocolVersion: 5 });
+    clients.push(sub);
+    await sub.sub('dl/#', { qos: 1 });
+    const pub = await connectClient(d.mqttUrl, { clientId: uid('dpub'), protocolVersion: 5 });
+    clients.push(pub);
+    await pub.pub('$delayed/60/dl/cancel', 'never', { qos: 1 });
+    await pub.pub('$delayed/1/dl/soon', 'soon', { qos: 1 });
+    const list = await api('GET', '/api/v5/mqtt/delayed/messages');
+    expect(list.status).toBe(200);
+    expect(list.json.meta.count).toBe(2);
+    const [soon, later] = list.json.data;
+    expect(soon).toMatchObject({ topic: 'dl/soon', qos: 1, delayed_interval: 1, from_clientid: pub.c.options.clientId });
+    expect(later).toMatchObject({ topic: 'dl/cancel', delayed_interval: 60 });
+    expect(later.delayed_remaining).toBeGreaterThan(55);
+    const one = await api('GET', `/api/v5/mqtt/delayed/messages/${later.node}/${later.msgid}`);
+    expect(Buffer.from(one.json.payload, 'base64').toString()).toBe('never');
+    expect((await api('DELETE', `/api/v5/mqtt/delayed/messages/${later.node}/${later.msgid}`)).status).toBe(204);
+    const msgs = await sub.waitMessages(1, 5000);
+    expect(msgs.map((m) => m.topic)).toEqual(['dl/soon']);
+    expect((await api('GET', '/api/v5/mqtt/delayed/messages')).json.meta.count).toBe(0);
+    expect((await api('GET', `/api/v5/mqtt/delayed/messages/${later.node}/${later.msgid}`)).status).toBe(404);
+  });
+
   it('lists the authenticator and imports a multipart CSV whose users then connect', async () => {
     const list = await api('GET', '/api/v5/authentication');
     expect(list.json).toEqual([expect.objectContaining({ id: 'password_based:built_in_database', mechanism: 'password_based', backend: 'built_in_database' })]);
