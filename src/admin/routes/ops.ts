@@ -273,6 +273,12 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
       .header('content-disposition', `attachment; filename=${t.name}.zip`)
       .send(Buffer.from(zip.buffer, zip.byteOffset, zip.length));
   });
+  // EMQX log_detail: per node, the file's size and last modification (posix seconds).
+  app.get<{ Params: { name: string } }>('/api/v5/trace/:name/log_detail', async (req) => {
+    const f = trace.fileDetail(req.params.name);
+    if (!f) throw new ApiError('NOT_FOUND', `${req.params.name} NOT FOUND`);
+    return [{ node, size: f.size, mtime: Math.floor(f.mtimeMs / 1000) }];
+  });
   app.get<{ Params: { name: string } }>('/api/v5/trace/:name/log', async (req, reply) => {
     const log = await trace.readLog(req.params.name);
     if (log === null) throw new ApiError('TRACE_NOT_FOUND');

@@ -167,6 +167,11 @@ describe('trace', () => {
     expect(log).not.toMatch(/c2|from-c2/);
     const list = (await h.app.inject({ url: '/api/v5/trace', headers: h.admin })).json();
     expect(list.data[0].log_size['outpost@127.0.0.1']).toBe(Buffer.byteLength(log));
+    // EMQX's log_detail: [{node, size, mtime}] with mtime in posix seconds.
+    const detail = (await h.app.inject({ url: '/api/v5/trace/c1-trace/log_detail', headers: h.viewer })).json();
+    expect(detail).toEqual([{ node: 'outpost@127.0.0.1', size: Buffer.byteLength(log), mtime: expect.any(Number) }]);
+    expect(Math.abs(detail[0].mtime - Date.now() / 1000)).toBeLessThan(60);
+    expect((await h.app.inject({ url: '/api/v5/trace/none/log_detail', headers: h.admin })).statusCode).toBe(404);
     // EMQX's download: application/x-zip named <name>.zip holding <node>-trace_<name>_<date>.log.
     const dl = await h.app.inject({ url: '/api/v5/trace/c1-trace/download', headers: h.viewer });
     expect(dl.statusCode).toBe(200);
