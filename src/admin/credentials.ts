@@ -5,7 +5,7 @@
 // - a per-start random key in <data_dir>/api-local.key (mode 0600), so outpostctl on the box itself
 //   works like `emqx ctl` for whoever can read the data directory, and for nobody else.
 import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { ADMIN_USERS_FILE, LOCAL_KEY_FILE, LOCAL_KEY_NAME } from './local-key.js';
@@ -54,6 +54,7 @@ export interface AdminUser {
   username: string;
   /** bcrypt hash (outpostctl admin passwd), or `$scrypt$N$r$p$salt$key` (the first-run admin, first-run.ts). */
   hash: string;
+  description?: string;
 }
 
 const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 } as const;
@@ -98,12 +99,79 @@ export function writeFileAtomic(path: string, text: string, mode: number): void 
   renameSync(tmp, path);
 }
 
+/** Does this password match the stored hash (bcrypt or the first-run scrypt form)? */
+export function verifyAdminPassword(password: string, hash: string): Promise<boolean> {
+  return hash.startsWith('$scrypt$') ? scryptVerify(password, hash) : bcrypt.compare(password, hash);
+}
+
+function writeAdminUsers(dataDir: string, users: AdminUser[]): void {
+  writeFileAtomic(join(dataDir, ADMIN_USERS_FILE), JSON.stringify(users, null, 2) + '\n', 0o600);
+}
+
+/** Why an admin-user change was refused: the API maps each to EMQX's code. */
+export type AdminChangeError = 'not_found' | 'exists' | 'last_admin' | 'password_error' | 'bad_password';
+
+/** EMQX's password rule (emqx_dashboard_admin:legal_password): 8..64 ASCII characters. */
+export function passwordProblem(password: string): string | null {
+  if (password.length < 8 || password.length > 64) return 'The range of password length is 8~64';
+  if (!/^[\x20-\x7e]+$/.test(password)) return 'Only ascii characters are allowed in the password';
+  return null;
+}
+
+/** Add a dashboard user; refuses an existing name. */
+export async function addAdminUser(dataDir: string, username: string, password: string, description = ''): Promise<AdminChangeError | null> {
+  if (readAdminUsers(dataDir).some((u) => u.username === username)) return 'exists';
+  const hash = await bcrypt.hash(password, 10);
+  // Re-read after the hash (it yields): another writer may have added the same name meanwhile.
+  const users = readAdminUsers(dataDir);
+  if (users.some((u) => u.username === username)) return 'exists';
+  users.push({ username, hash, ...(description !== '' && { description }) });
+  writeAdminUsers(dataDir, users);
+  return null;
+}
+
+export function setAdminDescription(dataDir: string, username: string, description: string): AdminUser | null {
+  const users = readAdminUsers(dataDir);
+  const u = users.find((x) => x.username === username);
+  if (!u) return null;
+  u.description = description;
+  writeAdminUsers(dataDir, users);
+  return u;
+}
+
+/** Delete a dashboard user, never the last one (the dashboard would lock everyone out). */
+export function deleteAdminUser(dataDir: string, username: string): AdminChangeError | null {
+  const users = readAdminUsers(dataDir);
+  if (!users.some((u) => u.username === username)) return 'not_found';
+  if (users.length === 1) return 'last_admin';
+  writeAdminUsers(dataDir, users.filter((u) => u.username !== username));
+  return null;
+}
+
+/** Change a password given the old one (EMQX change_pwd); keeps the description. */
+export async function changeAdminPassword(dataDir: string, username: string, oldPassword: string, newPassword: string): Promise<AdminChangeError | null> {
+  const before = readAdminUsers(dataDir).find((u) => u.username === username);
+  if (!before) return 'not_found';
+  if (!(await verifyAdminPassword(oldPassword, before.hash))) return 'password_error';
+  const hash = await bcrypt.hash(newPassword, 10);
+  const users = readAdminUsers(dataDir);
+  const u = users.find((x) => x.username === username);
+  if (!u) return 'not_found';
+  u.hash = hash;
+  writeAdminUsers(dataDir, users);
+  return null;
+}
+
 /** Set (or add) a dashboard user's password. The daemon reads the file at each login, so no reload is needed. */
 export async function setAdminPassword(dataDir: string, username: string, password: string): Promise<void> {
   if (password.length < 8) throw new CredentialFileError('password must be at least 8 characters');
-  const users = readAdminUsers(dataDir).filter((u) => u.username !== username);
-  users.push({ username, hash: await bcrypt.hash(password, 10) });
-  writeFileAtomic(join(dataDir, ADMIN_USERS_FILE), JSON.stringify(users, null, 2) + '\n', 0o600);
+  const hash = await bcrypt.hash(password, 10);
+  const users = readAdminUsers(dataDir);
+  const u = users.find((x) => x.username === username);
+  // Keep the entry (and its description) when it exists.
+  if (u) u.hash = hash;
+  else users.push({ username, hash });
+  writeAdminUsers(dataDir, users);
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -118,6 +186,8 @@ const DUMMY_HASH = '$2b$10$9riYuecu//CTQcd6ET8HLOqGksCjtR1RMyjgRzNSykta7A08PGkx6
 
 interface Session {
   username: string;
+  /** The password hash the token was issued under: a changed password or a deleted user revokes it. */
+  hash: string;
   expiresAt: number;
 }
 
@@ -177,11 +247,11 @@ export class Credentials {
   async login(username: string, password: string): Promise<{ token: string; expiresAt: number } | null> {
     const user = readAdminUsers(this.dataDir).find((u) => u.username === username);
     // Compare against a dummy hash for unknown users so both paths cost one bcrypt.
-    const ok = user?.hash.startsWith('$scrypt$') ? await scryptVerify(password, user.hash) : await bcrypt.compare(password, user?.hash ?? DUMMY_HASH);
+    const ok = await verifyAdminPassword(password, user?.hash ?? DUMMY_HASH);
     if (!user || !ok) return null;
     const token = randomBytes(32).toString('hex');
     const expiresAt = this.now() + this.tokenTtlMs;
-    this.tokens.set(token, { username, expiresAt });
+    this.tokens.set(token, { username, hash: user.hash, expiresAt });
     this.sweep();
     return { token, expiresAt };
   }
@@ -193,7 +263,49 @@ export class Credentials {
       this.tokens.delete(token);
       return 'expired';
     }
+    // The admin file is the truth (outpostctl admins writes it without the daemon): a token whose
+    // user is gone or whose password changed since login is revoked.
+    if (this.adminHash(s.username) !== s.hash) {
+      this.tokens.delete(token);
+      return null;
+    }
     return { name: s.username, role: 'administrator', via: 'token' };
+  }
+
+  /** Revoke every live token of this user (after a delete or a password change through the API). */
+  revokeUser(username: string): number {
+    let n = 0;
+    for (const [t, s] of this.tokens) if (s.username === username && this.tokens.delete(t)) n++;
+    return n;
+  }
+
+  /** Username of a bearer token, for EMQX's "cannot delete self". */
+  tokenOwner(token: string): string | null {
+    return this.tokens.get(token)?.username ?? null;
+  }
+
+  // The admin file read at most once per change of its mtime/size, so a bearer check costs a stat.
+  private adminCache: { stamp: string; hashes: Map<string, string> } | null = null;
+
+  private adminHash(username: string): string | undefined {
+    const path = join(this.dataDir, ADMIN_USERS_FILE);
+    let stamp = 'absent';
+    try {
+      const st = statSync(path);
+      stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
+    } catch {
+      return undefined;
+    }
+    if (this.adminCache?.stamp !== stamp) {
+      let users: AdminUser[] = [];
+      try {
+        users = readAdminUsers(this.dataDir);
+      } catch {
+        // A half-written or corrupt file: treat as no users rather than keep stale rights.
+      }
+      this.adminCache = { stamp, hashes: new Map(users.map((u) => [u.username, u.hash])) };
+    }
+    return this.adminCache.hashes.get(username);
   }
 
   logout(token: string): boolean {

@@ -23,6 +23,20 @@ export interface UserDbAdmin {
   remove(userId: string): boolean;
   /** Change password and/or superuser flag; false when unknown. */
   update(userId: string, changes: { password?: string; isSuperuser?: boolean }): boolean;
+  /**
+   * EMQX's import_users: a CSV or JSON file of users, plain passwords or hashes. Throws an error
+   * with a message when the file cannot be read as that format. Absent: the route answers 501.
+   */
+  importUsers?(text: string, opts: { format: 'csv' | 'json'; type: 'plain' | 'hash' }): Promise<ImportUsersResult>;
+}
+
+/** EMQX's import result. */
+export interface ImportUsersResult {
+  total: number;
+  success: number;
+  override: number;
+  skipped: number;
+  failed: number;
 }
 
 export type BanKind = 'clientid' | 'username' | 'peerhost' | 'clientid_re' | 'username_re' | 'peerhost_net';

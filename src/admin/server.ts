@@ -15,14 +15,17 @@ import { PrometheusExporter } from './prometheus.js';
 import { registerAccessRoutes } from './routes/access.js';
 import { registerAlarmRoutes } from './routes/alarms.js';
 import { registerApiKeyRoutes } from './routes/api-keys.js';
+import { registerAuthnRoutes } from './routes/authn.js';
 import { registerAuthzRoutes } from './routes/authz.js';
 import { registerConfigRoutes } from './routes/configs.js';
 import { registerDeviceRoutes } from './routes/devices.js';
+import { registerDelayedRoutes } from './routes/delayed.js';
 import { registerMonitorRoutes } from './routes/monitor.js';
 import { registerClientRoutes } from './routes/clients.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerPublishRoutes } from './routes/publish.js';
 import { registerStatusRoutes } from './routes/status.js';
+import { registerUserRoutes } from './routes/users.js';
 import { TraceService } from './trace.js';
 import { isDashboardPath, registerDashboard } from '../dashboard/serve.js';
 import type { RouteContext } from './route-context.js';
@@ -177,6 +180,9 @@ export function buildAdmin(deps: AdminDeps, config: Config, opts: BuildOptions =
   registerApiKeyRoutes(app, ctx);
   registerAuthzRoutes(app, ctx);
   registerDeviceRoutes(app, ctx);
+  registerUserRoutes(app, ctx);
+  registerAuthnRoutes(app, ctx);
+  registerDelayedRoutes(app, ctx);
   // The dashboard's page and assets at / (src/dashboard); the API above is unchanged.
   app.register((child) => registerDashboard(child));
   return { app, credentials, trace, ownTrace };

@@ -171,6 +171,17 @@ export class TraceService {
     }
   }
 
+  /** Size and last write (ms) of a trace's file; null for an unknown trace, size 0 before its first line. */
+  fileDetail(name: string): { size: number; mtimeMs: number } | null {
+    if (!this.traces.has(name)) return null;
+    try {
+      const st = statSync(this.file(name));
+      return { size: st.size, mtimeMs: st.mtimeMs };
+    } catch {
+      return { size: 0, mtimeMs: 0 };
+    }
+  }
+
   /** Write one event to every running trace that matches `ctx`. Cheap when nothing is traced. */
   record(ctx: TraceContext, event: string, fields: Record<string, unknown> = {}): void {
     if (this.running.length === 0) return;

@@ -38,6 +38,7 @@ export function userDbAdmin(users: UserDb) {
       }
     },
     remove: (userId: string): boolean => users.remove(userId),
+    importUsers: (text: string, opts: { format: 'csv' | 'json'; type: 'plain' | 'hash' }) => users.importUsers(text, opts),
     update: (userId: string, changes: { password?: string; isSuperuser?: boolean }): boolean => {
       if (!users.get(userId)) return false;
       users.updateSync(userId, { ...(changes.password !== undefined ? { password: changes.password } : {}), ...(changes.isSuperuser !== undefined ? { superuser: changes.isSuperuser } : {}) });

@@ -113,6 +113,13 @@ export interface BrokerEvents {
   onClientDisconnected?(c: ClientSummary, reason: DisconnectReason): void;
 }
 
+/** A pending delayed publish: the message as it will be published (target topic) and when. */
+export interface DelayedSummary {
+  message: Message;
+  /** ms since epoch. */
+  due: number;
+}
+
 export interface BrokerApi {
   readonly node: string;
   readonly version: string;
@@ -140,6 +147,13 @@ export interface BrokerApi {
   client(clientId: string): ClientSummary | null;
   /** Kick: v5 clients get DISCONNECT 0x98; the session is discarded. false when unknown. */
   kick(clientId: string): boolean;
+  /** Pending delayed publishes ($delayed/...), soonest first. */
+  delayedMessages(): DelayedSummary[];
+  delayedMessage(id: number): DelayedSummary | null;
+  /** Cancel a pending delayed publish (it is never published); false when unknown. */
+  cancelDelayed(id: number): boolean;
+  /** Set a connected client's keepalive (seconds, 0 = off): 'not_found' when it has no live connection, 'not_supported' when its protocol cannot. */
+  setKeepalive(clientId: string, seconds: number): 'ok' | 'not_found' | 'not_supported';
   subscriptions(clientId?: string): SubscriptionSummary[];
   /**
    * A client's queued deliveries in delivery order ('mqueue'), or its unacknowledged ones by

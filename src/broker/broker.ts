@@ -1,7 +1,7 @@
 // The data plane: sessions, routing, retained messages, wills, delayed publish, $SYS. Knows no
 // protocol: MQTT channels and gateway channels call in through the same methods.
 import type { Logger } from 'pino';
-import type { BrokerApi, BrokerEvents, BrokerStats, ClientSummary, DeliverySummary, PublishFromResult, PublishInterceptor, PublishRefusal, PublishResult, SubscriptionSummary } from './api.js';
+import type { BrokerApi, BrokerEvents, BrokerStats, ClientSummary, DelayedSummary, DeliverySummary, PublishFromResult, PublishInterceptor, PublishRefusal, PublishResult, SubscriptionSummary } from './api.js';
 import type { Authorizer, ConnectionGuard } from '../core/hooks.js';
 import { allowAllAuthorizer, noGuard } from '../core/hooks.js';
 import { createMessage, Message } from '../core/message.js';
@@ -155,7 +155,8 @@ export class Broker implements BrokerApi, SessionHost {
   private readonly eventListeners: BrokerEvents[] = [];
   private readonly scratch = new RouteScratch();
   private readonly exclusive = new Map<string, string>();
-  private readonly delayed = new Set<TimerHandle>();
+  /** Pending delayed publishes by message id: their timer, for the API's list/show/cancel (emqx_delayed_api). */
+  private readonly delayed = new Map<number, { timer: TimerHandle; message: Message; due: number }>();
   private connected = 0;
   /** SessionHost: messages that waited in a queue; the MQTT front uses it to pace congested publishers. */
   queuePushes = 0;
@@ -268,7 +269,7 @@ export class Broker implements BrokerApi, SessionHost {
   stop(): void {
     this.sys.stop();
     if (this.housekeeping) clearInterval(this.housekeeping);
-    for (const t of this.delayed) this.clock.clearTimeout(t);
+    for (const d of this.delayed.values()) this.clock.clearTimeout(d.timer);
     this.delayed.clear();
     const now = this.now();
     for (const s of this.sessions.values()) {
@@ -497,6 +498,16 @@ export class Broker implements BrokerApi, SessionHost {
     }
     this.destroySession(s, 'kicked');
     return true;
+  }
+
+  setKeepalive(clientId: string, seconds: number): 'ok' | 'not_found' | 'not_supported' {
+    const s = this.sessions.get(clientId);
+    if (!s?.outlet) return 'not_found';
+    if (!s.outlet.setKeepalive) return 'not_supported';
+    s.outlet.setKeepalive(seconds);
+    s.keepalive = seconds;
+    this.log.info({ clientid: clientId, keepalive: seconds }, 'keepalive_changed');
+    return 'ok';
   }
 
   /**
@@ -791,13 +802,32 @@ export class Broker implements BrokerApi, SessionHost {
    * publish early.
    */
   private scheduleDelayed(m: Message, due: number): void {
-    const t = this.clock.setTimeout(() => {
-      this.delayed.delete(t);
+    const timer = this.clock.setTimeout(() => {
+      this.delayed.delete(m.id);
       if (due > this.now()) return this.scheduleDelayed(m, due);
       this.store.deleteDelayed(m.id);
       this.dispatch(m);
     }, Math.max(0, due - this.now()));
-    this.delayed.add(t);
+    this.delayed.set(m.id, { timer, message: m, due });
+  }
+
+  delayedMessages(): DelayedSummary[] {
+    return [...this.delayed.values()].sort((a, b) => a.due - b.due || a.message.id - b.message.id).map((d) => ({ message: d.message, due: d.due }));
+  }
+
+  delayedMessage(id: number): DelayedSummary | null {
+    const d = this.delayed.get(id);
+    return d ? { message: d.message, due: d.due } : null;
+  }
+
+  cancelDelayed(id: number): boolean {
+    const d = this.delayed.get(id);
+    if (!d) return false;
+    this.clock.clearTimeout(d.timer);
+    this.delayed.delete(id);
+    this.store.deleteDelayed(id);
+    this.log.info({ msg_id: id, topic: d.message.topic }, 'delayed_publish_cancelled');
+    return true;
   }
 
   /** $SYS and other broker-originated messages (QoS 0). */

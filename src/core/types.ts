@@ -54,6 +54,8 @@ export interface Outlet {
   kick(reason: DisconnectReason): void;
   /** Resend PUBREL for a QoS 2 delivery the peer already received (session resume). */
   release?(pid: number): void;
+  /** Change the keepalive interval of the live connection (API PUT /clients/:id/keepalive); 0 disables it. Absent: not changeable. */
+  setKeepalive?(seconds: number): void;
 }
 
 /** Why a connection ended; names follow EMQX's disconnected-event reasons. */

@@ -894,6 +894,14 @@ export class MqttChannel implements Outlet, FlowWaiter {
     this.writeAck(6, pid, 0);
   }
 
+  /** As EMQX's set_keepalive: the new interval (times keepalive_multiplier) counts from now. */
+  setKeepalive(seconds: number): void {
+    if (this.state !== 'connected') return;
+    this.keepaliveMs = seconds > 0 ? seconds * 1000 * this.deps.mqtt().keepalive_multiplier : 0;
+    this.lastSeen = this.deps.clock.now();
+    this.armKeepalive();
+  }
+
   kick(reason: DisconnectReason): void {
     if (this.state === 'closed') return;
     this.log.info({ reason }, 'client_kicked');

@@ -105,6 +105,7 @@ export const subscribeBody = z.object({
   rh: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(0),
 });
 const unsubscribeBody = z.object({ topic: z.string().min(1) });
+const keepaliveBody = z.object({ interval: z.number().int().min(0).max(65535) });
 
 export function requireClient(broker: BrokerApi, clientId: string, protocol?: string): ClientSummary {
   const c = broker.client(clientId);
@@ -175,6 +176,16 @@ export function registerClientRoutes(app: FastifyInstance, ctx: RouteContext): v
   app.get<{ Params: { clientid: string } }>('/api/v5/clients/:clientid', async (req) =>
     clientItem(requireClient(broker, req.params.clientid), node, ctx.config),
   );
+
+  // EMQX set_keepalive: the client info back, 404 when not connected.
+  app.put<{ Params: { clientid: string } }>('/api/v5/clients/:clientid/keepalive', async (req) => {
+    const b = parseBody(keepaliveBody, req.body);
+    const r = broker.setKeepalive(req.params.clientid, b.interval);
+    if (r === 'not_found') throw new ApiError('CLIENTID_NOT_FOUND');
+    if (r === 'not_supported') throw new ApiError('PARAM_ERROR', "this client's protocol has no changeable keepalive");
+    ctx.log.info({ clientid: req.params.clientid, interval: b.interval, by: req.principal?.name }, 'client_keepalive_set_by_api');
+    return clientItem(requireClient(broker, req.params.clientid), node, ctx.config);
+  });
 
   app.delete<{ Params: { clientid: string } }>('/api/v5/clients/:clientid', async (req, reply) => {
     if (!broker.kick(req.params.clientid)) throw new ApiError('CLIENTID_NOT_FOUND');

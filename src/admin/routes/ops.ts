@@ -22,6 +22,9 @@ const traceBody = z.object({
   end_at: z.union([z.string(), z.number()]).optional(),
 });
 
+/** EMQX's cap on one /trace/:name/log chunk. */
+const MAX_READ_TRACE_BYTES = 64 * 1024 * 1024;
+
 function traceItem(t: TraceInfo, node: string): Record<string, unknown> {
   return {
     name: t.name,
@@ -273,9 +276,28 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
       .header('content-disposition', `attachment; filename=${t.name}.zip`)
       .send(Buffer.from(zip.buffer, zip.byteOffset, zip.length));
   });
+  // EMQX log_detail: per node, the file's size and last modification (posix seconds).
+  app.get<{ Params: { name: string } }>('/api/v5/trace/:name/log_detail', async (req) => {
+    const f = trace.fileDetail(req.params.name);
+    if (!f) throw new ApiError('NOT_FOUND', `${req.params.name} NOT FOUND`);
+    return [{ node, size: f.size, mtime: Math.floor(f.mtimeMs / 1000) }];
+  });
   app.get<{ Params: { name: string } }>('/api/v5/trace/:name/log', async (req, reply) => {
     const log = await trace.readLog(req.params.name);
     if (log === null) throw new ApiError('TRACE_NOT_FOUND');
-    return reply.type('text/plain; charset=utf-8').send(log);
+    const q = req.query as Record<string, unknown>;
+    // Without ?bytes/?position: the whole log as text (outpostctl, the dashboard). With them: EMQX's
+    // chunked form {items, meta: {position, bytes, hint?}}; the cursor is the byte offset as a string.
+    if (q.bytes === undefined && q.position === undefined) return reply.type('text/plain; charset=utf-8').send(log);
+    if (q.node !== undefined && q.node !== node) throw new ApiError('NOT_FOUND', 'Node NOT FOUND');
+    const bytes = q.bytes === undefined ? 1000 : Number(q.bytes);
+    if (!Number.isInteger(bytes) || bytes < 0 || bytes > MAX_READ_TRACE_BYTES) throw new ApiError('BAD_REQUEST', `bytes must be an integer in 0..${MAX_READ_TRACE_BYTES}`);
+    const pos = q.position === undefined ? 0 : typeof q.position === 'string' && /^\d{1,15}$/.test(q.position) ? Number(q.position) : NaN;
+    if (!Number.isInteger(pos) || pos > log.length) throw new ApiError('INVALID_PARAMETER', 'Invalid cursor');
+    const end = Math.min(log.length, pos + bytes);
+    return {
+      items: log.subarray(pos, end).toString('utf8'),
+      meta: { position: String(end), bytes, ...(end >= log.length && { hint: 'eof' }) },
+    };
   });
 }

@@ -1,6 +1,9 @@
 // Health, login, node info, stats, metrics and the Prometheus scrape (emqx_mgmt_api_status.erl,
 // emqx_dashboard_api.erl, emqx_mgmt_api_nodes.erl, _stats.erl, _metrics.erl, emqx_prometheus_api.erl).
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { LoginThrottle } from '../credentials.js';
@@ -9,6 +12,23 @@ import { parseBody, parseBool } from '../http-util.js';
 import type { RouteContext } from '../route-context.js';
 
 const loginBody = z.object({ username: z.string().min(1), password: z.string().min(1) });
+
+/** The install directory (EMQX: code:root_dir()): the nearest folder above this module with a package.json (src/, dist/src/ or the bundle). */
+const SYS_PATH = ((): string => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6 && !existsSync(join(dir, 'package.json')); i++) dir = dirname(dir);
+  return dir;
+})();
+
+/** Soft limit of open files (EMQX max_fds, esockd:ulimit()); 0 where /proc is not there. */
+function maxFds(): number {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m && m[1] !== 'unlimited' ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
 
 export function registerStatusRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const broker = ctx.deps.broker;
@@ -65,6 +85,13 @@ export function registerStatusRoutes(app: FastifyInstance, ctx: RouteContext): v
       uptime: Math.max(0, broker.clock.now() - broker.startedAt),
       connections: stats['connections.count'],
       live_connections: stats['live_connections.count'],
+      cluster_sessions: stats['sessions.count'],
+      max_fds: maxFds(),
+      // EMQX's runtime field names the Erlang/OTP release; here the runtime is Node.js.
+      otp_release: `Node.js ${process.versions.node}`,
+      sys_path: SYS_PATH,
+      // Outpost logs to stdout/journald only: EMQX's answer when file logging is off.
+      log_path: 'log.file.enable is false, not logging to file.',
       memory_used: mem.rss,
       memory_total: totalmem(),
       memory_free: freemem(),

@@ -2,7 +2,7 @@
 // SQLite store (in memory), clients/subscriptions/retained held in maps.
 import { pino } from 'pino';
 import type { FlowSource } from '../../../src/broker/flow.js';
-import type { BrokerApi, BrokerEvents, BrokerStats, ClientSummary, DeliverySummary, PublishInterceptor, PublishResult, SubscriptionSummary } from '../../../src/broker/api.js';
+import type { BrokerApi, BrokerEvents, BrokerStats, ClientSummary, DelayedSummary, DeliverySummary, PublishInterceptor, PublishResult, SubscriptionSummary } from '../../../src/broker/api.js';
 import type { Message } from '../../../src/core/message.js';
 import { Metrics } from '../../../src/core/metrics.js';
 import type { SubscriptionOptions } from '../../../src/core/types.js';
@@ -114,6 +114,26 @@ export class FakeBroker implements BrokerApi {
     this.subs.delete(id);
     for (const l of this.listeners) l.onClientDisconnected?.(c, 'kicked');
     return true;
+  }
+  /** Pending delayed publishes, as the tests set them. */
+  readonly delayed = new Map<number, DelayedSummary>();
+  delayedMessages(): DelayedSummary[] {
+    return [...this.delayed.values()].sort((a, b) => a.due - b.due);
+  }
+  delayedMessage(id: number): DelayedSummary | null {
+    return this.delayed.get(id) ?? null;
+  }
+  cancelDelayed(id: number): boolean {
+    return this.delayed.delete(id);
+  }
+  /** Client ids whose connection cannot change keepalive (a gateway session). */
+  readonly fixedKeepalive = new Set<string>();
+  setKeepalive(id: string, seconds: number): 'ok' | 'not_found' | 'not_supported' {
+    const c = this.clientMap.get(id);
+    if (!c || !c.connected) return 'not_found';
+    if (this.fixedKeepalive.has(id)) return 'not_supported';
+    this.clientMap.set(id, { ...c, keepalive: seconds });
+    return 'ok';
   }
   subscriptions(clientId?: string): SubscriptionSummary[] {
     const out: SubscriptionSummary[] = [];

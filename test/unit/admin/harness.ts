@@ -11,6 +11,7 @@ import { buildAdmin, type BuiltAdmin } from '../../../src/admin/server.js';
 import type { Config } from '../../../src/config/schema.js';
 import { FakeBroker, testConfig } from './fake-broker.js';
 import { AlarmRegistry } from '../../../src/broker/alarms.js';
+import { parseCsvObjects } from '../../../src/auth/csv.js';
 
 export class FakeUsers {
   readonly users = new Map<string, { password: string; superuser: boolean }>();
@@ -28,6 +29,18 @@ export class FakeUsers {
   }
   remove(userId: string): boolean {
     return this.users.delete(userId);
+  }
+  /** Records each import and adds plain rows, so routes can be checked for what they hand over. */
+  readonly imports: { text: string; opts: { format: 'csv' | 'json'; type: 'plain' | 'hash' } }[] = [];
+  async importUsers(text: string, opts: { format: 'csv' | 'json'; type: 'plain' | 'hash' }) {
+    this.imports.push({ text, opts });
+    const rows = opts.format === 'json' ? (JSON.parse(text) as Record<string, string>[]) : parseCsvObjects(text);
+    let override = 0;
+    for (const r of rows) {
+      if (this.users.has(r.user_id!)) override++;
+      this.users.set(r.user_id!, { password: r.password ?? r.password_hash ?? '', superuser: String(r.is_superuser) === 'true' });
+    }
+    return { total: rows.length, success: rows.length, override, skipped: 0, failed: 0 };
   }
   update(userId: string, changes: { password?: string; isSuperuser?: boolean }): boolean {
     const u = this.users.get(userId);

@@ -167,6 +167,24 @@ describe('trace', () => {
     expect(log).not.toMatch(/c2|from-c2/);
     const list = (await h.app.inject({ url: '/api/v5/trace', headers: h.admin })).json();
     expect(list.data[0].log_size['outpost@127.0.0.1']).toBe(Buffer.byteLength(log));
+    // EMQX's chunked log: ?bytes&position, the cursor fed back until hint eof.
+    let text = '';
+    let position = '0';
+    for (let i = 0; i < 100; i++) {
+      const chunk = (await h.app.inject({ url: `/api/v5/trace/c1-trace/log?bytes=50&position=${position}`, headers: h.viewer })).json();
+      text += chunk.items;
+      position = chunk.meta.position;
+      expect(chunk.meta.bytes).toBe(50);
+      if (chunk.meta.hint === 'eof') break;
+    }
+    expect(text).toBe(log);
+    expect((await h.app.inject({ url: '/api/v5/trace/c1-trace/log?position=zz', headers: h.admin })).json().code).toBe('INVALID_PARAMETER');
+    expect((await h.app.inject({ url: '/api/v5/trace/c1-trace/log?bytes=-1', headers: h.admin })).statusCode).toBe(400);
+    // EMQX's log_detail: [{node, size, mtime}] with mtime in posix seconds.
+    const detail = (await h.app.inject({ url: '/api/v5/trace/c1-trace/log_detail', headers: h.viewer })).json();
+    expect(detail).toEqual([{ node: 'outpost@127.0.0.1', size: Buffer.byteLength(log), mtime: expect.any(Number) }]);
+    expect(Math.abs(detail[0].mtime - Date.now() / 1000)).toBeLessThan(60);
+    expect((await h.app.inject({ url: '/api/v5/trace/none/log_detail', headers: h.admin })).statusCode).toBe(404);
     // EMQX's download: application/x-zip named <name>.zip holding <node>-trace_<name>_<date>.log.
     const dl = await h.app.inject({ url: '/api/v5/trace/c1-trace/download', headers: h.viewer });
     expect(dl.statusCode).toBe(200);

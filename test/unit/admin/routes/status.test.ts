@@ -1,4 +1,6 @@
 // Nodes, stats, metrics and the Prometheus scrape (parsed by a strict text-format parser).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { client } from '../fake-broker.js';
 import { harnessEachTest, type Harness } from '../harness.js';
@@ -14,6 +16,10 @@ describe('nodes, stats, metrics', () => {
     const [n] = (await get('/api/v5/nodes')).json();
     expect(n).toMatchObject({ node: 'outpost@127.0.0.1', node_status: 'running', version: '0.1.0', uptime: 3_600_000, connections: 1, live_connections: 1 });
     expect(n.memory_used).toBeGreaterThan(0);
+    // The rest of EMQX's node_info (emqx_mgmt_api_nodes.erl fields(node_info)).
+    expect(n).toMatchObject({ cluster_sessions: expect.any(Number), otp_release: expect.stringMatching(/^Node\.js \d+/), log_path: 'log.file.enable is false, not logging to file.' });
+    expect(existsSync(join(n.sys_path, 'package.json'))).toBe(true);
+    if (existsSync('/proc/self/limits')) expect(n.max_fds).toBeGreaterThan(0);
     expect((await get('/api/v5/nodes/outpost@127.0.0.1')).json().node).toBe('outpost@127.0.0.1');
     expect((await get('/api/v5/nodes/other@x')).statusCode).toBe(404);
     expect((await get('/api/v5/nodes/outpost@127.0.0.1/stats')).json()['connections.count']).toBe(1);
