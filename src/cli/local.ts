@@ -73,7 +73,7 @@ export function registerLocalCommands(program: Command): void {
   admin
     .command('del <username>')
     .alias('remove')
-    .description('delete a dashboard user (tokens it already holds last until they expire); the last user is kept, so the dashboard stays reachable')
+    .description('delete a dashboard user (its live login tokens stop working at once); the last user is kept, so the dashboard stays reachable')
     .action(async (username: string, _o: unknown, cmd: Command) => {
       const a = await adminFile(cmd);
       const users = a.users();
