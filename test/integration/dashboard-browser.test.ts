@@ -426,6 +426,9 @@ describe('dashboard in Chromium', () => {
     expect(((await qr.locator('path').getAttribute('d')) ?? '').length).toBeGreaterThan(100);
     await page.getByTestId(`device-state-${name}`).waitFor({ timeout: 5000 });
     await shot('devices-paired');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot('devices-paired-phone');
+    await page.setViewportSize({ width: 1200, height: 800 });
 
     // The device connects with the credentials shown and is confined to its scope.
     const paired = await connectClient(d.mqttUrl, { clientId: name, username: name, password: secret, protocolVersion: 5 });
@@ -469,9 +472,28 @@ describe('dashboard in Chromium', () => {
     const refused = await tryConnect(d.mqttUrl, { clientId: name, username: name, password: secret });
     refused.client.end(true);
     expect(refused.error, 'connect after unpair').toBeDefined();
+
+    // An MQTT-SN device takes the given password (the gateway's clientinfo_override one) and gets topic ids.
+    const snName = `dash-sn-${process.pid}`;
+    await page.selectOption('select[name=device-protocol]', 'mqttsn');
+    await page.fill('input[name=device-name]', snName);
+    await page.fill('input[name=device-secret]', 'sn override secret');
+    await page.click('form button:has-text("Pair")');
+    await expect.poll(async () => JSON.parse((await page.getByTestId('device-config').textContent()) ?? '{}') as Record<string, unknown>, { timeout: 5000 }).toMatchObject({
+      name: snName,
+      protocol: 'mqttsn',
+      port: d.ports['mqttsn:udp:default'],
+      password: 'sn override secret',
+      topic_ids: [{ topic: `devices/${snName}/telemetry` }, { topic: `devices/${snName}/cmd` }],
+    });
+    await page.getByTestId('device-qr').waitFor({ timeout: 2500 });
+
     // Leave no devices behind.
-    await page.locator('tr', { has: joinerState }).locator('button:has-text("Unpair")').click();
-    await joinerState.waitFor({ state: 'detached', timeout: 2500 });
+    for (const n of [joiner, snName]) {
+      const state = page.getByTestId(`device-state-${n}`);
+      await page.locator('tr', { has: state }).locator('button:has-text("Unpair")').click();
+      await state.waitFor({ state: 'detached', timeout: 2500 });
+    }
   });
 
   it('logs out: back to the login form, and the old token no longer works', async () => {

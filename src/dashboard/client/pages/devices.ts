@@ -54,7 +54,8 @@ async function gatewayPort(protocol: Protocol): Promise<number> {
 /** A QR code as SVG built with DOM calls (no innerHTML, nothing the CSP has to allow). */
 function qrSvg(text: string): SVGSVGElement {
   const qr = qrcode(0, 'M');
-  qr.addData(text, 'Byte');
+  // Byte mode keeps the low 8 bits of each char: hand it the UTF-8 bytes (a scope may be non-ASCII).
+  qr.addData(String.fromCharCode(...new TextEncoder().encode(text)), 'Byte');
   qr.make();
   const n = qr.getModuleCount();
   const quiet = 4;
@@ -144,6 +145,9 @@ export function devicesPage(ctx: PageCtx): void {
   const protocol = h('select', { name: 'device-protocol', 'aria-label': 'Protocol' }, ['mqtt', 'coap', 'mqttsn'].map((p) => h('option', { value: p }, p)));
   const name = h('input', { name: 'device-name', placeholder: 'name, e.g. greenhouse-1', required: true, autocomplete: 'off', 'aria-label': 'Name' });
   const scope = h('input', { name: 'device-scope', class: 'wide', placeholder: 'scope (default devices/NAME/#)', autocomplete: 'off', 'aria-label': 'Scope' });
+  // MQTT-SN CONNECT carries no password: the gateway's clientinfo_override supplies one, so such a
+  // device must be paired with that password (the CLI's --password-stdin); elsewhere leave it generated.
+  const password = h('input', { name: 'device-secret', type: 'password', placeholder: 'password (default: generated)', autocomplete: 'new-password', 'aria-label': 'Password' });
   const pairButton = h('button', { type: 'submit' }, 'Pair');
   const pairForm = h(
     'form',
@@ -156,6 +160,7 @@ export function devicesPage(ctx: PageCtx): void {
           const p = protocol.value as Protocol;
           const body: Record<string, string> = { name: name.value.trim(), protocol: p };
           if (scope.value.trim()) body.scope = scope.value.trim();
+          if (password.value !== '') body.password = password.value;
           const [d, port] = await Promise.all([api<Device & { password: string }>('POST', BASE, body), gatewayPort(p)]);
           // The same fields `outpostctl pair` writes to NAME.json.
           const config = { name: d.name, protocol: d.protocol, host: location.hostname, port, client_id: d.client_id, username: d.username, password: d.password, scope: d.scope, topic_ids: d.topic_ids };
@@ -171,12 +176,14 @@ export function devicesPage(ctx: PageCtx): void {
           );
           name.value = '';
           scope.value = '';
+          password.value = '';
         })().finally(() => (pairButton.disabled = false));
       },
     },
     protocol,
     name,
     scope,
+    password,
     pairButton,
   );
 
@@ -205,6 +212,7 @@ export function devicesPage(ctx: PageCtx): void {
     list,
     h('h3', null, 'Pair a device'),
     pairForm,
+    h('p', { class: 'muted small-text' }, 'MQTT-SN: give the password of [gateway.mqttsn.clientinfo_override] (its CONNECT carries none).'),
     result,
   );
   ctx.every(3000, load);
