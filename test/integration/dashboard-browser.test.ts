@@ -487,6 +487,8 @@ describe('dashboard in Chromium', () => {
       topic_ids: [{ topic: `devices/${snName}/telemetry` }, { topic: `devices/${snName}/cmd` }],
     });
     await page.getByTestId('device-qr').waitFor({ timeout: 2500 });
+    expect(await page.getByTestId('device-predefined').textContent()).toContain(`topic = "devices/${snName}/telemetry"\nclientid = "${snName}"`);
+    await shot('devices-mqttsn');
 
     // Leave no devices behind.
     for (const n of [joiner, snName]) {
