@@ -1,8 +1,9 @@
 // The web dashboard in headless Chromium (Debian's /usr/bin/chromium driven by playwright-core)
 // against the real daemon: login with a dashboard user, the overview's live connection count, a
 // client found, inspected and kicked, a publish from the browser over MQTT/WebSocket, an MQTT-SN
-// device on the gateway page, a bridge whose upstream stops, logout. One browser for the file;
-// screenshots of every page go to test-artifacts/dashboard/ (gitignored).
+// device on the gateway page, a bridge whose upstream stops, sensor pairing with permit-join,
+// logout. One browser for the file; screenshots of every page go to test-artifacts/dashboard/
+// (gitignored).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -400,6 +401,101 @@ describe('dashboard in Chromium', () => {
     await row.locator('button:has-text("Delete")').click();
     await row.waitFor({ state: 'detached', timeout: 5000 });
     expect(await pubCode()).toBe(0);
+  });
+
+  it('pairs an MQTT device that publishes in its scope, admits one during permit-join, approves it and unpairs', async () => {
+    // Before any device exists anonymous clients are still allowed: the subscriber connects now.
+    const sub = await mqttClient(uid('dash-dev-sub'));
+    await sub.sub('dash/dev/#', { qos: 1 });
+    const name = `dash-dev-${process.pid}`;
+    await go('#/devices');
+    await page.locator('form button:has-text("Pair")').waitFor({ timeout: 5000 });
+    await page.selectOption('select[name=device-protocol]', 'mqtt');
+    await page.fill('input[name=device-name]', name);
+    await page.fill('input[name=device-scope]', 'dash/dev/#');
+    await page.click('form button:has-text("Pair")');
+    const password = page.getByTestId('device-password');
+    await password.waitFor({ timeout: 5000 });
+    const secret = (await password.textContent()) ?? '';
+    expect(secret.length).toBeGreaterThanOrEqual(24);
+    // The sensor config holds what `outpostctl pair` writes, and the QR code encodes it.
+    const config = JSON.parse((await page.getByTestId('device-config').textContent()) ?? '{}') as Record<string, unknown>;
+    expect(config).toMatchObject({ name, protocol: 'mqtt', host: '127.0.0.1', port: d.mqttPort, client_id: name, username: name, password: secret, scope: 'dash/dev/#', topic_ids: [] });
+    const qr = page.getByTestId('device-qr');
+    expect(Number(await qr.getAttribute('data-modules'))).toBeGreaterThanOrEqual(21);
+    expect(((await qr.locator('path').getAttribute('d')) ?? '').length).toBeGreaterThan(100);
+    await page.getByTestId(`device-state-${name}`).waitFor({ timeout: 5000 });
+    await shot('devices-paired');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot('devices-paired-phone');
+    await page.setViewportSize({ width: 1200, height: 800 });
+
+    // The device connects with the credentials shown and is confined to its scope.
+    const paired = await connectClient(d.mqttUrl, { clientId: name, username: name, password: secret, protocolVersion: 5 });
+    clients.push(paired);
+    expect(await paired.pub('dash/dev/telemetry', 'from the paired device', { qos: 1 }).then((p) => (p as { reasonCode?: number } | undefined)?.reasonCode ?? 0)).toBe(0);
+    const [m] = await sub.waitMessages(1, 5000);
+    expect(m).toMatchObject({ topic: 'dash/dev/telemetry', text: 'from the paired device' });
+    const outside = await paired.pub('dash/elsewhere', 'out of scope', { qos: 1 }).then(
+      (p) => (p as { reasonCode?: number } | undefined)?.reasonCode ?? 0,
+      (e: unknown) => (e as { code?: number }).code ?? -1,
+    );
+    expect(outside).toBe(0x87);
+
+    // Permit-join: the countdown runs down in the page.
+    await page.fill('input[name=permit-seconds]', '60');
+    await page.click('form button:has-text("Open")');
+    const countdown = page.getByTestId('permit-countdown');
+    await expect.poll(async () => (await countdown.textContent()) ?? '', { timeout: 5000 }).toMatch(/^\d+ s left$/);
+    const first = parseInt((await countdown.textContent()) ?? '', 10);
+    expect(first).toBeLessThanOrEqual(60);
+    await expect.poll(async () => parseInt((await countdown.textContent()) ?? '', 10), { timeout: 4000 }).toBeLessThan(first);
+    // An unknown client with credentials joins during the window and shows as pending.
+    const joiner = `dash-joiner-${process.pid}`;
+    const joined = await connectClient(d.mqttUrl, { clientId: joiner, username: joiner, password: 'joiner secret', protocolVersion: 5 });
+    clients.push(joined);
+    const joinerState = page.getByTestId(`device-state-${joiner}`);
+    await expect.poll(() => joinerState.textContent(), { timeout: 6000 }).toBe('pending');
+    await shot('devices-permit-join');
+    await page.locator('tr', { has: joinerState }).locator('button:has-text("Approve")').click();
+    await expect.poll(() => joinerState.textContent(), { timeout: 2500 }).toBe('paired');
+    await page.click('form button:has-text("Close")');
+    await expect.poll(() => countdown.textContent(), { timeout: 2500 }).toBe('');
+    await expect.poll(() => page.getByTestId('permit-state').textContent(), { timeout: 2500 }).toBe('closed');
+
+    // Unpair the first device: its row goes and its credentials no longer connect.
+    await paired.end();
+    const row = page.locator('tr', { has: page.getByTestId(`device-${name}`) });
+    await row.locator('button:has-text("Unpair")').click();
+    await row.waitFor({ state: 'detached', timeout: 2500 });
+    await shot('devices-unpaired');
+    const refused = await tryConnect(d.mqttUrl, { clientId: name, username: name, password: secret });
+    refused.client.end(true);
+    expect(refused.error, 'connect after unpair').toBeDefined();
+
+    // An MQTT-SN device takes the given password (the gateway's clientinfo_override one) and gets topic ids.
+    const snName = `dash-sn-${process.pid}`;
+    await page.selectOption('select[name=device-protocol]', 'mqttsn');
+    await page.fill('input[name=device-name]', snName);
+    await page.fill('input[name=device-secret]', 'sn override secret');
+    await page.click('form button:has-text("Pair")');
+    await expect.poll(async () => JSON.parse((await page.getByTestId('device-config').textContent()) ?? '{}') as Record<string, unknown>, { timeout: 5000 }).toMatchObject({
+      name: snName,
+      protocol: 'mqttsn',
+      port: d.ports['mqttsn:udp:default'],
+      password: 'sn override secret',
+      topic_ids: [{ topic: `devices/${snName}/telemetry` }, { topic: `devices/${snName}/cmd` }],
+    });
+    await page.getByTestId('device-qr').waitFor({ timeout: 2500 });
+    expect(await page.getByTestId('device-predefined').textContent()).toContain(`topic = "devices/${snName}/telemetry"\nclientid = "${snName}"`);
+    await shot('devices-mqttsn');
+
+    // Leave no devices behind.
+    for (const n of [joiner, snName]) {
+      const state = page.getByTestId(`device-state-${n}`);
+      await page.locator('tr', { has: state }).locator('button:has-text("Unpair")').click();
+      await state.waitFor({ state: 'detached', timeout: 2500 });
+    }
   });
 
   it('logs out: back to the login form, and the old token no longer works', async () => {

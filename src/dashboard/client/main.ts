@@ -37,6 +37,7 @@ const ROUTES: Route[] = [
   { path: 'gateways', title: 'Gateways', page: lazy(() => import('./pages/gateways.js').then((m) => m.gatewaysPage)), nav: true },
   { path: 'gateways/*', title: 'Gateway', page: lazy(() => import('./pages/gateways.js').then((m) => m.gatewayPage)), nav: false },
   { path: 'bridges', title: 'Bridges', page: lazy(() => import('./pages/bridges.js').then((m) => m.bridgesPage)), nav: true },
+  { path: 'devices', title: 'Devices', page: lazy(() => import('./pages/devices.js').then((m) => m.devicesPage)), nav: true },
   { path: 'users', title: 'Users', page: lazy(() => import('./pages/users.js').then((m) => m.usersPage)), nav: true },
   { path: 'acl', title: 'ACL', page: lazy(() => import('./pages/acl.js').then((m) => m.aclPage)), nav: true },
   { path: 'banned', title: 'Banned', page: lazy(() => import('./pages/banned.js').then((m) => m.bannedPage)), nav: true },
