@@ -80,10 +80,6 @@ function qrSvg(text: string): SVGSVGElement {
   return svg;
 }
 
-/** The device's predefined topic ids as [[gateway.mqttsn.predefined]] entries (as `outpostctl pair` prints them). */
-function predefinedToml(d: Pick<Device, 'client_id' | 'topic_ids'>): string {
-  return d.topic_ids.map((t) => `[[gateway.mqttsn.predefined]]\nid = ${t.id}\ntopic = ${JSON.stringify(t.topic)}\nclientid = ${JSON.stringify(d.client_id)}\n`).join('');
-}
 
 export function devicesPage(ctx: PageCtx): void {
   const list = h('div');
@@ -175,10 +171,8 @@ export function devicesPage(ctx: PageCtx): void {
             h('h3', null, `Paired ${d.name}`),
             h('p', { class: 'error' }, 'The password is shown this once; the daemon keeps only its hash. Copy the config or scan the code now.'),
             h('div', { class: 'pair-out' }, h('div', null, h('p', null, 'Password: ', h('code', { 'data-testid': 'device-password' }, d.password)), h('pre', { class: 'payload', 'data-testid': 'device-config' }, text)), qrSvg(JSON.stringify(config))),
-            d.topic_ids.length > 0 && [
-              h('p', { class: 'muted' }, 'The MQTT-SN gateway reads predefined topic ids from its config only: add these under [gateway.mqttsn] in outpost.toml, then reload (outpostctl reload).'),
-              h('pre', { class: 'payload', 'data-testid': 'device-predefined' }, predefinedToml(d)),
-            ],
+            d.topic_ids.length > 0 &&
+              h('p', { class: 'muted', 'data-testid': 'device-predefined' }, `MQTT-SN predefined topic ids, taken by the gateway at the device's next CONNECT: ${d.topic_ids.map((t) => `${t.id} = ${t.topic}`).join(', ')}`),
             h('button', { type: 'button', class: 'small', onclick: () => fill(result) }, 'Hide'),
           );
           name.value = '';
