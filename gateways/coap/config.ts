@@ -3,7 +3,10 @@
 // spec-correct; the [gateway.coap.emqx_compat] switches reproduce EMQX 5.8.9's observable quirks for
 // devices that depend on them.
 import { z } from 'zod';
-import { bytesFrom, secondsFrom } from '../gateway.js';
+import { bytesFrom, secondsFrom, splitListenerBind } from '../gateway.js';
+
+// EMQX's `bind = "0.0.0.0:5683"` (or a bare port) sets `port` too; `bind` + `port` apart still work.
+const withBind = <S extends z.ZodType>(s: S) => z.preprocess(splitListenerBind('0.0.0.0'), s);
 
 /** Seconds; EMQX duration strings ("30s", "2m") are read too. */
 const seconds = (n: z.ZodNumber = z.number().positive()) => z.preprocess(secondsFrom(false), n);
@@ -32,7 +35,7 @@ const coapUdpListenersSchema = z.preprocess(
     }
     return v;
   },
-  z.record(z.string(), coapUdpListenerSchema).default({ default: coapUdpListenerSchema.parse({}) }),
+  z.record(z.string(), withBind(coapUdpListenerSchema)).default({ default: coapUdpListenerSchema.parse({}) }),
 );
 
 export const coapBlockwiseSchema = z

@@ -2,6 +2,10 @@
 // listeners as [gateway.exproto.listeners.<tcp|ssl|udp>.<id>] with bind + port, durations in
 // seconds. Every object is strict; defaults live here only.
 import { z } from 'zod';
+import { splitListenerBind } from '../gateway.js';
+
+// EMQX's `bind = "0.0.0.0:5683"` (or a bare port) sets `port` too; `bind` + `port` apart still work.
+const withBind = <S extends z.ZodType>(s: S) => z.preprocess(splitListenerBind('0.0.0.0'), s);
 
 const port = z.number().int().min(0).max(65535);
 const seconds = z.number().positive();
@@ -98,9 +102,9 @@ export const exprotoConfigSchema = z
     max_queued_events: z.number().int().min(1).default(1000),
     listeners: z
       .strictObject({
-        tcp: z.record(z.string(), streamListenerSchema).default({ default: streamListenerSchema.parse({}) }),
-        ssl: z.record(z.string(), sslListenerSchema).default({}),
-        udp: z.record(z.string(), udpListenerSchema).default({}),
+        tcp: z.record(z.string(), withBind(streamListenerSchema)).default({ default: streamListenerSchema.parse({}) }),
+        ssl: z.record(z.string(), withBind(sslListenerSchema)).default({}),
+        udp: z.record(z.string(), withBind(udpListenerSchema)).default({}),
       })
       .prefault({}),
   })

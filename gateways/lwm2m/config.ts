@@ -1,6 +1,10 @@
 // [gateway.lwm2m]: EMQX 5's keys (specs/lwm2m-gateway.md B.1) plus Outpost's listener and
 // compatibility switches. Durations are seconds, as everywhere in Outpost's config.
 import { z } from 'zod';
+import { splitListenerBind } from '../gateway.js';
+
+// EMQX's `bind = "0.0.0.0:5683"` (or a bare port) sets `port` too; `bind` + `port` apart still work.
+const withBind = <S extends z.ZodType>(s: S) => z.preprocess(splitListenerBind('0.0.0.0'), s);
 
 const seconds = z.number().min(0);
 const qos = z.union([z.literal(0), z.literal(1), z.literal(2)]);
@@ -50,7 +54,7 @@ export const lwm2mConfigSchema = z
       .prefault({}),
     listeners: z
       .strictObject({
-        udp: z.record(z.string(), udpListenerSchema).default({ default: udpListenerSchema.parse({}) }),
+        udp: z.record(z.string(), withBind(udpListenerSchema)).default({ default: udpListenerSchema.parse({}) }),
       })
       .prefault({}),
     /** Client-initiated bootstrap (POST /bs) from the device registry in the store (EMQX has none: 4.04). */

@@ -1,7 +1,10 @@
 // [gateway.mqttsn]: EMQX 5 knobs (gateways/mqttsn/SPEC.md §9) plus Outpost's listener, sleep and
 // compatibility switches. Every object is strict; defaults live here only.
 import { z } from 'zod';
-import { millisecondsFrom, secondsFrom } from '../gateway.js';
+import { millisecondsFrom, secondsFrom, splitListenerBind } from '../gateway.js';
+
+// EMQX's `bind = "0.0.0.0:5683"` (or a bare port) sets `port` too; `bind` + `port` apart still work.
+const withBind = <S extends z.ZodType>(s: S) => z.preprocess(splitListenerBind('0.0.0.0'), s);
 
 const port = z.number().int().min(0).max(65535);
 /** Seconds; EMQX duration strings ("30s", "2h") are read too. */
@@ -113,7 +116,7 @@ export const mqttsnConfigSchema = z
       .prefault({}),
     listeners: z
       .strictObject({
-        udp: z.record(z.string(), udpListenerSchema).default({ default: udpListenerSchema.parse({}) }),
+        udp: z.record(z.string(), withBind(udpListenerSchema)).default({ default: udpListenerSchema.parse({}) }),
         serial: z.record(z.string(), serialListenerSchema).default({}),
       })
       .prefault({}),

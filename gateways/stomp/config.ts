@@ -2,6 +2,10 @@
 // WebSocket listener, real acknowledgements for client ack modes, and heart-beat grace. Every
 // object is strict; defaults live here only.
 import { z } from 'zod';
+import { splitListenerBind } from '../gateway.js';
+
+// EMQX's `bind = "0.0.0.0:5683"` (or a bare port) sets `port` too; `bind` + `port` apart still work.
+const withBind = <S extends z.ZodType>(s: S) => z.preprocess(splitListenerBind('0.0.0.0'), s);
 
 const port = z.number().int().min(0).max(65535);
 const seconds = z.number().min(0);
@@ -92,9 +96,9 @@ export const stompConfigSchema = z
     transaction_timeout: seconds.default(60),
     listeners: z
       .strictObject({
-        tcp: z.record(z.string(), tcpListenerSchema).default({ default: tcpListenerSchema.parse({}) }),
-        ssl: z.record(z.string(), sslListenerSchema).default({}),
-        ws: z.record(z.string(), wsListenerSchema).default({}),
+        tcp: z.record(z.string(), withBind(tcpListenerSchema)).default({ default: tcpListenerSchema.parse({}) }),
+        ssl: z.record(z.string(), withBind(sslListenerSchema)).default({}),
+        ws: z.record(z.string(), withBind(wsListenerSchema)).default({}),
       })
       .prefault({}),
   })

@@ -164,6 +164,26 @@ describe('bind', () => {
     expect(validateConfig({ api: { bind: '127.0.0.1:18083', auth: false } }).api.auth).toBe(false);
   });
 
+  it('sets host and port of every gateway listener as EMQX writes them (gateway.<name>.listeners.<type>.<id>.bind)', () => {
+    const c = validateConfig({
+      gateway: {
+        coap: { listeners: { udp: { default: { bind: '127.0.0.1:5690' } } } },
+        mqttsn: { listeners: { udp: { default: { bind: '1885' } } } },
+        lwm2m: { listeners: { udp: { default: { bind: '[::1]:5790' } } } },
+        stomp: { listeners: { tcp: { default: { bind: '0.0.0.0:61620' } }, ws: { default: { bind: '127.0.0.1', port: 61621 } } } },
+        exproto: { listeners: { tcp: { default: { bind: '127.0.0.1:7994' } }, udp: { default: { bind: '7995' } } } },
+      },
+    });
+    expect(c.gateway.coap.listeners.udp.default).toMatchObject({ bind: '127.0.0.1', port: 5690 });
+    expect(c.gateway.mqttsn.listeners.udp.default).toMatchObject({ bind: '0.0.0.0', port: 1885 });
+    expect(c.gateway.lwm2m.listeners.udp.default).toMatchObject({ bind: '::1', port: 5790 });
+    expect(c.gateway.stomp.listeners.tcp.default).toMatchObject({ bind: '0.0.0.0', port: 61620 });
+    expect(c.gateway.stomp.listeners.ws.default).toMatchObject({ bind: '127.0.0.1', port: 61621 });
+    expect(c.gateway.exproto.listeners.tcp.default).toMatchObject({ bind: '127.0.0.1', port: 7994 });
+    expect(c.gateway.exproto.listeners.udp.default).toMatchObject({ bind: '0.0.0.0', port: 7995 });
+    expect(() => validateConfig({ gateway: { stomp: { listeners: { tcp: { default: { bind: '0.0.0.0:61620', port: 61613 } } } } } })).toThrow(/gateway\.stomp\.listeners\.tcp\.default\.bind/);
+  });
+
   it('refuses a bad bind or a port given twice differently, naming the key', () => {
     expect(issuesOf({ mqtt: { bind: '127.0.0.1:99999' } })[0]).toMatchObject({ path: 'mqtt.bind', message: expect.stringMatching(/host:port/) });
     expect(issuesOf({ mqtt: { bind: '127.0.0.1:1883', port: 1884 } })[0]).toMatchObject({ path: 'mqtt.bind', message: expect.stringMatching(/port 1883 but port is 1884/) });
