@@ -113,9 +113,9 @@ export function registerOpsCommands(program: Command): void {
     .description('list traces')
     .action(
       act(async (c) => {
-        const p = (await c.api.request('GET', '/api/v5/trace?limit=10000')).body as Page;
-        if (c.json) return json(c, p);
-        c.print(p.data.length === 0 ? 'No traces.' : table(['NAME', 'TYPE', 'FILTER', 'STATUS', 'END', 'SIZE'], p.data.map((t) => [t.name as string, t.type as string, t[t.type as string] as string, t.status as string, t.end_at as string, Object.values(t.log_size as Record<string, number>)[0] ?? 0])));
+        const list = (await c.api.request('GET', '/api/v5/trace')).body as Record<string, unknown>[];
+        if (c.json) return json(c, list);
+        c.print(list.length === 0 ? 'No traces.' : table(['NAME', 'TYPE', 'FILTER', 'STATUS', 'END', 'SIZE'], list.map((t) => [t.name as string, t.type as string, t[t.type as string] as string, t.status as string, t.end_at as string, Object.values(t.log_size as Record<string, number>)[0] ?? 0])));
       }),
     );
   trace

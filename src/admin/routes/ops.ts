@@ -238,7 +238,8 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
   });
 
   const trace = ctx.trace;
-  app.get('/api/v5/trace', async (req) => paginate(trace.list().map((t) => traceItem(t, node)), req.query as Record<string, unknown>));
+  // EMQX answers the trace list as a plain array (emqx_mgmt_api_trace: no paging).
+  app.get('/api/v5/trace', async () => trace.list().map((t) => traceItem(t, node)));
   app.post('/api/v5/trace', async (req) => {
     const b = parseBody(traceBody, req.body);
     const filter = b[b.type];

@@ -1,6 +1,6 @@
 // Log traces (EMQX /trace): follow one client ID, topic or address into its own log for a while,
 // stop it, read the log.
-import { api, enc, get, getText, type Page } from '../api.js';
+import { api, enc, get, getText } from '../api.js';
 import { badge, fill, fmtBytes, fmtTime, h, table } from '../dom.js';
 import type { PageCtx } from '../page.js';
 
@@ -37,13 +37,13 @@ export function tracePage(ctx: PageCtx): void {
     await load();
   };
   const load = async () => {
-    const page = await get<Page<Trace>>('/api/v5/trace?limit=1000');
+    const traces = await get<Trace[]>('/api/v5/trace');
     ctx.error(null);
     fill(
       list,
       table(
         ['Name', 'Filter', 'Status', 'Until', 'Log', ''],
-        page.data.map((t) => [
+        traces.map((t) => [
           t.name,
           h('span', { class: 'mono' }, `${t.type} ${t[t.type] ?? ''}`),
           badge(t.status, t.status === 'running' ? true : t.status === 'waiting' ? null : false),
