@@ -595,7 +595,6 @@ describe('LwM2M queue mode', () => {
     const seen = awake.requests.length;
     await app.pub('lwm2m/nq1/dn/cmd', JSON.stringify({ reqID: 'unanswered', msgType: 'read', data: { path: '/3/0/3' } }), { qos: 1 });
     await until(() => awake.requests.slice(seen).some((f) => path(f) === '/3/0/3'), 5000, 'the unanswered command');
-    awake.serve = (f) => (path(f) === '/3/0/3' ? { code: Code.CONTENT, cf: 0, payload: '1.0' } : defaultServe(f));
     await app.end(true);
     await d.restart();
     port = d.ports['lwm2m:udp:default']!;
@@ -605,6 +604,9 @@ describe('LwM2M queue mode', () => {
     await t.rebind();
     app = await connectClient(d.mqttUrl, { clientId: uid('app') });
     await app.sub(['lwm2m/#']);
+    // nq1 answers the command resent after the restart only now that the app listens: an answer
+    // published before the app's subscription would be lost to the test, not to the device.
+    awake.serve = (f) => (path(f) === '/3/0/3' ? { code: Code.CONTENT, cf: 0, payload: '1.0' } : defaultServe(f));
     expect((await t.update()).code).toBe(Code.CHANGED);
     await until(() => t.requests.length > 0, 5000, 'the held command');
     expect(path(t.requests[0]!)).toBe('/3/0/0');
@@ -615,8 +617,9 @@ describe('LwM2M queue mode', () => {
   it('a non-queue-mode registration is back after the restart: commands reach the device without it re-registering', async () => {
     const t = devices.find((x) => x.location === 'nq1')!;
     t.port = port;
-    // The command left unanswered when the daemon stopped is sent again and answered now.
-    const [u] = await app.waitMessages(1, 10000, (m) => m.topic === 'lwm2m/nq1/up/resp' && JSON.parse(m.text).reqID === 'unanswered');
+    // The command left unanswered when the daemon stopped is sent again (CON, retransmitted at 2-3 s,
+    // then doubling) and answered now.
+    const [u] = await app.waitMessages(1, 25_000, (m) => m.topic === 'lwm2m/nq1/up/resp' && JSON.parse(m.text).reqID === 'unanswered');
     expect(JSON.parse(u!.text)).toEqual({ reqID: 'unanswered', msgType: 'read', data: { reqPath: '/3/0/3', code: '2.05', codeMsg: 'content', content: [{ path: '/3/0/3', value: '1.0' }] } });
     // The observation made before the restart still maps: its notification is ACKed and published.
     const obsToken = t.requests.find((f) => getOption(f, Opt.OBSERVE) !== undefined)!.token;
@@ -626,7 +629,7 @@ describe('LwM2M queue mode', () => {
     const ans = await command('nq1', { reqID: 'after-restart', msgType: 'read', data: { path: '/3/0/9' } });
     expect(ans.data).toEqual({ reqPath: '/3/0/9', code: '2.05', codeMsg: 'content', content: [{ path: '/3/0/9', value: 95 }] });
     expect((await t.update()).code).toBe(Code.CHANGED);
-  });
+  }, 45_000);
 });
 
 describe('LwM2M object definitions, auto-observe and the alternate path (own daemon)', () => {
