@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { connectClient, sleep, tryConnect, uid, type TestClient } from '../helpers/mqtt-clients.js';
+import { connectClient, sleep, tryConnect, uid, waitClose, type TestClient } from '../helpers/mqtt-clients.js';
 import { outpostctl } from '../helpers/outpostctl.js';
 import { seedAuth } from '../helpers/seed-users.js';
 import { coapClient } from '../fixtures/coap/clients.js';
@@ -233,9 +233,12 @@ describe('unknown devices and the permit-join window', () => {
     expect((await ctl('--json', 'devices')).stdout).not.toContain('stranger-2');
   });
 
-  it('unpairs a device: its credentials stop working', async () => {
+  it('unpairs a device: a connection it holds ends, and its credentials stop working', async () => {
+    const live = await connectClient(d.mqttUrl, { clientId: 'sensor-1', username: 'sensor-1', password: JSON.parse(readFileSync(join(out, 'sensor-1.json'), 'utf8')).password as string });
+    const closed = waitClose(live.c, 5000);
     const r = await ctl('unpair', 'sensor-1');
     expect(r.stdout).toContain('Unpaired sensor-1.');
+    await closed;
     const gone = await tryConnect(d.mqttUrl, { clientId: 'sensor-1', username: 'sensor-1', password: JSON.parse(readFileSync(join(out, 'sensor-1.json'), 'utf8')).password as string });
     gone.client.end(true);
     expect(gone.connack?.returnCode ?? gone.error?.code).toBe(5);

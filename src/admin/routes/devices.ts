@@ -63,8 +63,11 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: RouteContext): v
 
   app.delete('/api/v5/devices/:name', async (req, reply) => {
     const name = (req.params as { name: string }).name;
-    if (!devices().unpair(name)) throw new ApiError('NOT_FOUND', 'device not found');
-    ctx.log.info({ device: name, by: req.principal?.name }, 'device_unpaired_by_api');
+    const d = devices().get(name);
+    if (!d || !devices().unpair(name)) throw new ApiError('NOT_FOUND', 'device not found');
+    // Its credentials are gone; a connection it still holds ends too, so unpairing takes effect now.
+    const kicked = ctx.deps.broker.kick(d.client_id);
+    ctx.log.info({ device: name, clientid: d.client_id, kicked, by: req.principal?.name }, 'device_unpaired_by_api');
     return reply.status(204).send();
   });
 
