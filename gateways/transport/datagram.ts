@@ -6,10 +6,20 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 
+/** What a secure datagram transport (DTLS) proved about the peer; absent on plain UDP. */
+export interface PeerSecurity {
+  /** The PSK identity the peer completed the handshake with. */
+  pskIdentity?: string;
+  /** The peer's verified client certificate, in the fields AuthRequest.cert carries. */
+  cert?: { commonName?: string; subject?: string; san?: string[]; fingerprint?: string };
+}
+
 export interface RemoteInfo {
   address: string;
   port: number;
   family?: 'IPv4' | 'IPv6';
+  /** Set on every datagram a DTLS socket delivers (the same object for the life of the session). */
+  security?: PeerSecurity;
 }
 
 export interface BindOptions {
