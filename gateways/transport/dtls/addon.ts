@@ -87,20 +87,21 @@ export function addonPath(): string | undefined {
 
 let loaded: { native: DtlsNative } | { reason: string } | undefined;
 
-export function loadNative(): { native: DtlsNative } | { reason: string } {
-  if (loaded) return loaded;
-  const path = addonPath();
-  const how =
-    'DTLS needs the native addon gateways/transport/dtls/native (built on install): install python3, make and g++, then run `npm run build:native` (or `npm rebuild`) in the package directory';
-  if (!path || !existsSync(path)) {
-    loaded = { reason: `DTLS addon not built (${path ?? ADDON} is missing). ${how}` };
-    return loaded;
-  }
+const HOW =
+  'DTLS needs the native addon gateways/transport/dtls/native, built on install: install python3, make and g++, then run `npm run build:native` (or `npm rebuild`) in the package directory';
+
+/** Loads the addon at this path, or says why not (with how to build it). */
+export function tryLoad(path: string | undefined): { native: DtlsNative } | { reason: string } {
+  if (!path || !existsSync(path)) return { reason: `DTLS addon not built (${path ?? ADDON} is missing). ${HOW}` };
   try {
-    const native = createRequire(import.meta.url)(path) as DtlsNative;
-    loaded = { native };
+    return { native: createRequire(import.meta.url)(path) as DtlsNative };
   } catch (err) {
-    loaded = { reason: `DTLS addon ${path} does not load (${(err as Error).message}). ${how}` };
+    return { reason: `DTLS addon ${path} does not load (${(err as Error).message}). ${HOW}` };
   }
+}
+
+/** The addon for this process (loaded once). */
+export function loadNative(): { native: DtlsNative } | { reason: string } {
+  loaded ??= tryLoad(addonPath());
   return loaded;
 }

@@ -345,7 +345,7 @@ export class DtlsListener implements DtlsSocket {
         this.drop(p, true);
       } else {
         this.counters.handshakeFailures++;
-        this.warnOnce(p, p.remote, { reason: 'handshake_timeout' }, 'DTLS handshake failed');
+        this.warnOnce(p, p.remote, { reason: 'handshake timed out: no valid Finished (a wrong PSK, since DTLS drops records that do not decrypt) or the peer went away' }, 'DTLS handshake failed');
         this.drop(p, false);
       }
     }
