@@ -10,6 +10,7 @@ import { dtlsSupport } from '../../../../gateways/transport/dtls/index.js';
 import { DtlsListener } from '../../../../gateways/transport/dtls/listener.js';
 import { isClientHello, looksLikeDtls } from '../../../../gateways/transport/dtls/record.js';
 import type { DtlsListenerOptions } from '../../../../gateways/transport/dtls/types.js';
+import { mulberry32 } from '../../../helpers/prng.js';
 
 const KEY = Buffer.from('0123456789abcdef', 'hex');
 const CLIENT = { identity: 'dev1', key: KEY };
@@ -271,5 +272,44 @@ describe('DtlsListener (in memory)', () => {
     expect(h.server.stats()).toMatchObject({ peers: 0, handshakes: 0, handshakeFailures: 2 });
     expect(h.warns).toHaveLength(2);
     void p;
+  });
+
+  it('survives mutated and random datagrams (seeded): no crash, no state for strangers, the live session keeps working', async () => {
+    h = harness();
+    const a = h.client(46001);
+    await a.connect();
+    const got: string[] = [];
+    a.onMessage((m) => got.push(m.toString()));
+    const rnd = mulberry32(20261206);
+    const hello = DtlsClient.clientHello(CLIENT);
+    const mutate = (b: Buffer): Buffer => {
+      const m = Buffer.from(b.subarray(0, 1 + Math.floor(rnd() * b.length)));
+      for (let k = 0, n = 1 + Math.floor(rnd() * 8); k < n; k++) m[Math.floor(rnd() * m.length)] = Math.floor(rnd() * 256);
+      return m;
+    };
+    const random = (): Buffer => Buffer.from(Array.from({ length: Math.floor(rnd() * 300) }, () => Math.floor(rnd() * 256)));
+    for (let i = 0; i < 3000; i++) {
+      const kind = i % 3;
+      const d = kind === 0 ? mutate(hello) : kind === 1 ? random() : Buffer.concat([Buffer.from([22 + (i % 2), 0xfe, 0xfd]), random()]);
+      // strangers on many ports, and the established peer's own address
+      h.inject(d, i % 5 === 0 ? 46001 : 47000 + (i % 500));
+    }
+    expect(h.server.stats()).toMatchObject({ peers: 1, handshakes: 0, handshakesDone: 1 });
+    // garbage into a half-open handshake too
+    const b = h.client(46002);
+    h.hold(46002);
+    const pb = b.connect().catch((e: Error) => e);
+    h.release(46002);
+    expect(h.server.stats().handshakes).toBe(1);
+    for (let i = 0; i < 1000; i++) h.inject(i % 2 ? random() : Buffer.concat([Buffer.from([22, 0xfe, 0xfd, 0, i % 3]), random()]), 46002);
+    h.unhold(46002);
+    h.release(46002);
+    h.advance(30_000);
+    h.server.sweep(); // whatever the garbage did, the half-open handshake ends by its deadline
+    expect(h.server.stats().handshakes).toBe(0);
+    await b.close(false);
+    void pb;
+    a.send(Buffer.from('after fuzz'));
+    expect(got).toEqual(['echo:after fuzz']);
   });
 });
