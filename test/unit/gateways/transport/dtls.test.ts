@@ -248,6 +248,34 @@ describe('DtlsListener (in memory)', () => {
     await a.close(false);
   });
 
+  it('a client restarting mid-handshake starts over at once; a duplicated hello never replaces a live session', async () => {
+    h = harness();
+    const c1 = h.client(48001);
+    h.hold(48001);
+    const p1 = c1.connect().catch((e: Error) => e);
+    h.release(48001); // cookie echoed: half-open, the server's flight held
+    expect(h.server.stats().handshakes).toBe(1);
+    await c1.close(false);
+    // the device reboots on the same port: a new random, a new cookie round, a new session
+    const sent: Buffer[] = [];
+    const c2 = new DtlsClient(CLIENT, 0, '127.0.0.1', (d) => {
+      sent.push(d);
+      h!.inject(d, 48001);
+    });
+    h.attach(48001, c2);
+    await c2.connect();
+    expect(h.server.stats()).toMatchObject({ peers: 1, handshakes: 0, handshakesDone: 1 });
+    // a delayed duplicate of c2's hello with the cookie arrives: stale, dropped
+    const withCookie = sent.filter((d) => isClientHello(d))[1]!;
+    h.inject(withCookie, 48001);
+    expect(h.server.stats()).toMatchObject({ peers: 1, handshakesDone: 1, dropped: 1 });
+    const got: string[] = [];
+    c2.onMessage((m) => got.push(m.toString()));
+    c2.send(Buffer.from('same session'));
+    expect(got).toEqual(['echo:same session']);
+    void p1;
+  });
+
   it('a wrong key never establishes; an unknown identity is refused with an alert, logged once', async () => {
     h = harness({ handshakeTimeoutMs: 2_000 });
     const bad = new DtlsClient({ identity: 'nobody', key: KEY }, 0, '127.0.0.1', (d) => h!.inject(d, 44001));
