@@ -69,8 +69,17 @@ export interface DtlsNative {
 
 const ADDON = join('gateways', 'transport', 'dtls', 'native', 'build', 'Release', 'outpost_dtls.node');
 
+/**
+ * This module's file. The config loader child is bundled to CommonJS by esbuild, where
+ * import.meta.url is undefined and __filename is the bundle's own path.
+ */
+function thisFile(): string {
+  if (typeof import.meta.url === 'string') return fileURLToPath(import.meta.url);
+  return typeof __filename === 'string' ? __filename : (process.argv[1] ?? process.cwd());
+}
+
 /** The nearest directory holding package.json above this module (works from src and dist/). */
-export function packageRoot(from: string = dirname(fileURLToPath(import.meta.url))): string | undefined {
+export function packageRoot(from: string = dirname(thisFile())): string | undefined {
   for (let dir = from, i = 0; i < 20; i++) {
     if (existsSync(join(dir, 'package.json'))) return dir;
     const up = dirname(dir);
@@ -96,7 +105,7 @@ const HOW =
 export function tryLoad(path: string | undefined): { native: DtlsNative } | { reason: string } {
   if (!path || !existsSync(path)) return { reason: `DTLS addon not built (${path ?? ADDON} is missing). ${HOW}` };
   try {
-    return { native: createRequire(import.meta.url)(path) as DtlsNative };
+    return { native: createRequire(thisFile())(path) as DtlsNative };
   } catch (err) {
     return { reason: `DTLS addon ${path} does not load (${(err as Error).message}). ${HOW}` };
   }

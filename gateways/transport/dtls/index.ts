@@ -9,8 +9,13 @@ export { DEFAULT_CIPHERS } from './listener.js';
 
 /** { ok: false, reason } when the native addon is missing (optional, built on install). */
 export function dtlsSupport(): { ok: true } | { ok: false; reason: string } {
-  const n = loadNative();
-  return 'native' in n ? { ok: true } : { ok: false, reason: n.reason };
+  // Config validation asks this; an unexpected failure must read as "no DTLS", not crash the loader.
+  try {
+    const n = loadNative();
+    return 'native' in n ? { ok: true } : { ok: false, reason: n.reason };
+  } catch (err) {
+    return { ok: false, reason: `DTLS addon unavailable (${(err as Error).message})` };
+  }
 }
 
 /** A SocketFactory binding UDP like bindUdp and layering DTLS on it. Rejects with the reason
