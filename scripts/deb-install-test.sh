@@ -193,7 +193,7 @@ else
 fi
 check_active install
 [ "$(show Type)" = notify ] && pass "unit is Type=notify (active means READY=1 arrived)" || fail "Type is $(show Type)"
-user=$(inside 'ps -o user= -p "$(systemctl show -p MainPID --value outpost)"' 2>/dev/null | tr -d ' ')
+user=$(inside 'stat -c %U "/proc/$(systemctl show -p MainPID --value outpost)"' 2>/dev/null)
 [ "$user" = outpost ] && pass "runs as the system user outpost (sysusers)" || fail "runs as '$user'"
 perms=$(inside 'stat -c "%U:%G %a" /etc/outpost /etc/outpost/outpost.toml /var/lib/outpost | tr "\n" " "' 2>&1)
 [ "$perms" = "root:outpost 750 root:outpost 640 outpost:outpost 750 " ] && pass "tmpfiles: $perms" || fail "permissions: $perms"
@@ -203,7 +203,7 @@ inside 'outpostctl status' >"$work/ctl.txt" 2>&1 && pass "outpostctl status as r
 
 # The user's state: an edited conffile and a marker beside the database.
 inside 'printf "\n# edited by the admin\n" >> /etc/outpost/outpost.toml && echo kept > /var/lib/outpost/deb-test-marker'
-db_before=$(inside 'ls /var/lib/outpost | tr "\n" " "' 2>&1)
+db_before=$(inside 'md5sum /var/lib/outpost/deb-test-marker && stat -c "%n %U" /var/lib/outpost/outpost.db' 2>&1)
 
 # --- upgrade -----------------------------------------------------------------------------------------
 say "upgrade to $v2"
@@ -225,9 +225,10 @@ if T=120 inside 'apt-get remove -y outpost' >"$work/apt3.log" 2>&1; then pass "a
 state=$(inside 'systemctl is-active outpost.service' 2>/dev/null || true)
 [ "$state" != active ] && pass "service stopped on remove ($state)" || fail "service still $state after remove"
 inside '[ ! -e /usr/lib/outpost ] && [ ! -e /usr/bin/outpost ]' && pass "app and commands removed" || fail "app files left after remove"
-db_after=$(inside 'ls /var/lib/outpost | tr "\n" " "' 2>&1)
-[ "$db_after" = "$db_before" ] && inside '[ "$(cat /var/lib/outpost/deb-test-marker)" = kept ]' &&
-  pass "data kept after remove: /var/lib/outpost has $db_after" || fail "data after remove: '$db_after' (before: '$db_before')"
+# The store and the marker stay; the daemon's run-time files (pid, lock, WAL) went with its stop.
+db_after=$(inside 'md5sum /var/lib/outpost/deb-test-marker && stat -c "%n %U" /var/lib/outpost/outpost.db' 2>&1)
+[ "$db_after" = "$db_before" ] && inside '[ -s /var/lib/outpost/outpost.db ]' &&
+  pass "data kept after remove: $(inside 'ls /var/lib/outpost | tr "\n" " "')" || fail "data after remove: '$db_after' (before: '$db_before')"
 inside 'grep -q "^# edited by the admin" /etc/outpost/outpost.toml' && pass "config kept after remove" || fail "config gone after remove"
 
 # --- purge -------------------------------------------------------------------------------------------
