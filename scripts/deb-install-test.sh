@@ -59,6 +59,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
 
 # --- the packages under test ------------------------------------------------------------------------
 if [ -z "$deb" ]; then
