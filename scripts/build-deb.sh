@@ -19,6 +19,7 @@
 # build/deb-cache/ by package, version, Node ABI and ARCH, so only the first build of an ARCH pays
 # the ~70 s of better-sqlite3. serialport and cbor-extract ship prebuilt binaries: only ARCH's are kept.
 # Every ELF file in the package is checked to be of ARCH before the .deb is written.
+# OUTPOST_DEB_CACHE moves that cache (default build/deb-cache).
 #
 # Needs: node, npm, dpkg-dev, fakeroot is not needed; for arm64/armhf also the cross g++ above.
 set -euo pipefail
@@ -94,7 +95,7 @@ fi
 
 # Per run: the image build may call this while a test builds the same architecture.
 staging="$here/build/deb/$arch.$$"
-cache="$here/build/deb-cache"
+cache=${OUTPOST_DEB_CACHE:-$here/build/deb-cache}
 root="$staging/root"
 app="$root/usr/lib/outpost"
 rm -rf "$staging"

@@ -79,7 +79,7 @@ for a in "${addons[@]}"; do
 done
 
 # --- the target's Node --------------------------------------------------------------------------------
-cache="$here/build/deb-cache/npm"
+cache="${OUTPOST_DEB_CACHE:-$here/build/deb-cache}/npm"
 mkdir -p "$cache"
 tgz="$cache/${node_pkg%@*}-${node_pkg#*@}.tgz"
 if [ ! -f "$tgz" ]; then
