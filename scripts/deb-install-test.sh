@@ -100,8 +100,8 @@ if [ ! -e "$cache/.outpost-ready" ]; then
     >>"$work/debootstrap.log" 2>&1 || die "downloading nodejs into the rootfs failed"
   touch "$cache.tmp/.outpost-ready"
   mv "$cache.tmp" "$cache"
-  # Yesterday's caches go.
-  for old in "${cache%-*}"-*; do
+  # Yesterday's caches go (only under the default naming).
+  [ -n "${OUTPOST_DEB_ROOTFS:-}" ] || for old in "${cache%-*}"-*; do
     case $old in "$cache" | "$cache".*) ;; *) [ -e "$old/.outpost-ready" ] && rm -rf "$old" ;; esac
   done
 fi
