@@ -10,7 +10,7 @@
 #   --deb FILE    test this .deb (default: build one with scripts/build-deb.sh amd64 into a temp dir)
 #   --no-build    pass --no-build to build-deb.sh (use the existing dist/)
 #
-# Needs root, debootstrap, systemd-container (systemd-nspawn), dpkg-dev, util-linux (nsenter).
+# Needs root, debootstrap, systemd-container (systemd-nspawn), dpkg-dev, util-linux (nsenter), lintian.
 # The container has its own network namespace (--private-network): nothing binds on the host's
 # ports, so parallel test runs and the host's own services cannot collide with it. It therefore
 # has no network: the trixie rootfs is prepared once per day with the nodejs packages already
@@ -51,6 +51,7 @@ done
 work=$(mktemp -d /var/tmp/outpost-deb-test.XXXXXX)
 nspawn_pid=
 cleanup() {
+  [ -z "${lintian_pid:-}" ] || kill "$lintian_pid" 2>/dev/null || true
   if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
     kill -TERM "$nspawn_pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.2; done
@@ -83,6 +84,14 @@ cp "$deb" "$work/debs/outpost_v1.deb"
 dpkg-deb --root-owner-group -Zgzip -z1 --build "$work/repack/root" "$work/debs/outpost_v2.deb" >/dev/null
 rm -rf "$work/repack"
 say "packages: $v1 and upgrade $v2"
+
+# lintian on the package under test, in the background while the container runs: no error or
+# warning may remain (every override in scripts/deb/lintian-overrides says why).
+lintian_pid=
+if command -v lintian >/dev/null; then
+  (lintian --fail-on error,warning --tag-display-limit 0 "$work/debs/outpost_v1.deb" >"$work/lintian.log" 2>&1; echo $? >"$work/lintian.rc") &
+  lintian_pid=$!
+fi
 
 # --- the trixie rootfs, cached per day ---------------------------------------------------------------
 exec 9>"$cache.lock"
@@ -239,6 +248,18 @@ inside '[ ! -e /var/lib/outpost ]' && pass "purge deleted /var/lib/outpost" || f
 inside '[ ! -e /etc/outpost ]' && pass "purge deleted /etc/outpost" || fail "/etc/outpost left after purge: $(inside 'ls -A /etc/outpost' 2>&1)"
 inside '! dpkg-query -W -f="\${Status}" outpost 2>/dev/null | grep -q installed' && pass "dpkg no longer knows outpost" || fail "outpost still in dpkg's database"
 inside '[ ! -e /etc/systemd/system/multi-user.target.wants/outpost.service ]' && pass "no enablement symlink left" || fail "enablement symlink left after purge"
+
+# --- lintian ---
+if [ -n "$lintian_pid" ]; then
+  wait "$lintian_pid"
+  if [ "$(cat "$work/lintian.rc" 2>/dev/null)" = 0 ]; then
+    pass "lintian $(lintian --version | awk '{print $2}'): no errors or warnings"
+  else
+    fail "lintian:"; grep -E '^[EW]:' "$work/lintian.log" | head -20 | sed 's/^/    /'
+  fi
+else
+  fail "lintian is not installed (apt-get install lintian)"
+fi
 
 # --- shut down -----------------------------------------------------------------------------------------
 inside 'systemctl poweroff --no-block' >/dev/null 2>&1 || true

@@ -2,7 +2,8 @@
 // (scripts/deb-install-test.sh does the work and prints one PASS/FAIL line per check): apt-get install
 // pulls nodejs 20.19 from trixie, the service is active after READY=1, an MQTT message goes through
 // the installed daemon, an upgrade keeps the data and the admin's edit of the conffile, remove keeps
-// data and config, purge deletes both. Needs root, debootstrap and systemd-container (CI has them);
+// data and config, purge deletes both; lintian passes the package. Needs root, debootstrap,
+// systemd-container and lintian (CI has them);
 // the trixie rootfs is cached per day in /var/tmp, about a minute to make from nothing.
 import { spawn } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -67,5 +68,9 @@ describe('Debian package (amd64) on trixie under systemd-nspawn', () => {
     expect(passed(/purge deleted \/var\/lib\/outpost/), out).toBe(true);
     expect(passed(/purge deleted \/etc\/outpost/), out).toBe(true);
     expect(passed(/container powered off/), out).toBe(true);
+  });
+
+  it('lintian reports no error or warning', () => {
+    expect(passed(/^PASS lintian \S+: no errors or warnings$/), out).toBe(true);
   });
 });
