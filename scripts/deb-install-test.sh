@@ -143,12 +143,32 @@ EOF
 
 # From here on every check reports PASS/FAIL itself and the run goes on to clean up.
 set +e
+register=()
+[ -d /run/systemd/system ] || register=(--register=no --keep-unit)
+
+# --- into an image: installed where systemd does not run (as an image build's chroot does) ---------
+say "apt-get install into a root where systemd is not running (image build)"
+cp -a "$root" "$work/image"
+nspawn_cmd=(systemd-nspawn --quiet "${register[@]}" --private-network -D "$work/image" --setenv=DEBIAN_FRONTEND=noninteractive)
+if timeout 180 "${nspawn_cmd[@]}" apt-get install -y --no-install-recommends /var/tmp/debs/outpost_v1.deb >"$work/apt0.log" 2>&1 </dev/null; then
+  img="$work/image"
+  # Names as the image sees them (the host's /etc/group numbers differently).
+  og=$(awk -F: '$1 == "outpost" { print $3 }' "$img/etc/group")
+  tg=$(stat -c %g "$img/etc/outpost/outpost.toml")
+  if grep -q '^outpost:' "$img/etc/passwd" && [ -L "$img/etc/systemd/system/multi-user.target.wants/outpost.service" ] &&
+    [ ! -e "$img/etc/outpost/api-keys" ] && [ -n "$og" ] && [ "$tg" = "$og" ]; then
+    pass "image install: user created, service enabled (not started), config group outpost, no API key baked in"
+  else
+    fail "image install: passwd=$(grep -c '^outpost:' "$img/etc/passwd") wants=$(ls "$img/etc/systemd/system/multi-user.target.wants/" | tr '\n' ' ') api-keys=$([ -e "$img/etc/outpost/api-keys" ] && echo present || echo absent) toml-gid=$tg outpost-gid=$og"
+  fi
+else
+  fail "apt-get install into the image root failed:"; tail -20 "$work/apt0.log" | sed 's/^/    /'
+fi
+rm -rf "$work/image"
 
 # --- boot --------------------------------------------------------------------------------------------
 machine="outpost-deb-$$-$RANDOM"
 say "booting $machine (systemd-nspawn --boot --private-network)"
-register=()
-[ -d /run/systemd/system ] || register=(--register=no --keep-unit)
 systemd-nspawn --quiet "${register[@]}" --private-network --machine="$machine" -D "$root" --boot \
   >"$work/console.log" 2>&1 </dev/null &
 nspawn_pid=$!

@@ -1,6 +1,6 @@
 // The amd64 .deb on a real Debian 13 (trixie) booted under systemd-nspawn with systemd as PID 1
 // (scripts/deb-install-test.sh does the work and prints one PASS/FAIL line per check): apt-get install
-// pulls nodejs 20.19 from trixie, the service is active after READY=1, an MQTT message goes through
+// pulls nodejs 20.19 from trixie (and into an image root without systemd running), the service is active after READY=1, an MQTT message goes through
 // the installed daemon, an upgrade keeps the data and the admin's edit of the conffile, remove keeps
 // data and config, purge deletes both; lintian passes the package. Needs root, debootstrap,
 // systemd-container and lintian (CI has them);
@@ -47,6 +47,10 @@ describe('Debian package (amd64) on trixie under systemd-nspawn', () => {
     expect(passed(/^PASS install: outpost\.service active after READY=1 \(Type=notify/), out).toBe(true);
     expect(passed(/runs as the system user outpost/), out).toBe(true);
     expect(passed(/tmpfiles: root:outpost 750 root:outpost 640 outpost:outpost 750/), out).toBe(true);
+  });
+
+  it('installs into an image root where systemd does not run: enabled, not started, no API key baked in', () => {
+    expect(passed(/^PASS image install: user created, service enabled \(not started\), config group outpost, no API key baked in$/), out).toBe(true);
   });
 
   it('carries an MQTT message through the installed daemon', () => {
