@@ -183,7 +183,11 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code >= 0) process.exitCode = code;
+    if (code > 0) {
+      // A refused start exits now, whatever handle a half-started component left open.
+      process.exitCode = code;
+      setTimeout(() => process.exit(code), 200).unref();
+    } else if (code === 0) process.exitCode = code;
   },
   (err: unknown) => {
     console.error(err);

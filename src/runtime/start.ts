@@ -272,6 +272,9 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     sysmon.stop();
     monitor.stop();
     await bridges.stop();
+    // The gateways hold sockets too: left open, the process would never exit and systemd would
+    // wait out its whole start timeout instead of seeing the failure.
+    for (const g of gateways) if (g.gateway && g.status === 'running') await g.gateway.stop().catch(() => {});
     for (const l of listeners) await l.close();
     broker.stop();
     store.close();

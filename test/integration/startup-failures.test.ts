@@ -85,6 +85,17 @@ describe('start-up failures', () => {
     expect(oneLine(r2.stderr)).toBe(`refusing to start: listeners.ws.default.port ${busyPort}: address already in use (bind 127.0.0.1)`);
   });
 
+  it('a failure after the gateways are up still exits at once (their sockets are closed), not at the systemd start timeout', async () => {
+    const c = configFile(
+      `[mqtt]\nbind = "127.0.0.1"\nport = 0\n[api]\nbind = "127.0.0.1:${busyPort}"\n[gateway.coap]\nenable = true\n[gateway.coap.listeners.udp.default]\nbind = "127.0.0.1"\nport = 0\n[gateway.mqttsn]\nenable = true\n[gateway.mqttsn.listeners.udp.default]\nbind = "127.0.0.1"\nport = 0\n${QUIET}`,
+    );
+    const t0 = Date.now();
+    const r = await outpost(['--config', c.file, '--data-dir', c.dataDir], {}, 10_000);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`refusing to start: api.port ${busyPort}: address already in use`);
+    expect(Date.now() - t0).toBeLessThan(8_000);
+  });
+
   it('a bad key names it, with a did-you-mean; check-config judges it the same way', async () => {
     const c = configFile('[store]\nsynchronus = "FULL"\n');
     const r = await outpost(['--config', c.file, '--data-dir', c.dataDir]);
