@@ -192,4 +192,6 @@ export interface AuthSettings {
   banned: BannedConfig;
   limiter: LimiterConfig;
   psk_authentication: PskAuthenticationConfig;
+  /** Gateway DTLS listeners' certificate mappings are read from here (gateway.<name>.listeners.dtls.<id>). */
+  gateway?: object;
 }

@@ -12,7 +12,7 @@ import type { Store } from '../store/store.js';
 import { DEFAULT_ACL, normalizeIp, parseAcl, type AclRule } from './acl.js';
 import { AclDb } from './acl-db.js';
 import type { AuthSettings } from './config.js';
-import { ChainAuthenticator, type CertAsLookup } from './authenticator.js';
+import { ChainAuthenticator, type CertAsLookup, type CertField } from './authenticator.js';
 import { AclAuthorizer } from './authorizer.js';
 import { BanList } from './ban-list.js';
 import { FlappingDetector } from './flapping.js';
@@ -87,9 +87,19 @@ function loadFileRules(config: AuthSettings): AclRule[] {
   return parseAcl(readFileSync(path, 'utf8'), path);
 }
 
+function gatewayCertAs(gateway: object | undefined, gw: string, name: string): { username: CertField; clientId: CertField } | null {
+  const l = (gateway as Record<string, { listeners?: { dtls?: Record<string, { peer_cert_as_username?: CertField; peer_cert_as_clientid?: CertField }> } }> | undefined)?.[gw]?.listeners?.dtls?.[name];
+  const username = l?.peer_cert_as_username ?? 'disabled';
+  const clientId = l?.peer_cert_as_clientid ?? 'disabled';
+  return username === 'disabled' && clientId === 'disabled' ? null : { username, clientId };
+}
+
 function certAsLookup(getConfig: () => AuthSettings): CertAsLookup {
   return (listener) => {
-    const [type, name] = listener.split(':');
+    const parts = listener.split(':');
+    // A gateway's DTLS listener ('coap:dtls:default') maps certificates as an MQTT TLS listener does.
+    if (parts.length === 3 && parts[1] === 'dtls') return gatewayCertAs(getConfig().gateway, parts[0]!, parts[2]!);
+    const [type, name] = parts;
     if (!name || (type !== 'ssl' && type !== 'wss')) return null;
     const l = getConfig().listeners[type][name];
     if (!l || (l.peer_cert_as_username === 'disabled' && l.peer_cert_as_clientid === 'disabled')) return null;
