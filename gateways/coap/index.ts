@@ -5,7 +5,7 @@ import type { Clock, Gateway, GatewayContext, GatewayModule, ListenerInfo } from
 import type { CoapConfig, coapConfigSchema } from './config.js';
 import { CoapEndpoint } from './endpoint.js';
 import { type SocketFactory, bindUdp } from '../transport/datagram.js';
-import { DtlsListener } from '../transport/dtls-listener.js';
+import { DtlsGatewayListener } from '../transport/dtls-listener.js';
 import type { DtlsListenerConfig } from '../transport/dtls-config.js';
 import type { DeviceRequest, DeviceResponse } from './types.js';
 import { deviceRequestReply, parseDeviceRequestBody } from './api.js';
@@ -19,7 +19,7 @@ export interface CoapGatewayOptions {
   /** Replaces node:dgram for the udp listeners (an in-memory pair in tests). */
   socketFactory?: SocketFactory;
   /** Replaces the DTLS engine's factory for the dtls listeners (unit tests). */
-  dtlsEngine?: ConstructorParameters<typeof DtlsListener>[4];
+  dtlsEngine?: ConstructorParameters<typeof DtlsGatewayListener>[4];
   clock?: Clock;
   random?: () => number;
 }
@@ -46,7 +46,7 @@ interface UdpListener {
   type: 'udp' | 'dtls';
   cfg: { bind: string; port: number };
   /** The DTLS side of a dtls listener (engine options, reload, revocation). */
-  dtls: DtlsListener | null;
+  dtls: DtlsGatewayListener | null;
   bound: string;
   endpoint: CoapEndpoint | null;
   close: (() => Promise<void>) | null;
@@ -64,7 +64,7 @@ export function createCoapGateway(ctx: GatewayContext, initial: CoapConfig, opts
         id: `dtls:${name}`,
         type: 'dtls',
         cfg: l,
-        dtls: new DtlsListener(`gateway.coap.listeners.dtls.${name}`, l, ctx.psk, ctx.log, opts.dtlsEngine),
+        dtls: new DtlsGatewayListener(`gateway.coap.listeners.dtls.${name}`, l, ctx.psk, ctx.log, opts.dtlsEngine),
         bound: `${l.bind}:${l.port}`,
         endpoint: null,
         close: null,

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AuthOutcome, Gateway, GatewayContext, GatewayModule, ListenerInfo } from '../gateway.js';
 import { UdpTransport } from '../transport/udp.js';
-import { DtlsListener } from '../transport/dtls-listener.js';
+import { DtlsGatewayListener } from '../transport/dtls-listener.js';
 import { authSecurity } from '../transport/peer-security.js';
 import type { PeerSecurity } from '../transport/datagram.js';
 import { peerKey } from '../transport/mux.js';
@@ -162,7 +162,7 @@ function hostFor(bind: string): string {
 export class Lwm2mGateway implements Gateway {
   private readonly transports = new Map<string, UdpTransport<CoapFrame, Lwm2mChannel>>();
   /** The DTLS side of each dtls listener, by listener id. */
-  private readonly dtls = new Map<string, DtlsListener>();
+  private readonly dtls = new Map<string, DtlsGatewayListener>();
   private readonly byLocation = new Map<string, Lwm2mDevice>();
   private readonly byPeer = new Map<string, Lwm2mDevice>();
   private readonly bootstraps = new Map<string, BootstrapRun>();
@@ -177,7 +177,7 @@ export class Lwm2mGateway implements Gateway {
     readonly ctx: GatewayContext,
     private cfg: Lwm2mConfig,
     private readonly random: () => number = secureRandom,
-    private readonly opts: { dtlsEngine?: ConstructorParameters<typeof DtlsListener>[4] } = {},
+    private readonly opts: { dtlsEngine?: ConstructorParameters<typeof DtlsGatewayListener>[4] } = {},
   ) {
     this.registry = this.loadRegistry(cfg);
     const decodeOpts = (): DecodeOptions => ({
@@ -538,7 +538,7 @@ export class Lwm2mGateway implements Gateway {
     try {
       const listeners = [
         ...Object.entries(this.cfg.listeners.udp).map(([name, l]) => ({ id: `udp:${name}`, l, dtls: null })),
-        ...Object.entries(this.cfg.listeners.dtls).map(([name, l]) => ({ id: `dtls:${name}`, l, dtls: l.enable ? new DtlsListener(`gateway.lwm2m.listeners.dtls.${name}`, l, this.ctx.psk, this.ctx.log, this.opts.dtlsEngine) : null })),
+        ...Object.entries(this.cfg.listeners.dtls).map(([name, l]) => ({ id: `dtls:${name}`, l, dtls: l.enable ? new DtlsGatewayListener(`gateway.lwm2m.listeners.dtls.${name}`, l, this.ctx.psk, this.ctx.log, this.opts.dtlsEngine) : null })),
       ];
       for (const { id, l, dtls } of listeners) {
         if (!l.enable) continue;

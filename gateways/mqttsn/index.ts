@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { AuthOutcome, Gateway, GatewayContext, GatewayModule, ListenerInfo } from '../gateway.js';
 import { UdpTransport } from '../transport/udp.js';
-import { DtlsListener } from '../transport/dtls-listener.js';
+import { DtlsGatewayListener } from '../transport/dtls-listener.js';
 import { authSecurity } from '../transport/peer-security.js';
 import type { SerialTransport } from '../transport/serial.js';
 import type { ChannelMux } from '../transport/mux.js';
@@ -53,12 +53,12 @@ export function broadcastAddresses(interfaces: readonly string[]): string[] {
 
 type Transport =
   | { kind: 'udp'; id: string; t: UdpTransport<Frame, MqttsnChannel> }
-  | { kind: 'dtls'; id: string; t: UdpTransport<Frame, MqttsnChannel>; dtls: DtlsListener }
+  | { kind: 'dtls'; id: string; t: UdpTransport<Frame, MqttsnChannel>; dtls: DtlsGatewayListener }
   | { kind: 'serial'; id: string; t: SerialTransport<Frame, MqttsnChannel> };
 
 export interface MqttsnGatewayOptions {
   /** Replaces the DTLS engine's factory for the dtls listeners (unit tests). */
-  dtlsEngine?: ConstructorParameters<typeof DtlsListener>[4];
+  dtlsEngine?: ConstructorParameters<typeof DtlsGatewayListener>[4];
 }
 
 export class MqttsnGateway implements Gateway {
@@ -215,7 +215,7 @@ export class MqttsnGateway implements Gateway {
       for (const [name, l] of Object.entries(this.cfg.listeners.dtls)) {
         if (!l.enable) continue;
         const id = `dtls:${name}`;
-        const dtls = new DtlsListener(`gateway.mqttsn.listeners.dtls.${name}`, l, this.ctx.psk, this.ctx.log, this.opts.dtlsEngine);
+        const dtls = new DtlsGatewayListener(`gateway.mqttsn.listeners.dtls.${name}`, l, this.ctx.psk, this.ctx.log, this.opts.dtlsEngine);
         let mux: ChannelMux<Frame, MqttsnChannel> | null = null;
         // No forwarder encapsulation and no broadcast: a DTLS session is one device's.
         const t = new UdpTransport<Frame, MqttsnChannel>({ bind: l.bind, port: l.port, socketFactory: dtls.factory }, this.muxOptions(id, false, l.max_connections, () => mux));

@@ -45,7 +45,7 @@ function keyMaterial(cfg: DtlsListenerConfig, psk: PskLookup | undefined): Pick<
 /** Peers remembered for revocation at most (beyond it the oldest are forgotten; the engine caps sessions anyway). */
 const MAX_TRACKED = 20_000;
 
-export class DtlsListener {
+export class DtlsGatewayListener {
   private socket: DtlsSocket | null = null;
   /** "address|port" -> PSK identity of the session last seen there. */
   private readonly identities = new Map<string, string>();
