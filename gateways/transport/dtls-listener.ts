@@ -66,7 +66,9 @@ export class DtlsGatewayListener {
   readonly factory: SocketFactory = async (bind, port, o) => {
     let s: DtlsSocket;
     try {
-      s = await this.engine(dtlsEngineOptions(this.cfg, this.psk, this.log))(bind, port, o);
+      // The engine's handshake failures and alerts name the listener they happened on.
+      const log: Log = { info: (x, m) => this.log.info({ listener: this.key, ...x }, m), warn: (x, m) => this.log.warn({ listener: this.key, ...x }, m) };
+      s = await this.engine(dtlsEngineOptions(this.cfg, this.psk, log))(bind, port, o);
     } catch (err) {
       throw new Error(`${this.key}: ${(err as Error).message}`);
     }

@@ -51,6 +51,8 @@ export interface PairRequest {
   scope?: string;
   /** Default: generated (24 random bytes, base64url). */
   password?: string;
+  /** DTLS key in hex (4..64 bytes) for a device whose firmware has one already; default: 16 random bytes. */
+  psk_key?: string;
 }
 
 export interface PermitJoinStatus {
@@ -154,7 +156,11 @@ export class DeviceRegistry {
     const password = req.password ?? randomBytes(24).toString('base64url');
     const topicIds = req.protocol === 'mqttsn' ? this.allocateTopicIds(req.name, scope) : [];
     // The identity is the device name, so it is also the username its ACL scope is written for.
-    const psk = PSK_PROTOCOLS.includes(req.protocol) ? { identity: req.name, key: randomBytes(PSK_KEY_BYTES).toString('hex') } : null;
+    if (req.psk_key !== undefined) {
+      if (!PSK_PROTOCOLS.includes(req.protocol)) throw new AuthError('OUTPOST_ERR_AUTH_BAD_INPUT', `psk_key: only ${PSK_PROTOCOLS.join(' and ')} devices use DTLS`);
+      if (typeof req.psk_key !== 'string' || !/^(?:[0-9a-fA-F]{2}){4,64}$/.test(req.psk_key)) throw new AuthError('OUTPOST_ERR_AUTH_BAD_INPUT', 'psk_key must be 4 to 64 bytes in hex');
+    }
+    const psk = PSK_PROTOCOLS.includes(req.protocol) ? { identity: req.name, key: req.psk_key?.toLowerCase() ?? randomBytes(PSK_KEY_BYTES).toString('hex') } : null;
     if (psk && this.db.prepare('SELECT 1 FROM auth_devices WHERE psk_identity = ?').get(psk.identity)) throw new AuthError('OUTPOST_ERR_AUTH_USER_EXISTS', `PSK identity ${psk.identity}`);
     this.db.transaction(() => {
       this.users.addSync(req.name, password);

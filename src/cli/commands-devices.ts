@@ -33,6 +33,7 @@ interface PairOptions {
   scope?: string;
   password?: string;
   passwordStdin?: boolean;
+  pskKey?: string;
 }
 
 interface Paired {
@@ -135,6 +136,7 @@ export function registerDeviceCommands(program: Command): void {
     .option('--scope <filter>', 'topic filter the device is confined to (default devices/NAME/#)')
     .option('--password <password>', 'use this password instead of a generated one (prefer --password-stdin)')
     .option('--password-stdin', 'read the password from stdin (MQTT-SN: the [gateway.mqttsn.clientinfo_override] password)')
+    .option('--psk-key <hex>', 'DTLS pre-shared key in hex (coap, mqttsn) for firmware that has one already (default: 16 random bytes)')
     .action(
       act(async (c, protocol: string, o: PairOptions) => {
         if (!(PROTOCOLS as readonly string[]).includes(protocol)) throw new CliError(`protocol must be one of ${PROTOCOLS.join(', ')}`, EXIT.USAGE);
@@ -145,7 +147,7 @@ export function registerDeviceCommands(program: Command): void {
         // MQTT-SN CONNECT carries no password: the gateway's clientinfo_override supplies one, so the
         // device's password must be that one. Elsewhere the daemon generates a random one.
         const password = o.password !== undefined || o.passwordStdin ? await readSecret({ value: o.password, fromStdin: o.passwordStdin, prompt: 'Password: ' }) : undefined;
-        const d = (await c.api.request('POST', '/api/v5/devices', { name: o.name, protocol: p, ...(o.scope ? { scope: o.scope } : {}), ...(password !== undefined ? { password } : {}) })).body as Paired;
+        const d = (await c.api.request('POST', '/api/v5/devices', { name: o.name, protocol: p, ...(o.scope ? { scope: o.scope } : {}), ...(password !== undefined ? { password } : {}), ...(o.pskKey !== undefined ? { psk_key: o.pskKey } : {}) })).body as Paired;
         const files = await writeConfig(d, host, port, ports.dtlsPort, o.out ?? '.');
         if (c.json) return json(c, { device: { ...d, password: undefined, psk_key: undefined }, files });
         c.print(`Paired ${d.name} (${d.protocol}), scope ${d.scope}${d.topic_ids.length ? ', topic ids ' + d.topic_ids.map((t) => `${t.id}=${t.topic}`).join(' ') : ''}\nWrote ${files.join(' and ')} (they hold the password${d.psk_key !== undefined ? ` and the DTLS key of PSK identity ${d.psk_identity ?? ''}` : ''}; neither is shown again)`);

@@ -1,0 +1,225 @@
+// The UDP gateways over DTLS 1.2 on the real daemon (issue 20): [gateway.coap.listeners.dtls.default]
+// with Debian's coap-client-openssl (PSK from [psk_authentication] init_file: publish, observe; a
+// wrong key or unknown identity fails cleanly and is logged; a reload picks up new keys), a paired
+// CoAP device publishing with its PSK and confined to its scope until unpaired, and a paired MQTT-SN
+// device over DTLS (the engine's own PSK client) using its predefined topic ids. Every child is
+// killed by PID and every wait is bounded.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DtlsClient } from '../../gateways/transport/dtls/client.js';
+import { decode as snDecode, encode as snEncode, type Frame } from '../../gateways/mqttsn/frame.js';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { seedAuth } from '../helpers/seed-users.js';
+import { connectClient, sleep, uid, until, type TestClient } from '../helpers/mqtt-clients.js';
+
+const CONFIG = `
+[api]
+port = 0
+api_key_bootstrap_file = "KEYS"
+
+[psk_authentication]
+enable = true
+init_file = "PSKS"
+
+[gateway.coap]
+enable = true
+
+[gateway.coap.listeners.udp.default]
+bind = "127.0.0.1"
+port = 0
+
+[gateway.coap.listeners.dtls.default]
+bind = "127.0.0.1"
+port = 0
+
+[gateway.mqttsn]
+enable = true
+
+[gateway.mqttsn.listeners.udp.default]
+bind = "127.0.0.1"
+port = 0
+
+[gateway.mqttsn.listeners.dtls.default]
+bind = "127.0.0.1"
+port = 0
+`;
+
+let d: Daemon;
+let app: TestClient;
+let coaps: string;
+let pskFile: string;
+const children = new Set<ChildProcess>();
+const API_AUTH = { authorization: `Basic ${Buffer.from('ops:ops-secret').toString('base64')}`, 'content-type': 'application/json' };
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** coap-client-openssl with a hard time limit (killed by PID when it overruns). */
+function coapsClient(args: string[], timeoutMs = 10_000, onStdout?: (s: string) => void): { done: Promise<Run>; child: ChildProcess } {
+  const child = spawn('coap-client-openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (b: Buffer) => {
+    out += b.toString();
+    onStdout?.(out);
+  });
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  const timer = setTimeout(() => {
+    if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+  }, timeoutMs);
+  const done = new Promise<Run>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      children.delete(child);
+      resolve({ code, stdout: out, stderr: err });
+    });
+  });
+  return { done, child };
+}
+
+const post = (identity: string, key: string, path: string, payload: string, timeoutS = 3): Promise<Run> =>
+  coapsClient(['-B', String(timeoutS), '-m', 'post', '-e', payload, '-u', identity, '-k', key, `${coaps}/${path}`], (timeoutS + 5) * 1000).done;
+
+async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`http://127.0.0.1:${d.ports['api:http']}${path}`, { method, headers: API_AUTH, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+beforeAll(async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'outpost-dtls-gw-'));
+  writeFileSync(join(dataDir, 'keys'), 'ops:ops-secret\n');
+  pskFile = join(dataDir, 'init.psk');
+  writeFileSync(pskFile, 'sensor-1:sesame-key-0001\n');
+  // A user exists, so anonymous access is off: only the PSK lets a DTLS device in.
+  await seedAuth(dataDir, (users) => users.add('app', 'app-secret'));
+  d = await startDaemon({ dataDir, config: CONFIG.replace('"KEYS"', JSON.stringify(join(dataDir, 'keys'))).replace('"PSKS"', JSON.stringify(pskFile)) });
+  coaps = `coaps://127.0.0.1:${d.ports['coap:dtls:default']}`;
+  app = await connectClient(d.mqttUrl, { clientId: uid('app'), username: 'app', password: 'app-secret' });
+  await app.sub('#', { qos: 1 });
+});
+
+afterAll(async () => {
+  for (const c of children) if (c.pid !== undefined && c.exitCode === null) process.kill(c.pid, 'SIGKILL');
+  await app?.end(true).catch(() => undefined);
+  await d?.stop();
+  d?.cleanup();
+});
+
+const got = (topic: string): string[] => app.msgs.filter((m) => m.topic === topic).map((m) => m.payload.toString());
+
+describe('CoAP over DTLS with a pre-shared key', () => {
+  it('lists the dtls listeners with type dtls', async () => {
+    const gws = (await api('GET', '/api/v5/gateways')).body as unknown as { name: string; listeners: { id: string; type: string }[] }[];
+    expect(gws.find((g) => g.name === 'coap')!.listeners).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'dtls:default', type: 'dtls' })]));
+    expect(gws.find((g) => g.name === 'mqttsn')!.listeners).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'dtls:default', type: 'dtls' })]));
+    expect(d.ports['mqttsn:dtls:default']).toBeGreaterThan(0);
+  });
+
+  it('publishes with the init_file key: the PSK identity authenticates the device (no query credentials)', async () => {
+    const r = await post('sensor-1', 'sesame-key-0001', 'ps/dtls/up', 'hello-dtls');
+    expect(r.stderr).not.toMatch(/[45]\.\d\d/);
+    await until(() => got('dtls/up').length > 0, 5000, 'publish over DTLS');
+    expect(got('dtls/up')).toEqual(['hello-dtls']);
+  });
+
+  it('observes: an MQTT publish reaches the DTLS observer', async () => {
+    let seen = '';
+    const obs = coapsClient(['-B', '8', '-s', '6', '-m', 'get', '-u', 'sensor-1', '-k', 'sesame-key-0001', `${coaps}/ps/dtls/down`], 15_000, (s) => (seen = s));
+    // The observation is registered once the gateway has a subscription for it.
+    const deadline = Date.now() + 5000;
+    while (!seen.includes('cmd-7') && Date.now() < deadline) {
+      await app.pub('dtls/down', 'cmd-7', { qos: 0 });
+      await sleep(300);
+    }
+    expect(seen).toContain('cmd-7');
+    if (obs.child.pid !== undefined && obs.child.exitCode === null) process.kill(obs.child.pid, 'SIGKILL');
+    await obs.done;
+  });
+
+  it('a wrong key or an unknown identity fails the handshake cleanly: nothing is published, the failure is logged', async () => {
+    const before = d.logs().length;
+    const wrong = await post('sensor-1', 'not-the-key', 'ps/dtls/wrong', 'x', 2);
+    const unknown = await post('nobody', 'sesame-key-0001', 'ps/dtls/unknown', 'x', 2);
+    // No response of any kind: the handshake never completed (coap-client only reports its send failure).
+    for (const r of [wrong, unknown]) expect(`${r.stdout}${r.stderr}`).not.toMatch(/\b[245]\.\d\d\b/);
+    await sleep(300);
+    expect(got('dtls/wrong')).toEqual([]);
+    expect(got('dtls/unknown')).toEqual([]);
+    const logs = d.logs().slice(before);
+    expect(logs).toContain('DTLS handshake failed');
+    expect(logs).toContain('gateway.coap.listeners.dtls.default');
+    // The daemon still serves the right key afterwards.
+    await post('sensor-1', 'sesame-key-0001', 'ps/dtls/after', 'still-up');
+    await until(() => got('dtls/after').length > 0, 5000, 'publish after failures');
+  });
+
+  it('rereads init_file on reload (SIGHUP): a new identity works, a removed one no longer does', async () => {
+    writeFileSync(pskFile, 'sensor-2:second-key-0002\n');
+    process.kill(d.pid, 'SIGHUP');
+    await until(() => d.logs().includes('config_reloaded'), 5000, 'reload');
+    await post('sensor-2', 'second-key-0002', 'ps/dtls/reloaded', 'two');
+    await until(() => got('dtls/reloaded').length > 0, 5000, 'publish with the reloaded key');
+    await post('sensor-1', 'sesame-key-0001', 'ps/dtls/removed', 'one', 2);
+    await sleep(300);
+    expect(got('dtls/removed')).toEqual([]);
+  });
+});
+
+describe('paired devices over DTLS', () => {
+  it('a paired CoAP device publishes with its PSK in its scope, is refused outside it, and loses access at unpair', async () => {
+    // coap-client takes the key as raw text: this device's firmware brings a printable key (hex of ASCII).
+    const key = 'coap-dev-key-123';
+    const r = await api('POST', '/api/v5/devices', { name: 'coap-dev', protocol: 'coap', psk_key: Buffer.from(key).toString('hex') });
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({ psk_identity: 'coap-dev', psk_key: Buffer.from(key).toString('hex') });
+    await post('coap-dev', key, 'ps/devices/coap-dev/telemetry', '21.5');
+    await until(() => got('devices/coap-dev/telemetry').length > 0, 5000, 'paired device publish');
+    const out = await post('coap-dev', key, 'ps/elsewhere/t', 'nope');
+    // The gateway answers an ACL refusal of a publish with 4.01, as for MQTT-less CoAP devices.
+    expect(out.stderr).toMatch(/4\.01/);
+    expect(got('elsewhere/t')).toEqual([]);
+    expect((await api('DELETE', '/api/v5/devices/coap-dev')).status).toBe(204);
+    await post('coap-dev', key, 'ps/devices/coap-dev/telemetry', 'after-unpair', 2);
+    await sleep(300);
+    expect(got('devices/coap-dev/telemetry')).toEqual(['21.5']);
+  });
+
+  it('a paired MQTT-SN device connects over DTLS with its generated key and publishes with its predefined topic id', async () => {
+    const r = await api('POST', '/api/v5/devices', { name: 'soil-dtls', protocol: 'mqttsn' });
+    expect(r.status).toBe(201);
+    const key = Buffer.from(r.body.psk_key as string, 'hex');
+    expect(key.length).toBe(16);
+    const up = (r.body.topic_ids as { id: number; topic: string }[])[0]!;
+    const c = new DtlsClient({ identity: 'soil-dtls', key, timeoutMs: 5000 }, d.ports['mqttsn:dtls:default']!);
+    const frames: Frame[] = [];
+    c.onMessage((m) => {
+      const f = snDecode(m);
+      if (f.kind === 'frame') frames.push(f.frame);
+    });
+    try {
+      await c.connect();
+      c.send(snEncode({ type: 'connect', will: false, cleanSession: true, protocolId: 1, duration: 30, clientId: 'soil-dtls' }));
+      await until(() => frames.some((f) => f.type === 'connack'), 5000, 'CONNACK');
+      expect(frames.find((f) => f.type === 'connack')).toEqual({ type: 'connack', rc: 0 });
+      c.send(snEncode({ type: 'publish', dup: false, qos: 1, retain: false, topicIdType: 1, topicId: up.id, msgId: 7, payload: Buffer.from('moist') }));
+      await until(() => frames.some((f) => f.type === 'puback'), 5000, 'PUBACK');
+      expect(frames.find((f) => f.type === 'puback')).toMatchObject({ msgId: 7, rc: 0 });
+      await until(() => got(up.topic).length > 0, 5000, 'MQTT-SN publish over DTLS');
+      expect(got(up.topic)).toEqual(['moist']);
+      // Unpairing ends the DTLS session: the gateway sends close_notify.
+      expect((await api('DELETE', '/api/v5/devices/soil-dtls')).status).toBe(204);
+      await until(() => c.closedByPeer, 5000, 'close_notify after unpair');
+    } finally {
+      await c.close(false).catch(() => undefined);
+    }
+  });
+});
