@@ -223,3 +223,31 @@ describe('paired devices over DTLS', () => {
     }
   });
 });
+
+describe('without the native DTLS addon', () => {
+  it('the daemon refuses to start with an enabled DTLS listener, naming it and the engine reason', async () => {
+    const err = await startDaemon({
+      config: `
+[gateway.coap]
+enable = true
+[gateway.coap.listeners.udp.default]
+bind = "127.0.0.1"
+port = 0
+[gateway.coap.listeners.dtls.default]
+bind = "127.0.0.1"
+port = 0
+`,
+      env: { OUTPOST_DTLS_ADDON: '/nonexistent/outpost_dtls.node' },
+      timeoutMs: 10_000,
+    }).then(
+      async (x) => {
+        await x.stop();
+        x.cleanup();
+        return null;
+      },
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/gateway\.coap\.listeners\.dtls\.default\.enable/);
+    expect(err?.message).toMatch(/DTLS addon not built/);
+  });
+});
