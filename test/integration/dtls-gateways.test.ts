@@ -13,6 +13,7 @@ import { DtlsClient } from '../../gateways/transport/dtls/client.js';
 import { decode as snDecode, encode as snEncode, type Frame } from '../../gateways/mqttsn/frame.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { seedAuth } from '../helpers/seed-users.js';
+import { makeTestPki, type TestPki } from '../helpers/certs.js';
 import { connectClient, sleep, uid, until, type TestClient } from '../helpers/mqtt-clients.js';
 
 const CONFIG = `
@@ -35,6 +36,21 @@ port = 0
 bind = "127.0.0.1"
 port = 0
 
+[gateway.coap.listeners.dtls.certs]
+bind = "127.0.0.1"
+port = 0
+peer_cert_as_username = "cn"
+
+[gateway.coap.listeners.dtls.certs.dtls_options]
+certfile = "CERTFILE"
+keyfile = "KEYFILE"
+cacertfile = "CAFILE"
+verify = "verify_peer"
+fail_if_no_peer_cert = true
+
+[authentication.client_cert]
+enable = true
+
 [gateway.mqttsn]
 enable = true
 
@@ -51,6 +67,7 @@ let d: Daemon;
 let app: TestClient;
 let coaps: string;
 let pskFile: string;
+let pki: TestPki;
 const children = new Set<ChildProcess>();
 const API_AUTH = { authorization: `Basic ${Buffer.from('ops:ops-secret').toString('base64')}`, 'content-type': 'application/json' };
 
@@ -101,7 +118,13 @@ beforeAll(async () => {
   writeFileSync(pskFile, 'sensor-1:sesame-key-0001\n');
   // A user exists, so anonymous access is off: only the PSK lets a DTLS device in.
   await seedAuth(dataDir, (users) => users.add('app', 'app-secret'));
-  d = await startDaemon({ dataDir, config: CONFIG.replace('"KEYS"', JSON.stringify(join(dataDir, 'keys'))).replace('"PSKS"', JSON.stringify(pskFile)) });
+  pki = makeTestPki('meter-9');
+  const config = CONFIG.replace('"KEYS"', JSON.stringify(join(dataDir, 'keys')))
+    .replace('"PSKS"', JSON.stringify(pskFile))
+    .replace('"CERTFILE"', JSON.stringify(pki.serverCert))
+    .replace('"KEYFILE"', JSON.stringify(pki.serverKey))
+    .replace('"CAFILE"', JSON.stringify(pki.caFile));
+  d = await startDaemon({ dataDir, config });
   coaps = `coaps://127.0.0.1:${d.ports['coap:dtls:default']}`;
   app = await connectClient(d.mqttUrl, { clientId: uid('app'), username: 'app', password: 'app-secret' });
   await app.sub('#', { qos: 1 });
@@ -112,6 +135,7 @@ afterAll(async () => {
   await app?.end(true).catch(() => undefined);
   await d?.stop();
   d?.cleanup();
+  pki?.cleanup();
 });
 
 const got = (topic: string): string[] => app.msgs.filter((m) => m.topic === topic).map((m) => m.payload.toString());
@@ -171,6 +195,26 @@ describe('CoAP over DTLS with a pre-shared key', () => {
     await post('sensor-1', 'sesame-key-0001', 'ps/dtls/removed', 'one', 2);
     await sleep(300);
     expect(got('dtls/removed')).toEqual([]);
+  });
+});
+
+describe('CoAP over DTLS with client certificates', () => {
+  it('a verified certificate authenticates the device with its CN as username (peer_cert_as_username); a ban on that name refuses it', async () => {
+    const certUri = `coaps://127.0.0.1:${d.ports['coap:dtls:certs']}`;
+    const send = (path: string, payload: string) =>
+      coapsClient(['-B', '3', '-m', 'post', '-e', payload, '-c', pki.clientCert, '-j', pki.clientKey, '-C', pki.caFile, `${certUri}/${path}`], 10_000).done;
+    const ok = await send('ps/cert/up', 'by-cert');
+    expect(ok.stderr).not.toMatch(/[45]\.\d\d/);
+    await until(() => got('cert/up').length > 0, 5000, 'publish with a client certificate');
+    // The CN is the username the chain sees: banning that username refuses the device.
+    expect((await api('POST', '/api/v5/banned', { as: 'username', who: 'meter-9' })).status).toBe(200);
+    const banned = await send('ps/cert/banned', 'x');
+    expect(banned.stderr).toMatch(/4\.01/);
+    expect(got('cert/banned')).toEqual([]);
+    // Without a certificate this listener completes no handshake (fail_if_no_peer_cert).
+    const none = await coapsClient(['-B', '2', '-m', 'post', '-e', 'x', '-n', `${certUri}/ps/cert/none`], 8000).done;
+    expect(`${none.stdout}${none.stderr}`).not.toMatch(/\b2\.\d\d\b/);
+    expect(got('cert/none')).toEqual([]);
   });
 });
 
