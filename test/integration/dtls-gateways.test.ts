@@ -51,6 +51,17 @@ fail_if_no_peer_cert = true
 [authentication.client_cert]
 enable = true
 
+[gateway.lwm2m]
+enable = true
+
+[gateway.lwm2m.listeners.udp.default]
+bind = "127.0.0.1"
+port = 0
+
+[gateway.lwm2m.listeners.dtls.default]
+bind = "127.0.0.1"
+port = 0
+
 [gateway.mqttsn]
 enable = true
 
@@ -115,7 +126,7 @@ beforeAll(async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'outpost-dtls-gw-'));
   writeFileSync(join(dataDir, 'keys'), 'ops:ops-secret\n');
   pskFile = join(dataDir, 'init.psk');
-  writeFileSync(pskFile, 'sensor-1:sesame-key-0001\n');
+  writeFileSync(pskFile, 'sensor-1:sesame-key-0001\nmeter-1:meter-key-0001\n');
   // A user exists, so anonymous access is off: only the PSK lets a DTLS device in.
   await seedAuth(dataDir, (users) => users.add('app', 'app-secret'));
   pki = makeTestPki('meter-9');
@@ -187,7 +198,7 @@ describe('CoAP over DTLS with a pre-shared key', () => {
   });
 
   it('rereads init_file on reload (SIGHUP): a new identity works, a removed one no longer does', async () => {
-    writeFileSync(pskFile, 'sensor-2:second-key-0002\n');
+    writeFileSync(pskFile, 'sensor-2:second-key-0002\nmeter-1:meter-key-0001\n');
     process.kill(d.pid, 'SIGHUP');
     await until(() => d.logs().includes('config_reloaded'), 5000, 'reload');
     await post('sensor-2', 'second-key-0002', 'ps/dtls/reloaded', 'two');
@@ -215,6 +226,22 @@ describe('CoAP over DTLS with client certificates', () => {
     const none = await coapsClient(['-B', '2', '-m', 'post', '-e', 'x', '-n', `${certUri}/ps/cert/none`], 8000).done;
     expect(`${none.stdout}${none.stderr}`).not.toMatch(/\b2\.\d\d\b/);
     expect(got('cert/none')).toEqual([]);
+  });
+});
+
+describe('LwM2M over DTLS', () => {
+  it('a device registers over DTLS with its PSK (POST /rd), and is listed with its identity as username', async () => {
+    const uri = `coaps://127.0.0.1:${d.ports['lwm2m:dtls:default']}/rd?ep=meter-1&lt=60&lwm2m=1.0&b=U`;
+    const r = await coapsClient(['-B', '3', '-m', 'post', '-t', '40', '-e', '</3/0>,</1/0>', '-u', 'meter-1', '-k', 'meter-key-0001', uri], 10_000).done;
+    expect(r.stderr).not.toMatch(/[45]\.\d\d/);
+    let clients: { clientid: string; username: string | null }[] = [];
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      clients = ((await api('GET', '/api/v5/gateways/lwm2m/clients')).body.data ?? []) as typeof clients;
+      if (clients.some((c) => c.clientid === 'meter-1')) break;
+      await sleep(100);
+    }
+    expect(clients.find((c) => c.clientid === 'meter-1')).toMatchObject({ username: 'meter-1' });
   });
 });
 
