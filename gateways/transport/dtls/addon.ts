@@ -33,6 +33,8 @@ export interface NativeContextOptions {
   cacertfile?: string;
   /** 0 verify_none, 1 verify_peer, 2 verify_peer + fail_if_no_peer_cert */
   verify?: 0 | 1 | 2;
+  /** first handshake retransmission timeout (doubles up to 60 s); default 1000 */
+  retransmitMs?: number;
   ciphers?: string;
 }
 

@@ -39,8 +39,9 @@ interface Peer {
 
 type Log = NonNullable<DtlsListenerOptions['log']>;
 
-export function nativeContextOptions(opts: Pick<DtlsListenerOptions, 'psk' | 'certs' | 'ciphers'>): NativeContextOptions {
+export function nativeContextOptions(opts: Pick<DtlsListenerOptions, 'psk' | 'certs' | 'ciphers' | 'retransmitMs'>): NativeContextOptions {
   const o: NativeContextOptions = { ciphers: (opts.ciphers ?? DEFAULT_CIPHERS).join(':') };
+  if (opts.retransmitMs) o.retransmitMs = opts.retransmitMs;
   const psk = opts.psk;
   if (psk) {
     // The SSL_CTX calls this synchronously during the handshake.
@@ -148,7 +149,7 @@ export class DtlsListener implements DtlsSocket {
   // ---- DtlsSocket ----
 
   reload(o: Pick<DtlsListenerOptions, 'psk' | 'certs'>): void {
-    const ctx = this.native.newContext(nativeContextOptions({ ...o, ciphers: this.opts.ciphers }));
+    const ctx = this.native.newContext(nativeContextOptions({ ...o, ciphers: this.opts.ciphers, retransmitMs: this.opts.retransmitMs }));
     this.ctx = ctx;
     this.native.free(this.listening);
     this.listening = this.native.newSession(ctx, this.mtu);

@@ -34,6 +34,8 @@ export interface DtlsListenerOptions {
   idleTimeoutMs?: number;
   /** Give up an unfinished handshake, default 30 s. */
   handshakeTimeoutMs?: number;
+  /** First handshake retransmission timeout, doubling up to 60 s; default 1 s (RFC 6347). */
+  retransmitMs?: number;
   log?: { info(o: object, m: string): void; warn(o: object, m: string): void };
   /** Injected clock for idle and handshake deadlines. */
   now?: () => number;

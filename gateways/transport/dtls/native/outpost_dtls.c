@@ -37,6 +37,7 @@ typedef struct {
   char identity[129];
   unsigned char key[64];
   unsigned int key_len;
+  unsigned int retransmit_us;  // first handshake retransmission timeout; doubles up to 60 s
 } octx;
 
 typedef struct {
@@ -179,6 +180,15 @@ static unsigned int psk_client_cb(SSL *ssl, const char *hint, char *identity, un
   return c->key_len;
 }
 
+// Handshake retransmission timer (RFC 6347 §4.2.4.1): the configured first timeout, doubling
+// on each retransmission up to 60 s. OpenSSL calls this with 0 for the first one.
+static unsigned int timer_cb(SSL *ssl, unsigned int timer_us) {
+  octx *c = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_ctx_idx);
+  unsigned int first = c && c->retransmit_us ? c->retransmit_us : 1000000;
+  if (timer_us == 0) return first;
+  return timer_us >= 30000000 ? 60000000 : timer_us * 2;
+}
+
 // ---- N-API helpers ----
 
 #define THROW(msg) do { napi_throw_error(env, NULL, msg); return NULL; } while (0)
@@ -295,6 +305,9 @@ static napi_value new_context(napi_env env, napi_callback_info info) {
   c->ctx = ctx;
   c->env = env;
   c->client = client;
+  int rt = 0;
+  if ((v = prop(env, o, "retransmitMs"))) napi_get_value_int32(env, v, &rt);
+  c->retransmit_us = rt > 0 ? (unsigned int)rt * 1000 : 1000000;
   if (client) {
     // { client: true, identity, key: Buffer }: a fixed PSK for load generators and tests.
     void *kd;
@@ -370,6 +383,7 @@ static napi_value new_session(napi_env env, napi_callback_info info) {
   SSL_set_bio(s->ssl, s->rbio, w);
   SSL_set_app_data(s->ssl, s);
   SSL_set_info_callback(s->ssl, info_cb);
+  DTLS_set_timer_cb(s->ssl, timer_cb);
   if (c->client) SSL_set_connect_state(s->ssl); else SSL_set_accept_state(s->ssl);
   SSL_set_options(s->ssl, SSL_OP_NO_QUERY_MTU);
   SSL_ctrl(s->ssl, DTLS_CTRL_SET_LINK_MTU, (long)s->mtu, NULL);

@@ -119,6 +119,13 @@ function harness(opts: Partial<DtlsListenerOptions> = {}) {
       const held = e.held.splice(0);
       for (const d of held) e.c.input(d);
     },
+    heldCount: (port: number) => clients.get(port)!.held.length,
+    discard: (port: number) => {
+      clients.get(port)!.held.length = 0;
+    },
+    unhold: (port: number) => {
+      clients.get(port)!.hold = false;
+    },
     /** A datagram from this source port to the server. */
     inject: (d: Buffer, port: number) => {
       for (const l of toServer) l(d, { address: '10.0.0.9', port, family: 'IPv4' });
@@ -126,6 +133,7 @@ function harness(opts: Partial<DtlsListenerOptions> = {}) {
     attach: (port: number, c: DtlsClient) => {
       clients.set(port, { c, hold: false, held: [] });
     },
+
     advance: (ms: number) => {
       t += ms;
     },
@@ -157,6 +165,22 @@ describe('DtlsListener (in memory)', () => {
     // send() to a peer without a session is dropped and counted
     h.server.send(Buffer.from('x'), 9, '10.9.9.9');
     expect(h.server.stats().dropped).toBe(1);
+  });
+
+  it('retransmits a lost handshake flight on its timer, so a client that does not retransmit still completes', async () => {
+    h = harness({ retransmitMs: 50 });
+    const c = h.client(45001);
+    h.hold(45001);
+    const done = c.connect();
+    h.release(45001); // the HelloVerifyRequest arrives; c answers with its cookie
+    const held = h.heldCount(45001);
+    expect(held).toBeGreaterThan(0); // the server's first flight (ServerHello..ServerHelloDone)
+    h.discard(45001); // ...is lost
+    h.unhold(45001);
+    const t0 = Date.now();
+    await done; // the server's timer resent it; the client's own timer (1 s) had not fired yet
+    expect(Date.now() - t0).toBeLessThan(900);
+    expect(h.server.stats()).toMatchObject({ peers: 1, handshakesDone: 1 });
   });
 
   it('caps half-open handshakes and gives up an unfinished one at the deadline (injected clock)', async () => {
