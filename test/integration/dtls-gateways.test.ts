@@ -14,6 +14,9 @@ import { decode as snDecode, encode as snEncode, type Frame } from '../../gatewa
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { seedAuth } from '../helpers/seed-users.js';
 import { makeTestPki, type TestPki } from '../helpers/certs.js';
+import { outpostctl } from '../helpers/outpostctl.js';
+import { Code, decode as coapDecode, encode as coapEncode, Opt } from '../../gateways/codecs/coap/frame.js';
+import { readFileSync } from 'node:fs';
 import { connectClient, sleep, uid, until, type TestClient } from '../helpers/mqtt-clients.js';
 
 const CONFIG = `
@@ -262,6 +265,30 @@ describe('paired devices over DTLS', () => {
     await post('coap-dev', key, 'ps/devices/coap-dev/telemetry', 'after-unpair', 2);
     await sleep(300);
     expect(got('devices/coap-dev/telemetry')).toEqual(['21.5']);
+  });
+
+  it('outpostctl pair coap writes the key and the DTLS port the device then uses (random 16-byte key, over the engine client)', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'outpost-pair-dtls-'));
+    const r = await outpostctl(['--url', `http://127.0.0.1:${d.ports['api:http']}`, '--api-key', 'ops', '--api-secret', 'ops-secret', 'pair', 'coap', '--name', 'coap-cli', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const cfg = JSON.parse(readFileSync(join(out, 'coap-cli.json'), 'utf8')) as { psk_identity: string; psk_key: string; dtls_port: number };
+    expect(cfg.dtls_port).toBe(d.ports['coap:dtls:default']);
+    const c = new DtlsClient({ identity: cfg.psk_identity, key: Buffer.from(cfg.psk_key, 'hex'), timeoutMs: 5000 }, cfg.dtls_port);
+    const replies: number[] = [];
+    c.onMessage((m) => {
+      const f = coapDecode(m);
+      if (f.kind === 'frame') replies.push(f.frame.code);
+    });
+    try {
+      await c.connect();
+      const options = ['ps', 'devices', 'coap-cli', 'telemetry'].map((p) => ({ number: Opt.URI_PATH, value: Buffer.from(p) }));
+      c.send(coapEncode({ type: 'CON', code: Code.POST, messageId: 1, token: Buffer.from('t1'), options, payload: Buffer.from('from-cli-config') }));
+      await until(() => replies.length > 0, 5000, 'CoAP reply over DTLS');
+      expect(replies[0]).toBe(Code.CHANGED);
+      await until(() => got('devices/coap-cli/telemetry').length > 0, 5000, 'publish with the generated key');
+    } finally {
+      await c.close(false).catch(() => undefined);
+    }
   });
 
   it('a paired MQTT-SN device connects over DTLS with its generated key and publishes with its predefined topic id', async () => {
