@@ -143,6 +143,18 @@ describe('device registry PSKs', () => {
     expect(auth.psk.key('boiler-3')).toBeUndefined();
   });
 
+  it('takes a key the firmware already has (psk_key, hex), and refuses a bad one or one for an MQTT device', () => {
+    const { auth } = setup();
+    const r = auth.devices.pair({ name: 'preset', protocol: 'mqttsn', psk_key: '00112233445566778899AABBCCDDEEFF' });
+    expect(r.psk).toEqual({ identity: 'preset', key: '00112233445566778899aabbccddeeff' });
+    expect(auth.psk.key('preset')).toEqual(Buffer.from('00112233445566778899aabbccddeeff', 'hex'));
+    for (const bad of ['xyz', '0011', '0'.repeat(130), '001']) {
+      expect(() => auth.devices.pair({ name: 'bad-key', protocol: 'coap', psk_key: bad })).toThrow(/psk_key must be 4 to 64 bytes in hex/);
+    }
+    expect(() => auth.devices.pair({ name: 'mq', protocol: 'mqtt', psk_key: '00112233' })).toThrow(/only coap and mqttsn/);
+    expect(auth.devices.get('bad-key')).toBeNull();
+  });
+
   it('a paired key wins over the init_file, and unpairing removes it and revokes the identity', () => {
     pskFile('dup.psk', 'greenhouse-7:from-file\n');
     const { auth } = setup({ psk_authentication: { enable: true, init_file: 'dup.psk' } });
