@@ -228,6 +228,12 @@ describe('gateways on a DTLS listener', () => {
     expect(reqs[0]).toMatchObject({ clientId: 'soil-1', pskIdentity: 'soil-1' });
     const ack = snDecode(sockets[0]!.sent[0]!.buf);
     expect(ack.kind === 'frame' && ack.frame).toEqual({ type: 'connack', rc: 0 });
+    // A new DTLS session from the same address and port (another handshake): a fresh channel,
+    // authenticated with the new session's identity, not the old one's.
+    sockets[0]!.inject(snEncode({ type: 'connect', will: false, cleanSession: true, protocolId: 1, duration: 30, clientId: 'other' }), PEER('soil-2'));
+    const until2 = Date.now() + 2000;
+    while (reqs.length < 2 && Date.now() < until2) await tick();
+    expect(reqs[1]).toMatchObject({ clientId: 'other', pskIdentity: 'soil-2' });
     await gw.stop();
   });
 
