@@ -322,6 +322,22 @@ describe('paired devices over DTLS', () => {
   });
 });
 
+describe('a bad [psk_authentication] init_file', () => {
+  it('refuses the daemon start, naming the key and the line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'outpost-psk-bad-'));
+    writeFileSync(join(dir, 'bad.psk'), 'good:key\n# a comment EMQX would refuse too\n');
+    const err = await startDaemon({ config: `\n[psk_authentication]\nenable = true\ninit_file = ${JSON.stringify(join(dir, 'bad.psk'))}\n`, timeoutMs: 10_000 }).then(
+      async (x) => {
+        await x.stop();
+        x.cleanup();
+        return null;
+      },
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/psk_authentication\.init_file: .*bad\.psk: line 2: bad format/);
+  });
+});
+
 describe('without the native DTLS addon', () => {
   it('the daemon refuses to start with an enabled DTLS listener, naming it and the engine reason', async () => {
     const err = await startDaemon({
