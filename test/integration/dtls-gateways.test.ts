@@ -232,6 +232,32 @@ describe('CoAP over DTLS with client certificates', () => {
   });
 });
 
+describe('MQTT-SN over DTLS with openssl s_client', () => {
+  it('carries binary MQTT-SN frames both ways (PSK-AES128-CCM8): CONNECT -> CONNACK, QoS 0 publish with a short topic name', async () => {
+    // meter-1 is in the init file before and after the reload test.
+    const key = Buffer.from('meter-key-0001').toString('hex');
+    const c = spawn('openssl', ['s_client', '-dtls1_2', '-connect', `127.0.0.1:${d.ports['mqttsn:dtls:default']}`, '-psk', key, '-psk_identity', 'meter-1', '-cipher', 'PSK-AES128-CCM8', '-quiet', '-nocommands'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    children.add(c);
+    let out = Buffer.alloc(0);
+    c.stdout!.on('data', (b: Buffer) => (out = Buffer.concat([out, b])));
+    try {
+      // One write, one read by s_client, one DTLS record: each frame stays one datagram.
+      const deadline = Date.now() + 8000;
+      while (!out.includes(Buffer.from([0x03, 0x05, 0x00])) && Date.now() < deadline) {
+        c.stdin!.write(snEncode({ type: 'connect', will: false, cleanSession: true, protocolId: 1, duration: 30, clientId: 'sc-1' }));
+        await sleep(500);
+      }
+      expect(out.includes(Buffer.from([0x03, 0x05, 0x00]))).toBe(true);
+      // Short topic name "ok" (topic id type 2): no REGISTER needed.
+      c.stdin!.write(snEncode({ type: 'publish', dup: false, qos: 0, retain: false, topicIdType: 2, topicId: 0x6f6b, msgId: 0, payload: Buffer.from('via-s_client') }));
+      await until(() => got('ok').length > 0, 5000, 'MQTT-SN publish through s_client');
+      expect(got('ok')).toEqual(['via-s_client']);
+    } finally {
+      if (c.pid !== undefined && c.exitCode === null) process.kill(c.pid, 'SIGKILL');
+    }
+  });
+});
+
 describe('LwM2M over DTLS', () => {
   it('a device registers over DTLS with its PSK (POST /rd), and is listed with its identity as username', async () => {
     const uri = `coaps://127.0.0.1:${d.ports['lwm2m:dtls:default']}/rd?ep=meter-1&lt=60&lwm2m=1.0&b=U`;
