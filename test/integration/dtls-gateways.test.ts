@@ -103,7 +103,7 @@ function coapsClient(args: string[], timeoutMs = 10_000, onStdout?: (s: string) 
   });
   child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
   const timer = setTimeout(() => {
-    if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+    kill(child);
   }, timeoutMs);
   const done = new Promise<Run>((resolve, reject) => {
     child.on('error', reject);
@@ -145,12 +145,22 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) if (c.pid !== undefined && c.exitCode === null) process.kill(c.pid, 'SIGKILL');
+  for (const c of children) kill(c);
   await app?.end(true).catch(() => undefined);
   await d?.stop();
   d?.cleanup();
   pki?.cleanup();
 });
+
+/** SIGKILL a child we started, by its PID, unless it is already gone. */
+function kill(c: ChildProcess): void {
+  if (c.pid === undefined || c.exitCode !== null || c.signalCode !== null) return;
+  try {
+    process.kill(c.pid, 'SIGKILL');
+  } catch {
+    /* exited in between */
+  }
+}
 
 const got = (topic: string): string[] => app.msgs.filter((m) => m.topic === topic).map((m) => m.payload.toString());
 
@@ -179,7 +189,7 @@ describe('CoAP over DTLS with a pre-shared key', () => {
       await sleep(300);
     }
     expect(seen).toContain('cmd-7');
-    if (obs.child.pid !== undefined && obs.child.exitCode === null) process.kill(obs.child.pid, 'SIGKILL');
+    kill(obs.child);
     await obs.done;
   });
 
@@ -238,6 +248,7 @@ describe('MQTT-SN over DTLS with openssl s_client', () => {
     const key = Buffer.from('meter-key-0001').toString('hex');
     const c = spawn('openssl', ['s_client', '-dtls1_2', '-connect', `127.0.0.1:${d.ports['mqttsn:dtls:default']}`, '-psk', key, '-psk_identity', 'meter-1', '-cipher', 'PSK-AES128-CCM8', '-quiet', '-nocommands'], { stdio: ['pipe', 'pipe', 'pipe'] });
     children.add(c);
+    c.on('close', () => children.delete(c));
     let out = Buffer.alloc(0);
     c.stdout!.on('data', (b: Buffer) => (out = Buffer.concat([out, b])));
     try {
@@ -253,7 +264,7 @@ describe('MQTT-SN over DTLS with openssl s_client', () => {
       await until(() => got('ok').length > 0, 5000, 'MQTT-SN publish through s_client');
       expect(got('ok')).toEqual(['via-s_client']);
     } finally {
-      if (c.pid !== undefined && c.exitCode === null) process.kill(c.pid, 'SIGKILL');
+      kill(c);
     }
   });
 });
