@@ -6,7 +6,9 @@
 //   handshakes: CONCURRENCY loops of (new session, full handshake incl. cookie exchange, close_notify)
 //   requests:   CONCURRENCY established sessions, each a closed loop of CoAP CON GET -> ACK
 //   idle:       open CONCURRENCY sessions, print, hold them until stdin ends
+//   flood:      spoofed ClientHellos (no cookie) at CONCURRENCY per second from 100 source ports
 // Prints one JSON line: {done, failed, seconds, latencies: [p50, p99] ms}.
+import { createSocket } from 'node:dgram';
 import { DtlsClient } from '../../dist/gateways/transport/dtls/client.js';
 import { decode, encode } from '../../dist/gateways/codecs/coap/frame.js';
 
@@ -72,7 +74,30 @@ async function requestLoop() {
   await c.close();
 }
 
-if (mode === 'idle') {
+async function flood() {
+  const hello = DtlsClient.clientHello({ ...opts, identity: 'spoof' });
+  const socks = Array.from({ length: 100 }, () => {
+    const s = createSocket('udp4');
+    s.on('error', () => undefined);
+    s.on('message', () => undefined);
+    return s;
+  });
+  await Promise.all(socks.map((s) => new Promise((r) => s.bind(0, '127.0.0.1', r))));
+  // Every 10 ms, send what the rate asks for since the start.
+  let i = 0;
+  while (performance.now() < end) {
+    const due = Math.floor(((performance.now() - t0) / 1000) * conc);
+    for (; done < due; done++) socks[i++ % socks.length].send(hello, port, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  for (const s of socks) s.close();
+}
+
+if (mode === 'flood') {
+  await flood();
+  process.stdout.write(`${JSON.stringify({ done, failed, seconds: (performance.now() - t0) / 1000 })}\n`);
+  process.exit(0);
+} else if (mode === 'idle') {
   const cs = [];
   for (let i = 0; i < conc; i += 50) {
     const batch = Array.from({ length: Math.min(50, conc - i) }, () => new DtlsClient(opts, port));

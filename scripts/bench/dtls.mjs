@@ -8,7 +8,8 @@
 // client (the addon in client mode), PSK-AES128-CCM8; it is the same for both servers. On a small
 // machine the generator can be the bottleneck, so the servers' CPU time per operation is printed too.
 // Measures: full handshakes/s (cookie exchange included, then close_notify), CoAP CON GET round
-// trips/s over established sessions, and RSS growth for N idle sessions (2 s after opening).
+// trips/s over established sessions, the same while a second generator process sends spoofed
+// ClientHellos (no cookie, 100 source ports, --flood per second), and RSS growth for N idle sessions (2 s after opening).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -17,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const { values: a } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '8' }, idle: { type: 'string', default: '1000' } } });
+const { values: a } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '8' }, idle: { type: 'string', default: '1000' }, flood: { type: 'string', default: '5000' } } });
+const FLOOD = Number(a.flood);
 const SECS = Number(a.seconds);
 const CONC = Number(a.concurrency);
 const IDLE = Number(a.idle);
@@ -74,6 +76,8 @@ async function measure(start) {
     const rq = await load('requests', s.port, CONC, SECS);
     after = procStat(s.pid);
     out.requests = { rate: rq.done / rq.seconds, failed: rq.failed, p50: rq.latencies[0], p99: rq.latencies[1], cpuUs: ((after.cpuMs - before.cpuMs) * 1000) / Math.max(1, rq.done) };
+    const [fr, fl] = await Promise.all([load('requests', s.port, CONC, SECS), load('flood', s.port, FLOOD, SECS)]);
+    out.flooded = { rate: fr.done / fr.seconds, failed: fr.failed, p50: fr.latencies[0], p99: fr.latencies[1], hellos: fl.done / fl.seconds };
     await new Promise((r) => setTimeout(r, 500));
     before = procStat(s.pid);
     const idle = await load('idle', s.port, IDLE, 0);
@@ -102,6 +106,9 @@ console.log(row('CoAP round trips/s', o.requests.rate, l.requests.rate));
 console.log(row('round trip p50 ms', o.requests.p50, l.requests.p50, 3, false));
 console.log(row('round trip p99 ms', o.requests.p99, l.requests.p99, 3, false));
 console.log(row('server CPU µs per round trip', o.requests.cpuUs, l.requests.cpuUs, 1, false));
+console.log(row(`round trips/s, ${FLOOD}/s spoofed hellos`, o.flooded.rate, l.flooded.rate));
+console.log(row('  (vs. without flood)', o.flooded.rate / o.requests.rate, l.flooded.rate / l.requests.rate, 2, false));
+console.log(row('  round trip p99 ms under flood', o.flooded.p99, l.flooded.p99, 3, false));
 console.log(row(`RSS KiB per 1000 idle sessions`, o.idle.rssPer1000 / 1024, l.idle.rssPer1000 / 1024, 0, false));
 console.log(row('idle sessions opened', o.idle.sessions, l.idle.sessions, 0, false));
-console.log(`failures: handshakes ${o.handshakes.failed}/${l.handshakes.failed}, requests ${o.requests.failed}/${l.requests.failed}, idle ${o.idle.failed}/${l.idle.failed}`);
+console.log(`failures (outpost/libcoap): handshakes ${o.handshakes.failed}/${l.handshakes.failed}, requests ${o.requests.failed}/${l.requests.failed}, under flood ${o.flooded.failed}/${l.flooded.failed}, idle ${o.idle.failed}/${l.idle.failed}`);

@@ -176,6 +176,42 @@ describe('DTLS transport', () => {
     await Promise.all([old.close(), fresh.close(), stale.close(false)]);
   });
 
+  it('certificates only, fail_if_no_peer_cert: a client without a certificate is refused, one with a certificate gets in', async () => {
+    const w: string[] = [];
+    const strict = await dtlsSocketFactory({
+      certs: { certfile: pki.serverCert, keyfile: pki.serverKey, cacertfile: pki.caFile, verify: 'verify_peer', failIfNoPeerCert: true },
+      log: { info: () => undefined, warn: (o) => w.push(JSON.stringify(o)) },
+    })('127.0.0.1', 0);
+    try {
+      const sClient = (extra: string[]) =>
+        new Promise<string>((resolve) => {
+          const c = spawn('openssl', ['s_client', '-dtls1_2', '-connect', `127.0.0.1:${strict.address().port}`, '-CAfile', pki.caFile, ...extra], { stdio: ['pipe', 'pipe', 'pipe'] });
+          children.push(c);
+          let out = '';
+          c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+          c.stderr.on('data', (d: Buffer) => (out += d.toString()));
+          c.on('exit', () => resolve(out));
+          c.stdin.end();
+        });
+      const refused = await sClient([]);
+      expect(refused).toMatch(/alert handshake failure/);
+      expect(strict.stats()).toMatchObject({ peers: 0, handshakesDone: 0, handshakeFailures: 1 });
+      expect(w.join()).toMatch(/peer did not return a certificate/);
+      const ok = await sClient(['-cert', pki.clientCert, '-key', pki.clientKey]);
+      expect(ok).toMatch(/Cipher is ECDHE-ECDSA-AES(128|256)-GCM/);
+      expect(ok).not.toMatch(/alert/);
+      expect(strict.stats().handshakesDone).toBe(1);
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('a missing certfile or a cipher list with nothing usable refuses to start, naming it', async () => {
+    const certs = { certfile: '/nonexistent/server.pem', keyfile: pki.serverKey, verify: 'verify_none' as const, failIfNoPeerCert: false };
+    await expect(dtlsSocketFactory({ certs })('127.0.0.1', 0)).rejects.toThrow(/cannot load certfile \/nonexistent\/server\.pem/);
+    await expect(dtlsSocketFactory({ psk: { key: () => undefined }, ciphers: ['NO-SUCH-CIPHER'] })('127.0.0.1', 0)).rejects.toThrow(/no usable cipher/);
+  });
+
   it('closePeer sends close_notify and forgets the session', async () => {
     const c = new DtlsClient({ identity: 'dev1', key: keys.get('dev1')! }, port);
     await c.connect();

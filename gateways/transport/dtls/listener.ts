@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import type { DatagramSocket, PeerSecurity, RemoteInfo } from '../datagram.js';
 import { F, type DtlsNative, type NativeContext, type NativeContextOptions, type NativeSession } from './addon.js';
 import { CookieSecrets } from './cookie.js';
-import { isClientHello } from './record.js';
+import { clientHelloRandom, isClientHello } from './record.js';
 import type { DtlsListenerOptions, DtlsSocket, DtlsStats } from './types.js';
 
 export const DEFAULT_CIPHERS = [
@@ -35,6 +35,8 @@ interface Peer {
   timer: NodeJS.Timeout | undefined;
   /** Alerts and failures are logged once per peer. */
   logged: boolean;
+  /** The random of the ClientHello that opened this session (a copy). */
+  helloRandom: Buffer;
 }
 
 type Log = NonNullable<DtlsListenerOptions['log']>;
@@ -181,14 +183,22 @@ export class DtlsListener implements DtlsSocket {
     if (this.closed) return;
     const p = this.peers.get(from.address)?.get(from.port);
     if (p) {
-      // A fresh ClientHello on an established association: the client restarted (RFC 6347
-      // §4.2.8). It goes through the cookie exchange; the old session is replaced only once the
-      // new handshake has a valid cookie, so a spoofed hello cannot kill a live session.
-      if (p.established && isClientHello(msg)) this.hello(msg, from, p);
-      else {
-        p.lastSeen = this.now();
-        this.after(p, this.native.feed(p.session, msg));
+      if (isClientHello(msg)) {
+        // The hello that opened this session again (retransmitted or duplicated): OpenSSL
+        // answers a retransmission during the handshake; afterwards it is stale.
+        if (clientHelloRandom(msg).equals(p.helloRandom)) {
+          if (p.established) this.counters.dropped++;
+          else this.after(p, this.native.feed(p.session, msg));
+          return;
+        }
+        // A new hello from a known address: the client restarted (RFC 6347 §4.2.8). It goes
+        // through the cookie exchange; the old session is replaced only once the new hello
+        // carries a valid cookie, so a spoofed hello cannot kill a live session.
+        this.hello(msg, from, p);
+        return;
       }
+      p.lastSeen = this.now();
+      this.after(p, this.native.feed(p.session, msg));
       return;
     }
     if (isClientHello(msg)) this.hello(msg, from, undefined);
@@ -212,10 +222,11 @@ export class DtlsListener implements DtlsSocket {
     const session = this.listening;
     this.listening = this.native.newSession(this.ctx, this.mtu);
     const total = this.established + this.halfOpen - (replacing ? 1 : 0);
-    if (this.halfOpen >= this.maxHandshakes || total >= this.maxPeers) {
+    const halfOpen = this.halfOpen - (replacing && !replacing.established ? 1 : 0);
+    if (halfOpen >= this.maxHandshakes || total >= this.maxPeers) {
       this.counters.refused++;
       this.native.free(session);
-      if (!replacing) this.warnOnce(undefined, from, { reason: this.halfOpen >= this.maxHandshakes ? 'max_handshakes' : 'max_peers' }, 'DTLS handshake refused: listener full');
+      if (!replacing) this.warnOnce(undefined, from, { reason: halfOpen >= this.maxHandshakes ? 'max_handshakes' : 'max_peers' }, 'DTLS handshake refused: listener full');
       return;
     }
     if (replacing) this.drop(replacing, false);
@@ -229,6 +240,7 @@ export class DtlsListener implements DtlsSocket {
       lastSeen: t,
       timer: undefined,
       logged: false,
+      helloRandom: Buffer.from(clientHelloRandom(msg)),
     };
     let byPort = this.peers.get(from.address);
     if (!byPort) this.peers.set(from.address, (byPort = new Map()));

@@ -18,6 +18,13 @@ export function isClientHello(d: Buffer): boolean {
   );
 }
 
+/** The ClientHello's 32-byte random (tells a retransmitted hello from a new handshake); call only
+ *  when isClientHello() holds. A view into the datagram. */
+export function clientHelloRandom(d: Buffer): Buffer {
+  // record header, handshake header (12), client_version (2)
+  return d.subarray(RECORD_HEADER + 14, RECORD_HEADER + 14 + 32);
+}
+
 /** True when the first byte is a DTLS content type (change_cipher_spec .. heartbeat) with a DTLS version. */
 export function looksLikeDtls(d: Buffer): boolean {
   return d.length >= RECORD_HEADER && d[0]! >= 20 && d[0]! <= 25 && d[1] === 0xfe;

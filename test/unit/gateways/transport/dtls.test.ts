@@ -10,6 +10,7 @@ import { dtlsSupport } from '../../../../gateways/transport/dtls/index.js';
 import { DtlsListener } from '../../../../gateways/transport/dtls/listener.js';
 import { isClientHello, looksLikeDtls } from '../../../../gateways/transport/dtls/record.js';
 import type { DtlsListenerOptions } from '../../../../gateways/transport/dtls/types.js';
+import { mulberry32 } from '../../../helpers/prng.js';
 
 const KEY = Buffer.from('0123456789abcdef', 'hex');
 const CLIENT = { identity: 'dev1', key: KEY };
@@ -247,6 +248,34 @@ describe('DtlsListener (in memory)', () => {
     await a.close(false);
   });
 
+  it('a client restarting mid-handshake starts over at once; a duplicated hello never replaces a live session', async () => {
+    h = harness();
+    const c1 = h.client(48001);
+    h.hold(48001);
+    const p1 = c1.connect().catch((e: Error) => e);
+    h.release(48001); // cookie echoed: half-open, the server's flight held
+    expect(h.server.stats().handshakes).toBe(1);
+    await c1.close(false);
+    // the device reboots on the same port: a new random, a new cookie round, a new session
+    const sent: Buffer[] = [];
+    const c2 = new DtlsClient(CLIENT, 0, '127.0.0.1', (d) => {
+      sent.push(d);
+      h!.inject(d, 48001);
+    });
+    h.attach(48001, c2);
+    await c2.connect();
+    expect(h.server.stats()).toMatchObject({ peers: 1, handshakes: 0, handshakesDone: 1 });
+    // a delayed duplicate of c2's hello with the cookie arrives: stale, dropped
+    const withCookie = sent.filter((d) => isClientHello(d))[1]!;
+    h.inject(withCookie, 48001);
+    expect(h.server.stats()).toMatchObject({ peers: 1, handshakesDone: 1, dropped: 1 });
+    const got: string[] = [];
+    c2.onMessage((m) => got.push(m.toString()));
+    c2.send(Buffer.from('same session'));
+    expect(got).toEqual(['echo:same session']);
+    void p1;
+  });
+
   it('a wrong key never establishes; an unknown identity is refused with an alert, logged once', async () => {
     h = harness({ handshakeTimeoutMs: 2_000 });
     const bad = new DtlsClient({ identity: 'nobody', key: KEY }, 0, '127.0.0.1', (d) => h!.inject(d, 44001));
@@ -271,5 +300,44 @@ describe('DtlsListener (in memory)', () => {
     expect(h.server.stats()).toMatchObject({ peers: 0, handshakes: 0, handshakeFailures: 2 });
     expect(h.warns).toHaveLength(2);
     void p;
+  });
+
+  it('survives mutated and random datagrams (seeded): no crash, no state for strangers, the live session keeps working', async () => {
+    h = harness();
+    const a = h.client(46001);
+    await a.connect();
+    const got: string[] = [];
+    a.onMessage((m) => got.push(m.toString()));
+    const rnd = mulberry32(20261206);
+    const hello = DtlsClient.clientHello(CLIENT);
+    const mutate = (b: Buffer): Buffer => {
+      const m = Buffer.from(b.subarray(0, 1 + Math.floor(rnd() * b.length)));
+      for (let k = 0, n = 1 + Math.floor(rnd() * 8); k < n; k++) m[Math.floor(rnd() * m.length)] = Math.floor(rnd() * 256);
+      return m;
+    };
+    const random = (): Buffer => Buffer.from(Array.from({ length: Math.floor(rnd() * 300) }, () => Math.floor(rnd() * 256)));
+    for (let i = 0; i < 3000; i++) {
+      const kind = i % 3;
+      const d = kind === 0 ? mutate(hello) : kind === 1 ? random() : Buffer.concat([Buffer.from([22 + (i % 2), 0xfe, 0xfd]), random()]);
+      // strangers on many ports, and the established peer's own address
+      h.inject(d, i % 5 === 0 ? 46001 : 47000 + (i % 500));
+    }
+    expect(h.server.stats()).toMatchObject({ peers: 1, handshakes: 0, handshakesDone: 1 });
+    // garbage into a half-open handshake too
+    const b = h.client(46002);
+    h.hold(46002);
+    const pb = b.connect().catch((e: Error) => e);
+    h.release(46002);
+    expect(h.server.stats().handshakes).toBe(1);
+    for (let i = 0; i < 1000; i++) h.inject(i % 2 ? random() : Buffer.concat([Buffer.from([22, 0xfe, 0xfd, 0, i % 3]), random()]), 46002);
+    h.unhold(46002);
+    h.release(46002);
+    h.advance(30_000);
+    h.server.sweep(); // whatever the garbage did, the half-open handshake ends by its deadline
+    expect(h.server.stats().handshakes).toBe(0);
+    await b.close(false);
+    void pb;
+    a.send(Buffer.from('after fuzz'));
+    expect(got).toEqual(['echo:after fuzz']);
   });
 });
