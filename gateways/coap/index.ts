@@ -5,8 +5,7 @@ import type { Clock, Gateway, GatewayContext, GatewayModule, ListenerInfo } from
 import type { CoapConfig, coapConfigSchema } from './config.js';
 import { CoapEndpoint } from './endpoint.js';
 import { type SocketFactory, bindUdp } from '../transport/datagram.js';
-import { DtlsGatewayListener } from '../transport/dtls-listener.js';
-import type { DtlsListenerConfig } from '../transport/dtls-config.js';
+import { DtlsGatewayListener, dtlsRestartShape } from '../transport/dtls-listener.js';
 import type { DeviceRequest, DeviceResponse } from './types.js';
 import { deviceRequestReply, parseDeviceRequestBody } from './api.js';
 
@@ -111,7 +110,7 @@ export function createCoapGateway(ctx: GatewayContext, initial: CoapConfig, opts
     async reload(raw: unknown) {
       // The schema (zod) loads at the first reload, not at start: the daemon's start path stays free of it.
       const next = (await import('./config.js')).coapConfigSchema.parse(raw);
-      if (JSON.stringify(listenersShape(next.listeners)) !== JSON.stringify(listenersShape(config.listeners))) throw new Error('gateway.coap.listeners changed: restart needed');
+      if (JSON.stringify({ ...next.listeners, dtls: dtlsRestartShape(next.listeners.dtls) }) !== JSON.stringify({ ...config.listeners, dtls: dtlsRestartShape(config.listeners.dtls) })) throw new Error('gateway.coap.listeners changed: restart needed');
       if (next.enable !== config.enable) throw new Error('gateway.coap.enable changed: restart needed');
       if (next.connection_required !== config.connection_required) throw new Error('gateway.coap.connection_required changed: restart needed');
       config = next;
@@ -140,16 +139,6 @@ export function createCoapGateway(ctx: GatewayContext, initial: CoapConfig, opts
     },
     channelCount: () => udp.reduce((n, l) => n + (l.endpoint?.channelCount ?? 0), 0),
   };
-}
-
-/** The listener settings that need a restart: everything but a dtls listener's dtls_options (reloaded live). */
-function listenersShape(l: CoapConfig['listeners']): unknown {
-  const dtls: Record<string, Omit<DtlsListenerConfig, 'dtls_options'>> = {};
-  for (const [name, d] of Object.entries(l.dtls)) {
-    const { dtls_options: _reloadable, ...rest } = d;
-    dtls[name] = rest;
-  }
-  return { udp: l.udp, dtls };
 }
 
 export const coapGateway: GatewayModule<typeof coapConfigSchema> = {

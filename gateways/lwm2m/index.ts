@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AuthOutcome, Gateway, GatewayContext, GatewayModule, ListenerInfo } from '../gateway.js';
 import { UdpTransport } from '../transport/udp.js';
-import { DtlsGatewayListener } from '../transport/dtls-listener.js';
+import { DtlsGatewayListener, dtlsRestartShape } from '../transport/dtls-listener.js';
 import { authSecurity } from '../transport/peer-security.js';
 import type { PeerSecurity } from '../transport/datagram.js';
 import { peerKey } from '../transport/mux.js';
@@ -583,7 +583,7 @@ export class Lwm2mGateway implements Gateway {
   /** Object definitions, timings, translators and compat switches apply live; listeners need a restart. */
   async reload(config: unknown): Promise<void> {
     const next = (await import('./config.js')).lwm2mConfigSchema.parse(config);
-    if (JSON.stringify(restartShape(next.listeners)) !== JSON.stringify(restartShape(this.cfg.listeners))) throw new Error('gateway.lwm2m.listeners changed: restart to apply');
+    if (JSON.stringify({ ...next.listeners, dtls: dtlsRestartShape(next.listeners.dtls) }) !== JSON.stringify({ ...this.cfg.listeners, dtls: dtlsRestartShape(this.cfg.listeners.dtls) })) throw new Error('gateway.lwm2m.listeners changed: restart to apply');
     if (next.translators.command.topic !== this.cfg.translators.command.topic) throw new Error('gateway.lwm2m.translators.command changed: restart to apply');
     this.registry = this.loadRegistry(next);
     this.cfg = next;
@@ -625,16 +625,6 @@ export class Lwm2mGateway implements Gateway {
   listeners(): ListenerInfo[] {
     return [...this.transports.entries()].map(([id, t]) => ({ id, type: this.dtls.has(id) ? ('dtls' as const) : ('udp' as const), bind: t.bindAddress, running: t.running }));
   }
-}
-
-/** Listener settings that need a restart: all but a dtls listener's dtls_options (reloaded live). */
-function restartShape(l: Lwm2mConfig['listeners']): unknown {
-  const dtls: Record<string, unknown> = {};
-  for (const [name, d] of Object.entries(l.dtls)) {
-    const { dtls_options: _reloadable, ...rest } = d;
-    dtls[name] = rest;
-  }
-  return { ...l, dtls };
 }
 
 export const lwm2mGateway: GatewayModule<typeof lwm2mConfigSchema> = {

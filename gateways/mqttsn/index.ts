@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { AuthOutcome, Gateway, GatewayContext, GatewayModule, ListenerInfo } from '../gateway.js';
 import { UdpTransport } from '../transport/udp.js';
-import { DtlsGatewayListener } from '../transport/dtls-listener.js';
+import { DtlsGatewayListener, dtlsRestartShape } from '../transport/dtls-listener.js';
 import { authSecurity } from '../transport/peer-security.js';
 import type { SerialTransport } from '../transport/serial.js';
 import type { ChannelMux } from '../transport/mux.js';
@@ -275,7 +275,7 @@ export class MqttsnGateway implements Gateway {
   async reload(config: unknown): Promise<void> {
     // The schema (zod) loads at the first reload, not at start: the daemon's start path stays free of it.
     const next = (await import('./config.js')).mqttsnConfigSchema.parse(config);
-    if (JSON.stringify(restartShape(next.listeners)) !== JSON.stringify(restartShape(this.cfg.listeners))) throw new Error('gateway.mqttsn.listeners changed: restart to apply');
+    if (JSON.stringify({ ...next.listeners, dtls: dtlsRestartShape(next.listeners.dtls) }) !== JSON.stringify({ ...this.cfg.listeners, dtls: dtlsRestartShape(this.cfg.listeners.dtls) })) throw new Error('gateway.mqttsn.listeners changed: restart to apply');
     if (next.idle_timeout !== this.cfg.idle_timeout) throw new Error('gateway.mqttsn.idle_timeout changed: restart to apply');
     this.cfg = next;
     // Certificates and keys are reread for new handshakes; established DTLS sessions stay up.
@@ -305,16 +305,6 @@ export class MqttsnGateway implements Gateway {
   channels(): MqttsnChannel[] {
     return this.transports.flatMap((x) => x.t.mux.channels());
   }
-}
-
-/** Listener settings that need a restart: all but a dtls listener's dtls_options (reloaded live). */
-function restartShape(l: MqttsnConfig['listeners']): unknown {
-  const dtls: Record<string, unknown> = {};
-  for (const [name, d] of Object.entries(l.dtls)) {
-    const { dtls_options: _reloadable, ...rest } = d;
-    dtls[name] = rest;
-  }
-  return { ...l, dtls };
 }
 
 export const mqttsnGateway: GatewayModule<typeof mqttsnConfigSchema> = {

@@ -42,6 +42,20 @@ function keyMaterial(cfg: DtlsListenerConfig, psk: PskLookup | undefined): Pick<
   return out;
 }
 
+/**
+ * A dtls listener's settings that need a restart, for a gateway's reload check: everything but
+ * the key material the engine rereads live (certfile, keyfile, cacertfile, verify,
+ * fail_if_no_peer_cert). Ciphers, timeouts and binds are fixed when the socket opens.
+ */
+export function dtlsRestartShape(listeners: Record<string, DtlsListenerConfig>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, l] of Object.entries(listeners)) {
+    const { certfile: _c, keyfile: _k, cacertfile: _ca, verify: _v, fail_if_no_peer_cert: _f, ...fixed } = l.dtls_options;
+    out[name] = { ...l, dtls_options: fixed };
+  }
+  return out;
+}
+
 /** Peers remembered for revocation at most (beyond it the oldest are forgotten; the engine caps sessions anyway). */
 const MAX_TRACKED = 20_000;
 

@@ -183,6 +183,20 @@ describe('gateways on a DTLS listener', () => {
     await gw.stop();
   });
 
+  it('CoAP reload: new certificates and keys reach the engine, a cipher or port change needs a restart', async () => {
+    const { engine, sockets } = fakeEngine();
+    const ctx = withPsk(createFakeGatewayContext({}), pskStore({}));
+    const raw = (certfile: string, extra: Record<string, unknown> = {}) => ({ enable: true, listeners: { udp: { default: { enable: false } }, dtls: { default: { port: 0, dtls_options: { certfile, keyfile: '/k', ...extra } } } } });
+    const gw = createCoapGateway(ctx, coapConfigSchema.parse(raw('/c1')), { dtlsEngine: engine, random: seeded() });
+    await gw.start();
+    await gw.reload!(raw('/c2', { verify: 'verify_peer', cacertfile: '/ca' }));
+    expect(sockets[0]!.reloads.at(-1)!.certs).toEqual({ certfile: '/c2', keyfile: '/k', cacertfile: '/ca', verify: 'verify_peer', failIfNoPeerCert: false });
+    await expect(gw.reload!(raw('/c2', { ciphers: ['PSK-AES128-CCM8'] }))).rejects.toThrow(/restart needed/);
+    await expect(gw.reload!({ ...raw('/c2'), listeners: { udp: { default: { enable: false } }, dtls: { default: { port: 1, dtls_options: { certfile: '/c2', keyfile: '/k' } } } } })).rejects.toThrow(/restart needed/);
+    expect(sockets[0]!.reloads).toHaveLength(1);
+    await gw.stop();
+  });
+
   it('CoAP connection mode: the login token only works for the identity that logged in', async () => {
     const clock = new FakeClock();
     const ctx = withPsk(createFakeGatewayContext({ clock, authenticate: (r) => ({ ok: true, superuser: false, username: r.pskIdentity ?? null }) }), pskStore({ a: 'k', b: 'k' }));
