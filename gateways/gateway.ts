@@ -132,6 +132,16 @@ export interface GatewayMetrics {
   inc(name: string, by?: number): void;
 }
 
+/**
+ * Pre-shared keys for DTLS listeners ([psk_authentication] init_file and the keys pairing handed
+ * out). Structurally the DTLS engine's PskSource: `key` runs during a handshake, synchronously.
+ */
+export interface PskLookup {
+  key(identity: string): Buffer | undefined;
+  /** Told when an identity's key is withdrawn (unpair, init_file reload): end its DTLS sessions. */
+  onRevoked(listener: (identity: string) => void): void;
+}
+
 /** The broker, as a gateway sees it. */
 export interface GatewayContext {
   /** Gateway name as in config and $SYS topics: 'coap', 'mqttsn', … */
@@ -157,6 +167,8 @@ export interface GatewayContext {
   isBanned(req: { clientId: string; username: string | null; peerHost: string; peerPort: number; listener: string }): boolean;
   /** Predefined topic ids a paired device was given (MQTT-SN pairing), from the device registry; [] when none. */
   predefinedTopics(clientId: string): readonly { id: number; topic: string }[];
+  /** PSK identities and keys for DTLS listeners; absent where the host has none (unit tests). */
+  readonly psk?: PskLookup;
   /**
    * Open or resume the session of `device.clientId`, taking over any other connection with that
    * id. Emits the connected event ($SYS/brokers/{node}/gateway/{name}/clients/{id}/connected).

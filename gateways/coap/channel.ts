@@ -4,6 +4,8 @@
 import type { Logger } from 'pino';
 import type { AuthOutcome, Clock, Delivery, DeliverySink, DeviceInfo, DisconnectReason, GatewayContext, GatewaySession, PublishOutcome, QoS, SessionlessDevice } from '../gateway.js';
 import type { CoreEffect } from '../transport/effects.js';
+import type { PeerSecurity } from '../transport/datagram.js';
+import { authSecurity, securityKey } from '../transport/peer-security.js';
 import { Block1Assembler } from '../codecs/coap/blockwise.js';
 import type { CoapConfig } from './config.js';
 import {
@@ -33,6 +35,8 @@ import { type CoapCounter, type DeviceRequest, type DeviceResponse, MSG } from '
 export interface Peer {
   host: string;
   port: number;
+  /** What a DTLS listener proved about the peer (PSK identity or certificate); absent on plain UDP. */
+  security?: PeerSecurity;
 }
 
 export type TimerName = 'keepalive' | 'exchange' | 'idle';
@@ -112,6 +116,8 @@ export class CoapChannel {
   private readonly durable = new Map<number, { frame: CoapFrame; to: Peer; key: string }>();
   private readonly block1: Block1Assembler;
   private pendingLogin: { frame: CoapFrame; from: Peer; key: string; clientId: string } | null = null;
+  /** Connection mode over DTLS: who logged in (PSK identity or certificate); '' on plain UDP. */
+  private loginSecurity = '';
   /** Connectionless mode: the credentials the broker's chain last accepted from this peer, and as whom. */
   private authed: { creds: string; clientId: string; username: string | null; superuser: boolean } | null = null;
   /** Connectionless mode: /ps requests waiting for the authentication of `creds` (one in flight at a time). */
@@ -229,6 +235,7 @@ export class CoapChannel {
     } else {
       this.clientId = p.clientId;
       this.username = outcome.username;
+      this.loginSecurity = securityKey(p.from.security);
       this.session = this.d.ctx.openSession(this.deviceInfo(), { cleanStart: true, expiryInterval: 0 }, this.d.sink);
       this.state = 'connected';
       this.token = String(1 + Math.floor(this.d.random() * 0xffffffff));
@@ -311,8 +318,10 @@ export class CoapChannel {
         return this.reply(f, from, key, Code.BAD_REQUEST, Buffer.from(MSG.missingToken));
       }
       if (q.get('clientid') !== this.clientId || q.get('token') !== this.token) return this.reply(f, from, key, Code.BAD_REQUEST, Buffer.from(MSG.missingToken));
+      // Over DTLS the token is bound to the identity that logged in: another device's session cannot use it.
+      if (securityKey(from.security) !== this.loginSecurity) return this.reply(f, from, key, Code.BAD_REQUEST, Buffer.from(MSG.missingToken));
     }
-    if (!this.d.config.connection_required && root === 'ps') return this.gateConnectionless({ f, from, key, q, path, creds: credentialsOf(q) });
+    if (!this.d.config.connection_required && root === 'ps') return this.gateConnectionless({ f, from, key, q, path, creds: credentialsOf(q, from.security) });
     this.serve(f, from, key, q, path, isConnection);
   }
 
@@ -351,6 +360,7 @@ export class CoapChannel {
         peerHost: r.from.host,
         peerPort: r.from.port,
         listener: this.d.listener,
+        ...authSecurity(r.from.security),
       },
     });
   }
@@ -397,6 +407,7 @@ export class CoapChannel {
         peerHost: from.host,
         peerPort: from.port,
         listener: this.d.listener,
+        ...authSecurity(from.security),
       },
     });
   }
@@ -784,12 +795,16 @@ export class CoapChannel {
   }
 }
 
-/** The credentials a connectionless request presents; the empty key is an anonymous client. */
-function credentialsOf(q: Query): string {
+/**
+ * The credentials a connectionless request presents; the empty key is an anonymous client. A DTLS
+ * peer's proven identity is part of them: a new handshake at the same address is checked again.
+ */
+function credentialsOf(q: Query, security: PeerSecurity | undefined): string {
   const c = q.get('clientid');
   const u = q.get('username');
   const p = q.get('password');
-  return c === undefined && u === undefined && p === undefined ? '' : JSON.stringify([c ?? null, u ?? null, p ?? null]);
+  const s = securityKey(security);
+  return c === undefined && u === undefined && p === undefined && s === '' ? '' : JSON.stringify([c ?? null, u ?? null, p ?? null, s]);
 }
 
 function responseOf(f: CoapFrame): DeviceResponse {

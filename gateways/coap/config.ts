@@ -4,6 +4,7 @@
 // devices that depend on them.
 import { z } from 'zod';
 import { bytesFrom, secondsFrom, splitListenerBind } from '../gateway.js';
+import { dtlsListenersSchema } from '../transport/dtls-config.js';
 
 // EMQX's `bind = "0.0.0.0:5683"` (or a bare port) sets `port` too; `bind` + `port` apart still work.
 const withBind = <S extends z.ZodType>(s: S) => z.preprocess(splitListenerBind('0.0.0.0'), s);
@@ -92,6 +93,8 @@ export const coapConfigSchema = z
     listeners: z
       .strictObject({
         udp: coapUdpListenersSchema,
+        /** CoAP over DTLS 1.2 (RFC 7252 §9, coaps://), EMQX's port 5684. */
+        dtls: dtlsListenersSchema(5684),
       })
       .prefault({}),
     emqx_compat: coapCompatSchema,

@@ -85,7 +85,7 @@ export class CoapEndpoint {
 
   private onDatagram(buf: Buffer, from: RemoteInfo): void {
     this.inc('coap.datagrams.received');
-    const peer: Peer = { host: from.address, port: from.port };
+    const peer: Peer = from.security === undefined ? { host: from.address, port: from.port } : { host: from.address, port: from.port, security: from.security };
     const pk = peerKey(from.address, from.port);
     const r = decode(buf);
     if (r.kind === 'error') {

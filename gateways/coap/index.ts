@@ -5,6 +5,7 @@ import type { Clock, Gateway, GatewayContext, GatewayModule, ListenerInfo } from
 import type { CoapConfig, coapConfigSchema } from './config.js';
 import { CoapEndpoint } from './endpoint.js';
 import { type SocketFactory, bindUdp } from '../transport/datagram.js';
+import { DtlsGatewayListener, dtlsRestartShape } from '../transport/dtls-listener.js';
 import type { DeviceRequest, DeviceResponse } from './types.js';
 import { deviceRequestReply, parseDeviceRequestBody } from './api.js';
 
@@ -14,8 +15,10 @@ export type { DatagramSocket, SocketFactory } from '../transport/datagram.js';
 export { deviceRequestReply, parseDeviceRequestBody, type DeviceRequestReply } from './api.js';
 
 export interface CoapGatewayOptions {
-  /** Replaces node:dgram (a DTLS socket later, an in-memory pair in tests). */
+  /** Replaces node:dgram for the udp listeners (an in-memory pair in tests). */
   socketFactory?: SocketFactory;
+  /** Replaces the DTLS engine's factory for the dtls listeners (unit tests). */
+  dtlsEngine?: ConstructorParameters<typeof DtlsGatewayListener>[4];
   clock?: Clock;
   random?: () => number;
 }
@@ -35,11 +38,14 @@ export interface CoapGateway extends Gateway {
 /** Crypto-grade randomness for login tokens and ids (they guard connection-mode sessions). */
 const secureRandom = (): number => randomInt(0, 2 ** 32) / 2 ** 32;
 
-/** One configured UDP listener (`gateway.coap.listeners.udp.<name>`) and, once started, its endpoint. */
+/** One configured listener (`gateway.coap.listeners.{udp,dtls}.<name>`) and, once started, its endpoint. */
 interface UdpListener {
-  /** 'udp:<name>', as in $SYS events, client lists and the daemon's port table. */
+  /** 'udp:<name>' or 'dtls:<name>', as in $SYS events, client lists and the daemon's port table. */
   id: string;
-  cfg: CoapConfig['listeners']['udp'][string];
+  type: 'udp' | 'dtls';
+  cfg: { bind: string; port: number };
+  /** The DTLS side of a dtls listener (engine options, reload, revocation). */
+  dtls: DtlsGatewayListener | null;
   bound: string;
   endpoint: CoapEndpoint | null;
   close: (() => Promise<void>) | null;
@@ -47,9 +53,22 @@ interface UdpListener {
 
 export function createCoapGateway(ctx: GatewayContext, initial: CoapConfig, opts: CoapGatewayOptions = {}): CoapGateway {
   let config = initial;
-  const udp: UdpListener[] = Object.entries(config.listeners.udp)
-    .filter(([, l]) => l.enable)
-    .map(([name, l]) => ({ id: `udp:${name}`, cfg: l, bound: `${l.bind}:${l.port}`, endpoint: null, close: null }));
+  const udp: UdpListener[] = [
+    ...Object.entries(config.listeners.udp)
+      .filter(([, l]) => l.enable)
+      .map(([name, l]): UdpListener => ({ id: `udp:${name}`, type: 'udp', cfg: l, dtls: null, bound: `${l.bind}:${l.port}`, endpoint: null, close: null })),
+    ...Object.entries(config.listeners.dtls)
+      .filter(([, l]) => l.enable)
+      .map(([name, l]): UdpListener => ({
+        id: `dtls:${name}`,
+        type: 'dtls',
+        cfg: l,
+        dtls: new DtlsGatewayListener(`gateway.coap.listeners.dtls.${name}`, l, ctx.psk, ctx.log, opts.dtlsEngine),
+        bound: `${l.bind}:${l.port}`,
+        endpoint: null,
+        close: null,
+      })),
+  ];
   /** The endpoint that holds a device's channel: client ids are unique across listeners (takeover). */
   const endpointOf = (clientId: string): CoapEndpoint | null => udp.find((l) => l.endpoint?.channel(clientId) != null)?.endpoint ?? null;
 
@@ -66,7 +85,8 @@ export function createCoapGateway(ctx: GatewayContext, initial: CoapConfig, opts
       try {
         for (const l of udp) {
           if (l.endpoint !== null) continue;
-          const socket = await (opts.socketFactory ?? bindUdp)(l.cfg.bind, l.cfg.port);
+          const factory = l.dtls !== null ? l.dtls.factory : (opts.socketFactory ?? bindUdp);
+          const socket = await factory(l.cfg.bind, l.cfg.port);
           l.close = () => socket.close();
           const addr = socket.address();
           l.bound = `${addr.address}:${addr.port}`;
@@ -84,19 +104,23 @@ export function createCoapGateway(ctx: GatewayContext, initial: CoapConfig, opts
     },
     /**
      * Timings, QoS modes, notify type, queue and block-wise limits and the compat switches apply
-     * live, to existing channels too. The listener and the connection mode need a restart: throw.
+     * live, to existing channels too. A dtls listener rereads its certificates and keys for new
+     * handshakes (sessions stay up). Other listener changes and the connection mode need a restart: throw.
      */
     async reload(raw: unknown) {
       // The schema (zod) loads at the first reload, not at start: the daemon's start path stays free of it.
       const next = (await import('./config.js')).coapConfigSchema.parse(raw);
-      if (JSON.stringify(next.listeners) !== JSON.stringify(config.listeners)) throw new Error('gateway.coap.listeners changed: restart needed');
+      if (JSON.stringify({ ...next.listeners, dtls: dtlsRestartShape(next.listeners.dtls) }) !== JSON.stringify({ ...config.listeners, dtls: dtlsRestartShape(config.listeners.dtls) })) throw new Error('gateway.coap.listeners changed: restart needed');
       if (next.enable !== config.enable) throw new Error('gateway.coap.enable changed: restart needed');
       if (next.connection_required !== config.connection_required) throw new Error('gateway.coap.connection_required changed: restart needed');
       config = next;
-      for (const l of udp) l.endpoint?.setConfig(next);
+      for (const l of udp) {
+        l.endpoint?.setConfig(next);
+        if (l.dtls !== null) l.dtls.reload(next.listeners.dtls[l.id.slice('dtls:'.length)]!);
+      }
     },
     listeners(): ListenerInfo[] {
-      return udp.map((l) => ({ id: l.id, type: 'udp', bind: l.bound, running: l.endpoint !== null }));
+      return udp.map((l) => ({ id: l.id, type: l.type, bind: l.bound, running: l.endpoint !== null }));
     },
     request(clientId, req) {
       const e = endpointOf(clientId);

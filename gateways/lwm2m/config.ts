@@ -1,6 +1,7 @@
 // [gateway.lwm2m]: EMQX 5's keys (specs/lwm2m-gateway.md B.1) plus Outpost's listener and
 // compatibility switches. Durations are seconds, as everywhere in Outpost's config.
 import { z } from 'zod';
+import { dtlsListenersSchema } from '../transport/dtls-config.js';
 import { splitListenerBind } from '../gateway.js';
 
 // EMQX's `bind = "0.0.0.0:5683"` (or a bare port) sets `port` too; `bind` + `port` apart still work.
@@ -55,6 +56,8 @@ export const lwm2mConfigSchema = z
     listeners: z
       .strictObject({
         udp: z.record(z.string(), withBind(udpListenerSchema)).default({ default: udpListenerSchema.parse({}) }),
+        /** LwM2M over DTLS 1.2 (coaps, EMQX's port 5784); PSK_WITH_AES_128_CCM_8 is the suite LwM2M devices must support. */
+        dtls: dtlsListenersSchema(5784),
       })
       .prefault({}),
     /** Client-initiated bootstrap (POST /bs) from the device registry in the store (EMQX has none: 4.04). */

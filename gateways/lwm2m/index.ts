@@ -8,6 +8,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AuthOutcome, Gateway, GatewayContext, GatewayModule, ListenerInfo } from '../gateway.js';
 import { UdpTransport } from '../transport/udp.js';
+import { DtlsGatewayListener, dtlsRestartShape } from '../transport/dtls-listener.js';
+import { authSecurity } from '../transport/peer-security.js';
+import type { PeerSecurity } from '../transport/datagram.js';
 import { peerKey } from '../transport/mux.js';
 import type { Codec, Link, TransportChannel, TransportCounter } from '../transport/types.js';
 import { Code, Opt, code, decode, decodeBlock, decodeUint, encode, encodeBlock, format, getOption, isRequestCode, optionStrings, type CoapFrame, type CoapOption } from '../codecs/coap/frame.js';
@@ -158,6 +161,8 @@ function hostFor(bind: string): string {
 
 export class Lwm2mGateway implements Gateway {
   private readonly transports = new Map<string, UdpTransport<CoapFrame, Lwm2mChannel>>();
+  /** The DTLS side of each dtls listener, by listener id. */
+  private readonly dtls = new Map<string, DtlsGatewayListener>();
   private readonly byLocation = new Map<string, Lwm2mDevice>();
   private readonly byPeer = new Map<string, Lwm2mDevice>();
   private readonly bootstraps = new Map<string, BootstrapRun>();
@@ -172,6 +177,7 @@ export class Lwm2mGateway implements Gateway {
     readonly ctx: GatewayContext,
     private cfg: Lwm2mConfig,
     private readonly random: () => number = secureRandom,
+    private readonly opts: { dtlsEngine?: ConstructorParameters<typeof DtlsGatewayListener>[4] } = {},
   ) {
     this.registry = this.loadRegistry(cfg);
     const decodeOpts = (): DecodeOptions => ({
@@ -316,7 +322,7 @@ export class Lwm2mGateway implements Gateway {
     run.start();
   }
 
-  private authenticate(reg: Registration, link: { peer: { address: string; port: number }; listener: string }): AuthOutcome | Promise<AuthOutcome> {
+  private authenticate(reg: Registration, link: { peer: { address: string; port: number; security?: PeerSecurity }; listener: string }): AuthOutcome | Promise<AuthOutcome> {
     const password = reg.query.password;
     try {
       return this.ctx.authenticate({
@@ -326,6 +332,8 @@ export class Lwm2mGateway implements Gateway {
         peerHost: link.peer.address,
         peerPort: link.peer.port,
         listener: link.listener,
+        // Over DTLS the PSK identity (or certificate) authenticates the device, and is its username.
+        ...authSecurity(link.peer.security),
       });
     } catch (err) {
       this.ctx.log.error({ gw: 'lwm2m', err }, 'authenticate_failed');
@@ -528,11 +536,15 @@ export class Lwm2mGateway implements Gateway {
       this.regStore = null;
     }
     try {
-      for (const [name, l] of Object.entries(this.cfg.listeners.udp)) {
+      const listeners = [
+        ...Object.entries(this.cfg.listeners.udp).map(([name, l]) => ({ id: `udp:${name}`, l, dtls: null })),
+        ...Object.entries(this.cfg.listeners.dtls).map(([name, l]) => ({ id: `dtls:${name}`, l, dtls: l.enable ? new DtlsGatewayListener(`gateway.lwm2m.listeners.dtls.${name}`, l, this.ctx.psk, this.ctx.log, this.opts.dtlsEngine) : null })),
+      ];
+      for (const { id, l, dtls } of listeners) {
         if (!l.enable) continue;
-        const id = `udp:${name}`;
+        if (dtls !== null) this.dtls.set(id, dtls);
         const t = new UdpTransport<CoapFrame, Lwm2mChannel>(
-          { bind: l.bind, port: l.port },
+          { bind: l.bind, port: l.port, ...(dtls !== null ? { socketFactory: dtls.factory } : {}) },
           {
             codec: coapCodec,
             listener: id,
@@ -564,16 +576,19 @@ export class Lwm2mGateway implements Gateway {
     }
     const ts = [...this.transports.values()];
     this.transports.clear();
+    this.dtls.clear();
     await Promise.all(ts.map((t) => t.stop()));
   }
 
   /** Object definitions, timings, translators and compat switches apply live; listeners need a restart. */
   async reload(config: unknown): Promise<void> {
     const next = (await import('./config.js')).lwm2mConfigSchema.parse(config);
-    if (JSON.stringify(next.listeners) !== JSON.stringify(this.cfg.listeners)) throw new Error('gateway.lwm2m.listeners changed: restart to apply');
+    if (JSON.stringify({ ...next.listeners, dtls: dtlsRestartShape(next.listeners.dtls) }) !== JSON.stringify({ ...this.cfg.listeners, dtls: dtlsRestartShape(this.cfg.listeners.dtls) })) throw new Error('gateway.lwm2m.listeners changed: restart to apply');
     if (next.translators.command.topic !== this.cfg.translators.command.topic) throw new Error('gateway.lwm2m.translators.command changed: restart to apply');
     this.registry = this.loadRegistry(next);
     this.cfg = next;
+    // Certificates and keys are reread for new handshakes; established DTLS sessions stay up.
+    for (const [id, d] of this.dtls) d.reload(next.listeners.dtls[id.slice('dtls:'.length)]!);
     this.seedBootstrap();
   }
 
@@ -608,7 +623,7 @@ export class Lwm2mGateway implements Gateway {
   }
 
   listeners(): ListenerInfo[] {
-    return [...this.transports.entries()].map(([id, t]) => ({ id, type: 'udp' as const, bind: t.bindAddress, running: t.running }));
+    return [...this.transports.entries()].map(([id, t]) => ({ id, type: this.dtls.has(id) ? ('dtls' as const) : ('udp' as const), bind: t.bindAddress, running: t.running }));
   }
 }
 

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { AuthOutcome, DeliverySink, Delivery, DisconnectReason, GatewayContext, GatewaySession, QoS, WillMessage } from '../gateway.js';
 import { ChannelRunner, type CoreEffect } from '../transport/effects.js';
 import type { Link, TransportChannel } from '../transport/types.js';
+import { authSecurity } from '../transport/peer-security.js';
 import { ReturnCode, type Frame, type SnQoS } from './frame.js';
 import { hasWildcard, type PredefinedTopics, TopicRegistry } from './registry.js';
 import { publishTopic, rcFor, registerTopic, subscribeFilter } from './topics.js';
@@ -284,6 +285,8 @@ export class MqttsnChannel implements TransportChannel<Frame>, DeliverySink {
       peerHost: peer.address,
       peerPort: peer.port,
       listener: this.link.listener,
+      // Over DTLS: the PSK identity or certificate the handshake proved authenticates the device.
+      ...authSecurity(peer.security),
     });
   }
 

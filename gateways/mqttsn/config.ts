@@ -2,6 +2,7 @@
 // compatibility switches. Every object is strict; defaults live here only.
 import { z } from 'zod';
 import { millisecondsFrom, secondsFrom, splitListenerBind } from '../gateway.js';
+import { dtlsListenersSchema } from '../transport/dtls-config.js';
 
 // EMQX's `bind = "0.0.0.0:5683"` (or a bare port) sets `port` too; `bind` + `port` apart still work.
 const withBind = <S extends z.ZodType>(s: S) => z.preprocess(splitListenerBind('0.0.0.0'), s);
@@ -118,6 +119,8 @@ export const mqttsnConfigSchema = z
       .strictObject({
         udp: z.record(z.string(), withBind(udpListenerSchema)).default({ default: udpListenerSchema.parse({}) }),
         serial: z.record(z.string(), serialListenerSchema).default({}),
+        /** MQTT-SN over DTLS 1.2 (EMQX's gateway dtls listener; 1885 by convention). */
+        dtls: dtlsListenersSchema(1885),
       })
       .prefault({}),
   })

@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { AuthOutcome, Gateway, GatewayContext, GatewayModule, ListenerInfo } from '../gateway.js';
 import { UdpTransport } from '../transport/udp.js';
+import { DtlsGatewayListener, dtlsRestartShape } from '../transport/dtls-listener.js';
+import { authSecurity } from '../transport/peer-security.js';
 import type { SerialTransport } from '../transport/serial.js';
 import type { ChannelMux } from '../transport/mux.js';
 import type { Codec, Demux, Link, MuxOptions, Peer, TransportCounter } from '../transport/types.js';
@@ -49,7 +51,15 @@ export function broadcastAddresses(interfaces: readonly string[]): string[] {
   return out;
 }
 
-type Transport = { kind: 'udp'; id: string; t: UdpTransport<Frame, MqttsnChannel> } | { kind: 'serial'; id: string; t: SerialTransport<Frame, MqttsnChannel> };
+type Transport =
+  | { kind: 'udp'; id: string; t: UdpTransport<Frame, MqttsnChannel> }
+  | { kind: 'dtls'; id: string; t: UdpTransport<Frame, MqttsnChannel>; dtls: DtlsGatewayListener }
+  | { kind: 'serial'; id: string; t: SerialTransport<Frame, MqttsnChannel> };
+
+export interface MqttsnGatewayOptions {
+  /** Replaces the DTLS engine's factory for the dtls listeners (unit tests). */
+  dtlsEngine?: ConstructorParameters<typeof DtlsGatewayListener>[4];
+}
 
 export class MqttsnGateway implements Gateway {
   private readonly transports: Transport[] = [];
@@ -59,6 +69,7 @@ export class MqttsnGateway implements Gateway {
   constructor(
     private readonly ctx: GatewayContext,
     private cfg: MqttsnConfig,
+    private readonly opts: MqttsnGatewayOptions = {},
   ) {
     this.predefined = new PredefinedTopics(cfg.predefined);
   }
@@ -162,7 +173,7 @@ export class MqttsnGateway implements Gateway {
     const retain = f.retain;
     let pending: ReturnType<GatewayContext['authenticate']>;
     try {
-      pending = this.ctx.authenticate({ ...device, password: password === null ? null : Buffer.from(password) });
+      pending = this.ctx.authenticate({ ...device, password: password === null ? null : Buffer.from(password), ...authSecurity(link.peer.security) });
     } catch (err) {
       pending = Promise.reject(err);
     }
@@ -201,6 +212,18 @@ export class MqttsnGateway implements Gateway {
         this.transports.push({ kind: 'udp', id, t });
         this.ctx.log.info({ gw: 'mqttsn', listener: id, bind: t.bindAddress }, 'listener_started');
       }
+      for (const [name, l] of Object.entries(this.cfg.listeners.dtls)) {
+        if (!l.enable) continue;
+        const id = `dtls:${name}`;
+        const dtls = new DtlsGatewayListener(`gateway.mqttsn.listeners.dtls.${name}`, l, this.ctx.psk, this.ctx.log, this.opts.dtlsEngine);
+        let mux: ChannelMux<Frame, MqttsnChannel> | null = null;
+        // No forwarder encapsulation and no broadcast: a DTLS session is one device's.
+        const t = new UdpTransport<Frame, MqttsnChannel>({ bind: l.bind, port: l.port, socketFactory: dtls.factory }, this.muxOptions(id, false, l.max_connections, () => mux));
+        mux = t.mux;
+        await t.start();
+        this.transports.push({ kind: 'dtls', id, t, dtls });
+        this.ctx.log.info({ gw: 'mqttsn', listener: id, bind: t.bindAddress }, 'listener_started');
+      }
       // serialport (a native addon, ~1 MB of RSS, ~40 ms to load) only when a radio is configured.
       const serial = Object.values(this.cfg.listeners.serial).some((l) => l.enable) ? await import('../transport/serial.js') : null;
       for (const [name, l] of Object.entries(this.cfg.listeners.serial)) {
@@ -230,6 +253,7 @@ export class MqttsnGateway implements Gateway {
     const a = this.cfg.advertise;
     const targets = [...new Set([...a.addresses, ...broadcastAddresses(a.interfaces)])];
     for (const tr of this.transports) {
+      if (tr.kind === 'dtls') continue;
       if (tr.kind === 'udp') {
         for (const address of targets) {
           const v6 = address.includes(':');
@@ -251,9 +275,11 @@ export class MqttsnGateway implements Gateway {
   async reload(config: unknown): Promise<void> {
     // The schema (zod) loads at the first reload, not at start: the daemon's start path stays free of it.
     const next = (await import('./config.js')).mqttsnConfigSchema.parse(config);
-    if (JSON.stringify(next.listeners) !== JSON.stringify(this.cfg.listeners)) throw new Error('gateway.mqttsn.listeners changed: restart to apply');
+    if (JSON.stringify({ ...next.listeners, dtls: dtlsRestartShape(next.listeners.dtls) }) !== JSON.stringify({ ...this.cfg.listeners, dtls: dtlsRestartShape(this.cfg.listeners.dtls) })) throw new Error('gateway.mqttsn.listeners changed: restart to apply');
     if (next.idle_timeout !== this.cfg.idle_timeout) throw new Error('gateway.mqttsn.idle_timeout changed: restart to apply');
     this.cfg = next;
+    // Certificates and keys are reread for new handshakes; established DTLS sessions stay up.
+    for (const tr of this.transports) if (tr.kind === 'dtls') tr.dtls.reload(next.listeners.dtls[tr.id.slice('dtls:'.length)]!);
     this.predefined = new PredefinedTopics(next.predefined);
     if (this.advertiseTimer) this.ctx.clock.clearTimeout(this.advertiseTimer);
     this.advertiseTimer = null;
@@ -269,8 +295,8 @@ export class MqttsnGateway implements Gateway {
 
   listeners(): ListenerInfo[] {
     return this.transports.map((x) =>
-      x.kind === 'udp'
-        ? { id: x.id, type: 'udp' as const, bind: x.t.bindAddress, running: x.t.running }
+      x.kind !== 'serial'
+        ? { id: x.id, type: x.kind, bind: x.t.bindAddress, running: x.t.running }
         : { id: x.id, type: 'serial' as const, bind: x.t.peer.address, running: x.t.running },
     );
   }

@@ -104,6 +104,13 @@ export class ChannelMux<F, C extends TransportChannel<F>> {
     this.opts.count?.('transport.frames_in');
     if (this.opts.log.isLevelEnabled('debug')) this.opts.log.debug({ peer: fullKey, frame: this.codec.format(frame) }, 'frame_in');
     let e = this.entries.get(fullKey);
+    if (e && e.link.peer.security !== peer.security) {
+      // A new DTLS session at this address (a fresh handshake, maybe another identity): the old
+      // session's channel ends, and this datagram starts a channel of its own.
+      e.channel?.handleTransportClosed();
+      e.link.close();
+      e = undefined;
+    }
     if (!e) {
       const link = new MuxLink<F>(fullKey, peer, sub, this.opts.listener, this as unknown as ChannelMux<F, TransportChannel<F>>, wrap);
       if (this.opts.stateless?.(frame, link)) return;

@@ -2,6 +2,7 @@
 // codec and channels. Drivers know bytes and peers; codecs know frames; channels know protocol.
 import type { Logger } from 'pino';
 import type { Clock } from '../gateway.js';
+import type { PeerSecurity } from './datagram.js';
 
 /** Where a datagram or a serial line's bytes come from. */
 export interface Peer {
@@ -10,6 +11,8 @@ export interface Peer {
   /** UDP port; 0 for a serial line. */
   port: number;
   family: 'IPv4' | 'IPv6' | 'serial';
+  /** What a DTLS socket proved about the peer (RemoteInfo.security); absent on plain UDP and serial. */
+  security?: PeerSecurity;
 }
 
 /** Decode outcome: the same shape every gateway codec returns (style anchors §2). */

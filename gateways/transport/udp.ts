@@ -59,6 +59,7 @@ export class UdpTransport<F, C extends TransportChannel<F>> {
     });
     socket.onMessage((msg, rinfo) => {
       const peer: Peer = { address: rinfo.address, port: rinfo.port, family: rinfo.family ?? (rinfo.address.includes(':') ? 'IPv6' : 'IPv4') };
+      if (rinfo.security !== undefined) peer.security = rinfo.security;
       this.mux.inputDatagram(peer, msg);
     });
     this.boundPort = socket.address().port;

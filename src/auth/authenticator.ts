@@ -37,6 +37,9 @@ export function certField(cert: AuthRequest['cert'], f: CertField): string | und
   return cert.san?.[0] || undefined;
 }
 
+/** Whether a PSK identity is still known (a paired device unpaired, an init_file line removed). */
+export type PskKnown = (identity: string) => boolean;
+
 export class ChainAuthenticator implements Authenticator {
   /** Per-process key so cached digests are useless outside this process. */
   private readonly cacheKey = randomBytes(16);
@@ -55,6 +58,7 @@ export class ChainAuthenticator implements Authenticator {
     private readonly log: Logger,
     private readonly now: () => number,
     private readonly metrics?: Metrics,
+    private readonly pskKnown: PskKnown = () => false,
   ) {
     this.userCount = users.count();
     users.onChange((userId) => {
@@ -94,6 +98,7 @@ export class ChainAuthenticator implements Authenticator {
   }
 
   authenticate(req: AuthRequest): AuthResult | Promise<AuthResult> {
+    if (req.pskIdentity !== undefined) return this.pskAuthenticate(req, req.pskIdentity);
     const as = this.certAs(req.listener);
     const username = (as && certField(req.cert, as.username)) ?? req.username;
     const clientId = (as && certField(req.cert, as.clientId)) ?? req.clientId;
@@ -114,6 +119,24 @@ export class ChainAuthenticator implements Authenticator {
     if (userId !== null && userId !== '' && this.users.get(userId)) return this.fail(req, clientId, username, 'bad_username_or_password', 'built_in_database: no password');
     if (this.cfg.http.enable) return this.slowPath(req, clientId, username, userId);
     return this.exhausted(req, clientId, username);
+  }
+
+  /**
+   * A DTLS peer that completed a PSK handshake proved it holds the identity's key: that is its
+   * authentication (EMQX: TLS-PSK), so no password is asked and the identity is the username ACLs
+   * see (a paired device's scope rules are written for it). Bans still apply; an identity that is
+   * no longer known (unpaired, removed from the init_file) is refused even on a session
+   * established before.
+   */
+  private pskAuthenticate(req: AuthRequest, identity: string): AuthResult {
+    const clientId = req.clientId;
+    const ban = this.bans.find(clientId, identity, req.peerHost);
+    if (ban) {
+      this.metrics?.inc('client.banned');
+      return this.fail(req, clientId, identity, 'banned', `banned as ${ban.as} by ${ban.by}${ban.reason ? ': ' + ban.reason : ''}`);
+    }
+    if (!this.pskKnown(identity)) return this.fail(req, clientId, identity, 'not_authorized', 'psk: identity no longer known');
+    return this.ok(req, clientId, identity, false, 'psk');
   }
 
   private digest(userId: string, password: Buffer): string {

@@ -134,7 +134,25 @@ export const limiterSchema = z
   })
   .prefault({});
 
+/**
+ * EMQX 5's [psk_authentication] (emqx_psk_schema): pre-shared keys for the DTLS listeners. The
+ * init_file's `identity:secret` lines are read at start and again at every reload; the secret is
+ * the raw text after the separator (EMQX does not decode it). Keys handed to devices at pairing are
+ * accepted whether or not this is enabled.
+ */
+export const pskAuthenticationSchema = z
+  .strictObject({
+    enable: z.boolean().default(false),
+    /** Path of the `identity<separator>secret` file; relative paths are under node.data_dir; empty = none. */
+    init_file: z.string().default(''),
+    separator: z.string().min(1).default(':'),
+    /** EMQX imports the file in chunks of this many lines; accepted for compatibility, the file is read at once. */
+    chunk_size: z.number().int().min(1).default(50),
+  })
+  .prefault({});
+
 export const authConfigShape = {
+  psk_authentication: pskAuthenticationSchema,
   authentication: authenticationSchema,
   authorization: authorizationSchema,
   flapping_detect: flappingSchema,
@@ -147,6 +165,7 @@ export type AuthorizationConfig = z.infer<typeof authorizationSchema>;
 export type FlappingConfig = z.infer<typeof flappingSchema>;
 export type BannedConfig = z.infer<typeof bannedSchema>;
 export type LimiterConfig = z.infer<typeof limiterSchema>;
+export type PskAuthenticationConfig = z.infer<typeof pskAuthenticationSchema>;
 
 type CertAs = 'disabled' | 'cn' | 'dn' | 'san';
 interface ListenerView {
@@ -172,4 +191,7 @@ export interface AuthSettings {
   flapping_detect: FlappingConfig;
   banned: BannedConfig;
   limiter: LimiterConfig;
+  psk_authentication: PskAuthenticationConfig;
+  /** Gateway DTLS listeners' certificate mappings are read from here (gateway.<name>.listeners.dtls.<id>). */
+  gateway?: object;
 }

@@ -3,7 +3,7 @@
 // to its scope (allow the scope, deny everything else), so every gateway's normal authentication
 // and authorization path applies to it unchanged; this table only remembers what was paired.
 import { randomBytes } from 'node:crypto';
-import type { Database as Db } from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
 import type { AclDb, StoredAclRule } from './acl-db.js';
 import { compileTopic } from './acl.js';
 import { AuthError } from './errors.js';
@@ -29,7 +29,20 @@ export interface Device {
   topic_ids: TopicId[];
   created_at: number;
   state: DeviceState;
+  /** DTLS PSK identity handed to the device at pairing (coap, mqttsn); null when it has none. The key is shown once, at pairing. */
+  psk_identity: string | null;
 }
+
+/** A DTLS pre-shared key handed to a device: the identity and the 16-byte key in hex. */
+export interface DevicePsk {
+  identity: string;
+  key: string;
+}
+
+/** Protocols whose devices get a DTLS PSK at pairing (their gateways have DTLS listeners). */
+export const PSK_PROTOCOLS: readonly DeviceProtocol[] = ['coap', 'mqttsn'];
+/** 128-bit keys: what the PSK-AES128 suites (CCM_8 for CoAP/LwM2M devices) use. */
+const PSK_KEY_BYTES = 16;
 
 export interface PairRequest {
   name: string;
@@ -38,6 +51,8 @@ export interface PairRequest {
   scope?: string;
   /** Default: generated (24 random bytes, base64url). */
   password?: string;
+  /** DTLS key in hex (4..64 bytes) for a device whose firmware has one already; default: 16 random bytes. */
+  psk_key?: string;
 }
 
 export interface PermitJoinStatus {
@@ -57,6 +72,8 @@ interface Row {
   topic_ids: string;
   created_at: number;
   state: DeviceState;
+  psk_identity: string | null;
+  psk_key: string | null;
 }
 
 /** EMQX reserves 1..1024 for predefined MQTT-SN topic ids. */
@@ -81,11 +98,13 @@ function scopeRules(scope: string): StoredAclRule[] {
 }
 
 function toDevice(r: Row): Device {
-  return { name: r.name, protocol: r.protocol, client_id: r.client_id, username: r.username, scope: r.scope, topic_ids: JSON.parse(r.topic_ids) as TopicId[], created_at: r.created_at, state: r.state };
+  return { name: r.name, protocol: r.protocol, client_id: r.client_id, username: r.username, scope: r.scope, topic_ids: JSON.parse(r.topic_ids) as TopicId[], created_at: r.created_at, state: r.state, psk_identity: r.psk_identity ?? null };
 }
 
 export class DeviceRegistry {
   private joinUntil = 0;
+  private readonly removed: ((d: Device) => void)[] = [];
+  private pskStmt: Statement | null = null;
 
   constructor(
     private readonly db: Db,
@@ -105,12 +124,24 @@ export class DeviceRegistry {
     return r === undefined ? [] : (JSON.parse(r.topic_ids) as TopicId[]);
   }
 
+  /** The DTLS key of the paired device with this PSK identity (a handshake asks; one indexed read). */
+  pskKey(identity: string): Buffer | undefined {
+    this.pskStmt ??= this.db.prepare("SELECT psk_key FROM auth_devices WHERE psk_identity = ? AND state = 'paired'");
+    const r = this.pskStmt.get(identity) as { psk_key: string | null } | undefined;
+    return r?.psk_key ? Buffer.from(r.psk_key, 'hex') : undefined;
+  }
+
+  /** Told after a device is unpaired (gateways end its DTLS sessions). */
+  onRemoved(listener: (d: Device) => void): void {
+    this.removed.push(listener);
+  }
+
   list(): Device[] {
     return (this.db.prepare('SELECT * FROM auth_devices ORDER BY name').all() as Row[]).map(toDevice);
   }
 
   /** Register a device, create its user and scope rules; the plain password is returned once, here. */
-  pair(req: PairRequest): { device: Device; password: string } {
+  pair(req: PairRequest): { device: Device; password: string; psk: DevicePsk | null } {
     checkName(req.name);
     if (!DEVICE_PROTOCOLS.includes(req.protocol)) throw new AuthError('OUTPOST_ERR_AUTH_BAD_INPUT', `protocol must be one of ${DEVICE_PROTOCOLS.join(', ')}`);
     if (req.password !== undefined && (typeof req.password !== 'string' || req.password === '')) throw new AuthError('OUTPOST_ERR_AUTH_BAD_INPUT', 'password must be a non-empty string');
@@ -124,12 +155,19 @@ export class DeviceRegistry {
     if (this.get(req.name)) throw new AuthError('OUTPOST_ERR_AUTH_USER_EXISTS', `device ${req.name}`);
     const password = req.password ?? randomBytes(24).toString('base64url');
     const topicIds = req.protocol === 'mqttsn' ? this.allocateTopicIds(req.name, scope) : [];
+    // The identity is the device name, so it is also the username its ACL scope is written for.
+    if (req.psk_key !== undefined) {
+      if (!PSK_PROTOCOLS.includes(req.protocol)) throw new AuthError('OUTPOST_ERR_AUTH_BAD_INPUT', `psk_key: only ${PSK_PROTOCOLS.join(' and ')} devices use DTLS`);
+      if (typeof req.psk_key !== 'string' || !/^(?:[0-9a-fA-F]{2}){4,64}$/.test(req.psk_key)) throw new AuthError('OUTPOST_ERR_AUTH_BAD_INPUT', 'psk_key must be 4 to 64 bytes in hex');
+    }
+    const psk = PSK_PROTOCOLS.includes(req.protocol) ? { identity: req.name, key: req.psk_key?.toLowerCase() ?? randomBytes(PSK_KEY_BYTES).toString('hex') } : null;
+    if (psk && this.db.prepare('SELECT 1 FROM auth_devices WHERE psk_identity = ?').get(psk.identity)) throw new AuthError('OUTPOST_ERR_AUTH_USER_EXISTS', `PSK identity ${psk.identity}`);
     this.db.transaction(() => {
       this.users.addSync(req.name, password);
       this.acl.set('username', req.name, scopeRules(scope));
-      this.insert(req.name, req.protocol, scope, topicIds, 'paired');
+      this.insert(req.name, req.protocol, scope, topicIds, 'paired', req.name, psk);
     })();
-    return { device: this.get(req.name)!, password };
+    return { device: this.get(req.name)!, password, psk };
   }
 
   /** Remove the device, its user and its rules. */
@@ -141,6 +179,7 @@ export class DeviceRegistry {
       this.users.remove(d.username);
       this.acl.remove('username', d.username);
     })();
+    for (const l of this.removed) l(d);
     return true;
   }
 
@@ -190,11 +229,11 @@ export class DeviceRegistry {
     return true;
   }
 
-  private insert(name: string, protocol: DeviceProtocol, scope: string, topicIds: TopicId[], state: DeviceState, clientId = name): void {
+  private insert(name: string, protocol: DeviceProtocol, scope: string, topicIds: TopicId[], state: DeviceState, clientId = name, psk: DevicePsk | null = null): void {
     const hash = (this.db.prepare('SELECT password_hash FROM auth_users WHERE user_id = ?').get(name) as { password_hash: string }).password_hash;
     this.db
-      .prepare('INSERT INTO auth_devices (name, protocol, client_id, username, password_hash, scope, topic_ids, created_at, state) VALUES (?,?,?,?,?,?,?,?,?)')
-      .run(name, protocol, clientId, name, hash, scope, JSON.stringify(topicIds), this.now(), state);
+      .prepare('INSERT INTO auth_devices (name, protocol, client_id, username, password_hash, scope, topic_ids, created_at, state, psk_identity, psk_key) VALUES (?,?,?,?,?,?,?,?,?,?,?)')
+      .run(name, protocol, clientId, name, hash, scope, JSON.stringify(topicIds), this.now(), state, psk?.identity ?? null, psk?.key ?? null);
   }
 
   /** Two predefined ids (telemetry up, commands down) that no other device holds. */

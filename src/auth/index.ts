@@ -12,11 +12,12 @@ import type { Store } from '../store/store.js';
 import { DEFAULT_ACL, normalizeIp, parseAcl, type AclRule } from './acl.js';
 import { AclDb } from './acl-db.js';
 import type { AuthSettings } from './config.js';
-import { ChainAuthenticator, type CertAsLookup } from './authenticator.js';
+import { ChainAuthenticator, type CertAsLookup, type CertField } from './authenticator.js';
 import { AclAuthorizer } from './authorizer.js';
 import { BanList } from './ban-list.js';
 import { FlappingDetector } from './flapping.js';
 import { DeviceRegistry } from './device-registry.js';
+import { PskStore, loadPskFile } from './psk.js';
 import { AUTH_MIGRATIONS } from './migrations.js';
 import { ConnectionCounter, bucketFor } from './rate-limit.js';
 import { UserDb } from './user-db.js';
@@ -24,7 +25,8 @@ import { UserDb } from './user-db.js';
 export type { AuthSettings, HashAlgorithm } from './config.js';
 export { UserDb, type ExportedUser, type ImportOptions, type ImportResult, type ListUsersQuery, type UserInfo } from './user-db.js';
 export { AclDb, type AclWhoType, type StoredAclRule } from './acl-db.js';
-export { DeviceRegistry, DEVICE_PROTOCOLS, MAX_PERMIT_JOIN_S, defaultScope, type Device, type DeviceProtocol, type PairRequest, type PermitJoinStatus, type TopicId } from './device-registry.js';
+export { PskStore, PskFileError, parsePskFile, loadPskFile } from './psk.js';
+export { DeviceRegistry, PSK_PROTOCOLS, type DevicePsk, DEVICE_PROTOCOLS, MAX_PERMIT_JOIN_S, defaultScope, type Device, type DeviceProtocol, type PairRequest, type PermitJoinStatus, type TopicId } from './device-registry.js';
 export { BanList, BAN_KINDS, type Ban, type BanKind } from './ban-list.js';
 export { AuthError, AUTH_ERRORS, type AuthErrorCode } from './errors.js';
 export { parseAcl, DEFAULT_ACL } from './acl.js';
@@ -45,6 +47,8 @@ export interface AuthServices {
   bans: BanList;
   /** Paired sensors and the permit-join window (CLI `pair`/`devices`, API `/devices`). */
   devices: DeviceRegistry;
+  /** DTLS pre-shared keys: [psk_authentication] init_file and paired devices (one synchronous lookup). */
+  psk: PskStore;
   /** Global cap over every listener: take a slot at accept, release it on close. */
   connections: ConnectionCounter;
   /** True when unknown/anonymous clients are let in right now. */
@@ -83,9 +87,19 @@ function loadFileRules(config: AuthSettings): AclRule[] {
   return parseAcl(readFileSync(path, 'utf8'), path);
 }
 
+function gatewayCertAs(gateway: object | undefined, gw: string, name: string): { username: CertField; clientId: CertField } | null {
+  const l = (gateway as Record<string, { listeners?: { dtls?: Record<string, { peer_cert_as_username?: CertField; peer_cert_as_clientid?: CertField }> } }> | undefined)?.[gw]?.listeners?.dtls?.[name];
+  const username = l?.peer_cert_as_username ?? 'disabled';
+  const clientId = l?.peer_cert_as_clientid ?? 'disabled';
+  return username === 'disabled' && clientId === 'disabled' ? null : { username, clientId };
+}
+
 function certAsLookup(getConfig: () => AuthSettings): CertAsLookup {
   return (listener) => {
-    const [type, name] = listener.split(':');
+    const parts = listener.split(':');
+    // A gateway's DTLS listener ('coap:dtls:default') maps certificates as an MQTT TLS listener does.
+    if (parts.length === 3 && parts[1] === 'dtls') return gatewayCertAs(getConfig().gateway, parts[0]!, parts[2]!);
+    const [type, name] = parts;
     if (!name || (type !== 'ssl' && type !== 'wss')) return null;
     const l = getConfig().listeners[type][name];
     if (!l || (l.peer_cert_as_username === 'disabled' && l.peer_cert_as_clientid === 'disabled')) return null;
@@ -108,9 +122,20 @@ export function createAuth(config: AuthSettings, store: Store, log: Logger, cloc
   }
   const flapping = new FlappingDetector(cfg.flapping_detect);
   const connections = new ConnectionCounter(cfg.limiter.max_connections);
-  const authenticator = new ChainAuthenticator(cfg.authentication, users, bans, certAsLookup(() => cfg), alog, now, metrics);
-  const fileRules = loadFileRules(cfg);
   const devices = new DeviceRegistry(store.db, users, acl, now);
+  let pskFile: Map<string, Buffer>;
+  try {
+    pskFile = loadPskFile(cfg.psk_authentication, cfg.node.data_dir);
+  } catch (err) {
+    // Refuse to start naming the key: a DTLS device would otherwise fail its handshakes silently.
+    throw new Error(`psk_authentication.init_file: ${(err as Error).message}`);
+  }
+  const psk = new PskStore(pskFile, devices);
+  devices.onRemoved((d) => {
+    if (d.psk_identity !== null) psk.revoke(d.psk_identity);
+  });
+  const authenticator = new ChainAuthenticator(cfg.authentication, users, bans, certAsLookup(() => cfg), alog, now, metrics, (id) => psk.has(id));
+  const fileRules = loadFileRules(cfg);
   authenticator.setJoinHook((username, clientId, password, protocol) => devices.admitUnknown(username, clientId, password, protocol));
   const authorizer = new AclAuthorizer(cfg.authorization, fileRules, acl, alog, now, metrics);
 
@@ -164,6 +189,7 @@ export function createAuth(config: AuthSettings, store: Store, log: Logger, cloc
     acl,
     bans,
     devices,
+    psk,
     connections,
     anonymousAllowed: () => authenticator.anonymousAllowed(),
     warnAnonymousExposure(listeners) {
@@ -180,6 +206,12 @@ export function createAuth(config: AuthSettings, store: Store, log: Logger, cloc
     reload(next: AuthSettings) {
       // Parse the ACL first: a broken file throws here and nothing changes.
       const rules = loadFileRules(next);
+      // A bad PSK file keeps the keys in use (devices keep working) and says why; the rest applies.
+      try {
+        psk.replaceFile(loadPskFile(next.psk_authentication, next.node.data_dir));
+      } catch (err) {
+        alog.error({ key: 'psk_authentication.init_file', reason: (err as Error).message }, 'psk_file_reload_failed: keeping the previous keys');
+      }
       cfg = next;
       users.setOptions({ algorithm: next.authentication.password_hash_algorithm, importAlgorithm: next.authentication.import_hash_algorithm, now });
       authenticator.update(next.authentication);
@@ -202,7 +234,7 @@ export function createAuth(config: AuthSettings, store: Store, log: Logger, cloc
     if (users.count() === 0) services.warnAnonymousExposure(configuredBinds(cfg));
   });
   alog.info(
-    { users: users.count(), bans: bans.size(), acl_file_rules: fileRules.length, anonymous: authenticator.anonymousAllowed(), no_match: cfg.authorization.no_match },
+    { users: users.count(), bans: bans.size(), psk_file_identities: psk.fileSize(), acl_file_rules: fileRules.length, anonymous: authenticator.anonymousAllowed(), no_match: cfg.authorization.no_match },
     'auth_started',
   );
   return services;

@@ -14,4 +14,9 @@ export const AUTH_MIGRATIONS: readonly string[] = [
   `CREATE TABLE auth_devices (name TEXT PRIMARY KEY, protocol TEXT NOT NULL, client_id TEXT NOT NULL UNIQUE,
      username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, scope TEXT NOT NULL, topic_ids TEXT NOT NULL,
      created_at INTEGER NOT NULL, state TEXT NOT NULL) WITHOUT ROWID;`,
+  // DTLS pre-shared keys handed to paired CoAP/MQTT-SN devices (issue 20). The key must be known to
+  // the server in clear (PSK), so it is stored as is (hex); the identity is unique across devices.
+  `ALTER TABLE auth_devices ADD COLUMN psk_identity TEXT;
+   ALTER TABLE auth_devices ADD COLUMN psk_key TEXT;
+   CREATE UNIQUE INDEX auth_devices_psk_identity ON auth_devices (psk_identity) WHERE psk_identity IS NOT NULL;`,
 ];

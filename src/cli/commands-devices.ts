@@ -16,6 +16,8 @@ type Protocol = (typeof PROTOCOLS)[number];
 const ROOT = new URL('../../../', import.meta.url);
 const TEMPLATES = new URL('firmware-config/templates/', ROOT);
 const DEFAULT_PORT: Record<Protocol, number> = { coap: 5683, mqttsn: 1884, mqtt: 1883 };
+/** EMQX's DTLS ports (CoAP 5684) and the MQTT-SN convention (1885), when no dtls listener runs. */
+const DEFAULT_DTLS_PORT: Record<'coap' | 'mqttsn', number> = { coap: 5684, mqttsn: 1885 };
 /** coap and mqttsn have sensor templates of their own; MQTT devices use the generic one. */
 const TEMPLATE: Record<Protocol, string> = { coap: 'coap-sensor.h.tmpl', mqttsn: 'mqttsn-sensor.h.tmpl', mqtt: 'device-config.h.tmpl' };
 
@@ -31,6 +33,7 @@ interface PairOptions {
   scope?: string;
   password?: string;
   passwordStdin?: boolean;
+  pskKey?: string;
 }
 
 interface Paired {
@@ -41,6 +44,9 @@ interface Paired {
   password: string;
   scope: string;
   topic_ids: { id: number; topic: string }[];
+  /** DTLS PSK (coap, mqttsn): the identity, and the 16-byte key in hex, shown once at pairing. */
+  psk_identity: string | null;
+  psk_key?: string;
 }
 
 function portOf(bind: unknown): number | null {
@@ -48,16 +54,29 @@ function portOf(bind: unknown): number | null {
   return m ? Number(m[1]) : null;
 }
 
-/** The port the device should talk to: the running listener's, else the protocol's default. */
-async function gatewayPort(c: Ctx, protocol: Protocol): Promise<number> {
+/** The ports the device should talk to: the running listeners', else the protocol's defaults. */
+async function gatewayPorts(c: Ctx, protocol: Protocol): Promise<{ port: number; dtlsPort: number | null }> {
   if (protocol === 'mqtt') {
     const ls = (await c.api.request('GET', '/api/v5/listeners')).body as Row[];
-    return portOf(ls.find((l) => l.id === 'tcp:default')?.bind) ?? DEFAULT_PORT.mqtt;
+    return { port: portOf(ls.find((l) => l.id === 'tcp:default')?.bind) ?? DEFAULT_PORT.mqtt, dtlsPort: null };
   }
   const gs = (await c.api.request('GET', '/api/v5/gateways')).body as Row[];
-  const g = gs.find((x) => x.name === protocol);
-  const l = (g?.listeners as Row[] | undefined)?.[0];
-  return portOf(l?.bind) ?? DEFAULT_PORT[protocol];
+  const ls = (gs.find((x) => x.name === protocol)?.listeners as Row[] | undefined) ?? [];
+  const udp = ls.find((l) => l.type === 'udp') ?? ls.find((l) => l.type !== 'dtls');
+  const dtls = ls.find((l) => l.type === 'dtls');
+  return { port: portOf(udp?.bind) ?? DEFAULT_PORT[protocol], dtlsPort: portOf(dtls?.bind) ?? DEFAULT_DTLS_PORT[protocol] };
+}
+
+/** The key as the body of a C array initializer: "0x1f, 0x2e, ...". */
+export function cByteArray(hex: string): string {
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(hex)) throw new CliError('the daemon returned a malformed PSK key', EXIT.ERROR);
+  return (hex.match(/../g) ?? []).map((b) => `0x${b.toLowerCase()}`).join(', ');
+}
+
+/** The DTLS values of a coap/mqttsn template. */
+function pskValues(d: Paired, dtlsPort: number): Record<string, string | number> {
+  if (d.psk_identity === null || d.psk_key === undefined) throw new CliError('the daemon returned no DTLS pre-shared key for this device', EXIT.ERROR);
+  return { dtls_port: dtlsPort, psk_identity: d.psk_identity, psk_key_bytes: cByteArray(d.psk_key) };
 }
 
 function topicUnder(scope: string, leaf: string, name: string): string {
@@ -65,28 +84,40 @@ function topicUnder(scope: string, leaf: string, name: string): string {
 }
 
 /** The values each template asks for (the renderer refuses missing and unused ones). */
-export function templateValues(d: Paired, host: string, port: number): Record<string, string | number> {
+export function templateValues(d: Paired, host: string, port: number, dtlsPort: number | null = null): Record<string, string | number> {
   const publish = topicUnder(d.scope, 'telemetry', d.name);
   const command = topicUnder(d.scope, 'cmd', d.name);
   if (d.protocol === 'coap') {
-    return { gateway_host: host, gateway_port: port, client_id: d.client_id, username: d.username, password: d.password, publish_topic: publish, subscribe_topic: command, heartbeat_s: 30 };
+    return { gateway_host: host, gateway_port: port, client_id: d.client_id, username: d.username, password: d.password, publish_topic: publish, subscribe_topic: command, heartbeat_s: 30, ...pskValues(d, dtlsPort ?? DEFAULT_DTLS_PORT.coap) };
   }
   if (d.protocol === 'mqttsn') {
     const [up, down] = d.topic_ids;
     if (!up || !down) throw new CliError('the daemon assigned no MQTT-SN topic ids', EXIT.ERROR);
-    return { gateway_host: host, gateway_port: port, gateway_id: 1, client_id: d.client_id, keepalive_s: 300, publish_topic_id: up.id, publish_topic: up.topic, command_topic_id: down.id, command_topic: down.topic };
+    return { gateway_host: host, gateway_port: port, gateway_id: 1, client_id: d.client_id, keepalive_s: 300, publish_topic_id: up.id, publish_topic: up.topic, command_topic_id: down.id, command_topic: down.topic, ...pskValues(d, dtlsPort ?? DEFAULT_DTLS_PORT.mqttsn) };
   }
   return { protocol: d.protocol, gateway_host: host, gateway_port: port, client_id: d.client_id, username: d.username, password: d.password, scope: d.scope, publish_topic: publish, subscribe_topic: command, keepalive_s: 60 };
 }
 
-async function writeConfig(d: Paired, host: string, port: number, out: string): Promise<string[]> {
+async function writeConfig(d: Paired, host: string, port: number, dtlsPort: number | null, out: string): Promise<string[]> {
   const renderer = (await import(new URL('scripts/render-template.mjs', ROOT).href)) as Renderer;
   const file = TEMPLATE[d.protocol];
-  const header = renderer.renderTemplate(readFileSync(new URL(file, TEMPLATES), 'utf8'), templateValues(d, host, port), file);
+  const header = renderer.renderTemplate(readFileSync(new URL(file, TEMPLATES), 'utf8'), templateValues(d, host, port, dtlsPort), file);
   mkdirSync(out, { recursive: true });
   const jsonPath = join(out, `${d.name}.json`);
   const hPath = join(out, `${d.name}.h`);
-  const config = { name: d.name, protocol: d.protocol, host, port, client_id: d.client_id, username: d.username, password: d.password, scope: d.scope, topic_ids: d.topic_ids };
+  const config = {
+    name: d.name,
+    protocol: d.protocol,
+    host,
+    port,
+    client_id: d.client_id,
+    username: d.username,
+    password: d.password,
+    scope: d.scope,
+    topic_ids: d.topic_ids,
+    // DTLS with a pre-shared key: coaps:// or MQTT-SN over DTLS at dtls_port; the key is hex.
+    ...(d.psk_identity !== null && d.psk_key !== undefined ? { dtls_port: dtlsPort, psk_identity: d.psk_identity, psk_key: d.psk_key } : {}),
+  };
   // The files hold the device's secret: readable by the owner only.
   writeFileSync(jsonPath, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
   writeFileSync(hPath, header, { mode: 0o600 });
@@ -105,19 +136,21 @@ export function registerDeviceCommands(program: Command): void {
     .option('--scope <filter>', 'topic filter the device is confined to (default devices/NAME/#)')
     .option('--password <password>', 'use this password instead of a generated one (prefer --password-stdin)')
     .option('--password-stdin', 'read the password from stdin (MQTT-SN: the [gateway.mqttsn.clientinfo_override] password)')
+    .option('--psk-key <hex>', 'DTLS pre-shared key in hex (coap, mqttsn) for firmware that has one already (default: 16 random bytes)')
     .action(
       act(async (c, protocol: string, o: PairOptions) => {
         if (!(PROTOCOLS as readonly string[]).includes(protocol)) throw new CliError(`protocol must be one of ${PROTOCOLS.join(', ')}`, EXIT.USAGE);
         const p = protocol as Protocol;
-        const port = o.port !== undefined ? intArg(o.port, '--port', 1, 65535) : await gatewayPort(c, p);
+        const ports = await gatewayPorts(c, p);
+        const port = o.port !== undefined ? intArg(o.port, '--port', 1, 65535) : ports.port;
         const host = o.host ?? new URL(c.api.baseUrl).hostname;
         // MQTT-SN CONNECT carries no password: the gateway's clientinfo_override supplies one, so the
         // device's password must be that one. Elsewhere the daemon generates a random one.
         const password = o.password !== undefined || o.passwordStdin ? await readSecret({ value: o.password, fromStdin: o.passwordStdin, prompt: 'Password: ' }) : undefined;
-        const d = (await c.api.request('POST', '/api/v5/devices', { name: o.name, protocol: p, ...(o.scope ? { scope: o.scope } : {}), ...(password !== undefined ? { password } : {}) })).body as Paired;
-        const files = await writeConfig(d, host, port, o.out ?? '.');
-        if (c.json) return json(c, { device: { ...d, password: undefined }, files });
-        c.print(`Paired ${d.name} (${d.protocol}), scope ${d.scope}${d.topic_ids.length ? ', topic ids ' + d.topic_ids.map((t) => `${t.id}=${t.topic}`).join(' ') : ''}\nWrote ${files.join(' and ')} (they hold the password; it is not shown again)`);
+        const d = (await c.api.request('POST', '/api/v5/devices', { name: o.name, protocol: p, ...(o.scope ? { scope: o.scope } : {}), ...(password !== undefined ? { password } : {}), ...(o.pskKey !== undefined ? { psk_key: o.pskKey } : {}) })).body as Paired;
+        const files = await writeConfig(d, host, port, ports.dtlsPort, o.out ?? '.');
+        if (c.json) return json(c, { device: { ...d, password: undefined, psk_key: undefined }, files });
+        c.print(`Paired ${d.name} (${d.protocol}), scope ${d.scope}${d.topic_ids.length ? ', topic ids ' + d.topic_ids.map((t) => `${t.id}=${t.topic}`).join(' ') : ''}\nWrote ${files.join(' and ')} (they hold the password${d.psk_key !== undefined ? ` and the DTLS key of PSK identity ${d.psk_identity ?? ''}` : ''}; neither is shown again)`);
         // The MQTT-SN gateway reads predefined ids from its config only (for now): say what to add.
         if (d.topic_ids.length) c.print(`MQTT-SN predefined topic ids (the gateway reads them from the registry at the device's next CONNECT): ${d.topic_ids.map((t) => `${t.id} = ${t.topic}`).join(', ')}`);
       }),

@@ -13,6 +13,11 @@ export interface AuthRequest {
   listener: string;
   /** Client certificate fields when the transport is TLS/DTLS with a peer certificate. */
   cert?: { commonName?: string; subject?: string; san?: string[]; fingerprint?: string };
+  /**
+   * The PSK identity a DTLS handshake proved (the peer holds that identity's key). The chain takes
+   * it as authenticated without a password, with the identity as username.
+   */
+  pskIdentity?: string;
 }
 
 export type AuthResult =

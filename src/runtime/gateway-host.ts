@@ -9,6 +9,7 @@ import type {
   GatewayContext,
   GatewayMetrics,
   GatewaySession,
+  PskLookup,
   OpenSessionOptions,
   PublishOutcome,
   SessionlessDevice,
@@ -36,6 +37,8 @@ export interface GatewayHostOptions {
   mountpoint: string;
   /** Predefined topic ids from the device registry (pairing), by client id. */
   topicIds?: (clientId: string) => readonly { id: number; topic: string }[];
+  /** DTLS pre-shared keys (auth's PskStore). */
+  psk?: PskLookup;
 }
 
 
@@ -183,9 +186,11 @@ export class GatewayHost implements GatewayContext {
   private readonly authenticator: () => Authenticator;
   private readonly refusalsLogged = new OncePerKey(4096);
   private readonly topicIds: GatewayHostOptions['topicIds'];
+  readonly psk: PskLookup | undefined;
 
   constructor(o: GatewayHostOptions) {
     this.topicIds = o.topicIds;
+    this.psk = o.psk;
     this.name = o.name;
     this.broker = o.broker;
     this.log = o.log;

@@ -170,7 +170,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     const gcfg = (config.gateway as Record<string, { enable?: boolean; mountpoint?: string }>)[entry.name];
     if (!gcfg?.enable) continue;
     const mod = await entry.load();
-    const host = new GatewayHost({ name: mod.name, protoName: mod.protoName, sysName: mod.sysName, broker, authenticator: () => auth.authenticator, log: log.child({ gw: mod.name }), mountpoint: gcfg.mountpoint ?? '', topicIds: (id) => auth.devices.topicIdsFor(id) });
+    const host = new GatewayHost({ name: mod.name, protoName: mod.protoName, sysName: mod.sysName, broker, authenticator: () => auth.authenticator, log: log.child({ gw: mod.name }), mountpoint: gcfg.mountpoint ?? '', topicIds: (id) => auth.devices.topicIdsFor(id), psk: auth.psk });
     const rg: RunningGateway = { name: mod.name, status: 'stopped', gateway: null, host, startedAt: 0 };
     gateways.push(rg);
     try {

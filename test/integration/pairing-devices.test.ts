@@ -128,6 +128,13 @@ describe('a paired CoAP device', () => {
   it('publishes in its scope with its query credentials (connectionless) and is refused outside it', async () => {
     const cfg = await pair('coap', 'coap-1');
     expect(cfg.port).toBe(d.ports['coap:udp:default']);
+    // DTLS: the device also gets a PSK (identity = its name, 16 random bytes) in the JSON and the header.
+    const dtls = JSON.parse(readFileSync(join(out, 'coap-1.json'), 'utf8')) as { psk_identity: string; psk_key: string; dtls_port: number };
+    expect(dtls).toMatchObject({ psk_identity: 'coap-1', dtls_port: 5684 });
+    expect(dtls.psk_key).toMatch(/^[0-9a-f]{32}$/);
+    const hdr = readFileSync(join(out, 'coap-1.h'), 'utf8');
+    expect(hdr).toContain('#define OUTPOST_PSK_IDENTITY     "coap-1"');
+    expect(hdr).toContain(`OUTPOST_PSK_KEY[] = { ${dtls.psk_key.match(/../g)!.map((b) => `0x${b}`).join(', ')} };`);
     const q = `clientid=${cfg.client_id}&username=${cfg.username}&password=${encodeURIComponent(cfg.password)}`;
     const ok = await coapClient(['-m', 'post', '-e', 'coap-in', `coap://127.0.0.1:${cfg.port}/ps/devices/coap-1/temp?${q}`]);
     expect(ok.stderr).not.toMatch(/[45]\.\d\d/);
@@ -174,13 +181,15 @@ describe('the generated C headers', () => {
   it('compile with gcc and define what firmware uses', () => {
     for (const [name, uses] of [
       ['sensor-1', 'OUTPOST_HOST OUTPOST_PORT OUTPOST_CLIENT_ID OUTPOST_USERNAME OUTPOST_PASSWORD OUTPOST_SCOPE OUTPOST_KEEPALIVE_S'],
-      ['coap-1', 'OUTPOST_COAP_HOST OUTPOST_COAP_PORT OUTPOST_CLIENT_ID OUTPOST_USERNAME OUTPOST_PASSWORD OUTPOST_HEARTBEAT_S'],
-      ['soil-12', 'OUTPOST_MQTTSN_HOST OUTPOST_MQTTSN_PORT OUTPOST_CLIENT_ID OUTPOST_TOPIC_ID_PUBLISH OUTPOST_TOPIC_ID_COMMAND'],
+      ['coap-1', 'OUTPOST_COAP_HOST OUTPOST_COAP_PORT OUTPOST_CLIENT_ID OUTPOST_USERNAME OUTPOST_PASSWORD OUTPOST_HEARTBEAT_S OUTPOST_COAPS_PORT OUTPOST_PSK_IDENTITY OUTPOST_PSK_KEY'],
+      ['soil-12', 'OUTPOST_MQTTSN_HOST OUTPOST_MQTTSN_PORT OUTPOST_CLIENT_ID OUTPOST_TOPIC_ID_PUBLISH OUTPOST_TOPIC_ID_COMMAND OUTPOST_MQTTSN_DTLS_PORT OUTPOST_PSK_IDENTITY OUTPOST_PSK_KEY'],
     ] as const) {
       // Each macro must be a string literal or an integer constant where firmware expects one.
       const body = uses
         .split(' ')
-        .map((m, i) => (/PORT|_S$|TOPIC_ID/.test(m) ? `static const int v${i} = ${m};` : `static const char v${i}[] = ${m};`))
+        .map((m, i) =>
+          /PORT|_S$|TOPIC_ID/.test(m) ? `static const int v${i} = ${m};` : m === 'OUTPOST_PSK_KEY' ? `static const unsigned char *v${i} = ${m}; static const unsigned long n${i} = OUTPOST_PSK_KEY_LEN;` : `static const char v${i}[] = ${m};`,
+        )
         .join('\n');
       const c = join(out, `${name}-check.c`);
       writeFileSync(c, `#include "${name}.h"\n#include "${name}.h"\n${body}\n`);

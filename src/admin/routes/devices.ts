@@ -2,7 +2,7 @@
 // an ACL scope, list and unpair devices, approve those a permit-join window admitted, and open or
 // read that window. outpostctl pair/unpair/devices/permit-join call these routes.
 import type { FastifyInstance } from 'fastify';
-import type { Device, DeviceProtocol, PairRequest, PermitJoinStatus } from '../../auth/device-registry.js';
+import type { Device, DevicePsk, DeviceProtocol, PairRequest, PermitJoinStatus } from '../../auth/device-registry.js';
 import { ApiError } from '../errors.js';
 import type { RouteContext } from '../route-context.js';
 
@@ -10,7 +10,7 @@ import type { RouteContext } from '../route-context.js';
 export interface DeviceAdmin {
   list(): Device[];
   get(name: string): Device | null;
-  pair(req: PairRequest): { device: Device; password: string };
+  pair(req: PairRequest): { device: Device; password: string; psk: DevicePsk | null };
   unpair(name: string): boolean;
   approve(name: string): Device;
   permitJoin(seconds: number): PermitJoinStatus;
@@ -34,15 +34,16 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: RouteContext): v
   app.get('/api/v5/devices', async () => ({ data: devices().list().map(item) }));
 
   app.post('/api/v5/devices', async (req, reply) => {
-    const b = (req.body ?? {}) as { name?: unknown; protocol?: unknown; scope?: unknown; password?: unknown };
+    const b = (req.body ?? {}) as { name?: unknown; protocol?: unknown; scope?: unknown; password?: unknown; psk_key?: unknown };
     if (typeof b.name !== 'string') throw new ApiError('INVALID_PARAMETER', 'name is required');
     if (typeof b.protocol !== 'string') throw new ApiError('INVALID_PARAMETER', 'protocol is required (coap, mqttsn or mqtt)');
     if (b.scope !== undefined && typeof b.scope !== 'string') throw new ApiError('INVALID_PARAMETER', 'scope must be a topic filter');
     if (b.password !== undefined && typeof b.password !== 'string') throw new ApiError('INVALID_PARAMETER', 'password must be a string');
-    const r = devices().pair({ name: b.name, protocol: b.protocol as DeviceProtocol, scope: b.scope, password: b.password });
+    if (b.psk_key !== undefined && typeof b.psk_key !== 'string') throw new ApiError('INVALID_PARAMETER', 'psk_key must be a hex string');
+    const r = devices().pair({ name: b.name, protocol: b.protocol as DeviceProtocol, scope: b.scope, password: b.password, psk_key: b.psk_key });
     ctx.log.info({ device: r.device.name, protocol: r.device.protocol, scope: r.device.scope, by: req.principal?.name }, 'device_paired_by_api');
-    // The password is shown this once; the store keeps only its hash.
-    return reply.status(201).send({ ...item(r.device), password: r.password });
+    // The password and the DTLS key are shown this once (the store keeps the password's hash only).
+    return reply.status(201).send({ ...item(r.device), password: r.password, ...(r.psk ? { psk_key: r.psk.key } : {}) });
   });
 
   app.get('/api/v5/devices/permit_join', async () => permitItem(devices().permitJoinStatus()));

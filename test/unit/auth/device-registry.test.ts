@@ -136,7 +136,7 @@ describe('DeviceRegistry', () => {
     expect(both.filter((r) => r.ok).length).toBe(1);
     expect(both.find((r) => !r.ok)).toMatchObject({ ok: false });
     expect(auth.devices.list().map((x) => x.name)).toEqual(['twin']);
-    for (let i = 0; i < MAX_PENDING - 1; i++) store!.db.prepare("INSERT INTO auth_devices VALUES (?, 'mqtt', ?, ?, 'h', 's', '[]', 0, 'pending')").run(`p${i}`, `p${i}`, `p${i}`);
+    for (let i = 0; i < MAX_PENDING - 1; i++) store!.db.prepare("INSERT INTO auth_devices VALUES (?, 'mqtt', ?, ?, 'h', 's', '[]', 0, 'pending', NULL, NULL)").run(`p${i}`, `p${i}`, `p${i}`);
     expect(await auth.authenticator.authenticate(req('one-too-many', 'x'))).toEqual({ ok: false, reason: 'not_authorized' });
   });
 });

@@ -106,7 +106,9 @@ describe('firmware-config/templates', () => {
       const prints = macros.map(([name, body]) =>
         body.startsWith('"') ? `  printf("%s=%s\\x1e", "${name}", ${name});` : `  printf("%s=%ld\\x1e", "${name}", (long)(${name}));`,
       );
-      writeFileSync(join(dir, 'main.c'), `#include <stdio.h>\n#include "sensor.h"\nint main(void) {\n${prints.join('\n')}\n  return 0;\n}\n`);
+      // The DTLS key is a byte array, not a macro: print it as hex to compare with the value.
+      const key = header.includes('OUTPOST_PSK_KEY[]') ? '  printf("KEY=");\n  for (size_t i = 0; i < OUTPOST_PSK_KEY_LEN; i++) printf("%02x", OUTPOST_PSK_KEY[i]);\n  printf("\\x1e");' : '';
+      writeFileSync(join(dir, 'main.c'), `#include <stdio.h>\n#include "sensor.h"\nint main(void) {\n${prints.join('\n')}\n${key}\n  return 0;\n}\n`);
       const cc = spawnSync('cc', ['-std=c99', '-Wall', '-Werror', '-o', join(dir, 'a.out'), join(dir, 'main.c')], { encoding: 'utf8' });
       expect(cc.stderr).toBe('');
       expect(cc.status).toBe(0);
@@ -115,6 +117,11 @@ describe('firmware-config/templates', () => {
       expect(got['OUTPOST_CLIENT_ID']).toBe(values['client_id']);
       if ('password' in values) expect(got['OUTPOST_PASSWORD']).toBe(values['password']);
       if ('username' in values) expect(got['OUTPOST_USERNAME']).toBe(values['username']);
+      if ('psk_key_bytes' in values) {
+        expect(got['KEY']).toBe(String(values['psk_key_bytes']).replace(/0x|,\s*/g, ''));
+        expect(got['OUTPOST_PSK_KEY_LEN']).toBe('16');
+        expect(got['OUTPOST_PSK_IDENTITY']).toBe(values['psk_identity']);
+      }
       const port = macros.find(([n]) => n.endsWith('_PORT'))![0];
       expect(got[port]).toBe(String(values['gateway_port']));
     });
