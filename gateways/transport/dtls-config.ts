@@ -9,19 +9,6 @@ import { secondsFrom, splitListenerBind } from '../gateway.js';
 import { dtlsSupport } from './dtls/index.js';
 import { offersPsk } from './dtls-listener.js';
 
-/**
- * The engine's answer, or null where it cannot tell: the bundled (CJS) config loader has no
- * import.meta.url for the engine to find its addon by (asked of the engine in dtls-requests.md).
- * Then the listener itself fails at start with the same reason.
- */
-function supportOrNull(): ReturnType<typeof dtlsSupport> | null {
-  try {
-    return dtlsSupport();
-  } catch {
-    return null;
-  }
-}
-
 const certAs = z.enum(['disabled', 'cn', 'dn', 'san']).default('disabled');
 
 export const dtlsOptionsSchema = z
@@ -67,8 +54,8 @@ const dtlsListenerObject = (defaultPort: number) =>
       if (o.certfile === '' && o.ciphers.length > 0 && !offersPsk(o.ciphers)) ctx.addIssue({ code: 'custom', path: ['dtls_options', 'ciphers'], message: 'no PSK cipher and no certfile/keyfile: the listener could complete no handshake' });
       if (o.verify === 'verify_peer' && o.cacertfile === '') ctx.addIssue({ code: 'custom', path: ['dtls_options', 'cacertfile'], message: 'required with verify = "verify_peer"' });
       // Checked here, with the config, so the daemon refuses to start instead of running without the listener.
-      const support = supportOrNull();
-      if (support !== null && !support.ok) ctx.addIssue({ code: 'custom', path: ['enable'], message: `DTLS is not available on this build: ${support.reason}` });
+      const support = dtlsSupport();
+      if (!support.ok) ctx.addIssue({ code: 'custom', path: ['enable'], message: `DTLS is not available on this build: ${support.reason}` });
     });
 
 /** `listeners.dtls` of a UDP gateway: named listeners; `default` is declared off (it needs keys or certificates). */
