@@ -23,6 +23,10 @@ export const DEFAULT_CIPHERS = [
 ];
 
 const COOKIE_ROTATE_MS = 60_000;
+/** A peer address that keeps failing (a wrong key retried by the device) is logged once per this. */
+const WARN_QUIET_MS = 10 * 60_000;
+/** How many recently warned addresses are remembered (bounded: spoofed sources cannot grow it). */
+const WARN_MEMORY = 1024;
 
 interface Peer {
   readonly remote: RemoteInfo;
@@ -85,6 +89,8 @@ export class DtlsListener implements DtlsSocket {
   private readonly messageListeners: ((msg: Buffer, from: RemoteInfo) => void)[] = [];
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly now: () => number;
+  /** peer "address:port" -> when its warnings may be logged again (oldest first, bounded). */
+  private readonly warned = new Map<string, number>();
   private readonly log: Log | undefined;
   private readonly mtu: number;
   private readonly maxPeers: number;
@@ -309,7 +315,15 @@ export class DtlsListener implements DtlsSocket {
       if (p.logged) return;
       p.logged = true;
     }
-    this.log?.warn({ peer: `${from.address}:${from.port}`, ...detail }, msg);
+    // Each retry of a failing device is a new session: remember the address, not only the session.
+    const key = `${from.address}:${from.port}`;
+    const t = this.now();
+    const quietUntil = this.warned.get(key);
+    if (quietUntil !== undefined && quietUntil > t) return;
+    this.warned.delete(key);
+    this.warned.set(key, t + WARN_QUIET_MS);
+    if (this.warned.size > WARN_MEMORY) this.warned.delete(this.warned.keys().next().value as string);
+    this.log?.warn({ peer: key, ...detail }, msg);
   }
 
   /** Handshake retransmission: OpenSSL's timer (1 s doubling to 60 s) drives it. */

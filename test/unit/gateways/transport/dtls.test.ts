@@ -288,6 +288,12 @@ describe('DtlsListener (in memory)', () => {
     expect(h.server.stats()).toMatchObject({ peers: 0, handshakes: 0, handshakeFailures: 1, alerts: 1 });
     expect(h.warns).toHaveLength(1);
     expect(JSON.stringify(h.warns[0]!.o)).toMatch(/unknown psk identity/i);
+    // The device retries from the same address: counted again, not logged again.
+    const again = new DtlsClient({ identity: 'nobody', key: KEY }, 0, '127.0.0.1', (d) => h!.inject(d, 44001));
+    h.attach(44001, again);
+    await again.connect().catch(() => undefined);
+    expect(h.server.stats()).toMatchObject({ handshakeFailures: 2, alerts: 2 });
+    expect(h.warns).toHaveLength(1);
 
     // The right identity with a wrong key: the client's Finished does not decrypt (DTLS drops
     // such records silently), so the handshake never completes and ends at the deadline.
@@ -297,7 +303,7 @@ describe('DtlsListener (in memory)', () => {
     expect(h.server.stats()).toMatchObject({ peers: 0, handshakesDone: 0 });
     h.advance(2_000);
     h.server.sweep();
-    expect(h.server.stats()).toMatchObject({ peers: 0, handshakes: 0, handshakeFailures: 2 });
+    expect(h.server.stats()).toMatchObject({ peers: 0, handshakes: 0, handshakeFailures: 3 });
     expect(h.warns).toHaveLength(2);
     void p;
   });
