@@ -195,6 +195,8 @@ export interface ListenerInfo {
   type: 'udp' | 'dtls' | 'tcp' | 'ssl' | 'ws' | 'wss' | 'serial';
   bind: string;
   running: boolean;
+  /** A running dtls listener's engine counters (sessions, handshakes, failures, alerts...), for metrics. */
+  dtls?: Readonly<Record<string, number>>;
 }
 
 /** A running gateway. */

@@ -5,7 +5,7 @@ import type { Clock, Gateway, GatewayContext, GatewayModule, ListenerInfo } from
 import type { CoapConfig, coapConfigSchema } from './config.js';
 import { CoapEndpoint } from './endpoint.js';
 import { type SocketFactory, bindUdp } from '../transport/datagram.js';
-import { DtlsGatewayListener, dtlsRestartShape } from '../transport/dtls-listener.js';
+import { DtlsGatewayListener, dtlsRestartShape, dtlsStats } from '../transport/dtls-listener.js';
 import type { DeviceRequest, DeviceResponse } from './types.js';
 import { deviceRequestReply, parseDeviceRequestBody } from './api.js';
 
@@ -120,7 +120,7 @@ export function createCoapGateway(ctx: GatewayContext, initial: CoapConfig, opts
       }
     },
     listeners(): ListenerInfo[] {
-      return udp.map((l) => ({ id: l.id, type: l.type, bind: l.bound, running: l.endpoint !== null }));
+      return udp.map((l) => ({ id: l.id, type: l.type, bind: l.bound, running: l.endpoint !== null, ...dtlsStats(l.dtls) }));
     },
     request(clientId, req) {
       const e = endpointOf(clientId);

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AuthOutcome, Gateway, GatewayContext, GatewayModule, ListenerInfo } from '../gateway.js';
 import { UdpTransport } from '../transport/udp.js';
-import { DtlsGatewayListener, dtlsRestartShape } from '../transport/dtls-listener.js';
+import { DtlsGatewayListener, dtlsRestartShape, dtlsStats } from '../transport/dtls-listener.js';
 import { authSecurity } from '../transport/peer-security.js';
 import type { PeerSecurity } from '../transport/datagram.js';
 import { peerKey } from '../transport/mux.js';
@@ -623,7 +623,7 @@ export class Lwm2mGateway implements Gateway {
   }
 
   listeners(): ListenerInfo[] {
-    return [...this.transports.entries()].map(([id, t]) => ({ id, type: this.dtls.has(id) ? ('dtls' as const) : ('udp' as const), bind: t.bindAddress, running: t.running }));
+    return [...this.transports.entries()].map(([id, t]) => ({ id, type: this.dtls.has(id) ? ('dtls' as const) : ('udp' as const), bind: t.bindAddress, running: t.running, ...dtlsStats(this.dtls.get(id)) }));
   }
 }
 

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { AuthOutcome, Gateway, GatewayContext, GatewayModule, ListenerInfo } from '../gateway.js';
 import { UdpTransport } from '../transport/udp.js';
-import { DtlsGatewayListener, dtlsRestartShape } from '../transport/dtls-listener.js';
+import { DtlsGatewayListener, dtlsRestartShape, dtlsStats } from '../transport/dtls-listener.js';
 import { authSecurity } from '../transport/peer-security.js';
 import type { SerialTransport } from '../transport/serial.js';
 import type { ChannelMux } from '../transport/mux.js';
@@ -295,7 +295,9 @@ export class MqttsnGateway implements Gateway {
 
   listeners(): ListenerInfo[] {
     return this.transports.map((x) =>
-      x.kind !== 'serial'
+      x.kind === 'dtls'
+        ? { id: x.id, type: x.kind, bind: x.t.bindAddress, running: x.t.running, ...dtlsStats(x.dtls) }
+        : x.kind !== 'serial'
         ? { id: x.id, type: x.kind, bind: x.t.bindAddress, running: x.t.running }
         : { id: x.id, type: 'serial' as const, bind: x.t.peer.address, running: x.t.running },
     );

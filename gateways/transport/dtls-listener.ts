@@ -142,3 +142,9 @@ export class DtlsGatewayListener {
     };
   }
 }
+
+/** `{ dtls: counters }` for a gateway's ListenerInfo when the listener is running, else nothing. */
+export function dtlsStats(l: DtlsGatewayListener | null | undefined): { dtls?: Readonly<Record<string, number>> } {
+  const s = l?.stats();
+  return s ? { dtls: { ...s } } : {};
+}

@@ -94,7 +94,7 @@ export interface GatewaySummary {
   createdAt: number;
   startedAt: number;
   maxConnections: number;
-  listeners: { id: string; type: string; bind: string; running: boolean }[];
+  listeners: { id: string; type: string; bind: string; running: boolean; dtls?: Readonly<Record<string, number>> }[];
 }
 
 export interface GatewayAdmin {

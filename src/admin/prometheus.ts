@@ -4,6 +4,7 @@
 // emqx_prometheus.erl) so existing dashboards work; Outpost's own gauges are `outpost_*`.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { BrokerApi } from '../broker/api.js';
+import type { GatewaySummary } from './deps.js';
 
 /** `a.b-c` -> `prefix_a_b_c`; Prometheus names are [a-zA-Z_:][a-zA-Z0-9_:]*. */
 export function promName(prefix: string, name: string): string {
@@ -15,7 +16,13 @@ export class PrometheusExporter {
   private readonly counters = new Map<string, Counter>();
   private readonly gauges = new Map<string, Gauge>();
 
-  constructor(private readonly broker: BrokerApi) {
+  /** outpost_dtls_* by name: labelled by gateway and listener, rebuilt from the listeners at each scrape. */
+  private readonly dtls = new Map<string, Gauge<'gateway' | 'listener'> | Counter<'gateway' | 'listener'>>();
+
+  constructor(
+    private readonly broker: BrokerApi,
+    private readonly gateways: () => GatewaySummary[] = () => [],
+  ) {
     // process_* (memory, CPU, fds) and nodejs_* (heap, GC, event-loop lag) from prom-client itself.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
   }
@@ -49,12 +56,36 @@ export class PrometheusExporter {
     this.setCounter('outpost_store_commits_total', store.commits, 'Group commits since start', seen);
     this.setGauge('outpost_store_last_commit_seconds', store.lastCommitMs / 1000, 'Duration of the last group commit', seen);
     this.setGauge('outpost_store_max_commit_seconds', store.maxCommitMs / 1000, 'Longest group commit since start', seen);
+    this.syncDtls();
     this.setGauge('outpost_uptime_seconds', Math.max(0, (b.clock.now() - b.startedAt) / 1000), 'Seconds since the broker started', seen);
     // Dynamic gauges (a gateway that stopped) disappear rather than freeze at their last value.
     for (const [name] of this.gauges) {
       if (!seen.has(name)) {
         this.registry.removeSingleMetric(name);
         this.gauges.delete(name);
+      }
+    }
+  }
+
+  /** The DTLS engines' counters, one series per gateway listener (a stopped listener's series go). */
+  private syncDtls(): void {
+    for (const m of this.dtls.values()) m.reset();
+    for (const g of this.gateways()) {
+      for (const l of g.listeners) {
+        if (!l.dtls) continue;
+        const labels = { gateway: g.name, listener: l.id };
+        for (const [stat, v] of Object.entries(l.dtls)) {
+          const info = DTLS_STATS[stat];
+          if (!info) continue;
+          let m = this.dtls.get(stat);
+          if (!m) {
+            const opts = { name: info.name, help: info.help, labelNames: ['gateway', 'listener'] as const, registers: [this.registry] };
+            m = info.gauge ? new Gauge(opts) : new Counter(opts);
+            this.dtls.set(stat, m);
+          }
+          if (m instanceof Gauge) m.set(labels, v);
+          else if (v > 0) m.inc(labels, v);
+        }
       }
     }
   }
@@ -82,3 +113,16 @@ export class PrometheusExporter {
     g.set(Number.isFinite(v) ? v : 0);
   }
 }
+
+/** The engine's stats() fields as Prometheus series (gateways/transport/dtls). */
+const DTLS_STATS: Record<string, { name: string; help: string; gauge?: true }> = {
+  peers: { name: 'outpost_dtls_sessions', help: 'Established DTLS sessions', gauge: true },
+  handshakes: { name: 'outpost_dtls_handshakes_in_progress', help: 'DTLS handshakes past the cookie exchange, not finished', gauge: true },
+  handshakesDone: { name: 'outpost_dtls_handshakes_total', help: 'DTLS handshakes completed' },
+  handshakeFailures: { name: 'outpost_dtls_handshake_failures_total', help: 'DTLS handshakes failed (bad key, unknown identity, timeout, alert)' },
+  cookieRejects: { name: 'outpost_dtls_cookie_rejects_total', help: 'ClientHellos answered with a HelloVerifyRequest (no cookie, or a stale or forged one); no state kept' },
+  alerts: { name: 'outpost_dtls_alerts_total', help: 'DTLS alerts other than close_notify, sent or received' },
+  evicted: { name: 'outpost_dtls_evicted_total', help: 'DTLS sessions closed for idleness' },
+  refused: { name: 'outpost_dtls_refused_total', help: 'Valid handshakes refused because the session or handshake cap was full' },
+  dropped: { name: 'outpost_dtls_dropped_total', help: 'Datagrams dropped: not DTLS for a known peer, or sent to a peer without a session' },
+};

@@ -107,7 +107,7 @@ export function buildAdmin(deps: AdminDeps, config: Config, opts: BuildOptions =
   const ownTrace = !deps.trace;
   const trace = deps.trace ?? new TraceService({ dir: join(dataDir, 'trace'), log, now: () => deps.broker.clock.now() });
   if (ownTrace) trace.attach(deps.broker);
-  const ctx: RouteContext = { deps, config, log, credentials, trace, prometheus: new PrometheusExporter(deps.broker) };
+  const ctx: RouteContext = { deps, config, log, credentials, trace, prometheus: new PrometheusExporter(deps.broker, () => deps.gateways?.list() ?? []) };
 
   // Room for the largest publish the broker accepts, base64-encoded, plus JSON around it.
   const bodyLimit = Math.max(4 * 1024 * 1024, Math.ceil(config.mqtt.max_packet_size * 1.4) + 65536);

@@ -232,7 +232,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
               createdAt: g.startedAt,
               startedAt: g.startedAt,
               maxConnections: 1_024_000,
-              listeners: g.gateway ? g.gateway.listeners().map((l) => ({ id: l.id, type: l.type, bind: l.bind, running: l.running })) : [],
+              listeners: g.gateway ? g.gateway.listeners().map((l) => ({ id: l.id, type: l.type, bind: l.bind, running: l.running, ...(l.dtls ? { dtls: l.dtls } : {}) })) : [],
             }))
               // EMQX lists every gateway it knows; those not enabled show as unloaded.
               .concat(GATEWAYS.filter((e) => !gateways.some((g) => g.name === e.name)).map((e) => ({ name: e.name, status: 'unloaded' as const, createdAt: 0, startedAt: 0, maxConnections: 0, listeners: [] }))),

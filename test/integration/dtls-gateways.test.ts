@@ -208,6 +208,14 @@ describe('CoAP over DTLS with a pre-shared key', () => {
     // The daemon still serves the right key afterwards.
     await post('sensor-1', 'sesame-key-0001', 'ps/dtls/after', 'still-up');
     await until(() => got('dtls/after').length > 0, 5000, 'publish after failures');
+    // Counted where operators look: the Prometheus scrape, per gateway listener.
+    const res = await fetch(`http://127.0.0.1:${d.ports['api:http']}/api/v5/prometheus/stats`, { headers: API_AUTH });
+    const text = await res.text();
+    const series = (name: string): number => Number(new RegExp(`^${name}\\{gateway="coap",listener="dtls:default"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+    // The unknown identity at once; the wrong key only at the handshake deadline (DTLS drops what does not decrypt).
+    expect(series('outpost_dtls_handshake_failures_total')).toBeGreaterThanOrEqual(1);
+    expect(series('outpost_dtls_handshakes_total')).toBeGreaterThanOrEqual(1);
+    expect(series('outpost_dtls_sessions')).toBeGreaterThanOrEqual(0);
   });
 
   it('rereads init_file on reload (SIGHUP): a new identity works, a removed one no longer does', async () => {

@@ -173,7 +173,7 @@ describe('gateways on a DTLS listener', () => {
     const { engine, sockets } = fakeEngine();
     const gw = createCoapGateway(ctx, coapConfigSchema.parse({ enable: true, listeners: { udp: { default: { enable: false } }, dtls: { default: { bind: '127.0.0.1', port: 0 } } } }), { dtlsEngine: engine, clock, random: seeded() });
     await gw.start();
-    expect(gw.listeners()).toEqual([{ id: 'dtls:default', type: 'dtls', bind: '127.0.0.1:5684', running: true }]);
+    expect(gw.listeners()).toEqual([{ id: 'dtls:default', type: 'dtls', bind: '127.0.0.1:5684', running: true, dtls: expect.objectContaining({ peers: expect.any(Number), handshakeFailures: expect.any(Number) }) }]);
     sockets[0]!.inject(encode(request({ code: Code.POST, path: 'ps/t/up', payload: 'v1' })), PEER('sensor-1'));
     await tick();
     expect(reqs[0]).toMatchObject({ pskIdentity: 'sensor-1', username: null, password: null, listener: 'dtls:default' });
@@ -235,7 +235,7 @@ describe('gateways on a DTLS listener', () => {
     const { engine, sockets } = fakeEngine();
     const gw = new MqttsnGateway(ctx, mqttsnConfigSchema.parse({ enable: true, listeners: { udp: { default: { enable: false } }, dtls: { default: { bind: '127.0.0.1', port: 0 } } } }), { dtlsEngine: engine });
     await gw.start();
-    expect(gw.listeners()).toEqual([{ id: 'dtls:default', type: 'dtls', bind: '127.0.0.1:5684', running: true }]);
+    expect(gw.listeners()).toEqual([{ id: 'dtls:default', type: 'dtls', bind: '127.0.0.1:5684', running: true, dtls: expect.objectContaining({ peers: expect.any(Number), handshakeFailures: expect.any(Number) }) }]);
     sockets[0]!.inject(snEncode({ type: 'connect', will: false, cleanSession: true, protocolId: 1, duration: 30, clientId: 'soil-1' }), PEER('soil-1'));
     const deadline = Date.now() + 2000;
     while (sockets[0]!.sent.length === 0 && Date.now() < deadline) await tick();
@@ -265,7 +265,7 @@ describe('gateways on a DTLS listener', () => {
     const { engine, sockets } = fakeEngine();
     const gw = new Lwm2mGateway(ctx, lwm2mConfigSchema.parse({ enable: true, listeners: { udp: { default: { enable: false } }, dtls: { default: { port: 0 } } } }), seeded(), { dtlsEngine: engine });
     await gw.start();
-    expect(gw.listeners()).toEqual([{ id: 'dtls:default', type: 'dtls', bind: '0.0.0.0:5684', running: true }]);
+    expect(gw.listeners()).toEqual([{ id: 'dtls:default', type: 'dtls', bind: '0.0.0.0:5684', running: true, dtls: expect.objectContaining({ peers: expect.any(Number), handshakeFailures: expect.any(Number) }) }]);
     sockets[0]!.inject(encode(request({ code: Code.POST, path: 'rd', query: ['ep=meter-1', 'lt=60', 'lwm2m=1.0'], payload: '</3/0>' })), PEER('meter-1'));
     const deadline = Date.now() + 2000;
     while (sockets[0]!.sent.length === 0 && Date.now() < deadline) await tick();
