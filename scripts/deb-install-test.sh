@@ -173,10 +173,17 @@ systemd-nspawn --quiet "${register[@]}" --private-network --machine="$machine" -
   >"$work/console.log" 2>&1 </dev/null &
 nspawn_pid=$!
 leader=
-for _ in $(seq 1 100); do
-  leader=$(ps -o pid= --ppid "$nspawn_pid" 2>/dev/null | head -1 | tr -d ' ')
-  [ -n "$leader" ] && [ "$(readlink "/proc/$leader/ns/pid")" != "$(readlink /proc/self/ns/pid)" ] && break
+# The container's PID 1 is systemd itself: nspawn first forks a helper child of its own, which
+# exits once the container runs (entering that one's namespaces failed now and then).
+for _ in $(seq 1 200); do
   leader=
+  for pid in $(ps -o pid= --ppid "$nspawn_pid" 2>/dev/null); do
+    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = systemd ] && [ "$(readlink "/proc/$pid/ns/pid")" != "$(readlink /proc/self/ns/pid)" ]; then
+      leader=$pid
+      break
+    fi
+  done
+  [ -n "$leader" ] && break
   sleep 0.1
 done
 [ -n "$leader" ] || { tail -20 "$work/console.log"; die "the container did not start"; }
@@ -230,6 +237,14 @@ perms=$(inside 'stat -c "%U:%G %a" /etc/outpost /etc/outpost/outpost.toml /var/l
 inside 'systemctl is-enabled outpost.service' >/dev/null 2>&1 && pass "outpost.service enabled" || fail "outpost.service not enabled"
 roundtrip "MQTT publish/subscribe round trip through the installed daemon" deb/test hello-v1 --publish
 inside 'outpostctl status' >"$work/ctl.txt" 2>&1 && pass "outpostctl status as root: $(head -1 "$work/ctl.txt")" || fail "outpostctl status: $(cat "$work/ctl.txt")"
+# The DTLS addon is built against Node's bundled OpenSSL headers; Debian's nodejs links the system
+# libssl3 instead, and the addon must find its SSL_*/DTLS* symbols there.
+cat >"$root/var/tmp/dtls-check.mjs" <<'EOF'
+const m = await import('/usr/lib/outpost/dist/gateways/transport/dtls/index.js');
+console.log(JSON.stringify(m.dtlsSupport()), 'openssl', process.versions.openssl);
+EOF
+dtls=$(inside 'node /var/tmp/dtls-check.mjs' 2>&1)
+case $dtls in *'"ok":true'*) pass "the DTLS addon loads in Debian's nodejs: $dtls" ;; *) fail "DTLS addon under Debian's nodejs: $dtls" ;; esac
 
 # The user's state: an edited conffile and a marker beside the database.
 inside 'printf "\n# edited by the admin\n" >> /etc/outpost/outpost.toml && echo kept > /var/lib/outpost/deb-test-marker'
