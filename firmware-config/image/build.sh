@@ -311,6 +311,15 @@ MulticastDNS=yes
 UseDomains=yes
 EOF
 
+  # A box without a cable must still start Outpost (local sensors): network-online.target waits
+  # for any one link for at most 30 s, not for every link for 2 minutes.
+  mkdir -p "$rootfs/etc/systemd/system/systemd-networkd-wait-online.service.d"
+  cat >"$rootfs/etc/systemd/system/systemd-networkd-wait-online.service.d/50-outpost.conf" <<'EOF'
+[Service]
+ExecStart=
+ExecStart=/usr/lib/systemd/systemd-networkd-wait-online --any --timeout=30
+EOF
+
   # journald on an SD card: persistent (after an unexpected reboot the journal of the boot before
   # is what tells why), but small and synced to flash less often than the 5-minute default.
   # Messages at crit and above are still synced at once (journald.conf(5)).
@@ -381,6 +390,12 @@ EOF
   rm -f "$rootfs/var/lib/dbus/machine-id" "$rootfs/var/lib/outpost/.first-boot-done" \
     "$rootfs/var/lib/outpost/.first-boot-reported" "$rootfs/etc/ssh/ssh_host_"*
   rm -f "$rootfs/var/lib/systemd/random-seed" "$rootfs/var/lib/systemd/credential.secret"
+  # Secrets a first boot makes, should this tree have been booted (e.g. checked without a copy):
+  # every box must make its own.
+  rm -f "$rootfs/etc/outpost/api-keys" "$rootfs/etc/outpost/certs/mqtt-server.crt" "$rootfs/etc/outpost/certs/mqtt-server.key" \
+    "$rootfs/boot/firmware/outpost-first-boot.txt" "$rootfs/boot/firmware/outpost-mqtt-server.crt" \
+    "$rootfs/etc/issue.d/outpost-first-boot.issue" "$rootfs/var/lib/outpost/initial-admin-password" \
+    "$rootfs/var/lib/outpost/admin-users.json" "$rootfs/var/lib/outpost/api-local.key"
 fi
 
 # --- assemble ----------------------------------------------------------------------------------
