@@ -349,7 +349,9 @@ EOF
   # The first-boot files from firmware-config/rootfs, except any the package ships itself.
   (cd "$repo/firmware-config/rootfs" && find . -type f ! -name .keep) | while read -r f; do
     f=${f#./}
-    if cat "$rootfs"/var/lib/dpkg/info/*.list 2>/dev/null | grep -qx "/$f"; then continue; fi
+    # Shipped by a package at this path, or at its /usr/lib twin (udev rules, tmpfiles).
+    twin=/usr/lib/${f#etc/}
+    if cat "$rootfs"/var/lib/dpkg/info/*.list 2>/dev/null | grep -qx -e "/$f" -e "$twin"; then continue; fi
     m=0644
     case $f in usr/lib/outpost/first-boot.sh) m=0755 ;; esac
     install -D -m "$m" "$repo/firmware-config/rootfs/$f" "$rootfs/$f"

@@ -43,7 +43,7 @@ function standInRootfs(dir: string): void {
   writeFileSync(join(dir, 'usr/lib/sysusers.d/outpost.conf'), readFileSync(join(REPO, 'systemd/outpost.sysusers.conf')));
   // A file the package ships: the overlay must not overwrite it.
   writeFileSync(join(dir, 'usr/lib/tmpfiles.d/outpost.conf'), PACKAGE_TMPFILES);
-  writeFileSync(join(dir, 'var/lib/dpkg/info/outpost.list'), '/usr/lib/tmpfiles.d/outpost.conf\n/usr/lib/systemd/system/outpost.service\n');
+  writeFileSync(join(dir, 'var/lib/dpkg/info/outpost.list'), '/usr/lib/tmpfiles.d/outpost.conf\n/usr/lib/systemd/system/outpost.service\n/usr/lib/udev/rules.d/99-outpost-serial.rules\n');
   // What raspi-firmware writes to the boot partition.
   writeFileSync(join(dir, 'boot/firmware/config.txt'), 'arm_64bit=1\nkernel=vmlinuz-6.12.0-arm64\n');
   writeFileSync(join(dir, 'boot/firmware/cmdline.txt'), 'console=tty1 root=LABEL=outpost-root rw fsck.repair=yes rootwait\n');
@@ -157,6 +157,9 @@ describe('build.sh --steps configure,assemble on a stand-in rootfs', () => {
     }
     expect(readFileSync(at('etc/machine-id'), 'utf8')).toBe('');
     expect(readFileSync(at('usr/lib/tmpfiles.d/outpost.conf'), 'utf8')).toBe(PACKAGE_TMPFILES);
+    // The package's udev rules in /usr/lib: no second copy in /etc.
+    expect(existsSync(at('etc/udev/rules.d/99-outpost-serial.rules'))).toBe(false);
+    expect(existsSync(at('usr/lib/tmpfiles.d/outpost-first-boot.conf'))).toBe(true);
     expect(statSync(at('usr/lib/outpost/first-boot.sh')).mode & 0o111).not.toBe(0);
     expect(readFileSync(at('etc/passwd'), 'utf8')).toMatch(/^outpost:x:\d+:\d+:/m);
   });
