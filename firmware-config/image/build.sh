@@ -254,7 +254,7 @@ EOF
   cp "$deb" "$rootfs/tmp/$(basename "$deb")"
   extra=
   [ -z "$ssh_key" ] || extra=openssh-server
-  say "apt: $kernel raspi-firmware systemd-resolved systemd-timesyncd $extra $(basename "$deb") (in a chroot)"
+  say "apt: $kernel raspi-firmware systemd-resolved systemd-timesyncd ${extra:+$extra }$(basename "$deb") (in a chroot)"
   in_chroot apt-get update -q >"$tmpdir/apt.log" 2>&1 || { tail -20 "$tmpdir/apt.log" >&2; die "apt-get update failed"; }
   # --force-confold: keep the /etc/default/raspi-* files written above over the package's.
   # shellcheck disable=SC2086 # $extra is empty or one word
