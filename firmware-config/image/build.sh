@@ -222,10 +222,8 @@ EOF
 # Outpost: no camera or display overlays; keep the GPU memory small on a headless gateway.
 gpu_mem=16
 EOF
-  # Extra kernel command line (raspi-firmware appends it to cmdline.txt).
-  cat >"$rootfs/etc/default/raspi-extra-cmdline" <<'EOF'
-fsck.repair=yes
-EOF
+  # cmdline.txt already has fsck.repair=yes, net.ifnames=0 (so the port is eth0) and rootwait;
+  # /etc/default/raspi-extra-cmdline would add more.
 }
 
 # --- install -----------------------------------------------------------------------------------
@@ -252,15 +250,20 @@ EOF
   rm -f "$rootfs/etc/resolv.conf"
   cp -L /etc/resolv.conf "$rootfs/etc/resolv.conf"
   cp "$deb" "$rootfs/tmp/$(basename "$deb")"
+  # The kernel's own hook makes the initramfs once; the triggers of later packages would make it
+  # again (minutes each under emulation). update_initramfs=no skips those; put back afterwards.
+  mkdir -p "$rootfs/etc/initramfs-tools"
+  printf 'update_initramfs=no\nbackup_initramfs=no\n' >"$rootfs/etc/initramfs-tools/update-initramfs.conf"
   extra=
   [ -z "$ssh_key" ] || extra=openssh-server
-  say "apt: $kernel raspi-firmware systemd-resolved systemd-timesyncd ${extra:+$extra }$(basename "$deb") (in a chroot)"
+  say "apt: $kernel raspi-firmware zstd systemd-resolved systemd-timesyncd ${extra:+$extra }$(basename "$deb") (in a chroot)"
   in_chroot apt-get update -q >"$tmpdir/apt.log" 2>&1 || { tail -20 "$tmpdir/apt.log" >&2; die "apt-get update failed"; }
   # --force-confold: keep the /etc/default/raspi-* files written above over the package's.
   # shellcheck disable=SC2086 # $extra is empty or one word
   in_chroot apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold \
-    "$kernel" raspi-firmware systemd-resolved systemd-timesyncd $extra "/tmp/$(basename "$deb")" >>"$tmpdir/apt.log" 2>&1 ||
+    "$kernel" raspi-firmware zstd systemd-resolved systemd-timesyncd $extra "/tmp/$(basename "$deb")" >>"$tmpdir/apt.log" 2>&1 ||
     { tail -30 "$tmpdir/apt.log" >&2; die "apt-get install failed (log above)"; }
+  printf '# update-initramfs.conf(5)\nupdate_initramfs=yes\nbackup_initramfs=no\n' >"$rootfs/etc/initramfs-tools/update-initramfs.conf"
   in_chroot apt-get clean
   rm -f "$rootfs/tmp/$(basename "$deb")" "$rootfs/usr/sbin/policy-rc.d"
   rm -rf "$rootfs/var/lib/apt/lists/"*
