@@ -10,7 +10,13 @@
 #   sudo scripts/image-nspawn-check.sh --image FILE     an image from build.sh: its three partitions
 #                                                       are copied out without mounting (debugfs
 #                                                       rdump, mcopy), as a card would hold them
-# Options: --timeout SECONDS (default 900) for the whole boot; --keep DIR keeps the booted copy.
+# Options: --timeout SECONDS (default 900) for the whole boot; --keep DIR keeps the booted copy;
+#   --qemu FILE   a newer qemu-aarch64 to run the arm64 tree with: trixie's systemd 257 starts every
+#                 service with clone(CLONE_PIDFD), which qemu-user 7.2 (Debian 12) refuses (EINVAL:
+#                 "Failed to spawn executor: Invalid argument"); 10.0 (Debian 13's qemu-user) works.
+#                 It is registered as an extra binfmt_misc entry while the check runs and removed
+#                 after; binfmt_misc is machine-wide, so every arm64 program started meanwhile on
+#                 this machine runs under FILE too.
 # Exit 0 = every check passed. The container has no network but loopback (--private-network).
 set -eu
 
@@ -18,6 +24,9 @@ rootfs=
 img=
 timeout=900
 keep=
+qemu=
+binfmt=/proc/sys/fs/binfmt_misc
+entry=outpost-nspawn-aarch64
 
 say() { printf 'image-nspawn-check: %s\n' "$*"; }
 die() { printf 'image-nspawn-check: %s\n' "$*" >&2; exit 2; }
@@ -28,7 +37,8 @@ while [ $# -gt 0 ]; do
     --image) [ $# -ge 2 ] || die "--image needs a file"; img=$2; shift ;;
     --timeout) [ $# -ge 2 ] || die "--timeout needs seconds"; timeout=$2; shift ;;
     --keep) [ $# -ge 2 ] || die "--keep needs a directory"; keep=$2; shift ;;
-    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --qemu) [ $# -ge 2 ] || die "--qemu needs a file"; qemu=$2; shift ;;
+    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
   shift
@@ -37,8 +47,16 @@ done
 [ "$(id -u)" = 0 ] || die "must run as root (systemd-nspawn)"
 command -v systemd-nspawn >/dev/null || die "systemd-nspawn missing: apt-get install systemd-container"
 
+if [ -n "$qemu" ]; then
+  [ -x "$qemu" ] || die "no such program: $qemu"
+  [ -w "$binfmt/register" ] || die "no binfmt_misc at $binfmt (mount -t binfmt_misc binfmt_misc $binfmt)"
+  qemu=$(cd "$(dirname "$qemu")" && pwd)/$(basename "$qemu")
+fi
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/outpost-nspawn-check.XXXXXX")
-cleanup() { [ -n "$keep" ] || rm -rf "$work"; }
+cleanup() {
+  [ ! -e "$binfmt/$entry" ] || echo -1 >"$binfmt/$entry"
+  [ -n "$keep" ] || rm -rf "$work"
+}
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 root=$work/root
@@ -138,6 +156,15 @@ EOF
 mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
 ln -sf /etc/systemd/system/outpost-image-check.service "$root/etc/systemd/system/multi-user.target.wants/outpost-image-check.service"
 
+if [ -n "$qemu" ]; then
+  # The ELF header of an aarch64 executable, as Debian's qemu-aarch64 entry matches it. The newest
+  # entry wins, and F opens FILE now, so the container needs no copy of it.
+  [ ! -e "$binfmt/$entry" ] || echo -1 >"$binfmt/$entry"
+  printf ':%s:M::%s:%s:%s:PF' "$entry" \
+    '\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00' \
+    '\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff' "$qemu" >"$binfmt/register"
+  say "arm64 programs run under $("$qemu" --version | head -1) until the check ends"
+fi
 say "booting (systemd as PID 1$( [ "$(uname -m)" = x86_64 ] && echo ', emulated through qemu-user-static' ); at most $timeout s)"
 t0=$(date +%s)
 timeout "$timeout" systemd-nspawn --quiet --register=no --keep-unit --private-network \
