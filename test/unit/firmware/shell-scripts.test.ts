@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const SCRIPTS = ['firmware-config/rootfs/usr/lib/outpost/first-boot.sh', 'firmware-config/image/build.sh', 'scripts/install.sh', 'scripts/uninstall.sh'];
+const SCRIPTS = ['firmware-config/rootfs/usr/lib/outpost/first-boot.sh', 'firmware-config/image/build.sh', 'scripts/image-nspawn-check.sh', 'scripts/install.sh', 'scripts/uninstall.sh'];
 const HAVE_SHELLCHECK = spawnSync('shellcheck', ['--version']).status === 0;
 
 describe('shell scripts', () => {
