@@ -33,13 +33,14 @@ if [ -z "$destdir" ] && [ -d /run/systemd/system ]; then live=yes; fi
 if [ "$live" = yes ]; then
   say "stopping and disabling outpost"
   systemctl disable --now outpost.service >/dev/null 2>&1 || true
-  systemctl disable outpost-first-boot.service >/dev/null 2>&1 || true
+  systemctl disable outpost-first-boot.service outpost-first-boot-report.service >/dev/null 2>&1 || true
 fi
 
 for f in \
   /usr/bin/outpost /usr/bin/outpostctl \
   /usr/lib/systemd/system/outpost.service /etc/systemd/system/outpost-first-boot.service \
-  /usr/lib/sysusers.d/outpost.conf /usr/lib/tmpfiles.d/outpost.conf \
+  /etc/systemd/system/outpost-first-boot-report.service /etc/issue.d/outpost-first-boot.issue \
+  /usr/lib/sysusers.d/outpost.conf /usr/lib/tmpfiles.d/outpost.conf /usr/lib/tmpfiles.d/outpost-first-boot.conf \
   /etc/udev/rules.d/99-outpost-serial.rules; do
   rm -f "$destdir$f"
 done
