@@ -111,6 +111,8 @@ const binding = req("node-gyp-build")(require("path").join(process.argv[1], "nod
 out.push("serialport binding: " + Object.keys(binding).sort().slice(0, 4).join(","));
 const cbor = req("cbor-extract");
 out.push("cbor-extract: " + typeof cbor.extractStrings);
+const dtls = req(require("path").join(process.argv[1], "gateways/transport/dtls/native/build/Release/outpost_dtls.node"));
+out.push("DTLS addon: symbols resolved in the Node binary, " + dtls.openssl());
 console.log(out.join("\n"));
 '
 files=()

@@ -5,41 +5,25 @@
 // data and config, purge deletes both; lintian passes the package. Needs root, debootstrap,
 // systemd-container and lintian (CI has them);
 // the trixie rootfs is cached per day in /var/tmp, about a minute to make from nothing.
-import { spawn } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../helpers/daemon.js';
+import { runPassFailDriver, type DriverRun } from '../helpers/pass-fail-driver.js';
 
 const LIMIT_MS = 330_000;
+let run: DriverRun;
 let out = '';
-let code: number | null = null;
-
-function run(): Promise<void> {
-  return new Promise((resolve) => {
-    // --no-build: npm test has just built dist/.
-    const child = spawn('bash', ['scripts/deb-install-test.sh', '--no-build'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-    // The driver kills its container and removes its files on SIGTERM.
-    const timer = setTimeout(() => child.kill('SIGTERM'), LIMIT_MS - 15_000);
-    child.on('exit', (c) => {
-      clearTimeout(timer);
-      code = c;
-      resolve();
-    });
-  });
-}
-
-const passed = (re: RegExp) => out.split('\n').some((l) => l.startsWith('PASS ') && re.test(l));
+const passed = (re: RegExp) => run.passed(re);
 
 describe('Debian package (amd64) on trixie under systemd-nspawn', () => {
   beforeAll(async () => {
     if (process.getuid?.() !== 0) throw new Error('this test boots a container: run it as root (CI does)');
-    await run();
+    // --no-build: npm test has just built dist/. The driver kills its container and removes its files on SIGTERM.
+    run = await runPassFailDriver('scripts/deb-install-test.sh', ['--no-build'], LIMIT_MS);
+    out = run.out;
   }, LIMIT_MS);
 
   it('every check of scripts/deb-install-test.sh passed', () => {
-    expect(out.split('\n').filter((l) => l.startsWith('FAIL ')), out).toEqual([]);
-    expect(code, out).toBe(0);
+    expect(run.failures(), out).toEqual([]);
+    expect(run.code, out).toBe(0);
   });
 
   it('installs with apt-get (nodejs from trixie) and the service is active after READY=1', () => {
@@ -55,6 +39,10 @@ describe('Debian package (amd64) on trixie under systemd-nspawn', () => {
 
   it('carries an MQTT message through the installed daemon', () => {
     expect(passed(/MQTT publish\/subscribe round trip through the installed daemon/), out).toBe(true);
+  });
+
+  it("loads the DTLS addon in Debian's nodejs (system OpenSSL)", () => {
+    expect(passed(/^PASS the DTLS addon loads in Debian's nodejs: \{"ok":true\}/), out).toBe(true);
   });
 
   it('upgrades keeping the data and the edited conffile', () => {
