@@ -175,7 +175,7 @@ export function registerDeviceCommands(program: Command): void {
         const l = ((await c.api.request('GET', '/api/v5/devices')).body as { data: Row[] }).data;
         if (c.json) return json(c, l);
         if (l.length === 0) return c.print('No devices.');
-        c.print(table(['NAME', 'PROTOCOL', 'STATE', 'CLIENTID', 'SCOPE', 'TOPIC IDS', 'CREATED'], l.map((d) => [d.name as string, d.protocol as string, d.state as string, d.client_id as string, d.scope as string, (d.topic_ids as { id: number; topic: string }[]).map((t) => `${t.id}=${t.topic}`).join(' '), d.created_at as string])));
+        c.print(table(['NAME', 'PROTOCOL', 'STATE', 'CLIENTID', 'PSK IDENTITY', 'SCOPE', 'TOPIC IDS', 'CREATED'], l.map((d) => [d.name as string, d.protocol as string, d.state as string, d.client_id as string, (d.psk_identity as string | null) ?? '-', d.scope as string, (d.topic_ids as { id: number; topic: string }[]).map((t) => `${t.id}=${t.topic}`).join(' '), d.created_at as string])));
       }),
     );
   devices

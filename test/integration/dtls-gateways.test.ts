@@ -318,6 +318,8 @@ describe('paired devices over DTLS', () => {
     expect(r.code, r.stderr).toBe(0);
     const cfg = JSON.parse(readFileSync(join(out, 'coap-cli.json'), 'utf8')) as { psk_identity: string; psk_key: string; dtls_port: number };
     expect(cfg.dtls_port).toBe(d.ports['coap:dtls:default']);
+    const listed = await outpostctl(['--url', `http://127.0.0.1:${d.ports['api:http']}`, '--api-key', 'ops', '--api-secret', 'ops-secret', 'devices']);
+    expect(listed.stdout).toMatch(new RegExp(`^coap-cli\\s+coap\\s+paired\\s+coap-cli\\s+${cfg.psk_identity}\\s`, 'm'));
     const c = new DtlsClient({ identity: cfg.psk_identity, key: Buffer.from(cfg.psk_key, 'hex'), timeoutMs: 5000 }, cfg.dtls_port);
     const replies: number[] = [];
     c.onMessage((m) => {
