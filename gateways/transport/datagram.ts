@@ -37,6 +37,11 @@ export interface DatagramSocket {
   send(msg: Buffer, port: number, address: string): void;
   address(): RemoteInfo;
   close(): Promise<void>;
+  /**
+   * Only on connection-like transports (DTLS): end the session with this peer (close_notify), as
+   * closing a TCP connection would. A later datagram from it must handshake again.
+   */
+  closePeer?(address: string, port: number): void;
 }
 
 export type SocketFactory = (bind: string, port: number, opts?: BindOptions) => Promise<DatagramSocket>;

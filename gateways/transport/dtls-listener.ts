@@ -134,6 +134,10 @@ export class DtlsGatewayListener {
       onError: (l) => s.onError(l),
       send: (msg, port, address) => s.send(msg, port, address),
       address: () => s.address(),
+      closePeer: (address, port) => {
+        this.identities.delete(`${address}|${port}`);
+        s.closePeer(address, port);
+      },
       close: async () => {
         this.socket = null;
         this.identities.clear();

@@ -36,10 +36,18 @@ class MuxLink<F> implements Link<F> {
     if (this.closed) return;
     this.mux.enqueue(this, frame);
   }
+  /** The channel ends its link (kick, ban, malformed frame, DISCONNECT), or the idle sweep does. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.mux.forget(this);
+    this.mux.forget(this, true);
+  }
+
+  /** The mux drops the link (another session took the address, idle sweep, shutdown). */
+  drop(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.mux.forget(this, false);
   }
 }
 
@@ -49,6 +57,7 @@ export class ChannelMux<F, C extends TransportChannel<F>> {
   private flushScheduled = false;
   private sweepTimer: TimerHandle | null = null;
   private stopped = false;
+  private shuttingDown = false;
   private readonly codec: Codec<F>;
   /** The socket's bound port, set by the driver once bound (0 for a serial line). */
   localPort = 0;
@@ -107,8 +116,9 @@ export class ChannelMux<F, C extends TransportChannel<F>> {
     if (e && e.link.peer.security !== peer.security) {
       // A new DTLS session at this address (a fresh handshake, maybe another identity): the old
       // session's channel ends, and this datagram starts a channel of its own.
+      // Dropped first: whatever the old channel does on closing must not reach the new session.
+      e.link.drop();
       e.channel?.handleTransportClosed();
-      e.link.close();
       e = undefined;
     }
     if (!e) {
@@ -194,8 +204,8 @@ export class ChannelMux<F, C extends TransportChannel<F>> {
     if (!e || e.link !== existing || existing.closed) return false;
     const there = this.entries.get(to.key);
     if (there && there !== e) {
+      there.link.drop();
       there.channel?.handleTransportClosed();
-      there.link.close();
     }
     this.entries.delete(existing.key);
     existing.key = to.key;
@@ -208,9 +218,20 @@ export class ChannelMux<F, C extends TransportChannel<F>> {
   }
 
   /** @internal */
-  forget(link: MuxLink<F>): void {
+  forget(link: MuxLink<F>, endSession: boolean): void {
     const e = this.entries.get(link.key);
     if (e && e.link === link) this.entries.delete(link.key);
+    // Only a link that lived on a session (DTLS) has one to end.
+    if (endSession && link.peer.security !== undefined && !this.shuttingDown) {
+      // What the channel said last (a DISCONNECT) goes out before the session ends, not after.
+      const k = peerKey(link.peer);
+      const p = this.pending.get(k);
+      if (p) {
+        this.pending.delete(k);
+        this.writer(p.peer, p.bufs);
+      }
+      this.opts.onChannelClosed?.(link.peer);
+    }
   }
 
   private armSweep(): void {
@@ -235,6 +256,8 @@ export class ChannelMux<F, C extends TransportChannel<F>> {
   /** Stop: every channel hears handleTransportClosed, pending writes are flushed. */
   close(): void {
     if (this.stopped) return;
+    // The socket closes next (a DTLS socket says close_notify to every peer itself).
+    this.shuttingDown = true;
     for (const e of [...this.entries.values()]) {
       e.channel?.handleTransportClosed();
       e.link.close();

@@ -84,6 +84,12 @@ export interface MuxOptions<F, C extends TransportChannel<F>> {
   stateless?(frame: F, link: Link<F>): boolean;
   /** Metric hook: counts frames, errors and drops ('transport.frame_error', ...). */
   count?(name: TransportCounter): void;
+  /**
+   * A channel ended its own link (kick, ban, a malformed frame, DISCONNECT): the driver ends the
+   * peer's transport session with it (DTLS). Not called when the mux itself drops a link because a
+   * new session took over the address, nor at shutdown.
+   */
+  onChannelClosed?(peer: Peer): void;
 }
 
 export type TransportCounter =

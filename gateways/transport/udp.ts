@@ -28,7 +28,8 @@ export class UdpTransport<F, C extends TransportChannel<F>> {
     private readonly udp: UdpOptions,
     muxOpts: MuxOptions<F, C>,
   ) {
-    this.mux = new ChannelMux<F, C>(muxOpts, (peer, bufs) => this.write(peer, bufs));
+    // A channel that ends its link ends the peer's DTLS session too, as closing a TCP connection would.
+    this.mux = new ChannelMux<F, C>({ ...muxOpts, onChannelClosed: (peer) => this.socket?.closePeer?.(peer.address, peer.port) }, (peer, bufs) => this.write(peer, bufs));
     this.log = muxOpts.log;
     this.count = muxOpts.count;
   }

@@ -367,6 +367,25 @@ describe('paired devices over DTLS', () => {
       await c.close(false).catch(() => undefined);
     }
   });
+
+  it('kicking an MQTT-SN client over DTLS ends its DTLS session too (close_notify), as closing a TCP connection would', async () => {
+    const c = new DtlsClient({ identity: 'meter-1', key: Buffer.from('meter-key-0001'), timeoutMs: 5000 }, d.ports['mqttsn:dtls:default']!);
+    const frames: Frame[] = [];
+    c.onMessage((m) => {
+      const f = snDecode(m);
+      if (f.kind === 'frame') frames.push(f.frame);
+    });
+    try {
+      await c.connect();
+      c.send(snEncode({ type: 'connect', will: false, cleanSession: true, protocolId: 1, duration: 30, clientId: 'kick-me' }));
+      await until(() => frames.some((f) => f.type === 'connack'), 5000, 'CONNACK');
+      expect((await api('DELETE', '/api/v5/clients/kick-me')).status).toBe(204);
+      await until(() => c.closedByPeer, 5000, 'close_notify after the kick');
+      expect(frames.some((f) => f.type === 'disconnect')).toBe(true);
+    } finally {
+      await c.close(false).catch(() => undefined);
+    }
+  });
 });
 
 describe('a bad [psk_authentication] init_file', () => {

@@ -47,6 +47,7 @@ const b: Peer = { address: 'fe80::1', port: 1000, family: 'IPv6' };
 
 function setup(opts: { stayOnIdle?: boolean; maxChannels?: number } = {}) {
   const clock = new FakeClock();
+  const sessionsEnded: Peer[] = [];
   const writes: { peer: Peer; bufs: string[] }[] = [];
   const deferred: (() => void)[] = [];
   const channels: Echo[] = [];
@@ -75,6 +76,7 @@ function setup(opts: { stayOnIdle?: boolean; maxChannels?: number } = {}) {
         channels.push(c);
         return c;
       },
+      onChannelClosed: (peer) => sessionsEnded.push(peer),
     },
     (peer, bufs) => writes.push({ peer, bufs: bufs.map((x) => x.toString()) }),
     (fn) => deferred.push(fn),
@@ -82,7 +84,7 @@ function setup(opts: { stayOnIdle?: boolean; maxChannels?: number } = {}) {
   const tick = (): void => {
     while (deferred.length) deferred.shift()!();
   };
-  return { clock, mux, writes, channels, tick };
+  return { clock, mux, writes, channels, tick, sessionsEnded };
 }
 
 describe('ChannelMux', () => {
@@ -193,5 +195,28 @@ describe('ChannelMux', () => {
     expect(first.frames).toEqual(['x', 'z']);
     tick();
     expect(writes.at(-1)).toEqual({ peer: c, bufs: ['echo:y', 'echo:z'] });
+  });
+
+  it('a channel ending its link ends the peer\'s DTLS session; a session taken over at the address, or shutdown, does not', () => {
+    const { mux, channels, sessionsEnded, writes } = setup();
+    const s1 = { pskIdentity: 'dev-1' };
+    const secure: Peer = { ...a, security: s1 };
+    mux.inputDatagram(secure, Buffer.from('hello'));
+    mux.inputDatagram(secure, Buffer.from('bye')); // the channel closes its link (as a kick or DISCONNECT does)
+    expect(sessionsEnded).toEqual([secure]);
+    // Its replies of this tick were written before the session ended, not left for the flush.
+    expect(writes).toEqual([{ peer: secure, bufs: ['echo:hello'] }]);
+    // A plain UDP peer has no session to end.
+    mux.inputDatagram(b, Buffer.from('bye'));
+    expect(sessionsEnded).toHaveLength(1);
+    // A new session at the same address replaces the old channel: the NEW session must stay.
+    mux.inputDatagram(secure, Buffer.from('again'));
+    const s2 = { pskIdentity: 'dev-1' };
+    mux.inputDatagram({ ...a, security: s2 }, Buffer.from('from the new session'));
+    expect(channels.at(-2)!.closedByTransport).toBe(true);
+    expect(sessionsEnded).toHaveLength(1);
+    // Shutdown: the socket closes every session itself.
+    mux.close();
+    expect(sessionsEnded).toHaveLength(1);
   });
 });
