@@ -215,6 +215,11 @@ export class CoapEndpoint {
       }
       case 'close':
         this.remove(e);
+        // Over DTLS the session is the device's connection: a kicked, refused or disconnected channel
+        // ends it, as closing a TCP connection would (its last replies have gone out already). A
+        // channel that merely went idle leaves the session to the engine's own idle eviction, so a
+        // sensor that posts now and then does not pay a handshake each time.
+        if (eff.reason !== 'idle_timeout') this.socket.closePeer?.(e.ch.peer.host, e.ch.peer.port);
         this.log.info({ msg: 'channel_closed', reason: eff.reason, clientid: e.ch.clientId, peer: `${e.ch.peer.host}:${e.ch.peer.port}` });
         return;
     }

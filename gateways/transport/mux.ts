@@ -36,7 +36,7 @@ class MuxLink<F> implements Link<F> {
     if (this.closed) return;
     this.mux.enqueue(this, frame);
   }
-  /** The channel ends its link (kick, ban, malformed frame, DISCONNECT), or the idle sweep does. */
+  /** The channel ends its link (kick, ban, malformed frame, DISCONNECT). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -247,7 +247,8 @@ export class ChannelMux<F, C extends TransportChannel<F>> {
       if (now - e.lastSeen < this.opts.idleMs) continue;
       if (!e.channel || e.channel.handleIdle(now - e.lastSeen)) {
         this.opts.count?.('transport.channel_idle_close');
-        e.link.close();
+        // An idle channel leaves a DTLS session to the engine's own idle eviction.
+        e.link.drop();
       }
     }
     this.armSweep();

@@ -468,6 +468,8 @@ describe('connection mode (§3.2)', () => {
     await login(h);
     h.ctx.sessions.get('dev1')!.sink.kick('kicked');
     expect(h.ep.channelCount).toBe(0);
+    // On a DTLS socket the device's session ends with it (close_notify), as a TCP connection would.
+    expect(h.sock.closedPeers).toEqual([`${DEV.address}:${DEV.port}`]);
   });
 });
 

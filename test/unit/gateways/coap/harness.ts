@@ -8,6 +8,8 @@ import { FakeClock, createFakeGatewayContext, type FakeContextOptions, type Fake
 
 export class MemorySocket implements DatagramSocket {
   readonly sent: { buf: Buffer; to: RemoteInfo }[] = [];
+  /** Sessions ended through closePeer (what a DTLS socket would close). */
+  readonly closedPeers: string[] = [];
   private listener: ((msg: Buffer, from: RemoteInfo) => void) | null = null;
   onMessage(l: (msg: Buffer, from: RemoteInfo) => void): void {
     this.listener = l;
@@ -20,6 +22,9 @@ export class MemorySocket implements DatagramSocket {
     return { address: '127.0.0.1', port: 5683 };
   }
   async close(): Promise<void> {}
+  closePeer(address: string, port: number): void {
+    this.closedPeers.push(`${address}:${port}`);
+  }
   inject(buf: Buffer, from: RemoteInfo): void {
     this.listener?.(buf, from);
   }
