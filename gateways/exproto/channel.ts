@@ -18,6 +18,8 @@ export interface DeviceSocket {
   readonly sockHost: string;
   readonly sockPort: number;
   readonly cert: { cn: string; dn: string } | null;
+  /** Over DTLS with a pre-shared key: the identity the handshake proved (it authenticates the device). */
+  readonly pskIdentity?: string;
   /** Listener id ('tcp:default'). */
   readonly listener: string;
   /** A byte stream (TCP/SSL): consecutive queued chunks may travel in one OnReceivedBytes. */
@@ -218,6 +220,7 @@ export class ExprotoChannel implements DeliverySink {
       peerPort: s.peerPort,
       listener: s.listener,
       ...(s.cert ? { cert: { commonName: s.cert.cn, subject: s.cert.dn } } : {}),
+      ...(s.pskIdentity !== undefined ? { pskIdentity: s.pskIdentity } : {}),
     };
     let a: AuthOutcome;
     try {

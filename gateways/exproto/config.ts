@@ -1,7 +1,8 @@
 // [gateway.exproto]: EMQX 5's ExProto knobs (gateways/exproto/SPEC.md §5) in Outpost's shape:
-// listeners as [gateway.exproto.listeners.<tcp|ssl|udp>.<id>] with bind + port, durations in
+// listeners as [gateway.exproto.listeners.<tcp|ssl|udp|dtls>.<id>] with bind + port, durations in
 // seconds. Every object is strict; defaults live here only.
 import { z } from 'zod';
+import { dtlsListenersSchema } from '../transport/dtls-config.js';
 import { splitListenerBind } from '../gateway.js';
 
 // EMQX's `bind = "0.0.0.0:5683"` (or a bare port) sets `port` too; `bind` + `port` apart still work.
@@ -105,6 +106,8 @@ export const exprotoConfigSchema = z
         tcp: z.record(z.string(), withBind(streamListenerSchema)).default({ default: streamListenerSchema.parse({}) }),
         ssl: z.record(z.string(), withBind(sslListenerSchema)).default({}),
         udp: z.record(z.string(), withBind(udpListenerSchema)).default({}),
+        /** Datagrams over DTLS 1.2 (EMQX's exproto dtls listener): PSK or certificates, as the other UDP gateways. */
+        dtls: dtlsListenersSchema(7993),
       })
       .prefault({}),
   })

@@ -1,10 +1,11 @@
-// The ExProto gateway (EMQX 5's emqx.exproto.v1 contract): device listeners (TCP, SSL, UDP) whose
+// The ExProto gateway (EMQX 5's emqx.exproto.v1 contract): device listeners (TCP, SSL, UDP, DTLS) whose
 // bytes and events go to the user's gRPC handler, and the ConnectionAdapter server through which
 // that handler authenticates, publishes, subscribes, writes to and closes its devices.
 import { randomBytes } from 'node:crypto';
 import type { Gateway, GatewayContext, GatewayModule, ListenerInfo, QoS } from '../gateway.js';
 import { TcpTransport } from '../transport/tcp.js';
 import { UdpTransport } from '../transport/udp.js';
+import { DtlsGatewayListener, dtlsStats } from '../transport/dtls-listener.js';
 import type { StreamChannel, StreamCloseReason, StreamCodec, StreamLink, StreamOptions } from '../transport/stream-types.js';
 import type { Link, TransportChannel } from '../transport/types.js';
 import { AdapterServer, type AdapterBackend } from './adapter-server.js';
@@ -79,7 +80,10 @@ class DatagramSide implements TransportChannel<Buffer> {
   }
 }
 
-type Listener = { kind: 'tcp' | 'ssl'; id: string; t: TcpTransport<Buffer, StreamSide> } | { kind: 'udp'; id: string; t: UdpTransport<Buffer, DatagramSide> };
+type Listener =
+  | { kind: 'tcp' | 'ssl'; id: string; t: TcpTransport<Buffer, StreamSide> }
+  | { kind: 'udp'; id: string; t: UdpTransport<Buffer, DatagramSide> }
+  | { kind: 'dtls'; id: string; t: UdpTransport<Buffer, DatagramSide>; dtls: DtlsGatewayListener };
 
 export class ExprotoGateway implements Gateway {
   private readonly conns = new Map<string, ExprotoChannel>();
@@ -167,13 +171,18 @@ export class ExprotoGateway implements Gateway {
   }
 
   private datagramSocket(link: Link<Buffer>, bind: string, port: () => number): DeviceSocket {
+    // Over DTLS the handshake proved a PSK identity or a certificate: the handler sees DTLS and the
+    // certificate (ConnInfo.peercert), and authentication takes either.
+    const sec = link.peer.security;
+    const cert = sec?.cert;
     return {
-      socktype: 'UDP',
+      socktype: sec ? 'DTLS' : 'UDP',
       peerHost: link.peer.address,
       peerPort: link.peer.port,
       sockHost: bind,
       sockPort: port(),
-      cert: null,
+      cert: cert ? { cn: cert.commonName ?? '', dn: cert.subject ?? '' } : null,
+      ...(sec?.pskIdentity !== undefined ? { pskIdentity: sec.pskIdentity } : {}),
       listener: link.listener,
       stream: false,
       send: (b) => link.send(b),
@@ -226,26 +235,16 @@ export class ExprotoGateway implements Gateway {
       for (const [name, l] of Object.entries(this.cfg.listeners.udp)) {
         if (!l.enable) continue;
         const id = `udp:${name}`;
-        let t: UdpTransport<Buffer, DatagramSide> | null = null;
-        const port = (): number => t?.port ?? l.port;
-        t = new UdpTransport<Buffer, DatagramSide>(
-          { bind: l.bind, port: l.port },
-          {
-            codec: rawCodec,
-            listener: id,
-            clock: this.ctx.clock,
-            log: this.ctx.log.child({ gw: 'exproto', listener: id }),
-            idleMs: this.cfg.idle_timeout * 1000,
-            maxChannels: l.max_connections,
-            open: (link) => {
-              const ch = this.openChannel(this.datagramSocket(link, l.bind, port));
-              return ch ? new DatagramSide(ch) : null;
-            },
-            count: (n) => this.inc(n),
-          },
-        );
-        await t.start();
+        const t = await this.startDatagram(id, l);
         this.transports.push({ kind: 'udp', id, t });
+        log.info({ listener: id, bind: t.bindAddress }, 'listener_started');
+      }
+      for (const [name, l] of Object.entries(this.cfg.listeners.dtls)) {
+        if (!l.enable) continue;
+        const id = `dtls:${name}`;
+        const dtls = new DtlsGatewayListener(`gateway.exproto.listeners.dtls.${name}`, l, this.ctx.psk, this.ctx.log);
+        const t = await this.startDatagram(id, l, dtls);
+        this.transports.push({ kind: 'dtls', id, t, dtls });
         log.info({ listener: id, bind: t.bindAddress }, 'listener_started');
       }
     } catch (err) {
@@ -253,6 +252,30 @@ export class ExprotoGateway implements Gateway {
       throw err;
     }
     this.armSweep();
+  }
+
+  /** A datagram listener (plain UDP, or DTLS through the engine's socket factory): one channel per peer. */
+  private async startDatagram(id: string, l: { bind: string; port: number; max_connections: number }, dtls?: DtlsGatewayListener): Promise<UdpTransport<Buffer, DatagramSide>> {
+    let t: UdpTransport<Buffer, DatagramSide> | null = null;
+    const port = (): number => t?.port ?? l.port;
+    t = new UdpTransport<Buffer, DatagramSide>(
+      { bind: l.bind, port: l.port, ...(dtls ? { socketFactory: dtls.factory } : {}) },
+      {
+        codec: rawCodec,
+        listener: id,
+        clock: this.ctx.clock,
+        log: this.ctx.log.child({ gw: 'exproto', listener: id }),
+        idleMs: this.cfg.idle_timeout * 1000,
+        maxChannels: l.max_connections,
+        open: (link) => {
+          const ch = this.openChannel(this.datagramSocket(link, l.bind, port));
+          return ch ? new DatagramSide(ch) : null;
+        },
+        count: (n) => this.inc(n),
+      },
+    );
+    await t.start();
+    return t;
   }
 
   private armSweep(): void {
@@ -286,7 +309,7 @@ export class ExprotoGateway implements Gateway {
   }
 
   listeners(): ListenerInfo[] {
-    return this.transports.map((x) => ({ id: x.id, type: x.kind, bind: x.t.bindAddress, running: x.t.running }));
+    return this.transports.map((x) => ({ id: x.id, type: x.kind, bind: x.t.bindAddress, running: x.t.running, ...(x.kind === 'dtls' ? dtlsStats(x.dtls) : {}) }));
   }
 }
 
