@@ -52,6 +52,8 @@ afterAll(async () => {
 
 describe('ExProto with a Python (grpcio) handler', () => {
   it('authenticates, publishes, subscribes and delivers through the Python handler; the close reaches it', async () => {
+    // A gateway that failed to start leaves no port: say why (the daemon's log) instead of a TypeError.
+    expect(d.ports['exproto:tcp:default'], d.logs()).toBeGreaterThan(0);
     const dev = await TcpDevice.connect(d.ports['exproto:tcp:default']!);
     devices.push(dev);
     const localPort = dev.localPort;
