@@ -2,9 +2,10 @@
 // the real upstream broker for bridge tests. Processes are stopped/killed by their own PID only.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.js';
 
 export interface MosquittoOptions {
   /** Fixed port (to restart on the same address); default: a free ephemeral port. */
@@ -32,17 +33,7 @@ export interface Mosquitto {
   cleanup(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {

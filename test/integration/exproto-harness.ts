@@ -121,27 +121,7 @@ export class AdapterClient {
 }
 
 /** A port free right now on 127.0.0.1 (for the adapter's bind, which the config must name). */
-/**
- * A free TCP port on 127.0.0.1 for an address that must be known before its server starts (the
- * adapter and handler addresses each side is given). Picked below the kernel's ephemeral range
- * (32768+): a port handed out by a bind to port 0 elsewhere in the suite, between this check and
- * the real bind, once cost a gateway its adapter (EADDRINUSE).
- */
-export async function freePort(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const p = 20000 + Math.floor(Math.random() * 12000);
-    const s = net.createServer();
-    const ok = await new Promise<boolean>((r) => {
-      s.once('error', () => r(false));
-      s.listen(p, '127.0.0.1', () => r(true));
-    });
-    if (ok) {
-      await new Promise<void>((r) => s.close(() => r()));
-      return p;
-    }
-  }
-  throw new Error('no free port found in 20000-31999 after 50 tries');
-}
+export { freePort } from '../helpers/ports.js';
 
 export function exprotoConfig(o: { adapterPort: number; handlerPort: number; extra?: string; gateway?: string; udp?: boolean; handlerTimeout?: number }): string {
   return `
