@@ -1,32 +1,24 @@
 // ExProto over DTLS (EMQX's exproto dtls listener): the shipped example line handler, a device that
 // completes a PSK handshake with a key from [psk_authentication] and speaks the line protocol in
 // DTLS records. The PSK identity authenticates it (no password) and is its username.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DtlsClient } from '../../gateways/transport/dtls/client.js';
-import { ROOT, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { connectClient, uid, until, type TestClient } from '../helpers/mqtt-clients.js';
-import { exprotoConfig, freePort } from './exproto-harness.js';
+import { exprotoConfig, freePort, startLineHandler, type LineHandler } from './exproto-harness.js';
 
 let d: Daemon;
-let ex: ChildProcess;
-let out = '';
+let ex: LineHandler | undefined;
 let app: TestClient;
 const API_AUTH = { authorization: `Basic ${Buffer.from('ops:ops-secret').toString('base64')}`, 'content-type': 'application/json' };
 
 beforeAll(async () => {
   const adapterPort = await freePort();
   const handlerPort = await freePort();
-  ex = spawn(process.execPath, [join(ROOT, 'dist/gateways/exproto/example/line-handler.js')], {
-    env: { ...process.env, EXPROTO_HANDLER_BIND: `127.0.0.1:${handlerPort}`, EXPROTO_ADAPTER: `127.0.0.1:${adapterPort}` },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  ex.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  ex.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  await until(() => out.includes('line_handler_listening') || ex.exitCode !== null, 10_000, 'example handler');
+  ex = await startLineHandler(adapterPort, handlerPort);
   const dir = mkdtempSync(join(tmpdir(), 'outpost-exproto-dtls-'));
   writeFileSync(join(dir, 'psk.txt'), 'line-dev:line-dev-key-01\n');
   writeFileSync(join(dir, 'keys'), 'ops:ops-secret\n');
@@ -51,13 +43,7 @@ api_key_bootstrap_file = ${JSON.stringify(join(dir, 'keys'))}
 afterAll(async () => {
   await app?.end(true).catch(() => undefined);
   await d?.stop();
-  if (ex && ex.exitCode === null) {
-    const exited = new Promise<void>((r) => ex.once('exit', () => r()));
-    ex.kill('SIGTERM');
-    const t = setTimeout(() => ex.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(t);
-  }
+  await ex?.stop();
 });
 
 describe('ExProto over DTLS', () => {

@@ -1,29 +1,19 @@
 // The shipped example handler (gateways/exproto/example/line-handler.ts, run from dist/ as the
 // README says) against the real daemon: a device speaking its line protocol, MQTT.js on the other side.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { connectClient, uid, until, type TestClient } from '../helpers/mqtt-clients.js';
-import { TcpDevice, exprotoConfig, freePort } from './exproto-harness.js';
+import { TcpDevice, exprotoConfig, freePort, startLineHandler, type LineHandler } from './exproto-harness.js';
 
 let d: Daemon;
-let ex: ChildProcess;
-let out = '';
+let ex: LineHandler | undefined;
 let app: TestClient;
 const devices: TcpDevice[] = [];
 
 beforeAll(async () => {
   const adapterPort = await freePort();
   const handlerPort = await freePort();
-  ex = spawn(process.execPath, [join(ROOT, 'dist/gateways/exproto/example/line-handler.js')], {
-    env: { ...process.env, EXPROTO_HANDLER_BIND: `127.0.0.1:${handlerPort}`, EXPROTO_ADAPTER: `127.0.0.1:${adapterPort}` },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  ex.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  ex.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  await until(() => out.includes('line_handler_listening') || ex.exitCode !== null, 10_000, 'example handler');
-  expect(out).toContain('line_handler_listening');
+  ex = await startLineHandler(adapterPort, handlerPort);
   d = await startDaemon({ config: exprotoConfig({ adapterPort, handlerPort }) });
   app = await connectClient(d.mqttUrl, { clientId: uid('app') });
   await app.sub('line/#', { qos: 1 });
@@ -33,13 +23,7 @@ afterAll(async () => {
   for (const x of devices) x.destroy();
   await app?.end(true).catch(() => undefined);
   await d?.stop();
-  if (ex && ex.exitCode === null) {
-    const exited = new Promise<void>((r) => ex.once('exit', () => r()));
-    ex.kill('SIGTERM');
-    const t = setTimeout(() => ex.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(t);
-  }
+  await ex?.stop();
 });
 
 describe('the example line handler', () => {

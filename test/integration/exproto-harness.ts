@@ -1,6 +1,7 @@
 // Test side of the ExProto contract, written with grpc-js from the shipped exproto.proto (what a
 // user would do): a ConnectionUnaryHandler that records every event and lets a test script each
 // rpc, a typed ConnectionAdapter client, raw TCP/UDP devices, and a free-port helper.
+import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -8,7 +9,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ROOT } from '../helpers/daemon.js';
-import { sleep } from '../helpers/mqtt-clients.js';
+import { sleep, until } from '../helpers/mqtt-clients.js';
 
 export const PROTO = join(ROOT, 'gateways/exproto/exproto.proto');
 const def = protoLoader.loadSync(PROTO, { keepCase: true, enums: String, longs: String, defaults: true });
@@ -233,4 +234,37 @@ export class UdpDevice {
   close(): void {
     this.s.close();
   }
+}
+
+/** The shipped example line handler (dist/gateways/exproto/example/line-handler.js), started as the README says. */
+export interface LineHandler {
+  readonly proc: ChildProcess;
+  /** What it printed so far. */
+  output(): string;
+  /** SIGTERM, SIGKILL after 3 s; waits for the exit. */
+  stop(): Promise<void>;
+}
+
+export async function startLineHandler(adapterPort: number, handlerPort: number): Promise<LineHandler> {
+  let out = '';
+  const proc = spawn(process.execPath, [join(ROOT, 'dist/gateways/exproto/example/line-handler.js')], {
+    env: { ...process.env, EXPROTO_HANDLER_BIND: `127.0.0.1:${handlerPort}`, EXPROTO_ADAPTER: `127.0.0.1:${adapterPort}` },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  const stop = async (): Promise<void> => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    proc.kill('SIGTERM');
+    const t = setTimeout(() => proc.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(t);
+  };
+  await until(() => out.includes('line_handler_listening') || proc.exitCode !== null, 10_000, 'example handler');
+  if (!out.includes('line_handler_listening')) {
+    await stop();
+    throw new Error(`the example line handler did not start: ${out}`);
+  }
+  return { proc, output: () => out, stop };
 }

@@ -2,11 +2,8 @@
 // line-handler.ts, the one users copy) runs as the user's gRPC service, and the device speaks its
 // line protocol over raw TCP. So the contract checks the whole path an ExProto user has: device
 // bytes -> gateway -> handler -> adapter calls -> broker, and back.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { ROOT, type Daemon } from '../../helpers/daemon.js';
-import { until } from '../../helpers/mqtt-clients.js';
-import { TcpDevice, exprotoConfig, freePort } from '../../integration/exproto-harness.js';
+import type { Daemon } from '../../helpers/daemon.js';
+import { TcpDevice, exprotoConfig, freePort, startLineHandler, type LineHandler } from '../../integration/exproto-harness.js';
 import type { ConnectResult, ContractDevice, GatewayDriver, Identity } from '../gateway-contract.js';
 
 /** Lines the device got, consumed in order. */
@@ -73,7 +70,7 @@ class LineDevice implements ContractDevice {
   }
 }
 
-let handler: ChildProcess | null = null;
+let handler: LineHandler | null = null;
 let ports = { adapterPort: 0, handlerPort: 0 };
 
 export const exprotoDriver: GatewayDriver = {
@@ -85,26 +82,12 @@ export const exprotoDriver: GatewayDriver = {
   },
   async start() {
     ports = { adapterPort: await freePort(), handlerPort: await freePort() };
-    let out = '';
-    const child = spawn(process.execPath, [join(ROOT, 'dist/gateways/exproto/example/line-handler.js')], {
-      env: { ...process.env, EXPROTO_HANDLER_BIND: `127.0.0.1:${ports.handlerPort}`, EXPROTO_ADAPTER: `127.0.0.1:${ports.adapterPort}` },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    handler = child;
-    child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-    await until(() => out.includes('line_handler_listening') || child.exitCode !== null, 10_000, 'example handler');
-    if (child.exitCode !== null) throw new Error(`example handler exited: ${out}`);
+    handler = await startLineHandler(ports.adapterPort, ports.handlerPort);
   },
   async stop() {
-    const child = handler;
+    const h = handler;
     handler = null;
-    if (child === null || child.exitCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(t);
+    await h?.stop();
   },
   canBeAnonymous: true,
   duplicateId: 'takeover',
